@@ -1,0 +1,1 @@
+//! The agent role: registration, task launch through executors, status updates, files API.

@@ -1,0 +1,1 @@
+//! DRF allocation of agent resources to roles and frameworks; pure.

@@ -1,0 +1,96 @@
+//! The agent <-> executor protocol: newline-delimited JSON over a Unix socket in the
+//! abstract namespace, plus the config file the agent writes for each executor.
+
+use keel_model::{AgentId, ContainerId, Reason, TaskSpec, TaskState};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Size-based rotation of a task's stdout/stderr: `stdout` rolls to `stdout.1`, ...
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRotation {
+    /// Roll the file when it would grow past this many bytes.
+    pub max_size_bytes: u64,
+    /// Rolled files kept (`stdout.1` .. `stdout.N`); older ones are deleted.
+    pub max_files: u32,
+}
+
+impl Default for LogRotation {
+    fn default() -> Self {
+        Self { max_size_bytes: 10 * 1024 * 1024, max_files: 5 }
+    }
+}
+
+/// Where the executor puts the task's cgroups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CgroupConfig {
+    /// Apply cpu and memory limits through cgroups.
+    pub enabled: bool,
+    /// Name of the parent cgroup under each hierarchy (`keel` -> `/sys/fs/cgroup/memory/keel/<container>`).
+    pub root: String,
+}
+
+impl Default for CgroupConfig {
+    fn default() -> Self {
+        Self { enabled: true, root: "keel".into() }
+    }
+}
+
+/// Everything `keel executor` needs; written by the agent to `<meta_dir>/executor.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutorConfig {
+    pub task: TaskSpec,
+    pub container_id: ContainerId,
+    pub agent_id: AgentId,
+    /// The task's working directory; `stdout` and `stderr` are written here.
+    pub sandbox: PathBuf,
+    /// The executor's own files: `executor.pid`, `status.jsonl`, `executor.log`.
+    pub meta_dir: PathBuf,
+    /// The task's complete environment (MESOS_SANDBOX, MESOS_TASK_ID, HOST, PORT0, ...).
+    pub env: BTreeMap<String, String>,
+    pub cgroups: CgroupConfig,
+    pub log_rotation: LogRotation,
+    /// Name of the abstract Unix socket the executor listens on (without the leading NUL).
+    pub socket_name: String,
+}
+
+/// One status transition seen by the executor. `seq` starts at 1 and increases by one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutorStatus {
+    pub seq: u64,
+    pub state: TaskState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Seconds since the Unix epoch.
+    pub timestamp: f64,
+}
+
+/// Executor -> agent messages (one JSON object per line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExecutorMessage {
+    /// Sent first on every connection, followed by every status since seq 1 (replay).
+    Hello { container_id: ContainerId, task_id: keel_model::TaskId, executor_pid: u32 },
+    Status(ExecutorStatus),
+}
+
+/// Agent -> executor messages (one JSON object per line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    /// Stop the task: SIGTERM the whole tree, SIGKILL after `grace_secs`.
+    Kill { grace_secs: f64 },
+    /// The agent has checkpointed every status up to and including `seq`.
+    Ack { seq: u64 },
+}
+
+/// The executor's status log file name inside `meta_dir` (one `ExecutorStatus` per line).
+pub const STATUS_FILE: &str = "status.jsonl";
+/// The executor's pid file name inside `meta_dir`.
+pub const PID_FILE: &str = "executor.pid";
+/// The config file name inside `meta_dir`.
+pub const CONFIG_FILE: &str = "executor.json";

@@ -1,0 +1,1 @@
+//! Keel's internal master <-> agent protocol (placeholder; filled in with the master).

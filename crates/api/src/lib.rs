@@ -1,0 +1,8 @@
+//! Wire types: the JSON shapes of the compatible APIs (Mesos legacy state and files
+//! endpoints, DC/OS metadata) and of Keel's own internal protocols (master <-> agent,
+//! agent <-> executor).
+//!
+//! Architecture Invariant: serde types and conversions only; no I/O and no decisions.
+
+pub mod executor;
+pub mod internal;

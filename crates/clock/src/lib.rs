@@ -1,0 +1,93 @@
+//! The only place in Keel that reads the wall clock or the monotonic clock.
+//!
+//! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
+//! [`ManualClock`] and move time by hand.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A source of time.
+pub trait Clock: Send + Sync + 'static {
+    /// Wall-clock time as seconds since the Unix epoch (what Mesos puts in timestamps).
+    fn unix_secs(&self) -> f64;
+    /// Monotonic time since an arbitrary fixed origin; never goes backwards.
+    fn monotonic(&self) -> Duration;
+}
+
+/// The real clock.
+#[derive(Debug)]
+pub struct SystemClock {
+    origin: Instant,
+}
+
+impl SystemClock {
+    pub fn new() -> Self {
+        Self { origin: Instant::now() }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn unix_secs(&self) -> f64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+    fn monotonic(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    state: Mutex<(f64, Duration)>,
+}
+
+impl ManualClock {
+    /// Starts at `unix_secs` wall time and zero monotonic time.
+    pub fn new(unix_secs: f64) -> Self {
+        Self { state: Mutex::new((unix_secs, Duration::ZERO)) }
+    }
+
+    /// Moves both clocks forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 += d.as_secs_f64();
+        s.1 += d;
+    }
+}
+
+impl Clock for ManualClock {
+    fn unix_secs(&self) -> f64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+    fn monotonic(&self) -> Duration {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(100.0);
+        assert_eq!(c.unix_secs(), 100.0);
+        c.advance(Duration::from_millis(1500));
+        assert_eq!(c.unix_secs(), 101.5);
+        assert_eq!(c.monotonic(), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn system_clock_is_monotonic() {
+        let c = SystemClock::new();
+        let a = c.monotonic();
+        assert!(c.monotonic() >= a);
+        assert!(c.unix_secs() > 1.7e9);
+    }
+}

@@ -1,0 +1,1 @@
+//! The master role: agent registry, task lifecycle, allocation, state endpoints.

@@ -1,0 +1,12 @@
+//! Keel's internal domain types: identifiers, task states, task specifications and statuses.
+//!
+//! These types are shared by the master, the agent and the executor. Wire formats of the
+//! compatible APIs live in `keel-api`; this crate only knows Keel's own vocabulary.
+
+mod ids;
+mod task;
+
+pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
+pub use task::{
+    CommandSpec, Constraint, ConstraintOp, Reason, Source, TaskSpec, TaskState, TaskStatus,
+};

@@ -1,0 +1,2 @@
+//! cargo xtask: CI, checks and benchmarks.
+fn main() {}
