@@ -1,2 +1,109 @@
-//! cargo xtask: CI, checks and benchmarks.
-fn main() {}
+//! `cargo xtask`: the one command CI runs (`ci`: install prerequisites, tidy checks, fmt,
+//! clippy, every test, client compatibility tests, benchmark smoke), plus `tidy` and `bench`.
+
+mod bench;
+mod tidy;
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the tests need.
+const APT_PACKAGES: &[&str] = &["python3-venv"];
+/// Python packages of the client compatibility tests.
+const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "toml", "requests"];
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(&root),
+        Some("tidy") => tidy::run(&root),
+        Some("deps") => install_prereqs(&root),
+        Some("bench") => bench::run(&root, &args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|all> [--smoke]"
+            );
+            bail!("unknown command {:?}", args.first())
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, echoing it, failing on a non-zero exit.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    eprintln!("$ {cmd:?}");
+    let st = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !st.success() {
+        bail!("{cmd:?} failed with {st}");
+    }
+    Ok(())
+}
+
+fn ci(root: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    install_prereqs(root)?;
+    tidy::run(root)?;
+    run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(Command::new("cargo").args(["build", "--workspace", "--all-targets"]))?;
+    run(Command::new("cargo").args(["test", "--workspace", "--", "--test-threads", "2"]))?;
+    let keel = root.join("target/debug/keel");
+    run(Command::new(venv_python(root))
+        .arg(root.join("tests/compat/test_mesos_clients.py"))
+        .env("KEEL_BIN", &keel))?;
+    bench::run(root, &["all".into(), "--smoke".into()])?;
+    eprintln!("ci passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn venv_python(root: &Path) -> PathBuf {
+    root.join(".venv/bin/python")
+}
+
+/// Installs Debian packages (when missing) and the Python venv of the compatibility tests.
+fn install_prereqs(root: &Path) -> anyhow::Result<()> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+        .collect();
+    if !missing.is_empty() {
+        run(Command::new("apt-get").arg("update").arg("-q"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let py = venv_python(root);
+    if !py.exists() {
+        run(Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(root.join(".venv")))?;
+    }
+    run(Command::new(&py)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(PIP_PACKAGES))?;
+    Ok(())
+}

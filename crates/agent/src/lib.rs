@@ -1,1 +1,206 @@
-//! The agent role: registration, task launch through executors, status updates, files API.
+//! The agent role: registers with the master over a long-lived stream, launches each task
+//! under a detached `keel executor`, checkpoints status updates and retries them until the
+//! master acknowledges, re-adopts running executors after a restart, and serves `/state`
+//! and the `/files` API.
+//!
+//! Architecture Invariant: a status update is checkpointed in the agent's store before the
+//! executor is acknowledged, and removed only after the master acknowledged it.
+
+mod core;
+pub mod detect;
+mod error;
+mod executors;
+mod files;
+mod http;
+mod launcher;
+mod link;
+mod records;
+
+pub use crate::core::AgentCore;
+pub use error::AgentError;
+pub use keel_api::executor::{CgroupConfig, LogRotation};
+pub use launcher::LaunchSettings;
+
+use keel_clock::Clock;
+use keel_model::TaskSpec;
+use keel_resources::{Attributes, Resources};
+use keel_store::Store;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How an agent is run.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Master base URL, e.g. `http://127.0.0.1:5050`.
+    pub master: String,
+    pub work_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub hostname: Option<String>,
+    /// Overrides for detected resources (`--resources`).
+    pub resources: Resources,
+    pub attributes: Attributes,
+    /// The `keel` binary to run as `keel executor`.
+    pub executor_path: PathBuf,
+    pub cgroups: CgroupConfig,
+    pub log_rotation: LogRotation,
+}
+
+/// A running agent, shared by its tasks.
+#[derive(Clone)]
+pub struct Agent {
+    core: Arc<Mutex<AgentCore>>,
+    pub(crate) settings: LaunchSettings,
+    pub(crate) master: String,
+    pub(crate) endpoint: String,
+    pub(crate) resources: Resources,
+    pub(crate) attributes: Attributes,
+    pub(crate) http: reqwest::Client,
+    pub(crate) start_time: f64,
+    updates: Arc<Notify>,
+    heartbeat: Arc<Mutex<Duration>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Agent {
+    /// Opens the agent's checkpoint and binds its HTTP listener.
+    pub async fn bind(
+        config: AgentConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Agent, tokio::net::TcpListener), AgentError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| AgentError::io(format!("listen {}", config.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| AgentError::io("listener", e))?;
+        let hostname = config.hostname.clone().unwrap_or_else(detect::hostname);
+        let hostport = format!("{}:{}", addr.ip(), addr.port());
+        let resources = detect::merge(detect::detect(&config.work_dir), &config.resources);
+        let core = AgentCore::open(store, clock.clone())?;
+        let agent = Agent {
+            core: Arc::new(Mutex::new(core)),
+            settings: LaunchSettings {
+                work_dir: config.work_dir.clone(),
+                executor_path: config.executor_path.clone(),
+                hostname,
+                endpoint_hostport: hostport.clone(),
+                cgroups: config.cgroups.clone(),
+                log_rotation: config.log_rotation.clone(),
+            },
+            master: config.master.trim_end_matches('/').to_string(),
+            endpoint: format!("http://{hostport}"),
+            resources,
+            attributes: config.attributes.clone(),
+            http: reqwest::Client::new(),
+            start_time: clock.unix_secs(),
+            updates: Arc::new(Notify::new()),
+            heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
+            clock,
+        };
+        Ok((agent, listener))
+    }
+
+    /// Re-adopts executors, connects to the master and serves HTTP until `shutdown`.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentError> {
+        executors::recover(&self).await;
+        let bg = [
+            tokio::spawn(link::run_link(self.clone())),
+            tokio::spawn(link::run_heartbeats(self.clone())),
+            tokio::spawn(link::run_forwarder(self.clone())),
+        ];
+        let app = http::router(self.clone());
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        for t in bg {
+            t.abort();
+        }
+        r.map_err(|e| AgentError::io("agent http", e))
+    }
+
+    /// Runs `f` with the agent state locked. Never call from within `f`.
+    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut AgentCore) -> R) -> R {
+        let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// The agent's id, once registered.
+    pub fn id(&self) -> Option<keel_model::AgentId> {
+        self.with_core(|c| c.agent_id.clone())
+    }
+
+    pub(crate) fn updates_ready(&self) {
+        self.updates.notify_one();
+    }
+
+    pub(crate) async fn wait_updates(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.updates.notified()).await;
+    }
+
+    pub(crate) fn set_heartbeat(&self, d: Duration) {
+        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    }
+
+    pub(crate) fn heartbeat(&self) -> Duration {
+        *self.heartbeat.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn flags(&self) -> BTreeMap<String, String> {
+        let mut f = BTreeMap::new();
+        f.insert("master".into(), self.master.clone());
+        f.insert(
+            "work_dir".into(),
+            self.settings.work_dir.display().to_string(),
+        );
+        f.insert("hostname".into(), self.settings.hostname.clone());
+        f.insert("resources".into(), self.resources.to_string());
+        f.insert("attributes".into(), self.attributes.to_string());
+        f
+    }
+
+    /// Prepares the sandbox, checkpoints the task, spawns its executor and attaches to it.
+    pub(crate) async fn launch(
+        &self,
+        task: TaskSpec,
+        framework_name: String,
+    ) -> Result<(), AgentError> {
+        let agent_id = self.id().ok_or_else(|| AgentError::Launch {
+            task: task.id.to_string(),
+            reason: "agent is not registered".into(),
+        })?;
+        let now = self.clock.unix_secs();
+        let (rec, config) =
+            launcher::prepare(&self.settings, &agent_id, &task, &framework_name, now)?;
+        self.with_core(|c| {
+            c.save_task(&rec)?;
+            c.tasks.insert(
+                task.id.clone(),
+                core::TaskEntry {
+                    rec,
+                    conn: None,
+                    pending_kill: None,
+                },
+            );
+            Ok::<(), AgentError>(())
+        })?;
+        let mut child = launcher::spawn_executor(&self.settings, &config)?;
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        let stream = executors::connect(&config.socket_name).map_err(|e| AgentError::Launch {
+            task: task.id.to_string(),
+            reason: format!("connecting to executor: {e}"),
+        })?;
+        tokio::spawn(executors::attach(self.clone(), task.id.clone(), stream));
+        Ok(())
+    }
+}

@@ -1,1 +1,96 @@
 //! DRF allocation of agent resources to roles and frameworks; pure.
+//!
+//! Keel's allocator follows the Mesos hierarchical allocator: roles are ordered by their
+//! weighted dominant resource share (DRF), frameworks inside a role likewise, and the lowest
+//! goes first. Two entry points use that order:
+//!
+//! * [`Allocator::allocate`] places a batch of task requests (Marathon-style) on agents,
+//!   honouring placement constraints and spreading tasks with a rotating cursor;
+//! * [`Allocator::generate_offers`] runs one Mesos offer cycle: each active agent's free
+//!   resources go, whole, to the framework with the lowest share.
+//!
+//! Module map: `drf` (the sorter), `constraints` (compiled placement constraints and the
+//! per-framework tallies they read), `agents` (the agent table), `batch` (one `allocate`
+//! call), `offers` (one offer cycle), `skip` and `rng` (small helpers), `bench` (fixtures).
+//!
+//! Architecture Invariant: pure; no I/O, no clock, no global randomness (a seed is passed
+//! in). An agent's allocated resources are always contained in its total: every grant is a
+//! checked subtraction from the agent's free resources.
+
+mod agents;
+mod allocator;
+mod arith;
+mod batch;
+pub mod bench;
+mod constraints;
+mod drf;
+mod error;
+mod offers;
+mod rng;
+mod skip;
+
+pub use allocator::Allocator;
+pub use error::AllocatorError;
+
+use keel_model::{AgentId, Constraint, FrameworkId};
+use keel_resources::{Attributes, Resources};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An agent as the allocator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub id: AgentId,
+    pub hostname: String,
+    pub attributes: Attributes,
+    pub total: Resources,
+}
+
+/// One task to place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacementRequest {
+    pub id: String,
+    pub framework: FrameworkId,
+    pub role: String,
+    /// Scalars (cpus, mem, disk, ...); ranges and sets are honoured too.
+    pub resources: Resources,
+    /// Number of host ports wanted, assigned (lowest first) from the agent's `ports` ranges.
+    pub ports: u32,
+    pub constraints: Vec<Constraint>,
+}
+
+/// Where a request was placed and what it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub request_id: String,
+    pub agent_id: AgentId,
+    /// The requested resources plus the concrete `ports` ranges assigned.
+    pub resources: Resources,
+}
+
+/// A request that fit nowhere, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unplaced {
+    pub request_id: String,
+    /// Reason → number of agents that rejected the request for it; one reason per agent, the
+    /// first failing check in the order: `agent inactive`, `constraint <field:OP[:value]>`,
+    /// `insufficient <resource>`, `insufficient ports`. A constraint that cannot be compiled
+    /// gives `invalid constraint <field:OP[:value]>`, counted once per agent.
+    pub rejections: BTreeMap<String, u32>,
+}
+
+/// The outcome of one [`Allocator::allocate`] batch, in the order requests were served.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AllocationResult {
+    pub placed: Vec<Placement>,
+    pub unplaced: Vec<Unplaced>,
+}
+
+/// Resources of one agent offered to one framework under one role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub agent_id: AgentId,
+    pub framework: FrameworkId,
+    pub role: String,
+    pub resources: Resources,
+}

@@ -17,7 +17,10 @@ pub struct LogRotation {
 
 impl Default for LogRotation {
     fn default() -> Self {
-        Self { max_size_bytes: 10 * 1024 * 1024, max_files: 5 }
+        Self {
+            max_size_bytes: 10 * 1024 * 1024,
+            max_files: 5,
+        }
     }
 }
 
@@ -32,7 +35,10 @@ pub struct CgroupConfig {
 
 impl Default for CgroupConfig {
     fn default() -> Self {
-        Self { enabled: true, root: "keel".into() }
+        Self {
+            enabled: true,
+            root: "keel".into(),
+        }
     }
 }
 
@@ -74,7 +80,11 @@ pub struct ExecutorStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExecutorMessage {
     /// Sent first on every connection, followed by every status since seq 1 (replay).
-    Hello { container_id: ContainerId, task_id: keel_model::TaskId, executor_pid: u32 },
+    Hello {
+        container_id: ContainerId,
+        task_id: keel_model::TaskId,
+        executor_pid: u32,
+    },
     Status(ExecutorStatus),
 }
 

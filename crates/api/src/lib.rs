@@ -6,3 +6,4 @@
 
 pub mod executor;
 pub mod internal;
+pub mod mesos;

@@ -1,1 +1,65 @@
-//! The keel command-line client: tasks and nodes.
+//! The `keel` command-line client: `keel task run|list|log|kill` and `keel node list`,
+//! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
+
+mod client;
+mod node;
+mod task;
+
+pub use client::Client;
+
+use clap::{Args, Subcommand};
+
+/// Options shared by every client command.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Cluster URL (the master's entry).
+    #[arg(
+        long,
+        global = true,
+        env = "KEEL_URL",
+        default_value = "http://127.0.0.1:5050"
+    )]
+    pub url: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `keel task ...`
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Launch a command as a task.
+    Run(task::RunArgs),
+    /// List tasks.
+    List(task::ListArgs),
+    /// Print a task's stdout (or stderr).
+    Log(task::LogArgs),
+    /// Kill a task.
+    Kill(task::KillArgs),
+}
+
+/// `keel node ...`
+#[derive(Debug, Subcommand)]
+pub enum NodeCmd {
+    /// List agents.
+    List,
+}
+
+/// Runs a `keel task` command.
+pub async fn task(g: &Global, cmd: TaskCmd) -> anyhow::Result<()> {
+    let c = Client::new(&g.url);
+    match cmd {
+        TaskCmd::Run(a) => task::run(&c, g, a).await,
+        TaskCmd::List(a) => task::list(&c, g, a).await,
+        TaskCmd::Log(a) => task::log(&c, a).await,
+        TaskCmd::Kill(a) => task::kill(&c, g, a).await,
+    }
+}
+
+/// Runs a `keel node` command.
+pub async fn node(g: &Global, cmd: NodeCmd) -> anyhow::Result<()> {
+    let c = Client::new(&g.url);
+    match cmd {
+        NodeCmd::List => node::list(&c, g).await,
+    }
+}

@@ -22,7 +22,9 @@ pub struct SystemClock {
 
 impl SystemClock {
     pub fn new() -> Self {
-        Self { origin: Instant::now() }
+        Self {
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -34,7 +36,10 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn unix_secs(&self) -> f64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
     }
     fn monotonic(&self) -> Duration {
         self.origin.elapsed()
@@ -50,7 +55,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// Starts at `unix_secs` wall time and zero monotonic time.
     pub fn new(unix_secs: f64) -> Self {
-        Self { state: Mutex::new((unix_secs, Duration::ZERO)) }
+        Self {
+            state: Mutex::new((unix_secs, Duration::ZERO)),
+        }
     }
 
     /// Moves both clocks forward by `d`.

@@ -1,2 +1,88 @@
-//! The keel binary.
-fn main() {}
+//! The `keel` binary: parses the command line and wires the roles (master, agent,
+//! executor) and the CLI. No decisions live here.
+
+mod roles;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keel",
+    version,
+    about = "Keel: a datacenter operating system in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    #[command(flatten)]
+    global: keel_cli::Global,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a single-node cluster (master and agents in one process).
+    Dev(roles::DevArgs),
+    /// Run the control plane.
+    Master(roles::MasterArgs),
+    /// Run a node agent.
+    Agent(roles::AgentArgs),
+    /// Run one task's executor (started by the agent).
+    #[command(hide = true)]
+    Executor {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        listen_fd: i32,
+    },
+    /// Tasks: run, list, log, kill.
+    #[command(subcommand)]
+    Task(keel_cli::TaskCmd),
+    /// Nodes (agents).
+    #[command(subcommand)]
+    Node(keel_cli::NodeCmd),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Executor { config, listen_fd } => roles::executor(&config, listen_fd),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "keel", &mut std::io::stdout());
+            std::process::ExitCode::SUCCESS
+        }
+        cmd => run_async(cmd, cli.global),
+    }
+}
+
+fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keel: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cmd {
+            Cmd::Dev(a) => roles::dev(a).await,
+            Cmd::Master(a) => roles::master(a).await,
+            Cmd::Agent(a) => roles::agent(a).await,
+            Cmd::Task(t) => keel_cli::task(&global, t).await,
+            Cmd::Node(n) => keel_cli::node(&global, n).await,
+            Cmd::Executor { .. } | Cmd::Completions { .. } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keel: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

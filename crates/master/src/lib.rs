@@ -1,1 +1,88 @@
-//! The master role: agent registry, task lifecycle, allocation, state endpoints.
+//! The master role: agent registry and health, task lifecycle, allocation through
+//! `keel-allocator`, persistence through `keel-store`, and the HTTP entry that serves the
+//! Mesos state endpoints, DC/OS metadata, the agent proxy and Keel's internal APIs.
+//!
+//! Architecture Invariant: every change that must survive a crash is written to the store
+//! before the request that caused it is answered.
+
+mod agents;
+mod core;
+mod error;
+mod http;
+mod records;
+mod security;
+mod stream;
+mod tasks;
+mod views;
+
+pub use crate::core::{Core, MasterConfig};
+pub use error::MasterError;
+pub use http::normalize_uri;
+pub use security::{Security, SecurityMode};
+pub use tasks::DEFAULT_KILL_GRACE_SECS;
+
+use keel_api::internal::MasterEvent;
+use keel_clock::Clock;
+use keel_store::Store;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// A running master: shared by every handler and background task.
+#[derive(Clone)]
+pub struct Master {
+    core: Arc<Mutex<Core>>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) advertise: SocketAddr,
+    pub(crate) security: Security,
+}
+
+impl Master {
+    /// Opens the master's state from `store`.
+    pub fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: MasterConfig,
+    ) -> Result<Self, MasterError> {
+        let advertise = config.advertise;
+        let core = Core::open(store, clock, config)?;
+        Ok(Self {
+            core: Arc::new(Mutex::new(core)),
+            http: reqwest::Client::new(),
+            advertise,
+            security: Security::default(),
+        })
+    }
+
+    /// Runs `f` with the state locked. Never call from within `f`.
+    pub fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// The axum router for this master (routes only; wrap with [`normalize_uri`]).
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// Background duties: agent liveness and heartbeats to agents. Runs until dropped.
+    pub async fn run_background(self) {
+        let interval = self.with_core(|c| c.config.heartbeat_interval);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        let mut last_beat = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.with_core(|c| c.tick()) {
+                tracing::error!("master tick: {e}");
+            }
+            if last_beat.elapsed() >= interval {
+                last_beat = tokio::time::Instant::now();
+                self.with_core(|c| {
+                    let ids: Vec<_> = c.agents.keys().cloned().collect();
+                    for id in ids {
+                        c.send(&id, MasterEvent::Heartbeat);
+                    }
+                });
+            }
+        }
+    }
+}

@@ -19,13 +19,19 @@ fn validate(kind: &'static str, value: &str) -> Result<(), IdError> {
         return Err(IdError::Empty { kind });
     }
     if value.len() > 255 {
-        return Err(IdError::TooLong { kind, value: value.to_string() });
+        return Err(IdError::TooLong {
+            kind,
+            value: value.to_string(),
+        });
     }
     let ok = value
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !ok {
-        return Err(IdError::BadChar { kind, value: value.to_string() });
+        return Err(IdError::BadChar {
+            kind,
+            value: value.to_string(),
+        });
     }
     Ok(())
 }
@@ -122,14 +128,23 @@ mod tests {
     fn ids_reject_bad_input() {
         assert_eq!(TaskId::new(""), Err(IdError::Empty { kind: "task" }));
         assert!(matches!(TaskId::new("a/b"), Err(IdError::BadChar { .. })));
-        assert!(matches!(TaskId::new("x".repeat(256)), Err(IdError::TooLong { .. })));
-        assert_eq!(TaskId::new("web.1-a_b").map(|t| t.to_string()), Ok("web.1-a_b".into()));
+        assert!(matches!(
+            TaskId::new("x".repeat(256)),
+            Err(IdError::TooLong { .. })
+        ));
+        assert_eq!(
+            TaskId::new("web.1-a_b").map(|t| t.to_string()),
+            Ok("web.1-a_b".into())
+        );
     }
 
     #[test]
     fn mesos_style_ids() {
         assert_eq!(AgentId::nth("m1", 3).map(String::from), Ok("m1-S3".into()));
-        assert_eq!(FrameworkId::nth("m1", 7).map(String::from), Ok("m1-0007".into()));
+        assert_eq!(
+            FrameworkId::nth("m1", 7).map(String::from),
+            Ok("m1-0007".into())
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Agent attributes (`--attributes rack:r1;zone:a;level:3`), typed as Mesos types them.
 
-use crate::resources::{ParseError, check_name, parse_ranges};
 use crate::Ranges;
+use crate::resources::{ParseError, check_name, parse_ranges};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -46,11 +46,19 @@ impl Attributes {
             let (name, value) = (name.trim(), value.trim());
             check_name(name, "attributes", input)?;
             if value.is_empty() {
-                return Err(ParseError::new("attributes", input, format!("{name} has an empty value")));
+                return Err(ParseError::new(
+                    "attributes",
+                    input,
+                    format!("{name} has an empty value"),
+                ));
             }
             let parsed = parse_value(value, input)?;
             if out.insert(name.to_string(), parsed).is_some() {
-                return Err(ParseError::new("attributes", input, format!("{name} is given twice")));
+                return Err(ParseError::new(
+                    "attributes",
+                    input,
+                    format!("{name} is given twice"),
+                ));
             }
         }
         Ok(Attributes(out))
@@ -78,11 +86,20 @@ fn parse_value(value: &str, input: &str) -> Result<AttrValue, ParseError> {
             .strip_suffix('}')
             .ok_or_else(|| ParseError::new("attributes", input, "unclosed set"))?;
         return Ok(AttrValue::Set(
-            inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            inner
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
         ));
     }
     match value.parse::<f64>() {
-        Ok(v) if v.is_finite() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') => {
+        Ok(v)
+            if v.is_finite()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') =>
+        {
             Ok(AttrValue::Scalar(v))
         }
         _ => Ok(AttrValue::Text(value.to_string())),
@@ -120,10 +137,22 @@ mod tests {
     #[test]
     fn parse_cases() {
         check("rack:r1;zone:a", "rack:r1;zone:a [\"text\", \"text\"]");
-        check("level:3;ports:[1-2];s:{b,a}", "level:3;ports:[1-2];s:{a,b} [\"scalar\", \"ranges\", \"set\"]");
+        check(
+            "level:3;ports:[1-2];s:{b,a}",
+            "level:3;ports:[1-2];s:{a,b} [\"scalar\", \"ranges\", \"set\"]",
+        );
         check("os:1e5", "os:1e5 [\"text\"]");
-        check("rack", "error: invalid attributes \"rack\": \"rack\" is not name:value");
-        check("rack:", "error: invalid attributes \"rack:\": rack has an empty value");
-        check("rack:a;rack:b", "error: invalid attributes \"rack:a;rack:b\": rack is given twice");
+        check(
+            "rack",
+            "error: invalid attributes \"rack\": \"rack\" is not name:value",
+        );
+        check(
+            "rack:",
+            "error: invalid attributes \"rack:\": rack has an empty value",
+        );
+        check(
+            "rack:a;rack:b",
+            "error: invalid attributes \"rack:a;rack:b\": rack is given twice",
+        );
     }
 }

@@ -149,7 +149,10 @@ mod tests {
         let r = Ranges::new(vec![(1, 10)]);
         let s = r.subtract(&Ranges::new(vec![(3, 4), (8, 8)]));
         assert_eq!(s.to_string(), "[1-2, 5-7, 9-10]");
-        assert_eq!(r.take_lowest(3).map(|x| x.to_string()), Some("[1-3]".into()));
+        assert_eq!(
+            r.take_lowest(3).map(|x| x.to_string()),
+            Some("[1-3]".into())
+        );
         assert_eq!(r.take_lowest(11), None);
     }
 

@@ -17,7 +17,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(what: &'static str, input: &str, reason: impl Into<String>) -> Self {
-        Self { what, input: input.to_string(), reason: reason.into() }
+        Self {
+            what,
+            input: input.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -91,7 +95,10 @@ impl Resources {
 
     /// Whether `self` holds at least everything in `other`.
     pub fn contains(&self, other: &Resources) -> bool {
-        other.scalars.iter().all(|(k, v)| self.scalar(k) + EPSILON / 2.0 >= *v)
+        other
+            .scalars
+            .iter()
+            .all(|(k, v)| self.scalar(k) + EPSILON / 2.0 >= *v)
             && other.ranges.iter().all(|(k, r)| self.range(k).contains(r))
             && other
                 .sets
@@ -110,7 +117,10 @@ impl Resources {
             out.ranges.insert(k.clone(), merged);
         }
         for (k, s) in &other.sets {
-            out.sets.entry(k.clone()).or_default().extend(s.iter().cloned());
+            out.sets
+                .entry(k.clone())
+                .or_default()
+                .extend(s.iter().cloned());
         }
         out.normalize();
         out
@@ -145,9 +155,9 @@ impl Resources {
     pub fn parse(input: &str) -> Result<Resources, ParseError> {
         let mut out = Resources::new();
         for part in input.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part
-                .split_once(':')
-                .ok_or_else(|| ParseError::new("resources", input, format!("{part:?} is not name:value")))?;
+            let (name, value) = part.split_once(':').ok_or_else(|| {
+                ParseError::new("resources", input, format!("{part:?} is not name:value"))
+            })?;
             let name = strip_role(name.trim(), input)?;
             check_name(name, "resources", input)?;
             out = out.add(&parse_value(name, value.trim(), input)?);
@@ -167,39 +177,60 @@ fn strip_role<'a>(name: &'a str, input: &str) -> Result<&'a str, ParseError> {
             input,
             format!("static reservation for role {role:?} is not supported"),
         )),
-        None => Err(ParseError::new("resources", input, format!("unclosed role in {name:?}"))),
+        None => Err(ParseError::new(
+            "resources",
+            input,
+            format!("unclosed role in {name:?}"),
+        )),
     }
 }
 
 pub(crate) fn check_name(name: &str, what: &'static str, input: &str) -> Result<(), ParseError> {
     let ok = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
-    if ok { Ok(()) } else { Err(ParseError::new(what, input, format!("bad name {name:?}"))) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ParseError::new(what, input, format!("bad name {name:?}")))
+    }
 }
 
 fn parse_value(name: &str, value: &str, input: &str) -> Result<Resources, ParseError> {
     if let Some(inner) = value.strip_prefix('[') {
-        let inner = inner
-            .strip_suffix(']')
-            .ok_or_else(|| ParseError::new("resources", input, format!("unclosed range for {name}")))?;
+        let inner = inner.strip_suffix(']').ok_or_else(|| {
+            ParseError::new("resources", input, format!("unclosed range for {name}"))
+        })?;
         return Ok(Resources::new().with_ranges(name, parse_ranges(inner, input)?));
     }
     if let Some(inner) = value.strip_prefix('{') {
-        let inner = inner
-            .strip_suffix('}')
-            .ok_or_else(|| ParseError::new("resources", input, format!("unclosed set for {name}")))?;
-        let set: BTreeSet<String> =
-            inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let inner = inner.strip_suffix('}').ok_or_else(|| {
+            ParseError::new("resources", input, format!("unclosed set for {name}"))
+        })?;
+        let set: BTreeSet<String> = inner
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         let mut r = Resources::new();
         r.sets.insert(name.to_string(), set);
         r.normalize();
         return Ok(r);
     }
-    let v: f64 = value
-        .parse()
-        .map_err(|_| ParseError::new("resources", input, format!("{name} value {value:?} is not a number")))?;
+    let v: f64 = value.parse().map_err(|_| {
+        ParseError::new(
+            "resources",
+            input,
+            format!("{name} value {value:?} is not a number"),
+        )
+    })?;
     if !v.is_finite() || v < 0.0 {
-        return Err(ParseError::new("resources", input, format!("{name} must be a finite non-negative number")));
+        return Err(ParseError::new(
+            "resources",
+            input,
+            format!("{name} must be a finite non-negative number"),
+        ));
     }
     Ok(Resources::new().with_scalar(name, v))
 }
@@ -207,13 +238,25 @@ fn parse_value(name: &str, value: &str, input: &str) -> Result<Resources, ParseE
 pub(crate) fn parse_ranges(inner: &str, input: &str) -> Result<Ranges, ParseError> {
     let mut v = Vec::new();
     for piece in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (b, e) = piece
-            .split_once('-')
-            .ok_or_else(|| ParseError::new("resources", input, format!("range {piece:?} is not begin-end")))?;
-        let b: u64 = b.trim().parse().map_err(|_| ParseError::new("resources", input, format!("bad range start in {piece:?}")))?;
-        let e: u64 = e.trim().parse().map_err(|_| ParseError::new("resources", input, format!("bad range end in {piece:?}")))?;
+        let (b, e) = piece.split_once('-').ok_or_else(|| {
+            ParseError::new(
+                "resources",
+                input,
+                format!("range {piece:?} is not begin-end"),
+            )
+        })?;
+        let b: u64 = b.trim().parse().map_err(|_| {
+            ParseError::new("resources", input, format!("bad range start in {piece:?}"))
+        })?;
+        let e: u64 = e.trim().parse().map_err(|_| {
+            ParseError::new("resources", input, format!("bad range end in {piece:?}"))
+        })?;
         if b > e {
-            return Err(ParseError::new("resources", input, format!("range {piece:?} ends before it begins")));
+            return Err(ParseError::new(
+                "resources",
+                input,
+                format!("range {piece:?} ends before it begins"),
+            ));
         }
         v.push((b, e));
     }
@@ -253,20 +296,47 @@ mod tests {
 
     #[test]
     fn parse_cases() {
-        check("cpus:4;mem:1024;disk:2000;ports:[31000-32000]", "cpus:4;disk:2000;mem:1024;ports:[31000-32000]");
+        check(
+            "cpus:4;mem:1024;disk:2000;ports:[31000-32000]",
+            "cpus:4;disk:2000;mem:1024;ports:[31000-32000]",
+        );
         check(" cpus : 0.5 ; ", "cpus:0.5");
         check("cpus(*):2;cpus:1", "cpus:3");
         check("ports:[1-3, 5-6,4-4]", "ports:[1-6]");
         check("zones:{a, b}", "zones:{a,b}");
         check("", "");
-        check("cpus", "error: invalid resources \"cpus\": \"cpus\" is not name:value");
-        check("cpus:x", "error: invalid resources \"cpus:x\": cpus value \"x\" is not a number");
-        check("cpus:-1", "error: invalid resources \"cpus:-1\": cpus must be a finite non-negative number");
-        check("ports:[5-1]", "error: invalid resources \"ports:[5-1]\": range \"5-1\" ends before it begins");
-        check("ports:[1-2", "error: invalid resources \"ports:[1-2\": unclosed range for ports");
-        check("cpus(ads):2", "error: invalid resources \"cpus(ads):2\": static reservation for role \"ads\" is not supported");
-        check("c pus:2", "error: invalid resources \"c pus:2\": bad name \"c pus\"");
-        check("cpus:NaN", "error: invalid resources \"cpus:NaN\": cpus must be a finite non-negative number");
+        check(
+            "cpus",
+            "error: invalid resources \"cpus\": \"cpus\" is not name:value",
+        );
+        check(
+            "cpus:x",
+            "error: invalid resources \"cpus:x\": cpus value \"x\" is not a number",
+        );
+        check(
+            "cpus:-1",
+            "error: invalid resources \"cpus:-1\": cpus must be a finite non-negative number",
+        );
+        check(
+            "ports:[5-1]",
+            "error: invalid resources \"ports:[5-1]\": range \"5-1\" ends before it begins",
+        );
+        check(
+            "ports:[1-2",
+            "error: invalid resources \"ports:[1-2\": unclosed range for ports",
+        );
+        check(
+            "cpus(ads):2",
+            "error: invalid resources \"cpus(ads):2\": static reservation for role \"ads\" is not supported",
+        );
+        check(
+            "c pus:2",
+            "error: invalid resources \"c pus:2\": bad name \"c pus\"",
+        );
+        check(
+            "cpus:NaN",
+            "error: invalid resources \"cpus:NaN\": cpus must be a finite non-negative number",
+        );
     }
 
     #[test]
@@ -280,14 +350,20 @@ mod tests {
     }
 
     fn arb_resources() -> impl Strategy<Value = Resources> {
-        (0u32..8000, 0u32..4096, prop::collection::vec((31000u64..31100, 0u64..5), 0..3)).prop_map(
-            |(c, m, ports)| {
+        (
+            0u32..8000,
+            0u32..4096,
+            prop::collection::vec((31000u64..31100, 0u64..5), 0..3),
+        )
+            .prop_map(|(c, m, ports)| {
                 Resources::new()
                     .with_scalar("cpus", f64::from(c) / 1000.0)
                     .with_scalar("mem", f64::from(m))
-                    .with_ranges("ports", Ranges::new(ports.into_iter().map(|(b, l)| (b, b + l)).collect()))
-            },
-        )
+                    .with_ranges(
+                        "ports",
+                        Ranges::new(ports.into_iter().map(|(b, l)| (b, b + l)).collect()),
+                    )
+            })
     }
 
     proptest! {

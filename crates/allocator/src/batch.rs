@@ -1,0 +1,607 @@
+//! One `allocate` call: requests served in DRF order (lowest role, then its lowest
+//! framework, then that framework's next request in FIFO order), each placed first-fit from
+//! a rotating cursor so consecutive tasks land on different agents.
+//!
+//! Within a batch agents only lose free resources and tallies only grow, so an agent that
+//! rejects a request for any reason but GROUP_BY rejects every later request of the same
+//! *shape* (resources, ports, constraints, and framework when a constraint reads its
+//! tallies). Each shape keeps a [`Skip`] of agents still worth trying and the reasons of
+//! the others, refreshed only for agents that received placements since (or all of them
+//! when the framework's tallies changed), so neither a full cluster nor a stream of
+//! unplaceable requests costs a scan of every agent per request.
+
+use crate::agents::{AgentState, AgentTable};
+use crate::constraints::{Compiled, RegexCache, Tally, compile};
+use crate::skip::Skip;
+use crate::{AllocationResult, Allocator, Placement, PlacementRequest, Unplaced};
+use keel_model::FrameworkId;
+use keel_resources::{EPSILON, Resources};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// Shapes beyond this many in one batch are served without a memo (plain scans).
+const MAX_SHAPES: usize = 64;
+
+/// Why an agent rejected a request; indices point into the request's constraints or
+/// resources (the same for every request of a shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reject {
+    Inactive,
+    Constraint(u16),
+    Scalar(u16),
+    Range(u16),
+    Set(u16),
+    Ports,
+}
+
+/// A request being served, with what its checks read besides the agent.
+struct Job {
+    req: PlacementRequest,
+    constraints: Vec<Compiled>,
+    /// Per constraint: the batch's pin for a CLUSTER without value.
+    pins: Vec<Option<String>>,
+    /// Per constraint: the lowest tally over the field's values, for GROUP_BY.
+    group_min: Vec<u32>,
+}
+
+/// What a batch remembers about one request shape.
+struct Memo {
+    skip: Skip,
+    reasons: Vec<Option<Reject>>,
+    counts: BTreeMap<Reject, u32>,
+    /// Placements (positions in the batch log) already reflected in `reasons`.
+    log_pos: usize,
+    /// Tally version the reasons were computed under (stateful shapes only).
+    stateful: bool,
+    tally_version: u64,
+}
+
+/// State of one `allocate` call.
+struct Batch {
+    max_shapes: usize,
+    regexes: RegexCache,
+    shapes: HashMap<String, usize>,
+    memos: Vec<Memo>,
+    /// Slots that received a placement, in order.
+    log: Vec<usize>,
+    pins: BTreeMap<(FrameworkId, String), String>,
+    /// Values of a field over active agents (GROUP_BY's candidates).
+    universe: BTreeMap<String, Vec<String>>,
+    result: AllocationResult,
+}
+
+type Queues = BTreeMap<String, BTreeMap<String, VecDeque<PlacementRequest>>>;
+
+impl Allocator {
+    /// Places one batch of requests; see the module docs for order and agent choice.
+    /// Placed requests count as allocated to their framework and role.
+    pub fn allocate(&mut self, requests: Vec<PlacementRequest>) -> AllocationResult {
+        self.allocate_with(requests, MAX_SHAPES)
+    }
+
+    /// `allocate` with at most `max_shapes` memos (0: plain scans, the reference the
+    /// memoized path is tested against).
+    fn allocate_with(
+        &mut self,
+        requests: Vec<PlacementRequest>,
+        max_shapes: usize,
+    ) -> AllocationResult {
+        let mut queues: Queues = BTreeMap::new();
+        for req in requests {
+            let by_fw = queues.entry(req.role.clone()).or_default();
+            by_fw
+                .entry(req.framework.as_str().to_string())
+                .or_default()
+                .push_back(req);
+        }
+        for (role, by_fw) in &queues {
+            self.roles.activate(role, &self.totals);
+            let sorter = self.frameworks.entry(role.clone()).or_default();
+            for fw in by_fw.keys() {
+                sorter.activate(fw, &self.totals);
+            }
+        }
+        let mut batch = Batch {
+            max_shapes,
+            regexes: RegexCache::default(),
+            shapes: HashMap::new(),
+            memos: Vec::new(),
+            log: Vec::new(),
+            pins: BTreeMap::new(),
+            universe: BTreeMap::new(),
+            result: AllocationResult::default(),
+        };
+        while let Some(req) = self.next_request(&mut queues) {
+            self.serve(&mut batch, req);
+        }
+        self.roles.clear_active();
+        for sorter in self.frameworks.values_mut() {
+            sorter.clear_active();
+        }
+        batch.result
+    }
+
+    /// Pops the next request in DRF order, deactivating frameworks and roles that run dry.
+    fn next_request(&mut self, queues: &mut Queues) -> Option<PlacementRequest> {
+        loop {
+            let role = self.roles.first()?.to_string();
+            let fw = self
+                .frameworks
+                .get(&role)
+                .and_then(|s| s.first())
+                .map(str::to_string);
+            let by_fw = queues.get_mut(&role);
+            let (Some(fw), Some(by_fw)) = (fw, by_fw) else {
+                self.roles.deactivate(&role);
+                continue;
+            };
+            let req = by_fw.get_mut(&fw).and_then(VecDeque::pop_front);
+            if by_fw.get(&fw).is_none_or(VecDeque::is_empty) {
+                by_fw.remove(&fw);
+                if let Some(sorter) = self.frameworks.get_mut(&role) {
+                    sorter.deactivate(&fw);
+                }
+            }
+            if by_fw.is_empty() {
+                queues.remove(&role);
+                self.roles.deactivate(&role);
+            }
+            if req.is_some() {
+                return req;
+            }
+        }
+    }
+
+    fn serve(&mut self, batch: &mut Batch, req: PlacementRequest) {
+        let compiled: Result<Vec<Compiled>, String> = req
+            .constraints
+            .iter()
+            .map(|c| compile(c, &mut batch.regexes))
+            .collect();
+        let constraints = match compiled {
+            Ok(c) => c,
+            Err(text) => {
+                let rejections = BTreeMap::from([(
+                    format!("invalid constraint {text}"),
+                    self.agents.len() as u32,
+                )]);
+                batch.result.unplaced.push(Unplaced {
+                    request_id: req.id,
+                    rejections,
+                });
+                return;
+            }
+        };
+        let job = self.job(batch, req, constraints);
+        let tally = self.tallies.get(&job.req.framework);
+        let memo = batch.memo_for(&job, tally, self.agents.slot_count());
+        let found = match memo {
+            Some(m) => scan_memo(
+                &self.agents,
+                self.cursor,
+                &job,
+                tally,
+                &mut batch.memos[m],
+                &batch.log,
+            ),
+            None => scan_plain(&self.agents, self.cursor, &job, tally),
+        };
+        match found {
+            Ok(slot) => self.place(batch, job, slot),
+            Err(rejects) => {
+                let rejections = render(&rejects, &job);
+                batch.result.unplaced.push(Unplaced {
+                    request_id: job.req.id,
+                    rejections,
+                });
+            }
+        }
+    }
+
+    fn job(&self, batch: &mut Batch, req: PlacementRequest, constraints: Vec<Compiled>) -> Job {
+        let tally = self.tallies.get(&req.framework);
+        let mut pins = Vec::with_capacity(constraints.len());
+        let mut group_min = Vec::with_capacity(constraints.len());
+        for c in &constraints {
+            pins.push(if c.pinnable() {
+                batch
+                    .pins
+                    .get(&(req.framework.clone(), c.field.clone()))
+                    .cloned()
+            } else {
+                None
+            });
+            group_min.push(if c.group_by() {
+                let values = batch.universe(&self.agents, &c.field);
+                values
+                    .iter()
+                    .map(|v| tally.map_or(0, |t| t.count(&c.field, v)))
+                    .min()
+                    .unwrap_or(0)
+            } else {
+                0
+            });
+        }
+        Job {
+            req,
+            constraints,
+            pins,
+            group_min,
+        }
+    }
+
+    fn place(&mut self, batch: &mut Batch, job: Job, slot: usize) {
+        let Some(agent) = self.agents.slot(slot) else {
+            return;
+        };
+        let agent_id = agent.info.id.clone();
+        let resources = placement_resources(agent, &job.req);
+        for c in job.constraints.iter().filter(|c| c.pinnable()) {
+            let key = (job.req.framework.clone(), c.field.clone());
+            if let (false, Some(v)) = (batch.pins.contains_key(&key), agent.field(&c.field)) {
+                batch.pins.insert(key, v.to_string());
+            }
+        }
+        let granted = resources.is_some_and(|r| {
+            let ok = self.grant(slot, &job.req.framework, &job.req.role, r.clone());
+            if ok {
+                batch.result.placed.push(Placement {
+                    request_id: job.req.id.clone(),
+                    agent_id,
+                    resources: r,
+                });
+            }
+            ok
+        });
+        if granted {
+            batch.log.push(slot);
+            self.cursor = slot + 1;
+        } else {
+            let rejections = BTreeMap::from([("insufficient resources".to_string(), 1)]);
+            batch.result.unplaced.push(Unplaced {
+                request_id: job.req.id,
+                rejections,
+            });
+        }
+    }
+}
+
+impl Batch {
+    /// The memo for `job`'s shape, created on first use; `None` past `max_shapes`.
+    fn memo_for(&mut self, job: &Job, tally: Option<&Tally>, slots: usize) -> Option<usize> {
+        let stateful = job.constraints.iter().any(Compiled::stateful);
+        let req = &job.req;
+        let key = format!(
+            "{}|{}|{:?}|{}",
+            req.resources,
+            req.ports,
+            req.constraints,
+            if stateful { req.framework.as_str() } else { "" }
+        );
+        if let Some(&m) = self.shapes.get(&key) {
+            return Some(m);
+        }
+        if self.memos.len() >= self.max_shapes {
+            return None;
+        }
+        self.memos.push(Memo {
+            skip: Skip::new(slots),
+            reasons: vec![None; slots],
+            counts: BTreeMap::new(),
+            log_pos: self.log.len(),
+            stateful,
+            tally_version: tally.map_or(0, |t| t.version),
+        });
+        self.shapes.insert(key, self.memos.len() - 1);
+        Some(self.memos.len() - 1)
+    }
+
+    fn universe(&mut self, agents: &AgentTable, field: &str) -> &[String] {
+        if !self.universe.contains_key(field) {
+            let values: BTreeSet<String> = (0..agents.slot_count())
+                .filter_map(|i| agents.slot(i))
+                .filter(|a| a.active)
+                .filter_map(|a| a.field(field).map(str::to_string))
+                .collect();
+            self.universe
+                .insert(field.to_string(), values.into_iter().collect());
+        }
+        self.universe.get(field).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Memo {
+    fn set(&mut self, slot: usize, reason: Reject) {
+        if let Some(old) = self.reasons[slot].replace(reason)
+            && let Some(c) = self.counts.get_mut(&old)
+        {
+            *c -= 1;
+            if *c == 0 {
+                self.counts.remove(&old);
+            }
+        }
+        *self.counts.entry(reason).or_default() += 1;
+    }
+
+    fn recheck(&mut self, slot: usize, agents: &AgentTable, job: &Job, tally: Option<&Tally>) {
+        if self.reasons[slot].is_none() {
+            return;
+        }
+        if let Some(Err(r)) = agents.slot(slot).map(|a| check(a, job, tally)) {
+            self.set(slot, r);
+        }
+    }
+
+    /// Brings the reasons of skipped agents up to date.
+    fn refresh(&mut self, agents: &AgentTable, job: &Job, tally: Option<&Tally>, log: &[usize]) {
+        let version = tally.map_or(0, |t| t.version);
+        if self.stateful && version != self.tally_version {
+            for slot in 0..self.reasons.len() {
+                self.recheck(slot, agents, job, tally);
+            }
+            self.tally_version = version;
+        } else {
+            for &slot in log.get(self.log_pos..).unwrap_or_default() {
+                self.recheck(slot, agents, job, tally);
+            }
+        }
+        self.log_pos = log.len();
+    }
+}
+
+/// The first failing check of `job` on `agent`, in the documented order.
+fn check(agent: &AgentState, job: &Job, tally: Option<&Tally>) -> Result<(), Reject> {
+    if !agent.active {
+        return Err(Reject::Inactive);
+    }
+    for (i, c) in job.constraints.iter().enumerate() {
+        if !c.accepts(agent, tally, job.pins[i].as_deref(), job.group_min[i]) {
+            return Err(Reject::Constraint(i as u16));
+        }
+    }
+    let (free, want) = (&agent.free, &job.req.resources);
+    for (i, (name, need)) in want.scalars.iter().enumerate() {
+        if free.scalar(name) + EPSILON / 2.0 < *need {
+            return Err(Reject::Scalar(i as u16));
+        }
+    }
+    for (i, (name, r)) in want.ranges.iter().enumerate() {
+        if !free.ranges.get(name).is_some_and(|f| f.contains(r)) {
+            return Err(Reject::Range(i as u16));
+        }
+    }
+    for (i, (name, s)) in want.sets.iter().enumerate() {
+        if !free.sets.get(name).is_some_and(|f| s.is_subset(f)) {
+            return Err(Reject::Set(i as u16));
+        }
+    }
+    if job.req.ports > 0 && free_ports(free, want).count() < u64::from(job.req.ports) {
+        return Err(Reject::Ports);
+    }
+    Ok(())
+}
+
+/// The agent's free ports less any the request names explicitly.
+fn free_ports(free: &Resources, want: &Resources) -> keel_resources::Ranges {
+    match (free.ranges.get("ports"), want.ranges.get("ports")) {
+        (None, _) => keel_resources::Ranges::default(),
+        (Some(f), None) => f.clone(),
+        (Some(f), Some(named)) => f.subtract(named),
+    }
+}
+
+/// The request's resources plus its lowest free ports on `agent`.
+fn placement_resources(agent: &AgentState, req: &PlacementRequest) -> Option<Resources> {
+    if req.ports == 0 {
+        return Some(req.resources.clone());
+    }
+    let ports = free_ports(&agent.free, &req.resources).take_lowest(u64::from(req.ports))?;
+    Some(req.resources.clone().with_ranges("ports", ports))
+}
+
+fn monotone(r: Reject, job: &Job) -> bool {
+    match r {
+        Reject::Constraint(i) => job
+            .constraints
+            .get(usize::from(i))
+            .is_none_or(Compiled::monotone),
+        _ => true,
+    }
+}
+
+/// First fit from the cursor over every slot, wrapping around.
+fn scan_plain(
+    agents: &AgentTable,
+    cursor: usize,
+    job: &Job,
+    tally: Option<&Tally>,
+) -> Result<usize, BTreeMap<Reject, u32>> {
+    let n = agents.slot_count();
+    let start = if cursor >= n { 0 } else { cursor };
+    let mut rejects = BTreeMap::new();
+    for i in (start..n).chain(0..start) {
+        if let Some(agent) = agents.slot(i) {
+            match check(agent, job, tally) {
+                Ok(()) => return Ok(i),
+                Err(r) => *rejects.entry(r).or_insert(0) += 1,
+            }
+        }
+    }
+    Err(rejects)
+}
+
+/// First fit from the cursor over the slots the shape's memo has not ruled out.
+fn scan_memo(
+    agents: &AgentTable,
+    cursor: usize,
+    job: &Job,
+    tally: Option<&Tally>,
+    memo: &mut Memo,
+    log: &[usize],
+) -> Result<usize, BTreeMap<Reject, u32>> {
+    let n = agents.slot_count();
+    let start = if cursor >= n { 0 } else { cursor };
+    let mut transient: BTreeMap<Reject, u32> = BTreeMap::new();
+    for (lo, hi) in [(start, n), (0, start)] {
+        let mut i = memo.skip.find(lo);
+        while i < hi {
+            match agents.slot(i).map(|a| check(a, job, tally)) {
+                Some(Ok(())) => return Ok(i),
+                Some(Err(r)) if !monotone(r, job) => *transient.entry(r).or_insert(0) += 1,
+                Some(Err(r)) => {
+                    memo.skip.remove(i);
+                    memo.set(i, r);
+                }
+                None => memo.skip.remove(i),
+            }
+            i = memo.skip.find(i + 1);
+        }
+    }
+    memo.refresh(agents, job, tally, log);
+    for (r, c) in &memo.counts {
+        *transient.entry(*r).or_insert(0) += c;
+    }
+    Err(transient)
+}
+
+/// Rejection counts keyed by their text.
+fn render(rejects: &BTreeMap<Reject, u32>, job: &Job) -> BTreeMap<String, u32> {
+    let want = &job.req.resources;
+    let mut out = BTreeMap::new();
+    for (r, n) in rejects {
+        let i = |x: &u16| usize::from(*x);
+        let reason = match r {
+            Reject::Inactive => "agent inactive".to_string(),
+            Reject::Constraint(x) => format!(
+                "constraint {}",
+                job.constraints.get(i(x)).map_or("", |c| c.text.as_str())
+            ),
+            Reject::Scalar(x) => format!(
+                "insufficient {}",
+                want.scalars.keys().nth(i(x)).map_or("", String::as_str)
+            ),
+            Reject::Range(x) => format!(
+                "insufficient {}",
+                want.ranges.keys().nth(i(x)).map_or("", String::as_str)
+            ),
+            Reject::Set(x) => format!(
+                "insufficient {}",
+                want.sets.keys().nth(i(x)).map_or("", String::as_str)
+            ),
+            Reject::Ports => "insufficient ports".to_string(),
+        };
+        *out.entry(reason).or_insert(0) += n;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AgentInfo;
+    use keel_model::{AgentId, Constraint, ConstraintOp};
+    use keel_resources::{Attributes, Ranges};
+    use proptest::prelude::*;
+
+    const CONSTRAINTS: [(&str, ConstraintOp, Option<&str>); 8] = [
+        ("rack", ConstraintOp::Unique, None),
+        ("hostname", ConstraintOp::Unique, None),
+        ("rack", ConstraintOp::MaxPer, Some("2")),
+        ("rack", ConstraintOp::GroupBy, None),
+        ("rack", ConstraintOp::Cluster, None),
+        ("rack", ConstraintOp::Like, Some("r[01]")),
+        ("rack", ConstraintOp::Unlike, Some("r1")),
+        ("rack", ConstraintOp::Like, Some("(")),
+    ];
+
+    fn id<T>(r: Result<T, keel_model::IdError>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn cluster(agents: &[(u8, u8, u8, u8, bool)], used: &[(usize, u8, u8)]) -> Allocator {
+        let mut a = Allocator::new();
+        for (n, &(cpus, mem, ports, rack, active)) in agents.iter().enumerate() {
+            let attrs = if rack < 3 {
+                format!("rack:r{rack}")
+            } else {
+                String::new()
+            };
+            let mut total = Resources::new()
+                .with_scalar("cpus", f64::from(cpus))
+                .with_scalar("mem", f64::from(mem) * 100.0);
+            if ports > 0 {
+                total = total.with_ranges("ports", Ranges::new(vec![(1, u64::from(ports))]));
+            }
+            let agent = id(AgentId::new(format!("a{n}")));
+            a.add_agent(AgentInfo {
+                id: agent.clone(),
+                hostname: format!("h{n}"),
+                attributes: Attributes::parse(&attrs).unwrap_or_default(),
+                total,
+            });
+            a.set_agent_active(&agent, active);
+        }
+        for &(agent, fw, cpus) in used {
+            let agent = id(AgentId::new(format!("a{}", agent % agents.len().max(1))));
+            let r = Resources::new().with_scalar("cpus", f64::from(cpus));
+            let _ = a.allocate_used(
+                &agent,
+                &id(FrameworkId::new(format!("f{fw}"))),
+                &format!("r{}", fw % 2),
+                &r,
+            );
+        }
+        a
+    }
+
+    fn request(i: usize, fw: u8, shape: u8, constraint: Option<usize>) -> PlacementRequest {
+        let (cpus, mem, ports) = [
+            (1.0, 100.0, 0),
+            (2.0, 50.0, 0),
+            (0.5, 0.0, 0),
+            (1.0, 0.0, 1),
+            (1.0, 300.0, 2),
+        ][usize::from(shape) % 5];
+        PlacementRequest {
+            id: format!("t{i}"),
+            framework: id(FrameworkId::new(format!("f{fw}"))),
+            role: format!("r{}", fw % 2),
+            resources: Resources::new()
+                .with_scalar("cpus", cpus)
+                .with_scalar("mem", mem),
+            ports,
+            constraints: constraint
+                .map(|c| {
+                    let (field, op, value) = CONSTRAINTS[c % CONSTRAINTS.len()];
+                    vec![Constraint {
+                        field: field.into(),
+                        op,
+                        value: value.map(str::to_string),
+                    }]
+                })
+                .into_iter()
+                .flatten()
+                .collect(),
+        }
+    }
+
+    proptest! {
+        /// The memoized search (skips and cached reasons) decides exactly as plain scans.
+        #[test]
+        fn memos_match_plain_scans(
+            agents in prop::collection::vec((0u8..6, 0u8..5, 0u8..4, 0u8..4, prop::bool::weighted(0.85)), 0..8),
+            used in prop::collection::vec((0usize..8, 0u8..3, 0u8..3), 0..4),
+            reqs in prop::collection::vec((0u8..3, 0u8..5, prop::option::of(0usize..8)), 0..40),
+            cursor in 0usize..8,
+        ) {
+            let mut memo = cluster(&agents, &used);
+            memo.cursor = cursor;
+            let mut plain = memo.clone();
+            let batch: Vec<PlacementRequest> =
+                reqs.iter().enumerate().map(|(i, &(fw, shape, c))| request(i, fw, shape, c)).collect();
+            let got = memo.allocate_with(batch.clone(), MAX_SHAPES);
+            let want = plain.allocate_with(batch, 0);
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(memo.cursor, plain.cursor);
+        }
+    }
+}

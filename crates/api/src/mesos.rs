@@ -1,0 +1,351 @@
+//! Mesos's legacy (non-v1) JSON endpoints: `/master/state`, `/master/slaves`,
+//! `/master/frameworks`, `/master/tasks`, `/master/state-summary`, agent `/state`,
+//! `/version`, and the `/files/*` API. Field names are Mesos's, verbatim.
+
+use keel_resources::{AttrValue, Attributes, Resources};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// The Mesos version Keel reports; purely numeric because pymesos `int()`s every part.
+pub const MESOS_VERSION: &str = "1.11.0";
+
+/// Mesos's resource summary object: always `cpus`, `gpus`, `mem`, `disk`; ranges as
+/// `"[31000-31005]"` strings, sets as `"{a, b}"` strings.
+pub fn resources_summary(r: &Resources) -> Value {
+    let mut m = Map::new();
+    for name in ["cpus", "gpus", "mem", "disk"] {
+        m.insert(name.into(), json!(r.scalar(name)));
+    }
+    for (k, v) in &r.scalars {
+        m.insert(k.clone(), json!(v));
+    }
+    for (k, v) in &r.ranges {
+        m.insert(k.clone(), json!(v.to_string()));
+    }
+    for (k, v) in &r.sets {
+        let items: Vec<&str> = v.iter().map(String::as_str).collect();
+        m.insert(k.clone(), json!(format!("{{{}}}", items.join(", "))));
+    }
+    Value::Object(m)
+}
+
+/// Mesos's attributes object: scalars as numbers, everything else as text.
+pub fn attributes_json(a: &Attributes) -> Value {
+    let m: Map<String, Value> =
+        a.0.iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    AttrValue::Scalar(x) => json!(x),
+                    other => json!(other.to_string()),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+    Value::Object(m)
+}
+
+/// `/version`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    pub version: String,
+    pub build_date: String,
+    pub build_time: f64,
+    pub build_user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_tag: Option<String>,
+}
+
+/// A `{"value": "..."}` id wrapper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdValue {
+    pub value: String,
+}
+
+/// `container_status` inside a legacy status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerStatus {
+    pub container_id: IdValue,
+}
+
+/// One entry of a legacy task's `statuses`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub state: String,
+    pub timestamp: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_status: Option<ContainerStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+}
+
+/// A `{key, value}` label.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+/// Legacy task object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub framework_id: String,
+    pub executor_id: String,
+    pub slave_id: String,
+    pub state: String,
+    pub resources: Value,
+    pub role: String,
+    pub statuses: Vec<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Label>>,
+    /// Keel addition: why the latest status happened (`REASON_...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Keel addition: the latest status message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Legacy agent object (SlaveWriter).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Slave {
+    pub id: String,
+    pub hostname: String,
+    pub port: u16,
+    pub attributes: Value,
+    pub pid: String,
+    pub registered_time: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reregistered_time: Option<f64>,
+    pub resources: Value,
+    pub used_resources: Value,
+    pub offered_resources: Value,
+    pub reserved_resources: Map<String, Value>,
+    pub unreserved_resources: Value,
+    pub active: bool,
+    pub deactivated: bool,
+    pub version: String,
+    pub capabilities: Vec<String>,
+}
+
+/// Legacy framework object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Framework {
+    pub id: String,
+    pub name: String,
+    pub used_resources: Value,
+    pub offered_resources: Value,
+    pub resources: Value,
+    pub capabilities: Vec<String>,
+    pub hostname: String,
+    pub webui_url: String,
+    pub active: bool,
+    pub connected: bool,
+    pub recovered: bool,
+    pub user: String,
+    pub failover_timeout: f64,
+    pub checkpoint: bool,
+    pub registered_time: f64,
+    pub unregistered_time: f64,
+    pub role: String,
+    pub tasks: Vec<Task>,
+    pub unreachable_tasks: Vec<Task>,
+    pub completed_tasks: Vec<Task>,
+    pub offers: Vec<Value>,
+    pub executors: Vec<Value>,
+}
+
+/// `leader_info`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub id: String,
+    pub pid: String,
+    pub port: u16,
+    pub hostname: String,
+}
+
+/// `/master/state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MasterState {
+    pub version: String,
+    pub build_date: String,
+    pub build_time: f64,
+    pub build_user: String,
+    pub start_time: f64,
+    pub elected_time: f64,
+    pub id: String,
+    pub pid: String,
+    pub hostname: String,
+    pub capabilities: Vec<String>,
+    pub activated_slaves: f64,
+    pub deactivated_slaves: f64,
+    pub unreachable_slaves: f64,
+    pub leader: String,
+    pub leader_info: LeaderInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    pub flags: BTreeMap<String, String>,
+    pub slaves: Vec<Slave>,
+    pub recovered_slaves: Vec<Value>,
+    pub frameworks: Vec<Framework>,
+    pub completed_frameworks: Vec<Framework>,
+    pub orphan_tasks: Vec<Value>,
+    pub unregistered_frameworks: Vec<Value>,
+}
+
+/// `/master/slaves`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Slaves {
+    pub slaves: Vec<Slave>,
+    pub recovered_slaves: Vec<Value>,
+}
+
+/// `/master/frameworks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frameworks {
+    pub frameworks: Vec<Framework>,
+    pub completed_frameworks: Vec<Framework>,
+    pub unregistered_frameworks: Vec<Value>,
+}
+
+/// `/master/tasks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tasks {
+    pub tasks: Vec<Task>,
+}
+
+/// The task-state counters that `/master/state-summary` attaches to agents and frameworks.
+pub const SUMMARY_STATES: [&str; 10] = [
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_FINISHED",
+    "TASK_KILLED",
+    "TASK_FAILED",
+    "TASK_LOST",
+    "TASK_ERROR",
+    "TASK_UNREACHABLE",
+];
+
+/// `/master/state-summary`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateSummary {
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    pub slaves: Vec<Value>,
+    pub frameworks: Vec<Value>,
+}
+
+/// An executor in the agent's `/state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentExecutor {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub container: String,
+    /// Absolute sandbox path on the agent; CLIs pass it straight to `/files/*`.
+    pub directory: String,
+    pub resources: Value,
+    pub tasks: Vec<Task>,
+    pub queued_tasks: Vec<Value>,
+    pub completed_tasks: Vec<Task>,
+}
+
+/// A framework in the agent's `/state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentFramework {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub failover_timeout: f64,
+    pub checkpoint: bool,
+    pub hostname: String,
+    pub role: String,
+    pub executors: Vec<AgentExecutor>,
+    pub completed_executors: Vec<AgentExecutor>,
+}
+
+/// Agent `/state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentState {
+    pub version: String,
+    pub build_date: String,
+    pub build_time: f64,
+    pub build_user: String,
+    pub start_time: f64,
+    pub id: String,
+    pub pid: String,
+    pub hostname: String,
+    pub capabilities: Vec<String>,
+    pub resources: Value,
+    pub reserved_resources: Map<String, Value>,
+    pub unreserved_resources: Value,
+    pub attributes: Value,
+    pub master_hostname: String,
+    pub flags: BTreeMap<String, String>,
+    pub frameworks: Vec<AgentFramework>,
+    pub completed_frameworks: Vec<AgentFramework>,
+}
+
+/// One entry of `/files/browse`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub nlink: u64,
+    pub size: u64,
+    pub mtime: f64,
+    pub mode: String,
+    pub uid: String,
+    pub gid: String,
+}
+
+/// `/files/read`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadChunk {
+    pub offset: u64,
+    pub data: String,
+}
+
+/// DC/OS `/metadata`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(rename = "PUBLIC_IPV4")]
+    pub public_ipv4: String,
+    #[serde(rename = "CLUSTER_ID")]
+    pub cluster_id: String,
+}
+
+/// DC/OS `/dcos-metadata/dcos-version.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DcosVersion {
+    pub version: String,
+    #[serde(rename = "dcos-image-commit")]
+    pub image_commit: String,
+    #[serde(rename = "bootstrap-id")]
+    pub bootstrap_id: String,
+    #[serde(rename = "dcos-variant")]
+    pub variant: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_has_mesos_shape() {
+        let r = Resources::parse("cpus:2;mem:512;ports:[31000-31002]").unwrap_or_default();
+        assert_eq!(
+            resources_summary(&r).to_string(),
+            r#"{"cpus":2.0,"disk":0.0,"gpus":0.0,"mem":512.0,"ports":"[31000-31002]"}"#
+        );
+        let a = Attributes::parse("rack:r1;level:3").unwrap_or_default();
+        assert_eq!(
+            attributes_json(&a).to_string(),
+            r#"{"level":3.0,"rack":"r1"}"#
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! `keel task run|list|log|kill`.
+
+use crate::{Client, Global};
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use comfy_table::{Table, presets::NOTHING};
+use keel_api::internal::{KillRequest, LaunchRequest, LaunchResponse};
+use keel_api::mesos::{ReadChunk, Task, Tasks};
+use keel_model::{Constraint, ConstraintOp};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// CPU shares.
+    #[arg(long, default_value_t = 0.1)]
+    cpus: f64,
+    /// Memory limit in MB.
+    #[arg(long, default_value_t = 32.0)]
+    mem: f64,
+    /// Disk in MB.
+    #[arg(long, default_value_t = 0.0)]
+    disk: f64,
+    /// Task name (the id is `<name>.<uuid>`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Host ports to assign (PORT0, PORT1, ...).
+    #[arg(long, default_value_t = 0)]
+    ports: u32,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Placement constraint FIELD:OPERATOR[:VALUE], e.g. rack:LIKE:r[12] (repeatable).
+    #[arg(long = "constraint")]
+    constraints: Vec<String>,
+    /// Seconds between SIGTERM and SIGKILL when killed.
+    #[arg(long)]
+    grace: Option<f64>,
+    /// Role to run under.
+    #[arg(long, default_value = "*")]
+    role: String,
+    /// Run the arguments as one shell command (`sh -c`) instead of executing them directly.
+    #[arg(long)]
+    shell: bool,
+    /// Wait until the task is running (or has ended).
+    #[arg(long)]
+    wait: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Include finished tasks.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Task id or a unique prefix of it.
+    task: String,
+    /// Keep printing new output until the task ends.
+    #[arg(long, short)]
+    follow: bool,
+    /// Print stderr instead of stdout.
+    #[arg(long)]
+    stderr: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Task id or a unique prefix of it.
+    task: String,
+    /// Seconds between SIGTERM and SIGKILL (default: the task's own).
+    #[arg(long)]
+    grace: Option<f64>,
+}
+
+/// Parses `field:OP[:value]`.
+pub fn parse_constraint(s: &str) -> anyhow::Result<Constraint> {
+    let mut parts = s.splitn(3, ':');
+    let field = parts
+        .next()
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| anyhow!("constraint {s:?}: missing field"))?;
+    let op = parts
+        .next()
+        .ok_or_else(|| anyhow!("constraint {s:?}: missing operator"))?;
+    let op: ConstraintOp = serde_json::from_value(Value::String(op.to_uppercase()))
+        .map_err(|_| anyhow!("constraint {s:?}: unknown operator {op:?} (UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER, IS)"))?;
+    Ok(Constraint {
+        field: field.to_string(),
+        op,
+        value: parts.next().map(String::from),
+    })
+}
+
+fn parse_env(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--env {p:?} is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+pub async fn run(c: &Client, g: &Global, a: RunArgs) -> anyhow::Result<()> {
+    let (cmd, args) = if a.shell || a.command.len() == 1 {
+        (Some(a.command.join(" ")), Vec::new())
+    } else {
+        (None, a.command.clone())
+    };
+    let req = LaunchRequest {
+        name: a.name,
+        cmd,
+        args,
+        cpus: a.cpus,
+        mem: a.mem,
+        disk: a.disk,
+        ports: a.ports,
+        env: parse_env(&a.env)?,
+        constraints: a
+            .constraints
+            .iter()
+            .map(|s| parse_constraint(s))
+            .collect::<anyhow::Result<_>>()?,
+        role: a.role,
+        kill_grace_secs: a.grace,
+        labels: BTreeMap::new(),
+    };
+    let resp: LaunchResponse = c.post("/internal/v1/tasks", &req).await?;
+    let mut state = "TASK_STAGING".to_string();
+    if a.wait {
+        state = wait_started(c, resp.task_id.as_str()).await?;
+    }
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({"task_id": resp.task_id, "agent_id": resp.agent_id, "state": state})
+        );
+    } else {
+        println!("{}", resp.task_id);
+    }
+    Ok(())
+}
+
+async fn wait_started(c: &Client, id: &str) -> anyhow::Result<String> {
+    loop {
+        let t = find(c, id).await?;
+        if t.state != "TASK_STAGING" && t.state != "TASK_STARTING" {
+            return Ok(t.state);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn all_tasks(c: &Client) -> anyhow::Result<Vec<Task>> {
+    Ok(c.get::<Tasks>("/master/tasks?limit=-1").await?.tasks)
+}
+
+/// The task whose id is `id`, or the only one starting with it.
+pub async fn find(c: &Client, id: &str) -> anyhow::Result<Task> {
+    let tasks = all_tasks(c).await?;
+    if let Some(t) = tasks.iter().find(|t| t.id == id) {
+        return Ok(t.clone());
+    }
+    let matches: Vec<&Task> = tasks.iter().filter(|t| t.id.starts_with(id)).collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!("no task matches {id:?}"),
+        many => bail!(
+            "{id:?} matches {} tasks: {}",
+            many.len(),
+            many.iter()
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub async fn list(c: &Client, g: &Global, a: ListArgs) -> anyhow::Result<()> {
+    let agents = crate::node::hostnames(c).await.unwrap_or_default();
+    let mut tasks = all_tasks(c).await?;
+    if !a.all {
+        tasks.retain(|t| !is_terminal(&t.state));
+    }
+    if g.json {
+        println!("{}", serde_json::to_string_pretty(&tasks)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table
+        .load_style(NOTHING)
+        .set_header(["ID", "NAME", "STATE", "HOST", "CPUS", "MEM"]);
+    for t in &tasks {
+        let host = agents
+            .get(&t.slave_id)
+            .cloned()
+            .unwrap_or_else(|| t.slave_id.clone());
+        let num = |k: &str| {
+            t.resources
+                .get(k)
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0)
+                .to_string()
+        };
+        table.add_row([
+            t.id.clone(),
+            t.name.clone(),
+            t.state.clone(),
+            host,
+            num("cpus"),
+            num("mem"),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+fn is_terminal(state: &str) -> bool {
+    matches!(
+        state,
+        "TASK_FINISHED"
+            | "TASK_FAILED"
+            | "TASK_KILLED"
+            | "TASK_ERROR"
+            | "TASK_LOST"
+            | "TASK_DROPPED"
+            | "TASK_GONE"
+            | "TASK_GONE_BY_OPERATOR"
+    )
+}
+
+pub async fn log(c: &Client, a: LogArgs) -> anyhow::Result<()> {
+    let t = find(c, &a.task).await?;
+    let file = if a.stderr { "stderr" } else { "stdout" };
+    let path = format!(
+        "/frameworks/{}/executors/{}/runs/latest/{file}",
+        t.framework_id, t.id
+    );
+    let base = format!("/agent/{}/files/read?path={}", t.slave_id, urlencode(&path));
+    let mut offset: u64 = 0;
+    let mut out = std::io::stdout();
+    loop {
+        let chunk: ReadChunk = c
+            .get(&format!("{base}&offset={offset}&length=65536"))
+            .await
+            .with_context(|| format!("reading {file} of {}", t.id))?;
+        if !chunk.data.is_empty() {
+            offset += chunk.data.len() as u64;
+            out.write_all(chunk.data.as_bytes())?;
+            out.flush()?;
+            continue;
+        }
+        if !a.follow {
+            return Ok(());
+        }
+        if is_terminal(&find(c, &t.id).await?.state) {
+            let probe: ReadChunk = c.get(&format!("{base}&offset=-1")).await?;
+            if probe.offset <= offset {
+                return Ok(());
+            }
+            continue;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn kill(c: &Client, g: &Global, a: KillArgs) -> anyhow::Result<()> {
+    let t = find(c, &a.task).await?;
+    let _: Value = c
+        .post(
+            &format!("/internal/v1/tasks/{}/kill", t.id),
+            &KillRequest {
+                grace_secs: a.grace,
+            },
+        )
+        .await?;
+    if g.json {
+        println!("{}", serde_json::json!({"task_id": t.id, "killed": true}));
+    } else {
+        println!("Killing {}", t.id);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints_parse() {
+        let c = parse_constraint("rack:like:r[12]")
+            .map(|c| (c.field, c.op, c.value))
+            .ok();
+        assert_eq!(
+            c,
+            Some(("rack".into(), ConstraintOp::Like, Some("r[12]".into())))
+        );
+        let c = parse_constraint("hostname:UNIQUE")
+            .map(|c| (c.op, c.value))
+            .ok();
+        assert_eq!(c, Some((ConstraintOp::Unique, None)));
+        assert!(parse_constraint("rack").is_err());
+        assert!(parse_constraint("rack:NEAR:x").is_err());
+    }
+
+    #[test]
+    fn env_pairs() {
+        assert_eq!(
+            parse_env(&["A=b=c".into()])
+                .ok()
+                .and_then(|m| m.get("A").cloned()),
+            Some("b=c".into())
+        );
+        assert!(parse_env(&["A".into()]).is_err());
+    }
+}

@@ -1,0 +1,354 @@
+//! Starting the task process: argv and environment from the config, then, between fork and
+//! exec, a new session, the container's cgroups and the task's user. Everything the child
+//! needs is prepared before the fork; the child only makes async-signal-safe calls.
+
+use keel_model::CommandSpec;
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The `PATH` a task gets when its environment has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why the task could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("unknown user {user:?}")]
+    UnknownUser { user: String },
+    #[error("cannot look up user {user:?}: {source}")]
+    UserLookup { user: String, source: io::Error },
+    #[error("{what} contains a NUL byte")]
+    Nul { what: String },
+    #[error("failed to launch command {command:?}: {source}")]
+    Launch { command: String, source: io::Error },
+}
+
+/// Everything needed to start the task.
+#[derive(Debug, Clone)]
+pub struct SpawnPlan {
+    pub command: CommandSpec,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    /// `cgroup.procs` files the child joins before exec.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// Ids to switch to in the child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserIds {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    pub groups: Vec<libc::gid_t>,
+}
+
+/// The program and argv of `command`: `/bin/sh -c value` for shell commands, otherwise
+/// `value` run with `arguments` as argv (`[value]` when empty).
+pub(crate) fn command_line(command: &CommandSpec) -> (String, Vec<String>) {
+    if command.shell {
+        let argv = vec!["sh".to_string(), "-c".to_string(), command.value.clone()];
+        return ("/bin/sh".to_string(), argv);
+    }
+    let argv = match command.arguments.is_empty() {
+        true => vec![command.value.clone()],
+        false => command.arguments.clone(),
+    };
+    (command.value.clone(), argv)
+}
+
+/// The task's environment: exactly `env`, plus a default `PATH` when it has none.
+pub(crate) fn task_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env = env.clone();
+    env.entry("PATH".to_string())
+        .or_insert_with(|| DEFAULT_PATH.to_string());
+    env
+}
+
+/// How the command is named in messages.
+pub(crate) fn describe(command: &CommandSpec) -> String {
+    match command.shell || command.arguments.is_empty() {
+        true => command.value.clone(),
+        false => command.arguments.join(" "),
+    }
+}
+
+/// Starts the task described by `plan` with the given stdout and stderr (stdin is
+/// `/dev/null`). The child's pid is registered as claimed, so orphan reaping never steals
+/// its exit status; whoever waits for it must unclaim it.
+pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, SpawnError> {
+    let user = match &plan.command.user {
+        Some(name) => switch_user(name)?,
+        None => None,
+    };
+    let procs = plan
+        .cgroup_procs
+        .iter()
+        .map(|p| cstring(p.as_os_str().as_bytes(), &p.display().to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(ids) = &user {
+        chown_sandbox(&plan.cwd, ids);
+    }
+    let mut cmd = build_command(plan);
+    cmd.stdout(stdout).stderr(stderr);
+    // SAFETY: the hook only makes async-signal-safe calls on data prepared before the fork.
+    unsafe { cmd.pre_exec(move || child_setup(&procs, user.as_ref())) };
+    let launch = |source| SpawnError::Launch {
+        command: describe(&plan.command),
+        source,
+    };
+    let mut claimed = crate::procs::claimed();
+    let child = cmd.spawn().map_err(launch)?;
+    claimed.insert(child.id() as i32);
+    Ok(child)
+}
+
+fn build_command(plan: &SpawnPlan) -> Command {
+    let (program, argv) = command_line(&plan.command);
+    let mut cmd = Command::new(program);
+    if let Some((arg0, args)) = argv.split_first() {
+        cmd.arg0(arg0).args(args);
+    }
+    cmd.env_clear()
+        .envs(task_env(&plan.env))
+        .current_dir(&plan.cwd)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
+fn child_setup(procs: &[CString], user: Option<&UserIds>) -> io::Result<()> {
+    // SAFETY: setsid(2) has no preconditions.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Descriptors the executor inherited without close-on-exec must not reach the task.
+    // Best effort: kernels before 5.11 lack the flag. SAFETY: a plain syscall on integers.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    // SAFETY: getpid(2) has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut buf = [0u8; 16];
+    let digits = format_pid(pid, &mut buf);
+    for path in procs {
+        write_file(path, digits)?;
+    }
+    match user {
+        Some(ids) => drop_privileges(ids),
+        None => Ok(()),
+    }
+}
+
+/// Writes the decimal digits of `pid` into `buf` without allocating; returns them.
+pub(crate) fn format_pid(pid: i32, buf: &mut [u8; 16]) -> &[u8] {
+    let mut n = pid.unsigned_abs();
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    &buf[start..]
+}
+
+fn write_file(path: &CStr, data: &[u8]) -> io::Result<()> {
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `data` is a valid buffer of `data.len()` bytes; `fd` is open.
+    let written = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    let err = io::Error::last_os_error();
+    // SAFETY: `fd` is open and owned here.
+    unsafe { libc::close(fd) };
+    if written < 0 { Err(err) } else { Ok(()) }
+}
+
+fn drop_privileges(ids: &UserIds) -> io::Result<()> {
+    // SAFETY: `groups` is a valid array of `groups.len()` gids.
+    let rc = unsafe { libc::setgroups(ids.groups.len() as _, ids.groups.as_ptr()) };
+    // SAFETY: setgid(2)/setuid(2) have no memory-safety preconditions.
+    if rc != 0 || unsafe { libc::setgid(ids.gid) } != 0 || unsafe { libc::setuid(ids.uid) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| SpawnError::Nul {
+        what: what.to_string(),
+    })
+}
+
+/// The ids to switch to for `name`, or `None` when it is the current user.
+fn switch_user(name: &str) -> Result<Option<UserIds>, SpawnError> {
+    let ids = lookup_user(name)?;
+    // SAFETY: geteuid(2) has no preconditions.
+    Ok((ids.uid != unsafe { libc::geteuid() }).then_some(ids))
+}
+
+/// Looks `name` up in the user database (getpwnam_r, getgrouplist).
+pub(crate) fn lookup_user(name: &str) -> Result<UserIds, SpawnError> {
+    let c_name = cstring(name.as_bytes(), &format!("user {name:?}"))?;
+    let lookup_err = |source| SpawnError::UserLookup {
+        user: name.to_string(),
+        source,
+    };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: a zeroed passwd is a valid out-parameter.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the duration of the call; `buf` has `buf.len()` bytes.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c_name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 {
+        return Err(lookup_err(io::Error::from_raw_os_error(rc)));
+    }
+    if found.is_null() {
+        return Err(SpawnError::UnknownUser {
+            user: name.to_string(),
+        });
+    }
+    let groups = group_list(&c_name, pwd.pw_gid);
+    Ok(UserIds {
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+        groups,
+    })
+}
+
+/// The supplementary groups of a user (always including `gid`).
+fn group_list(name: &CStr, gid: libc::gid_t) -> Vec<libc::gid_t> {
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut n = groups.len() as libc::c_int;
+        // SAFETY: `groups` has room for `n` gids; `name` is NUL-terminated.
+        let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
+        let n = usize::try_from(n).unwrap_or(0);
+        if rc >= 0 {
+            groups.truncate(n);
+            return groups;
+        }
+        if n <= groups.len() || groups.len() >= 65_536 {
+            return vec![gid];
+        }
+        groups.resize(n, 0);
+    }
+}
+
+/// Gives the sandbox to the task's user so it can write there (as Mesos does).
+fn chown_sandbox(dir: &Path, ids: &UserIds) {
+    if let Err(e) = std::os::unix::fs::chown(dir, Some(ids.uid), Some(ids.gid)) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot chown sandbox");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(shell: bool, value: &str, args: &[&str]) -> CommandSpec {
+        CommandSpec {
+            shell,
+            value: value.into(),
+            arguments: args.iter().map(|s| s.to_string()).collect(),
+            env: BTreeMap::new(),
+            user: None,
+        }
+    }
+
+    fn check(command: CommandSpec, program: &str, argv: &[&str]) {
+        let (p, a) = command_line(&command);
+        assert_eq!(
+            (p.as_str(), a),
+            (program, argv.iter().map(|s| s.to_string()).collect())
+        );
+    }
+
+    #[test]
+    fn command_lines() {
+        check(
+            cmd(true, "echo hi && exit 3", &[]),
+            "/bin/sh",
+            &["sh", "-c", "echo hi && exit 3"],
+        );
+        check(cmd(false, "sleep", &[]), "sleep", &["sleep"]);
+        check(
+            cmd(false, "/bin/echo", &["echo", "a", "b"]),
+            "/bin/echo",
+            &["echo", "a", "b"],
+        );
+    }
+
+    #[test]
+    fn env_gets_a_default_path_only_when_missing() {
+        let env: BTreeMap<String, String> = [("A".into(), "1".into())].into();
+        assert_eq!(
+            task_env(&env).get("PATH").map(String::as_str),
+            Some(DEFAULT_PATH)
+        );
+        let env: BTreeMap<String, String> = [("PATH".into(), "/x".into())].into();
+        assert_eq!(task_env(&env).get("PATH").map(String::as_str), Some("/x"));
+        assert_eq!(task_env(&env).len(), 1);
+    }
+
+    #[test]
+    fn pid_digits() {
+        let mut buf = [0u8; 16];
+        for (pid, text) in [
+            (0, "0"),
+            (7, "7"),
+            (4_194_304, "4194304"),
+            (i32::MAX, "2147483647"),
+        ] {
+            assert_eq!(format_pid(pid, &mut buf), text.as_bytes());
+        }
+    }
+
+    #[test]
+    fn user_lookup() {
+        let root = lookup_user("root").expect("root exists");
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert!(root.groups.contains(&0));
+        let missing = lookup_user("no-such-user-keel");
+        assert!(
+            matches!(missing, Err(SpawnError::UnknownUser { .. })),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_program_is_a_launch_error_naming_it() {
+        let plan = SpawnPlan {
+            command: cmd(false, "/nonexistent/keel-prog", &[]),
+            env: BTreeMap::new(),
+            cwd: std::env::temp_dir(),
+            cgroup_procs: Vec::new(),
+        };
+        let result = spawn(&plan, Stdio::null(), Stdio::null());
+        let msg = result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("/nonexistent/keel-prog") && msg.contains("No such file"),
+            "{msg}"
+        );
+    }
+}

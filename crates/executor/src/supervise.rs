@@ -1,0 +1,294 @@
+//! The task's life from launch to terminal status: STARTING, cgroups and spawn, RUNNING,
+//! then watching for exit, kill requests and OOM kills, and finally cleaning the container
+//! up before the terminal status is written.
+
+use crate::cgroups::{CgroupLayout, CgroupLimits, ContainerCgroup, HostFs};
+use crate::logs::OutputPumps;
+use crate::outcome::{Ending, OomReport, Outcome};
+use crate::socket::{Event, Hub};
+use crate::spawn::{SpawnPlan, spawn};
+use crate::status::StatusUpdate;
+use crate::{ExecutorError, procs};
+use keel_api::executor::{ExecutorConfig, ExecutorStatus};
+use keel_model::{Reason, TaskState};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Child;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How often the supervisor polls for exit, OOM kills and deadlines.
+const TICK: Duration = Duration::from_millis(50);
+/// How long to keep SIGKILLing a container that does not empty (processes stuck in D state).
+const KILL_PATIENCE: Duration = Duration::from_secs(30);
+/// How long to wait for the output pipes to close after the container is gone.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Launches the task, supervises it to the end and returns its terminal status.
+pub(crate) fn run_task(
+    config: &ExecutorConfig,
+    hub: &Hub,
+    events: &Receiver<Event>,
+) -> Result<ExecutorStatus, ExecutorError> {
+    hub.emit(StatusUpdate::new(TaskState::Starting))?;
+    let (child, cgroup, pumps) = match launch(config) {
+        Ok(launched) => launched,
+        Err(failed) => return hub.emit(failed),
+    };
+    let mut supervisor = Supervisor::new(hub, child, cgroup, config.task.resources.mem());
+    hub.emit(StatusUpdate::new(TaskState::Running))?;
+    let outcome = supervisor.watch(events);
+    supervisor.clean_up(pumps);
+    hub.emit(outcome.terminal_update())
+}
+
+/// Starts the output pumps, creates the cgroup and spawns the task. On failure, undoes
+/// what was done and returns the TASK_FAILED update to report.
+fn launch(
+    config: &ExecutorConfig,
+) -> Result<(Child, Option<ContainerCgroup>, OutputPumps), StatusUpdate> {
+    let (pumps, stdout, stderr) =
+        OutputPumps::start(&config.sandbox, &config.log_rotation).map_err(launch_failed)?;
+    let cgroup = match create_cgroup(config) {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            drop((stdout, stderr));
+            pumps.drain(DRAIN_TIMEOUT);
+            return Err(launch_failed(e));
+        }
+    };
+    let plan = SpawnPlan {
+        command: config.task.command.clone(),
+        env: config.env.clone(),
+        cwd: config.sandbox.clone(),
+        cgroup_procs: cgroup
+            .as_ref()
+            .map(ContainerCgroup::procs_files)
+            .unwrap_or_default(),
+    };
+    match spawn(&plan, stdout, stderr) {
+        Ok(child) => Ok((child, cgroup, pumps)),
+        Err(e) => {
+            pumps.drain(DRAIN_TIMEOUT);
+            remove_cgroup(cgroup.as_ref());
+            let update = StatusUpdate::new(TaskState::Failed);
+            Err(update
+                .reason(Reason::ReasonCommandExecutorFailed)
+                .message(e.to_string()))
+        }
+    }
+}
+
+/// The container could not be set up (output files, cgroups).
+fn launch_failed(why: ExecutorError) -> StatusUpdate {
+    StatusUpdate::new(TaskState::Failed)
+        .reason(Reason::ReasonContainerLaunchFailed)
+        .message(format!("Failed to launch container: {why}"))
+}
+
+/// The container's cgroup, when enabled.
+fn create_cgroup(config: &ExecutorConfig) -> Result<Option<ContainerCgroup>, ExecutorError> {
+    if !config.cgroups.enabled {
+        return Ok(None);
+    }
+    let fs = HostFs::default();
+    let layout = CgroupLayout::detect(&fs)?;
+    let resources = &config.task.resources;
+    let limits = CgroupLimits::new(resources.cpus(), resources.mem());
+    let id = config.container_id.as_str();
+    Ok(Some(ContainerCgroup::create(
+        Box::new(fs),
+        &layout,
+        &config.cgroups.root,
+        id,
+        &limits,
+    )?))
+}
+
+fn remove_cgroup(cgroup: Option<&ContainerCgroup>) {
+    if let Some(Err(e)) = cgroup.map(ContainerCgroup::remove) {
+        tracing::warn!(error = %e, "cannot remove the container's cgroup");
+    }
+}
+
+/// The running container: its main process, its cgroup and what has happened to it.
+/// Dropping it before `clean_up` (an executor error) SIGKILLs the whole container.
+struct Supervisor<'a> {
+    hub: &'a Hub,
+    child: Child,
+    /// The task's session and process group id (the main process ran `setsid`).
+    pgid: i32,
+    cgroup: Option<ContainerCgroup>,
+    mem_mb: f64,
+    kill_requested: bool,
+    /// When SIGTERM turns into SIGKILL.
+    kill_deadline: Option<Instant>,
+    oom: bool,
+    reaped: bool,
+    cleaned: bool,
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(hub: &'a Hub, child: Child, cgroup: Option<ContainerCgroup>, mem_mb: f64) -> Self {
+        let pgid = child.id() as i32;
+        Self {
+            hub,
+            child,
+            pgid,
+            cgroup,
+            mem_mb,
+            kill_requested: false,
+            kill_deadline: None,
+            oom: false,
+            reaped: false,
+            cleaned: false,
+        }
+    }
+
+    /// Runs until the main process exits; returns what decides the terminal status.
+    fn watch(&mut self, events: &Receiver<Event>) -> Outcome {
+        let ending = loop {
+            if let Some(ending) = self.try_wait() {
+                break ending;
+            }
+            procs::reap_orphans();
+            self.check_oom();
+            self.enforce_deadline();
+            match events.recv_timeout(TICK) {
+                Ok(Event::Kill { grace }) => self.kill(grace),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+            }
+        };
+        self.check_oom();
+        let oom = self.oom.then(|| OomReport {
+            requested_mb: self.mem_mb,
+            peak_bytes: self.cgroup.as_ref().and_then(ContainerCgroup::peak_memory),
+        });
+        Outcome {
+            ending,
+            kill_requested: self.kill_requested,
+            oom,
+        }
+    }
+
+    fn try_wait(&mut self) -> Option<Ending> {
+        let ending = match self.child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => Ending::Exited(code),
+                (None, Some(sig)) => Ending::Signaled(sig),
+                (None, None) => Ending::Unknown(format!("{status}")),
+            },
+            Err(e) => Ending::Unknown(e.to_string()),
+        };
+        self.reaped = true;
+        procs::claimed().remove(&self.pgid);
+        Some(ending)
+    }
+
+    /// A kill request: TASK_KILLING and SIGTERM the first time, SIGKILL after `grace`
+    /// (a later request can only shorten the grace period).
+    fn kill(&mut self, grace: Duration) {
+        if !self.kill_requested {
+            self.kill_requested = true;
+            if let Err(e) = self.hub.emit(StatusUpdate::new(TaskState::Killing)) {
+                tracing::error!(error = %e, "cannot record TASK_KILLING; killing anyway");
+            }
+            self.signal_all(libc::SIGTERM);
+        }
+        let deadline = Instant::now() + grace;
+        self.kill_deadline = Some(self.kill_deadline.map_or(deadline, |d| d.min(deadline)));
+        self.enforce_deadline();
+    }
+
+    fn enforce_deadline(&mut self) {
+        if self.kill_deadline.is_some_and(|d| Instant::now() >= d) {
+            self.signal_all(libc::SIGKILL);
+        }
+    }
+
+    fn check_oom(&mut self) {
+        let kills = self.cgroup.as_ref().map_or(0, ContainerCgroup::oom_kills);
+        if kills > 0 && !self.oom {
+            tracing::warn!(kills, "memory limit exceeded; killing the container");
+            self.oom = true;
+            self.signal_all(libc::SIGKILL);
+        }
+    }
+
+    /// Live processes of the container (never the executor itself).
+    fn members(&self) -> Vec<i32> {
+        let me = std::process::id() as i32;
+        let pids = match &self.cgroup {
+            Some(cgroup) => cgroup
+                .pids()
+                .into_iter()
+                .filter(|p| procs::is_alive(*p))
+                .collect(),
+            None => procs::session_members(self.pgid),
+        };
+        pids.into_iter().filter(|p| *p != me).collect()
+    }
+
+    fn signal_all(&self, sig: i32) {
+        procs::signal_group(self.pgid, sig);
+        for pid in self.members() {
+            procs::signal(pid, sig);
+        }
+    }
+
+    /// After the main process exited: lets SIGTERMed leftovers use the rest of the grace
+    /// period, SIGKILLs what remains until the container is empty, reaps orphans, drains the
+    /// output and removes the cgroup.
+    fn clean_up(&mut self, pumps: OutputPumps) {
+        let grace_end = match self.kill_deadline {
+            Some(deadline) if !self.oom => deadline,
+            _ => Instant::now(),
+        };
+        if Instant::now() < grace_end {
+            // Processes forked while the first SIGTERM was in flight never saw it.
+            self.signal_all(libc::SIGTERM);
+        }
+        while !self.members().is_empty() && Instant::now() < grace_end {
+            procs::reap_orphans();
+            std::thread::sleep(TICK);
+        }
+        self.kill_until_empty();
+        procs::reap_orphans();
+        pumps.drain(DRAIN_TIMEOUT);
+        remove_cgroup(self.cgroup.as_ref());
+        procs::reap_orphans();
+        self.cleaned = true;
+    }
+
+    fn kill_until_empty(&self) {
+        let give_up = Instant::now() + KILL_PATIENCE;
+        loop {
+            self.signal_all(libc::SIGKILL);
+            procs::reap_orphans();
+            let left = self.members();
+            if left.is_empty() {
+                return;
+            }
+            if Instant::now() >= give_up {
+                return tracing::error!(?left, "container processes survive SIGKILL; giving up");
+            }
+            std::thread::sleep(TICK / 5);
+        }
+    }
+}
+
+impl Drop for Supervisor<'_> {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.kill_until_empty();
+        if !self.reaped {
+            let _ = self.child.wait();
+            procs::claimed().remove(&self.pgid);
+        }
+        procs::reap_orphans();
+        remove_cgroup(self.cgroup.as_ref());
+    }
+}

@@ -1,0 +1,294 @@
+//! Role wiring: builds stores, clocks, listeners and shutdown signals for `keel dev`,
+//! `keel master`, `keel agent` and `keel executor`.
+
+use anyhow::Context;
+use clap::Args;
+use keel_agent::{Agent, AgentConfig, CgroupConfig, LogRotation};
+use keel_clock::{Clock, SystemClock};
+use keel_master::{Master, MasterConfig};
+use keel_resources::{Attributes, Resources};
+use keel_store::{RedbStore, Store};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+#[derive(Debug, Args)]
+pub struct MasterOpts {
+    /// Seconds without a heartbeat before an agent is marked unreachable.
+    #[arg(long, default_value_t = 75.0)]
+    agent_timeout: f64,
+    /// Seconds between agent heartbeats.
+    #[arg(long, default_value_t = 5.0)]
+    heartbeat_interval: f64,
+    /// Cluster name shown in state.
+    #[arg(long)]
+    cluster_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where the cluster keeps its state.
+    #[arg(long, default_value = "./keel-data")]
+    data_dir: PathBuf,
+    /// Address of the cluster entry.
+    #[arg(long, default_value = "127.0.0.1:5050")]
+    listen: SocketAddr,
+    /// Number of agents to run in this process.
+    #[arg(long, default_value_t = 1)]
+    agents: usize,
+    /// Resource overrides for every agent (cpus:4;mem:2048;ports:[31000-32000]).
+    #[arg(long)]
+    resources: Option<String>,
+    /// Disable cgroup limits (for hosts where cgroups are not writable).
+    #[arg(long)]
+    no_cgroups: bool,
+    #[command(flatten)]
+    master: MasterOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:5050")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    master: MasterOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Master URL, e.g. http://127.0.0.1:5050.
+    #[arg(long)]
+    master: String,
+    #[arg(long)]
+    work_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:5051")]
+    listen: SocketAddr,
+    /// Attributes, e.g. rack:r1;zone:a.
+    #[arg(long)]
+    attributes: Option<String>,
+    /// Resource overrides, e.g. cpus:4;mem:2048;ports:[31000-32000].
+    #[arg(long)]
+    resources: Option<String>,
+    /// Hostname to report (default: this machine's).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Disable cgroup limits.
+    #[arg(long)]
+    no_cgroups: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+fn open_store(path: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let store = RedbStore::open(path, clock)
+        .with_context(|| format!("opening store {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+fn master_config(listen: SocketAddr, o: &MasterOpts) -> anyhow::Result<MasterConfig> {
+    let mut c = MasterConfig::new(listen);
+    c.agent_timeout = secs("--agent-timeout", o.agent_timeout)?;
+    c.heartbeat_interval = secs("--heartbeat-interval", o.heartbeat_interval)?;
+    c.cluster_name = o.cluster_name.clone();
+    Ok(c)
+}
+
+fn secs(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        v.is_finite() && v > 0.0 && v < 1e7,
+        "{flag} {v} must be a positive number of seconds"
+    );
+    Ok(Duration::from_secs_f64(v))
+}
+
+async fn start_master(
+    data_dir: &Path,
+    listen: SocketAddr,
+    o: &MasterOpts,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Master, tokio::net::TcpListener)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let store = open_store(&data_dir.join("master").join("store.redb"), clock.clone())?;
+    let master = Master::open(store, clock, master_config(addr, o)?)?;
+    Ok((master, listener))
+}
+
+async fn serve_master(
+    master: Master,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tokio::spawn(master.clone().run_background());
+    let app = master.router().map_request(keel_master::normalize_uri);
+    axum::serve(listener, tower::make::Shared::new(app))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+fn agent_config(
+    master: String,
+    work_dir: PathBuf,
+    listen: SocketAddr,
+    resources: Option<&str>,
+    attributes: Option<&str>,
+    hostname: Option<String>,
+    no_cgroups: bool,
+) -> anyhow::Result<AgentConfig> {
+    let resources = match resources {
+        Some(r) => Resources::parse(r)?,
+        None => Resources::new(),
+    };
+    let attributes = match attributes {
+        Some(a) => Attributes::parse(a)?,
+        None => Attributes::default(),
+    };
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("creating {}", work_dir.display()))?;
+    let work_dir = work_dir.canonicalize()?;
+    Ok(AgentConfig {
+        master,
+        work_dir,
+        listen,
+        hostname,
+        resources,
+        attributes,
+        executor_path: std::env::current_exe().context("locating the keel binary")?,
+        cgroups: CgroupConfig {
+            enabled: !no_cgroups,
+            ..CgroupConfig::default()
+        },
+        log_rotation: LogRotation::default(),
+    })
+}
+
+async fn start_agent(
+    config: AgentConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Agent, tokio::net::TcpListener)> {
+    let store = open_store(
+        &config.work_dir.join("meta").join("agent.redb"),
+        clock.clone(),
+    )?;
+    Ok(Agent::bind(config, store, clock).await?)
+}
+
+/// `keel dev`.
+pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
+    init_logging();
+    anyhow::ensure!(
+        a.agents >= 1 && a.agents <= 64,
+        "--agents {} must be between 1 and 64",
+        a.agents
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut agents = Vec::new();
+    for i in 0..a.agents {
+        let work = a.data_dir.join(format!("agent-{i}"));
+        let cfg = agent_config(
+            url.clone(),
+            work,
+            "127.0.0.1:0".parse()?,
+            a.resources.as_deref(),
+            None,
+            None,
+            a.no_cgroups,
+        )?;
+        let (agent, l) = start_agent(cfg, clock.clone()).await?;
+        let mut rx = stop_rx.clone();
+        agents.push(tokio::spawn(agent.serve(l, async move {
+            let _ = rx.changed().await;
+        })));
+    }
+    println!("Keel is running at {url}");
+    let mut rx = stop_rx.clone();
+    let server = tokio::spawn(serve_master(master, listener, async move {
+        let _ = rx.changed().await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutting down; running tasks keep running and are re-adopted on restart");
+    let _ = stop_tx.send(true);
+    for a in agents {
+        let _ = a.await;
+    }
+    let _ = server.await;
+    Ok(())
+}
+
+/// `keel master`.
+pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
+    init_logging();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock).await?;
+    println!(
+        "Keel master is running at http://{}",
+        listener.local_addr()?
+    );
+    serve_master(master, listener, shutdown_signal()).await
+}
+
+/// `keel agent`.
+pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
+    init_logging();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let cfg = agent_config(
+        a.master,
+        a.work_dir,
+        a.listen,
+        a.resources.as_deref(),
+        a.attributes.as_deref(),
+        a.hostname,
+        a.no_cgroups,
+    )?;
+    let (agent, listener) = start_agent(cfg, clock).await?;
+    println!("Keel agent is running at http://{}", listener.local_addr()?);
+    agent.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `keel executor` (single-threaded; no async runtime).
+pub fn executor(config: &Path, listen_fd: i32) -> std::process::ExitCode {
+    let listener = keel_executor::listener_from_fd(listen_fd);
+    match keel_executor::run(config, listener) {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("keel executor: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

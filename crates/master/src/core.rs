@@ -1,0 +1,279 @@
+//! The master's in-memory state and its persistence: loading it from the store at start-up
+//! and writing every change through before it is acknowledged.
+
+use crate::error::MasterError;
+use crate::records::{
+    AGENTS, AgentRecord, AgentStatus, FRAMEWORKS, FrameworkRecord, INFO_KEY, MasterInfo, TASKS,
+    TaskRecord,
+};
+use keel_allocator::{AgentInfo, Allocator};
+use keel_api::internal::MasterEvent;
+use keel_clock::Clock;
+use keel_model::{AgentId, FrameworkId, TaskId, TaskStatus};
+use keel_store::{Expect, Store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+/// Tunables of the master.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Hostname reported in state.
+    pub hostname: String,
+    /// The address the entry listens on (for `pid`, `leader`).
+    pub advertise: std::net::SocketAddr,
+    /// An agent silent this long becomes unreachable.
+    pub agent_timeout: Duration,
+    /// How often agents heartbeat.
+    pub heartbeat_interval: Duration,
+    /// Cluster name shown in state.
+    pub cluster_name: Option<String>,
+    /// Terminal tasks kept per framework.
+    pub max_completed_tasks: usize,
+}
+
+impl MasterConfig {
+    /// Defaults for a master listening on `advertise`.
+    pub fn new(advertise: std::net::SocketAddr) -> Self {
+        Self {
+            hostname: advertise.ip().to_string(),
+            advertise,
+            agent_timeout: Duration::from_secs(75),
+            heartbeat_interval: Duration::from_secs(5),
+            cluster_name: None,
+            max_completed_tasks: 1000,
+        }
+    }
+}
+
+/// The live connection to an agent.
+pub(crate) struct Conn {
+    pub tx: mpsc::UnboundedSender<MasterEvent>,
+    pub generation: u64,
+}
+
+/// An agent with its volatile bookkeeping.
+pub(crate) struct AgentEntry {
+    pub rec: AgentRecord,
+    pub last_seen: Duration,
+    pub conn: Option<Conn>,
+    /// Loaded from the store and not yet re-registered since this master started.
+    pub recovered: bool,
+}
+
+/// Counters for `/metrics/snapshot` (reset on restart, like Mesos's).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counters {
+    pub slave_registrations: u64,
+    pub slave_reregistrations: u64,
+    pub valid_status_updates: u64,
+    pub invalid_status_updates: u64,
+    pub terminal: BTreeMap<&'static str, u64>,
+}
+
+/// All master state. Guarded by one mutex; handlers never hold it across an await.
+pub struct Core {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: MasterConfig,
+    pub(crate) info: MasterInfo,
+    pub(crate) start_time: f64,
+    pub(crate) agents: BTreeMap<AgentId, AgentEntry>,
+    pub(crate) tasks: BTreeMap<TaskId, TaskRecord>,
+    pub(crate) frameworks: BTreeMap<FrameworkId, FrameworkRecord>,
+    pub(crate) allocator: Allocator,
+    pub(crate) counters: Counters,
+    pub(crate) events: broadcast::Sender<TaskStatus>,
+    pub(crate) next_generation: u64,
+}
+
+impl Core {
+    /// Loads the master's state from `store`, creating the cluster identity on first start.
+    pub fn open(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: MasterConfig,
+    ) -> Result<Self, MasterError> {
+        let info = match load::<MasterInfo>(&*store, INFO_KEY)? {
+            Some(info) => info,
+            None => {
+                let info = MasterInfo {
+                    master_id: uuid::Uuid::new_v4().to_string(),
+                    cluster_id: uuid::Uuid::new_v4().to_string(),
+                    next_agent: 0,
+                    next_framework: 0,
+                };
+                store.put(INFO_KEY, &to_bytes(&info)?, Expect::Absent)?;
+                info
+            }
+        };
+        let (events, _) = broadcast::channel(4096);
+        let mut core = Core {
+            start_time: clock.unix_secs(),
+            store,
+            clock,
+            config,
+            info,
+            agents: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            frameworks: BTreeMap::new(),
+            allocator: Allocator::new(),
+            counters: Counters::default(),
+            events,
+            next_generation: 1,
+        };
+        core.recover()?;
+        Ok(core)
+    }
+
+    fn recover(&mut self) -> Result<(), MasterError> {
+        let now = self.clock.monotonic();
+        for fw in list::<FrameworkRecord>(&*self.store, FRAMEWORKS)? {
+            self.frameworks.insert(fw.id.clone(), fw);
+        }
+        for rec in list::<AgentRecord>(&*self.store, AGENTS)? {
+            self.allocator.add_agent(agent_info(&rec));
+            self.allocator.set_agent_active(&rec.id, false);
+            let entry = AgentEntry {
+                rec,
+                last_seen: now,
+                conn: None,
+                recovered: true,
+            };
+            self.agents.insert(entry.rec.id.clone(), entry);
+        }
+        for task in list::<TaskRecord>(&*self.store, TASKS)? {
+            if !task.state.is_terminal() {
+                let s = &task.spec;
+                if let Err(e) = self.allocator.allocate_used(
+                    &task.agent_id,
+                    &s.framework_id,
+                    &s.role,
+                    &s.resources,
+                ) {
+                    tracing::warn!(task = %s.id, "recovering task resources: {e}");
+                }
+            }
+            self.tasks.insert(task.spec.id.clone(), task);
+        }
+        tracing::info!(
+            agents = self.agents.len(),
+            tasks = self.tasks.len(),
+            "master {} recovered its state",
+            self.info.master_id
+        );
+        Ok(())
+    }
+
+    /// The master's id (a UUID).
+    pub fn master_id(&self) -> &str {
+        &self.info.master_id
+    }
+
+    /// The cluster's id (a UUID), stable across restarts.
+    pub fn cluster_id(&self) -> &str {
+        &self.info.cluster_id
+    }
+
+    /// Subscribes to every task status the master records.
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskStatus> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn now(&self) -> f64 {
+        self.clock.unix_secs()
+    }
+
+    pub(crate) fn save_agent(&self, rec: &AgentRecord) -> Result<(), MasterError> {
+        save(&*self.store, &format!("{AGENTS}{}", rec.id), rec)
+    }
+
+    pub(crate) fn save_task(&self, rec: &TaskRecord) -> Result<(), MasterError> {
+        save(&*self.store, &format!("{TASKS}{}", rec.spec.id), rec)
+    }
+
+    pub(crate) fn delete_task(&self, id: &TaskId) -> Result<(), MasterError> {
+        self.store.delete(&format!("{TASKS}{id}"), Expect::Any)?;
+        Ok(())
+    }
+
+    pub(crate) fn save_info(&self) -> Result<(), MasterError> {
+        save(&*self.store, INFO_KEY, &self.info)
+    }
+
+    /// The framework called `name`, registering it on first use.
+    pub(crate) fn framework(&mut self, name: &str, role: &str) -> Result<FrameworkId, MasterError> {
+        if let Some(fw) = self.frameworks.values().find(|f| f.name == name) {
+            return Ok(fw.id.clone());
+        }
+        let id = FrameworkId::nth(&self.info.master_id, self.info.next_framework)
+            .map_err(|e| MasterError::invalid("framework", e.to_string()))?;
+        self.info.next_framework += 1;
+        self.save_info()?;
+        let rec = FrameworkRecord {
+            id: id.clone(),
+            name: name.to_string(),
+            role: role.to_string(),
+            registered_time: self.now(),
+        };
+        save(&*self.store, &format!("{FRAMEWORKS}{id}"), &rec)?;
+        self.frameworks.insert(id.clone(), rec);
+        Ok(id)
+    }
+
+    /// Whether an agent currently counts as active (registered and reachable).
+    pub(crate) fn agent_active(&self, id: &AgentId) -> bool {
+        self.agents
+            .get(id)
+            .is_some_and(|a| !a.recovered && a.rec.status == AgentStatus::Active)
+    }
+}
+
+pub(crate) fn agent_info(rec: &AgentRecord) -> AgentInfo {
+    AgentInfo {
+        id: rec.id.clone(),
+        hostname: rec.hostname.clone(),
+        attributes: rec.attributes.clone(),
+        total: rec.resources.clone(),
+    }
+}
+
+fn to_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>, MasterError> {
+    serde_json::to_vec(v).map_err(|e| MasterError::Corrupt {
+        key: "<encode>".into(),
+        reason: e.to_string(),
+    })
+}
+
+fn save<T: Serialize>(store: &dyn Store, key: &str, v: &T) -> Result<(), MasterError> {
+    store.put(key, &to_bytes(v)?, Expect::Any)?;
+    Ok(())
+}
+
+fn load<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>, MasterError> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(kv) => serde_json::from_slice(&kv.value)
+            .map(Some)
+            .map_err(|e| MasterError::Corrupt {
+                key: key.into(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+fn list<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Result<Vec<T>, MasterError> {
+    store
+        .list(prefix)?
+        .into_iter()
+        .map(|kv| {
+            serde_json::from_slice(&kv.value).map_err(|e| MasterError::Corrupt {
+                key: kv.key.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}

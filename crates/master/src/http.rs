@@ -1,0 +1,368 @@
+//! The master's HTTP entry: the Mesos legacy endpoints at every prefix clients use
+//! (`/`, `/master`, `/mesos`, `/mesos/master`), DC/OS metadata, the agent proxy, and Keel's
+//! internal agent and launch APIs.
+
+use crate::Master;
+use crate::error::MasterError;
+use crate::views::{TaskQuery, version};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use futures_util::StreamExt;
+use keel_api::internal::{ErrorBody, KillRequest, LaunchRequest, StatusUpdate};
+use keel_api::mesos::{DcosVersion, Frameworks, Metadata, Slaves, Tasks};
+use keel_model::{AgentId, TaskId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+/// An error rendered as `{"message": ...}` with the matching status code.
+pub struct ApiError(pub StatusCode, pub ErrorBody);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(self.1)).into_response()
+    }
+}
+
+impl From<MasterError> for ApiError {
+    fn from(e: MasterError) -> Self {
+        let code = match &e {
+            MasterError::Store(_) | MasterError::Corrupt { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            MasterError::UnknownAgent(_) | MasterError::UnknownTask(_) => StatusCode::NOT_FOUND,
+            MasterError::AgentConnected { .. }
+            | MasterError::TaskTerminal { .. }
+            | MasterError::WrongAgent { .. } => StatusCode::CONFLICT,
+            MasterError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            MasterError::Unplaceable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let rejections = match &e {
+            MasterError::Unplaceable { rejections } => rejections.clone(),
+            _ => Default::default(),
+        };
+        if code == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("{e}");
+        }
+        ApiError(
+            code,
+            ErrorBody {
+                message: e.to_string(),
+                rejections,
+            },
+        )
+    }
+}
+
+fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        ErrorBody {
+            message: msg.into(),
+            rejections: Default::default(),
+        },
+    )
+}
+
+/// Parses a JSON body, answering 400 with the parser's message on failure.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// JSON, wrapped in `CB(...)` when the query has `jsonp=CB` (the Mesos web UI's habit).
+fn json_reply<T: Serialize>(v: &T, q: &HashMap<String, String>) -> Response {
+    let body = match serde_json::to_string(v) {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    match q.get("jsonp").filter(|cb| is_js_identifier(cb)) {
+        Some(cb) => (
+            [(header::CONTENT_TYPE, "text/javascript")],
+            format!("{cb}({body});"),
+        )
+            .into_response(),
+        None => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    }
+}
+
+fn is_js_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
+}
+
+/// Collapses repeated slashes and drops a trailing slash, before routing.
+pub fn normalize_uri(mut req: Request) -> Request {
+    let uri = req.uri();
+    let path = uri.path();
+    if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(seg);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(q) = uri.query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    if let Ok(new) = clean.parse::<Uri>() {
+        *req.uri_mut() = new;
+    }
+    req
+}
+
+/// The master's router (before URI normalization; see [`crate::Master::service`]).
+pub fn router(m: Master) -> Router {
+    let mut r = Router::new();
+    for p in ["", "/master", "/mesos", "/mesos/master"] {
+        r = r
+            .route(&format!("{p}/state"), get(state))
+            .route(&format!("{p}/state.json"), get(state))
+            .route(&format!("{p}/state-summary"), get(summary))
+            .route(&format!("{p}/slaves"), get(slaves))
+            .route(&format!("{p}/frameworks"), get(frameworks))
+            .route(&format!("{p}/tasks"), get(tasks))
+            .route(&format!("{p}/tasks.json"), get(tasks))
+            .route(&format!("{p}/health"), get(health))
+            .route(&format!("{p}/redirect"), get(redirect))
+            .route(&format!("{p}/flags"), get(flags));
+    }
+    for p in ["", "/mesos"] {
+        r = r
+            .route(&format!("{p}/metrics/snapshot"), get(metrics))
+            .route(&format!("{p}/version"), get(version_handler));
+    }
+    r.route("/metadata", get(metadata))
+        .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+        .route("/agent/{id}/{*rest}", any(proxy))
+        .route("/slave/{id}/{*rest}", any(proxy))
+        .route("/mesos/agent/{id}/{*rest}", any(proxy))
+        .route("/mesos/slave/{id}/{*rest}", any(proxy))
+        .route(
+            "/internal/v1/agents/register",
+            post(crate::stream::register),
+        )
+        .route("/internal/v1/agents/{id}/status", post(status_update))
+        .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
+        .route("/internal/v1/tasks", post(launch))
+        .route("/internal/v1/tasks/{id}/kill", post(kill))
+        .route("/internal/v1/events", get(crate::stream::events))
+        .layer(axum::middleware::from_fn_with_state(
+            m.security.clone(),
+            crate::security::authenticate,
+        ))
+        .with_state(m)
+}
+
+async fn state(State(m): State<Master>, Query(q): Q) -> Response {
+    let s = m.with_core(|c| c.state_json());
+    json_reply(&s, &q)
+}
+
+async fn summary(State(m): State<Master>, Query(q): Q) -> Response {
+    json_reply(&m.with_core(|c| c.summary_json()), &q)
+}
+
+async fn slaves(State(m): State<Master>, Query(q): Q) -> Response {
+    let only = q.get("slave_id").cloned();
+    let s = m.with_core(|c| Slaves {
+        slaves: c.slaves_json(only.as_deref()),
+        recovered_slaves: Vec::new(),
+    });
+    json_reply(&s, &q)
+}
+
+async fn frameworks(State(m): State<Master>, Query(q): Q) -> Response {
+    let only = q.get("framework_id").cloned();
+    let f = m.with_core(|c| Frameworks {
+        frameworks: c.frameworks_json(only.as_deref()),
+        completed_frameworks: Vec::new(),
+        unregistered_frameworks: Vec::new(),
+    });
+    json_reply(&f, &q)
+}
+
+async fn tasks(State(m): State<Master>, Query(q): Q) -> Result<Response, ApiError> {
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| bad_request(format!("limit {l:?} is not an integer")))?,
+        None => 100,
+    };
+    let offset = match q.get("offset") {
+        Some(o) => o
+            .parse::<usize>()
+            .map_err(|_| bad_request(format!("offset {o:?} is not a non-negative integer")))?,
+        None => 0,
+    };
+    let query = TaskQuery {
+        limit,
+        offset,
+        ascending: q.get("order").is_none_or(|o| o == "asc"),
+        framework_id: q.get("framework_id").cloned(),
+        task_id: q.get("task_id").cloned(),
+    };
+    let t = m.with_core(|c| Tasks {
+        tasks: c.tasks_json(&query),
+    });
+    Ok(json_reply(&t, &q))
+}
+
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn redirect(State(m): State<Master>) -> Response {
+    let loc = format!("//{}", m.advertise);
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, loc)]).into_response()
+}
+
+async fn flags(State(m): State<Master>, Query(q): Q) -> Response {
+    json_reply(
+        &serde_json::json!({ "flags": m.with_core(|c| c.flags()) }),
+        &q,
+    )
+}
+
+async fn metrics(State(m): State<Master>, Query(q): Q) -> Response {
+    json_reply(&m.with_core(|c| c.metrics_json()), &q)
+}
+
+async fn version_handler(Query(q): Q) -> Response {
+    json_reply(&version(), &q)
+}
+
+async fn metadata(State(m): State<Master>) -> Response {
+    let md = Metadata {
+        public_ipv4: m.advertise.ip().to_string(),
+        cluster_id: m.with_core(|c| c.cluster_id().to_string()),
+    };
+    json_reply(&md, &HashMap::new())
+}
+
+async fn dcos_version() -> Response {
+    let v = DcosVersion {
+        version: "1.11.0".into(),
+        image_commit: format!("keel-{}", env!("CARGO_PKG_VERSION")),
+        bootstrap_id: format!("keel-{}", env!("CARGO_PKG_VERSION")),
+        variant: String::new(),
+    };
+    json_reply(&v, &HashMap::new())
+}
+
+async fn launch(State(m): State<Master>, body: Bytes) -> Result<Response, ApiError> {
+    let req: LaunchRequest = parse_json(&body)?;
+    let framework = req
+        .labels
+        .get("KEEL_FRAMEWORK")
+        .cloned()
+        .unwrap_or_else(|| "keel".into());
+    let resp = m.with_core(|c| c.launch(req, &framework))?;
+    Ok((StatusCode::CREATED, axum::Json(resp)).into_response())
+}
+
+async fn kill(
+    State(m): State<Master>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = TaskId::new(id).map_err(|e| bad_request(e.to_string()))?;
+    let req: KillRequest = if body.is_empty() {
+        KillRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    m.with_core(|c| c.kill(&id, req.grace_secs))?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn status_update(
+    State(m): State<Master>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
+    let up: StatusUpdate = parse_json(&body)?;
+    m.with_core(|c| c.status_update(&agent, up.status))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn heartbeat(State(m): State<Master>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
+    m.with_core(|c| c.heartbeat(&agent))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Forwards `/agent/<id>/<rest>` to the agent's own endpoint (how DC/OS reaches sandboxes).
+async fn proxy(
+    State(m): State<Master>,
+    Path((id, rest)): Path<(String, String)>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
+    let endpoint = m
+        .with_core(|c| c.agents.get(&agent).map(|a| a.rec.endpoint.clone()))
+        .ok_or_else(|| ApiError::from(MasterError::UnknownAgent(agent.clone())))?;
+    let rest = rest.trim_start_matches('/');
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let url = format!("{endpoint}/{rest}{query}");
+    let method = req.method().clone();
+    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+        .await
+        .map_err(|e| bad_request(format!("reading request body: {e}")))?;
+    let mut out = m.http.request(method, &url).body(body);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        out = out.header(header::CONTENT_TYPE, ct);
+    }
+    let resp = out.send().await.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_GATEWAY,
+            ErrorBody {
+                message: format!("agent {agent} at {endpoint}: {e}"),
+                rejections: Default::default(),
+            },
+        )
+    })?;
+    let mut builder = Response::builder().status(resp.status().as_u16());
+    for h in [
+        header::CONTENT_TYPE,
+        header::CONTENT_DISPOSITION,
+        header::CONTENT_LENGTH,
+    ] {
+        if let Some(v) = resp
+            .headers()
+            .get(h.as_str())
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            builder = builder.header(h, v);
+        }
+    }
+    let stream = resp
+        .bytes_stream()
+        .map(|r| r.map_err(std::io::Error::other));
+    builder.body(Body::from_stream(stream)).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_GATEWAY,
+            ErrorBody {
+                message: e.to_string(),
+                rejections: Default::default(),
+            },
+        )
+    })
+}

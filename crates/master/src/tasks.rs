@@ -1,0 +1,383 @@
+//! Task lifecycle on the master: placement and launch, kill, and recording status updates
+//! (deduplicated, persisted before they are acknowledged).
+
+use crate::core::Core;
+use crate::error::MasterError;
+use crate::records::{StatusEntry, TaskRecord};
+use keel_allocator::PlacementRequest;
+use keel_api::internal::{AgentTask, LaunchRequest, LaunchResponse, MasterEvent};
+use keel_model::{AgentId, CommandSpec, TaskId, TaskSpec, TaskState, TaskStatus};
+use keel_resources::Resources;
+
+/// Kill grace period when the request names none (Mesos's command executor default).
+pub const DEFAULT_KILL_GRACE_SECS: f64 = 3.0;
+const RECENT_UUIDS: usize = 16;
+
+impl Core {
+    /// Places and launches a command task. The task is persisted as TASK_STAGING before
+    /// the launch is sent and before this returns.
+    pub fn launch(
+        &mut self,
+        req: LaunchRequest,
+        framework_name: &str,
+    ) -> Result<LaunchResponse, MasterError> {
+        let command = validate_launch(&req)?;
+        let name = req.name.clone().unwrap_or_else(|| "task".into());
+        let task_id = TaskId::new(format!("{name}.{}", uuid::Uuid::new_v4()))
+            .map_err(|e| MasterError::invalid("name", e.to_string()))?;
+        let framework_id = self.framework(framework_name, &req.role)?;
+        let resources = Resources::new()
+            .with_scalar("cpus", req.cpus)
+            .with_scalar("mem", req.mem)
+            .with_scalar("disk", req.disk);
+        let placement = PlacementRequest {
+            id: task_id.to_string(),
+            framework: framework_id.clone(),
+            role: req.role.clone(),
+            resources,
+            ports: req.ports,
+            constraints: req.constraints.clone(),
+        };
+        let mut result = self.allocator.allocate(vec![placement]);
+        let Some(placed) = result.placed.pop() else {
+            let rejections = result
+                .unplaced
+                .pop()
+                .map(|u| u.rejections)
+                .unwrap_or_default();
+            return Err(MasterError::Unplaceable { rejections });
+        };
+        let spec = TaskSpec {
+            id: task_id.clone(),
+            name,
+            framework_id,
+            role: req.role.clone(),
+            command,
+            resources: placed.resources.clone(),
+            kill_grace_secs: req.kill_grace_secs.unwrap_or(DEFAULT_KILL_GRACE_SECS),
+            labels: req.labels.clone(),
+        };
+        let now = self.now();
+        let rec = TaskRecord {
+            spec: spec.clone(),
+            framework_name: framework_name.to_string(),
+            agent_id: placed.agent_id.clone(),
+            state: TaskState::Staging,
+            statuses: vec![StatusEntry {
+                state: TaskState::Staging,
+                timestamp: now,
+                container_id: None,
+            }],
+            container_id: None,
+            reason: None,
+            message: None,
+            kill_grace_secs: None,
+            recent_uuids: Vec::new(),
+            launched_time: now,
+        };
+        if let Err(e) = self.save_task(&rec) {
+            self.allocator.recover(
+                &placed.agent_id,
+                &spec.framework_id,
+                &spec.role,
+                &spec.resources,
+            );
+            return Err(e);
+        }
+        self.tasks.insert(task_id.clone(), rec);
+        self.send(
+            &placed.agent_id,
+            MasterEvent::Launch {
+                task: spec,
+                framework_name: framework_name.into(),
+            },
+        );
+        Ok(LaunchResponse {
+            task_id,
+            agent_id: placed.agent_id,
+        })
+    }
+
+    /// Requests a kill; durable: re-sent when the agent re-registers.
+    pub fn kill(&mut self, id: &TaskId, grace: Option<f64>) -> Result<(), MasterError> {
+        let rec = self
+            .tasks
+            .get_mut(id)
+            .ok_or_else(|| MasterError::UnknownTask(id.clone()))?;
+        if rec.state.is_terminal() {
+            return Err(MasterError::TaskTerminal {
+                id: id.clone(),
+                state: rec.state.to_string(),
+            });
+        }
+        let grace = grace.unwrap_or(rec.spec.kill_grace_secs);
+        if !(0.0..=3600.0).contains(&grace) {
+            return Err(MasterError::invalid(
+                "grace_secs",
+                format!("{grace} is outside 0..=3600"),
+            ));
+        }
+        rec.kill_grace_secs = Some(grace);
+        let rec = rec.clone();
+        self.save_task(&rec)?;
+        self.send(
+            &rec.agent_id,
+            MasterEvent::Kill {
+                task_id: id.clone(),
+                grace_secs: grace,
+            },
+        );
+        Ok(())
+    }
+
+    /// Handles a status update from agent `agent`. Returns once it is persisted; the
+    /// caller then acknowledges it. Duplicates (same uuid) are acknowledged and ignored.
+    pub fn status_update(
+        &mut self,
+        agent: &AgentId,
+        status: TaskStatus,
+    ) -> Result<(), MasterError> {
+        if !self.agents.contains_key(agent) {
+            self.counters.invalid_status_updates += 1;
+            return Err(MasterError::UnknownAgent(agent.clone()));
+        }
+        let Some(rec) = self.tasks.get(&status.task_id) else {
+            self.counters.invalid_status_updates += 1;
+            tracing::warn!(task = %status.task_id, "status update for an unknown task; acknowledging and dropping it");
+            return Ok(());
+        };
+        if &rec.agent_id != agent {
+            self.counters.invalid_status_updates += 1;
+            return Err(MasterError::WrongAgent {
+                task: status.task_id.clone(),
+                agent: agent.clone(),
+            });
+        }
+        if status
+            .uuid
+            .as_ref()
+            .is_some_and(|u| rec.recent_uuids.contains(u))
+        {
+            return Ok(());
+        }
+        self.counters.valid_status_updates += 1;
+        self.record_status(agent, status)
+    }
+
+    /// Applies `status` to its task, persists it, releases resources when it ends, and
+    /// publishes it to subscribers.
+    pub(crate) fn record_status(
+        &mut self,
+        agent: &AgentId,
+        status: TaskStatus,
+    ) -> Result<(), MasterError> {
+        let Some(rec) = self.tasks.get(&status.task_id) else {
+            return Ok(());
+        };
+        let was_terminal = rec.state.is_terminal();
+        let mut rec = rec.clone();
+        if was_terminal {
+            // A terminal state never changes; remember the uuid so a retry is deduplicated.
+            remember_uuid(&mut rec, &status);
+        } else {
+            apply(&mut rec, &status);
+        }
+        self.save_task(&rec)?;
+        if !was_terminal && rec.state.is_terminal() {
+            let s = &rec.spec;
+            self.allocator
+                .recover(agent, &s.framework_id, &s.role, &s.resources);
+            *self
+                .counters
+                .terminal
+                .entry(rec.state.as_str())
+                .or_default() += 1;
+        }
+        self.tasks.insert(status.task_id.clone(), rec);
+        let _ = self.events.send(status);
+        self.prune_completed()?;
+        Ok(())
+    }
+
+    pub(crate) fn insert_adopted(
+        &mut self,
+        agent: &AgentId,
+        t: &AgentTask,
+    ) -> Result<(), MasterError> {
+        let now = self.now();
+        let framework_name = self
+            .frameworks
+            .get(&t.spec.framework_id)
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| "unknown".into());
+        let rec = TaskRecord {
+            spec: t.spec.clone(),
+            framework_name,
+            agent_id: agent.clone(),
+            state: t.state,
+            statuses: vec![StatusEntry {
+                state: t.state,
+                timestamp: now,
+                container_id: t.container_id.clone(),
+            }],
+            container_id: t.container_id.clone(),
+            reason: None,
+            message: None,
+            kill_grace_secs: None,
+            recent_uuids: Vec::new(),
+            launched_time: now,
+        };
+        self.save_task(&rec)?;
+        let s = &rec.spec;
+        if let Err(e) = self
+            .allocator
+            .allocate_used(agent, &s.framework_id, &s.role, &s.resources)
+        {
+            tracing::warn!(task = %s.id, "adopted task over-commits its agent: {e}");
+        }
+        self.tasks.insert(rec.spec.id.clone(), rec);
+        Ok(())
+    }
+
+    /// Keeps at most `max_completed_tasks` terminal tasks, dropping the oldest.
+    fn prune_completed(&mut self) -> Result<(), MasterError> {
+        let terminal = self
+            .tasks
+            .values()
+            .filter(|t| t.state.is_terminal())
+            .count();
+        let excess = terminal.saturating_sub(self.config.max_completed_tasks);
+        if excess == 0 {
+            return Ok(());
+        }
+        let mut done: Vec<(f64, TaskId)> = self
+            .tasks
+            .values()
+            .filter(|t| t.state.is_terminal())
+            .map(|t| (t.last_timestamp(), t.spec.id.clone()))
+            .collect();
+        done.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, id) in done.into_iter().take(excess) {
+            self.delete_task(&id)?;
+            self.tasks.remove(&id);
+        }
+        Ok(())
+    }
+}
+
+/// Folds a status into a task record: one history entry per new state.
+fn apply(rec: &mut TaskRecord, status: &TaskStatus) {
+    let entry = StatusEntry {
+        state: status.state,
+        timestamp: status.timestamp,
+        container_id: status
+            .container_id
+            .clone()
+            .or_else(|| rec.container_id.clone()),
+    };
+    match rec.statuses.last_mut() {
+        Some(last) if last.state == status.state => *last = entry,
+        _ => rec.statuses.push(entry),
+    }
+    rec.state = status.state;
+    if status.container_id.is_some() {
+        rec.container_id = status.container_id.clone();
+    }
+    rec.reason = status.reason;
+    rec.message = status.message.clone();
+    remember_uuid(rec, status);
+}
+
+fn remember_uuid(rec: &mut TaskRecord, status: &TaskStatus) {
+    if let Some(u) = &status.uuid {
+        rec.recent_uuids.push(u.clone());
+        if rec.recent_uuids.len() > RECENT_UUIDS {
+            rec.recent_uuids.remove(0);
+        }
+    }
+}
+
+fn validate_launch(req: &LaunchRequest) -> Result<CommandSpec, MasterError> {
+    if !(req.cpus.is_finite() && req.cpus >= 0.01) {
+        return Err(MasterError::invalid(
+            "cpus",
+            format!("{} must be at least 0.01", req.cpus),
+        ));
+    }
+    if !(req.mem.is_finite() && req.mem >= 1.0) {
+        return Err(MasterError::invalid(
+            "mem",
+            format!("{} must be at least 1 (MB)", req.mem),
+        ));
+    }
+    if !(req.disk.is_finite() && req.disk >= 0.0) {
+        return Err(MasterError::invalid(
+            "disk",
+            format!("{} must not be negative", req.disk),
+        ));
+    }
+    if req.ports > 1000 {
+        return Err(MasterError::invalid(
+            "ports",
+            format!("{} host ports is more than 1000", req.ports),
+        ));
+    }
+    if let Some(g) = req.kill_grace_secs {
+        if !(0.0..=3600.0).contains(&g) {
+            return Err(MasterError::invalid(
+                "kill_grace_secs",
+                format!("{g} is outside 0..=3600"),
+            ));
+        }
+    }
+    if let Some(name) = &req.name {
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(MasterError::invalid(
+                "name",
+                format!("{name:?} must be 1-63 of [a-z0-9_-]"),
+            ));
+        }
+    }
+    if req.role.is_empty() || req.role.contains(char::is_whitespace) {
+        return Err(MasterError::invalid(
+            "role",
+            format!("{:?} is not a valid role", req.role),
+        ));
+    }
+    for k in req.env.keys() {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(MasterError::invalid(
+                "env",
+                format!("{k:?} is not a valid variable name"),
+            ));
+        }
+    }
+    command_of(req)
+}
+
+fn command_of(req: &LaunchRequest) -> Result<CommandSpec, MasterError> {
+    let cmd = req.cmd.as_deref().filter(|c| !c.trim().is_empty());
+    let (shell, value, arguments) = match (cmd, req.args.is_empty()) {
+        (Some(_), false) => {
+            return Err(MasterError::invalid(
+                "cmd",
+                "give either cmd or args, not both",
+            ));
+        }
+        (None, true) => return Err(MasterError::invalid("cmd", "a task needs cmd or args")),
+        (Some(c), true) => (true, c.to_string(), Vec::new()),
+        (None, false) => (false, req.args[0].clone(), req.args.clone()),
+    };
+    Ok(CommandSpec {
+        shell,
+        value,
+        arguments,
+        env: req.env.clone(),
+        user: None,
+    })
+}

@@ -1,0 +1,137 @@
+//! Tests of the redb backend: the conformance suite, plus what only a file can do (reopen).
+
+use super::*;
+use crate::{EventKind, Expect, Op, Store, Txn};
+use keel_clock::ManualClock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const SEC: Duration = Duration::from_secs(1);
+
+/// Runs `case` with stores in fresh files of one temporary directory.
+fn with_redb(case: crate::conformance::Case) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    case(&|clock: Arc<ManualClock>| {
+        let path = dir
+            .path()
+            .join(format!("store-{}.redb", n.fetch_add(1, Ordering::Relaxed)));
+        Box::new(RedbStore::open(&path, clock).unwrap()) as Box<dyn Store>
+    });
+}
+
+crate::conformance_tests!(with_redb);
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(1_700_000_000.0))
+}
+
+#[test]
+fn reopen_preserves_keys_revision_history_and_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/keel.redb");
+    let lease = {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        assert_eq!(s.path(), path);
+        s.put("/a", b"1", Expect::Absent).unwrap();
+        s.put("/b", b"2", Expect::Any).unwrap();
+        let lease = s.grant_lease(10 * SEC).unwrap();
+        s.put_with_lease("/l/x", b"x", Expect::Any, lease).unwrap();
+        let txn = Txn::new().then(Op::put("/a", "3")).then(Op::delete("/b"));
+        assert_eq!(s.txn(txn).unwrap().revision, 4);
+        s.compact(2).unwrap();
+        lease
+    };
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.revision().unwrap(), 4);
+    let a = s.get("/a").unwrap().unwrap();
+    assert_eq!(
+        (a.value, a.create_revision, a.mod_revision, a.version),
+        (b"3".to_vec(), 1, 4, 2)
+    );
+    assert_eq!(s.get("/b").unwrap(), None);
+    assert!(matches!(
+        s.watch("", 1),
+        Err(StoreError::Compacted { compacted: 2, .. })
+    ));
+    let w = s.watch("", 2).unwrap();
+    let history: Vec<_> = std::iter::from_fn(|| w.try_recv().unwrap())
+        .map(|e| (e.revision, e.kind, e.kv.key))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (2, EventKind::Put, "/b".to_string()),
+            (3, EventKind::Put, "/l/x".to_string()),
+            (4, EventKind::Put, "/a".to_string()),
+            (4, EventKind::Delete, "/b".to_string()),
+        ]
+    );
+    assert_eq!(
+        s.put("/c", b"c", Expect::Any).unwrap(),
+        5,
+        "the revision counter survives"
+    );
+    let next = s.grant_lease(SEC).unwrap();
+    assert!(next.0 > lease.0, "lease ids are never reused");
+    s.revoke_lease(lease).unwrap();
+    assert_eq!(s.get("/l/x").unwrap(), None, "lease attachments survive");
+    let live = w.try_recv().unwrap().map(|e| (e.revision, e.kind));
+    assert_eq!(live, Some((5, EventKind::Put)));
+}
+
+#[test]
+fn reopen_restarts_lease_ttls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    let clock = clock();
+    let lease = {
+        let s = RedbStore::open(&path, clock.clone()).unwrap();
+        let lease = s.grant_lease(10 * SEC).unwrap();
+        s.put_with_lease("/l", b"x", Expect::Any, lease).unwrap();
+        lease
+    };
+    clock.advance(9 * SEC);
+    let s = RedbStore::open(&path, clock.clone()).unwrap();
+    clock.advance(5 * SEC);
+    assert_eq!(
+        s.expire_leases().unwrap(),
+        vec![],
+        "a restart grants a fresh ttl"
+    );
+    clock.advance(5 * SEC);
+    assert_eq!(s.expire_leases().unwrap(), vec![lease]);
+    assert_eq!(s.get("/l").unwrap(), None);
+}
+
+#[test]
+fn failed_writes_leave_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        s.put("/k", b"v", Expect::Any).unwrap();
+        assert!(s.put("/k", b"w", Expect::Absent).is_err());
+    }
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.revision().unwrap(), 1);
+    assert_eq!(s.get("/k").unwrap().map(|kv| kv.value), Some(b"v".to_vec()));
+}
+
+#[test]
+fn garbage_file_is_a_backend_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.redb");
+    std::fs::write(&path, b"this is not a redb file at all, not even close").unwrap();
+    let err = RedbStore::open(&path, clock()).err().unwrap().to_string();
+    assert!(err.starts_with("store backend: open database in "), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn durable_commit_rate_is_measurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RedbStore::open(&dir.path().join("bench.redb"), clock()).unwrap();
+    let rate = crate::bench_commits(&s, 20).unwrap();
+    assert!(rate > 0.0);
+    assert_eq!(s.list("").unwrap(), vec![]);
+}

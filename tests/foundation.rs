@@ -1,0 +1,553 @@
+//! End-to-end tests of the foundation: `keel dev`, `keel master` + `keel agent` as separate
+//! processes, real executors, cgroups, crashes and restarts, the Mesos state and files APIs,
+//! and the CLI.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default().to_string();
+    let mut args = vec![
+        "dev",
+        "--data-dir",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--resources",
+        "cpus:4;mem:4096",
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&args)
+}
+
+fn one_agent(url: &str) -> Value {
+    wait_for(10, "an active agent", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"]
+            .as_array()
+            .and_then(|s| s.iter().find(|a| a["active"] == true).cloned())
+    })
+}
+
+#[test]
+fn dev_runs_a_task_reads_its_output_and_kills_it() {
+    let dir = TempDir::new("dev-task");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let agent = one_agent(&url);
+
+    let id = run_task(
+        &url,
+        &["--name", "hello", "--ports", "2"],
+        "echo hello-keel; echo \"task=$MESOS_TASK_ID port0=$PORT0 sandbox=$MESOS_SANDBOX\"; echo oops >&2; echo $$ > pid; exec sleep 1000",
+    );
+    assert!(id.starts_with("hello."), "task id {id}");
+    let t = wait_state(&url, &id, "TASK_RUNNING", 10);
+    assert_eq!(t["slave_id"], agent["id"]);
+
+    let out = wait_for(10, "stdout", || {
+        Some(read_sandbox(&url, &t, "stdout")).filter(|s| s.contains("sandbox="))
+    });
+    assert!(out.starts_with("hello-keel\n"), "stdout was {out:?}");
+    assert!(
+        out.contains(&format!("task={id} port0=310")),
+        "env missing in {out:?}"
+    );
+    assert!(read_sandbox(&url, &t, "stderr").contains("oops"));
+
+    // The size probe: offset=-1 answers the file size.
+    let path = format!(
+        "/frameworks/{}/executors/{id}/runs/latest/stdout",
+        t["framework_id"].as_str().unwrap_or_default()
+    );
+    let (code, probe) = get(&format!(
+        "{url}/agent/{}/files/read?path={path}&offset=-1",
+        t["slave_id"].as_str().unwrap_or_default()
+    ));
+    assert_eq!(code, 200);
+    assert_eq!(probe["offset"].as_u64(), Some(out.len() as u64));
+    assert_eq!(probe["data"], "");
+
+    // The CLI reads the same output, and lists the task.
+    let (ok, log, err) = cli(&url, &["task", "log", &id]);
+    assert!(ok, "task log: {err}");
+    assert!(log.starts_with("hello-keel\n"), "task log printed {log:?}");
+    let (ok, list, _) = cli(&url, &["task", "list"]);
+    assert!(
+        ok && list.contains(&id) && list.contains("TASK_RUNNING"),
+        "task list: {list}"
+    );
+    let (ok, json, _) = cli(&url, &["task", "list", "--json"]);
+    let parsed: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+    assert!(
+        ok && parsed
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t["id"] == id.as_str()))
+    );
+
+    let pid: i32 = wait_for(5, "pid file", || {
+        read_sandbox(&url, &t, "pid").trim().parse().ok()
+    });
+    assert!(alive(pid));
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "task kill: {err}");
+    wait_state(&url, &id, "TASK_KILLED", 15);
+    wait_for(5, "task process to be gone", || (!alive(pid)).then_some(()));
+
+    // State endpoints reflect what happened.
+    let (_, state) = get(&format!("{url}/master/state"));
+    assert_eq!(state["version"], "1.11.0");
+    assert!(
+        state["leader"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("master@"))
+    );
+    let fw = &state["frameworks"][0];
+    assert!(
+        fw["completed_tasks"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["id"] == id.as_str()))
+    );
+    let (_, m) = get(&format!("{url}/metrics/snapshot"));
+    assert_eq!(m["master/tasks_killed"].as_f64(), Some(1.0));
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+}
+
+#[test]
+fn task_over_its_memory_limit_fails_with_the_reason() {
+    let dir = TempDir::new("dev-oom");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    one_agent(&url);
+    let id = run_task(
+        &url,
+        &["--mem", "32"],
+        "head -c 300000000 /dev/zero | tail > /dev/null",
+    );
+    let t = wait_state(&url, &id, "TASK_FAILED", 30);
+    assert_eq!(
+        t["reason"], "REASON_CONTAINER_LIMITATION_MEMORY",
+        "task: {t}"
+    );
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Memory limit exceeded")),
+        "task: {t}"
+    );
+}
+
+#[test]
+fn agent_kill9_and_master_restart_lose_nothing() {
+    let dir = TempDir::new("split");
+    let data = dir.path().join("master");
+    let work = dir.path().join("agent");
+    let (data, work) = (
+        data.to_str().unwrap_or_default().to_string(),
+        work.to_str().unwrap_or_default().to_string(),
+    );
+    let mport = free_port().to_string();
+    let mlisten = format!("127.0.0.1:{mport}");
+    let alisten = format!("127.0.0.1:{}", free_port());
+    let master = Proc::start(&[
+        "master",
+        "--data-dir",
+        &data,
+        "--listen",
+        &mlisten,
+        "--heartbeat-interval",
+        "0.2",
+    ]);
+    let url = master.url.clone();
+    let agent_args = [
+        "agent",
+        "--master",
+        &url,
+        "--work-dir",
+        &work,
+        "--listen",
+        &alisten,
+        "--resources",
+        "cpus:2;mem:2048",
+    ];
+    let agent = Proc::start(&agent_args);
+    let agent_id = one_agent(&url)["id"].clone();
+
+    let id = run_task(&url, &[], "echo $$ > pid; exec sleep 1000");
+    let t = wait_state(&url, &id, "TASK_RUNNING", 10);
+    let pid: i32 = wait_for(5, "pid file", || {
+        read_sandbox(&url, &t, "pid").trim().parse().ok()
+    });
+
+    // kill -9 the agent: the task keeps running; the restarted agent re-adopts it.
+    agent.kill9();
+    assert!(alive(pid), "the task died with its agent");
+    let agent = Proc::start(&agent_args);
+    let (_, astate) = wait_for(10, "agent /state to list the task", || {
+        let (c, v) = get(&format!("{}/state", agent.url));
+        let running = v["frameworks"][0]["executors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["tasks"][0]["state"] == "TASK_RUNNING"));
+        (c == 200 && running).then_some((c, v))
+    });
+    assert_eq!(astate["id"], agent_id, "the agent came back with a new id");
+    assert!(alive(pid), "the task was restarted or lost");
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    let t2 = task(&url, &id).unwrap_or_default();
+    assert_eq!(
+        t2["statuses"].as_array().map(Vec::len),
+        t["statuses"].as_array().map(Vec::len),
+        "extra statuses after re-adoption: {t2}"
+    );
+
+    // Restart the master (kill -9): agent, task and state are all still there.
+    master.kill9();
+    let master = Proc::start(&[
+        "master",
+        "--data-dir",
+        &data,
+        "--listen",
+        &mlisten,
+        "--heartbeat-interval",
+        "0.2",
+    ]);
+    let url = master.url.clone();
+    let a = one_agent(&url);
+    assert_eq!(a["id"], agent_id);
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    assert!(alive(pid));
+
+    // The re-adopted executor is still in control.
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "{err}");
+    wait_state(&url, &id, "TASK_KILLED", 15);
+    wait_for(5, "task process to be gone", || (!alive(pid)).then_some(()));
+    drop(agent);
+}
+
+#[test]
+fn silent_agent_becomes_unreachable_and_comes_back() {
+    let dir = TempDir::new("unreach");
+    let data = dir.path().join("master");
+    let work = dir.path().join("agent");
+    let (data, work) = (
+        data.to_str().unwrap_or_default().to_string(),
+        work.to_str().unwrap_or_default().to_string(),
+    );
+    let master = Proc::start(&[
+        "master",
+        "--data-dir",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--agent-timeout",
+        "1",
+        "--heartbeat-interval",
+        "0.2",
+    ]);
+    let url = master.url.clone();
+    let alisten = format!("127.0.0.1:{}", free_port());
+    let agent_args = [
+        "agent",
+        "--master",
+        &url,
+        "--work-dir",
+        &work,
+        "--listen",
+        &alisten,
+        "--resources",
+        "cpus:2;mem:2048",
+    ];
+    let agent = Proc::start(&agent_args);
+    one_agent(&url);
+    let id = run_task(&url, &[], "exec sleep 1000");
+    wait_state(&url, &id, "TASK_RUNNING", 10);
+    agent.kill9();
+    let t = wait_state(&url, &id, "TASK_UNREACHABLE", 10);
+    assert_eq!(
+        t["statuses"]
+            .as_array()
+            .and_then(|s| s.last())
+            .map(|s| s["state"].clone()),
+        Some(Value::from("TASK_UNREACHABLE"))
+    );
+    let (_, m) = get(&format!("{url}/metrics/snapshot"));
+    assert_eq!(m["master/slaves_unreachable"].as_f64(), Some(1.0));
+    let _agent = Proc::start(&agent_args);
+    wait_state(&url, &id, "TASK_RUNNING", 10);
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "{err}");
+    wait_state(&url, &id, "TASK_KILLED", 15);
+}
+
+#[test]
+fn constraints_pick_the_agent_whose_attributes_fit() {
+    let dir = TempDir::new("attrs");
+    let data = dir.path().join("master");
+    let data = data.to_str().unwrap_or_default().to_string();
+    let master = Proc::start(&["master", "--data-dir", &data, "--listen", "127.0.0.1:0"]);
+    let url = master.url.clone();
+    let mut agents = Vec::new();
+    for rack in ["r1", "r2"] {
+        let work = dir.path().join(format!("agent-{rack}"));
+        let work = work.to_str().unwrap_or_default().to_string();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let attrs = format!("rack:{rack};zone:a");
+        agents.push(Proc::start(&[
+            "agent",
+            "--master",
+            &url,
+            "--work-dir",
+            &work,
+            "--listen",
+            &listen,
+            "--attributes",
+            &attrs,
+            "--resources",
+            "cpus:2;mem:1024",
+        ]));
+    }
+    let slaves = wait_for(10, "two agents", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"].as_array().filter(|s| s.len() == 2).cloned()
+    });
+    let r2 = slaves
+        .iter()
+        .find(|s| s["attributes"]["rack"] == "r2")
+        .map(|s| s["id"].clone())
+        .unwrap_or_default();
+    for _ in 0..3 {
+        let id = run_task(&url, &["--constraint", "rack:IS:r2"], "exec sleep 1000");
+        let t = wait_state(&url, &id, "TASK_RUNNING", 10);
+        assert_eq!(t["slave_id"], r2, "task placed on the wrong agent");
+        let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+        assert!(ok, "{err}");
+    }
+    let (ok, _, err) = cli(
+        &url,
+        &["task", "run", "--constraint", "rack:IS:r9", "--", "true"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("no agent can run this task") && err.contains("2 agent(s): constraint"),
+        "error was {err:?}"
+    );
+    let (ok, _, err) = cli(&url, &["task", "run", "--cpus", "3", "--", "true"]);
+    assert!(
+        !ok && err.contains("insufficient cpus"),
+        "error was {err:?}"
+    );
+    let (ok, nodes, _) = cli(&url, &["node", "list"]);
+    assert!(
+        ok && nodes.contains("rack:r1") && nodes.contains("rack:r2"),
+        "node list: {nodes}"
+    );
+}
+
+#[test]
+fn dev_restart_recovers_state_and_tasks() {
+    let dir = TempDir::new("dev-restart");
+    let keel = dev(&dir, &["--agents", "2"]);
+    let url = keel.url.clone();
+    wait_for(10, "two agents", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"].as_array().filter(|s| s.len() == 2).cloned()
+    });
+    let id = run_task(&url, &[], "echo $$ > pid; exec sleep 1000");
+    let t = wait_state(&url, &id, "TASK_RUNNING", 10);
+    let pid: i32 = wait_for(5, "pid file", || {
+        read_sandbox(&url, &t, "pid").trim().parse().ok()
+    });
+    let (_, before) = get(&format!("{url}/metadata"));
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+    assert!(alive(pid), "stopping keel dev killed the task");
+
+    let keel = dev(&dir, &["--agents", "2"]);
+    let url = keel.url.clone();
+    let (_, after) = get(&format!("{url}/metadata"));
+    assert_eq!(before["CLUSTER_ID"], after["CLUSTER_ID"]);
+    wait_for(10, "both agents back", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"]
+            .as_array()
+            .filter(|s| s.len() == 2 && s.iter().all(|a| a["active"] == true))
+            .cloned()
+    });
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    assert!(alive(pid));
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "{err}");
+    wait_state(&url, &id, "TASK_KILLED", 15);
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_loses_nothing() {
+    let dir = TempDir::new("bad");
+    let work = dir.path().join("w");
+    let work = work.to_str().unwrap_or_default().to_string();
+    // Malformed resource and attribute strings are refused at start-up with the input named.
+    let (ok, _, err) = cli(
+        "http://127.0.0.1:1",
+        &[
+            "agent",
+            "--master",
+            "http://127.0.0.1:1",
+            "--work-dir",
+            &work,
+            "--resources",
+            "cpus:lots",
+        ],
+    );
+    assert!(
+        !ok && err.contains("cpus value \"lots\" is not a number"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(
+        "http://127.0.0.1:1",
+        &[
+            "agent",
+            "--master",
+            "http://127.0.0.1:1",
+            "--work-dir",
+            &work,
+            "--attributes",
+            "rack",
+        ],
+    );
+    assert!(!ok && err.contains("\"rack\" is not name:value"), "{err}");
+
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let agent = one_agent(&url);
+    let id = run_task(&url, &[], "exec sleep 1000");
+    wait_state(&url, &id, "TASK_RUNNING", 10);
+
+    let (code, v) = post(
+        &format!("{url}/internal/v1/tasks"),
+        "{\"cmd\": \"true\", \"cpus\": ",
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid JSON"))
+    );
+    let (code, v) = post(
+        &format!("{url}/internal/v1/tasks"),
+        "{\"cmd\": \"true\", \"cpus\": -1}",
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(v["message"].as_str().is_some_and(|m| m.contains("cpus")));
+    let (code, _) = post(&format!("{url}/internal/v1/tasks"), "{\"cpus\": 1}");
+    assert_eq!(code, 422);
+    let (code, v) = post(&format!("{url}/internal/v1/tasks/nope.123/kill"), "");
+    assert_eq!(code, 404, "{v}");
+    let (code, _) = get(&format!("{url}/agent/nope-S9/state"));
+    assert_eq!(code, 404);
+    let (code, _) = get(&format!("{url}/master/tasks?limit=abc"));
+    assert_eq!(code, 400);
+    let (ok, _, err) = cli(&url, &["task", "kill", "does-not-exist"]);
+    assert!(!ok && err.contains("no task matches"), "{err}");
+    // An agent registering twice with the same id from elsewhere is refused.
+    let reg = serde_json::json!({
+        "agent_id": agent["id"], "hostname": "imposter", "endpoint": "http://127.0.0.1:9",
+        "resources": {"scalars": {"cpus": 1.0, "mem": 128.0}}, "version": "1.11.0"
+    });
+    let (code, v) = post(
+        &format!("{url}/internal/v1/agents/register"),
+        &reg.to_string(),
+    );
+    assert_eq!(code, 409, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already connected"))
+    );
+    // Status updates from an unknown agent are refused.
+    let (code, _) = post(&format!("{url}/internal/v1/agents/ghost-S1/status"), &serde_json::json!({"status": {"task_id": id, "state": "TASK_FINISHED", "source": "SOURCE_EXECUTOR", "timestamp": 1.0}}).to_string());
+    assert_eq!(code, 404);
+
+    // Nothing was lost or corrupted.
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    let (_, s) = get(&format!("{url}/master/slaves"));
+    assert_eq!(s["slaves"][0]["hostname"], agent["hostname"]);
+    let (ok, _, _) = cli(&url, &["task", "kill", &id]);
+    assert!(ok);
+    wait_state(&url, &id, "TASK_KILLED", 15);
+}
+
+#[test]
+fn mesos_and_dcos_endpoints_answer_at_every_prefix() {
+    let dir = TempDir::new("paths");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let agent = one_agent(&url);
+    for p in [
+        "/master/state",
+        "/mesos/master/state",
+        "/master/state.json",
+        "/state",
+        "/master/state/",
+        "//master//state",
+    ] {
+        let (code, v) = get(&format!("{url}{p}"));
+        assert_eq!(code, 200, "{p}");
+        assert!(v["slaves"].is_array(), "{p}: {v}");
+    }
+    for p in [
+        "/master/state-summary",
+        "/master/slaves",
+        "/master/frameworks/",
+        "/master/tasks",
+        "/metrics/snapshot",
+        "/version",
+        "/metadata",
+        "/dcos-metadata/dcos-version.json",
+    ] {
+        let (code, _) = get(&format!("{url}{p}"));
+        assert_eq!(code, 200, "{p}");
+    }
+    let (_, v) = get(&format!("{url}/version"));
+    let version = v["version"].as_str().unwrap_or_default();
+    assert!(
+        version.split('.').all(|p| p.parse::<u32>().is_ok()),
+        "pymesos cannot parse version {version:?}"
+    );
+    let (_, md) = get(&format!("{url}/metadata"));
+    assert!(md["CLUSTER_ID"].as_str().is_some_and(|c| c.len() == 36));
+    let (code, _) = get(&format!("{url}/master/health"));
+    assert_eq!(code, 200);
+    let r = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok();
+    let loc = r
+        .and_then(|c| c.get(format!("{url}/master/redirect")).send().ok())
+        .map(|r| {
+            (
+                r.status().as_u16(),
+                r.headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap_or_default().to_string()),
+            )
+        });
+    assert_eq!(loc.as_ref().map(|l| l.0), Some(307));
+    assert!(
+        loc.and_then(|l| l.1)
+            .is_some_and(|l| l.starts_with("//127.0.0.1:"))
+    );
+    let (_, st) = get(&format!(
+        "{url}/agent/{}/slave(1)/state",
+        agent["id"].as_str().unwrap_or_default()
+    ));
+    assert_eq!(st["id"], agent["id"]);
+    let r = client()
+        .get(format!("{url}/master/state?jsonp=cb"))
+        .send()
+        .map(|r| r.text().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(r.starts_with("cb({") && r.ends_with(");"));
+}

@@ -1,0 +1,222 @@
+//! Helpers for the end-to-end suites: temporary directories, spawning `keel` processes,
+//! reading their URLs, calling their APIs and waiting for conditions.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const KEEL: &str = env!("CARGO_BIN_EXE_keel");
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("keel-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running keel process; SIGKILLed when dropped unless stopped.
+pub struct Proc {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Proc {
+    /// Starts `keel <args>` and waits for the line `... running at <url>` on stdout.
+    pub fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(KEEL)
+            .args(args)
+            .env("KEEL_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn keel");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read url line");
+        let url = line
+            .split_whitespace()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        assert!(url.starts_with("http://"), "keel {args:?} printed {line:?}");
+        Proc { child, url }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL, like a crash.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn stop(mut self) -> bool {
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+pub fn get(url: &str) -> (u16, Value) {
+    let r = client().get(url).send().expect("GET");
+    let code = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+pub fn post(url: &str, body: &str) -> (u16, Value) {
+    let r = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("POST");
+    let code = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Polls `f` until it returns Some, or panics after `secs` with `what`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the CLI against `url`; returns (success, stdout, stderr).
+pub fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(KEEL)
+        .args(args)
+        .env("KEEL_URL", url)
+        .output()
+        .expect("run keel cli");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The task object from `/master/tasks`.
+pub fn task(url: &str, id: &str) -> Option<Value> {
+    let (_, v) = get(&format!("{url}/master/tasks?limit=-1&task_id={id}"));
+    v["tasks"].as_array().and_then(|t| t.first().cloned())
+}
+
+pub fn task_state(url: &str, id: &str) -> String {
+    task(url, id)
+        .and_then(|t| t["state"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Waits until task `id` is in `state`.
+pub fn wait_state(url: &str, id: &str, state: &str, secs: u64) -> Value {
+    wait_for(secs, &format!("task {id} to be {state}"), || {
+        task(url, id).filter(|t| t["state"] == state)
+    })
+}
+
+/// Launches a shell-command task through the CLI; returns its id.
+pub fn run_task(url: &str, extra: &[&str], cmd: &str) -> String {
+    let mut args = vec!["task", "run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--shell", "--", cmd]);
+    let (ok, out, err) = cli(url, &args);
+    assert!(ok, "keel task run failed: {err}");
+    out.trim().to_string()
+}
+
+/// Reads a sandbox file of a task through the master's agent proxy.
+pub fn read_sandbox(url: &str, t: &Value, file: &str) -> String {
+    let path = format!(
+        "/frameworks/{}/executors/{}/runs/latest/{file}",
+        t["framework_id"].as_str().unwrap_or_default(),
+        t["id"].as_str().unwrap_or_default()
+    );
+    let agent = t["slave_id"].as_str().unwrap_or_default();
+    let (code, v) = get(&format!(
+        "{url}/agent/{agent}/files/read?path={path}&offset=0"
+    ));
+    assert_eq!(code, 200, "files/read {path}: {v}");
+    v["data"].as_str().unwrap_or_default().to_string()
+}
+
+/// Whether a process exists.
+pub fn alive(pid: i32) -> bool {
+    // A zombie still "exists"; treat it as dead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.split(") ").nth(1).unwrap_or("").starts_with('Z'),
+        Err(_) => false,
+    }
+}

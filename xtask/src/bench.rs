@@ -1,0 +1,423 @@
+//! Benchmarks that print figures (never asserted): allocator cycle, store commits,
+//! submit-to-RUNNING latency against a bare fork+exec, idle RSS of `keel dev`, and agent
+//! restart re-adoption. `--smoke` runs each at a tiny size so CI keeps them working.
+
+use anyhow::{Context, bail};
+use keel_allocator::bench as ab;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let all = which == "all";
+    if all || which == "allocator" {
+        allocator(smoke);
+    }
+    if all || which == "store" {
+        store(smoke)?;
+    }
+    if all || which == "submit" {
+        submit(root, smoke)?;
+    }
+    if all || which == "idle-rss" {
+        idle_rss(root, smoke)?;
+    }
+    if all || which == "agent-restart" {
+        agent_restart(root, smoke)?;
+    }
+    Ok(())
+}
+
+fn allocator(smoke: bool) {
+    let sizes: &[(usize, usize, &str)] = if smoke {
+        &[(100, 10, "-")]
+    } else {
+        &[
+            (1_000, 100, "0.08 s"),
+            (5_000, 500, "0.42 s"),
+            (10_000, 1_000, "1.1 s"),
+        ]
+    };
+    println!("allocator offer cycle (one full Mesos-style allocation over every agent)");
+    for &(agents, fws, mesos) in sizes {
+        let mut alloc = ab::cluster(agents, 1);
+        let frameworks = ab::frameworks(fws);
+        let t = Instant::now();
+        let offers = alloc.generate_offers(&frameworks, 7);
+        let took = t.elapsed();
+        println!(
+            "  {agents:>6} agents / {fws:>5} frameworks: {:>8.3} s  ({} offers)   Mesos 1.8: {mesos}",
+            took.as_secs_f64(),
+            offers.len()
+        );
+    }
+    let (agents, tasks) = if smoke {
+        (100, 1_000)
+    } else {
+        (5_000, 100_000)
+    };
+    let mut alloc = ab::cluster(agents, 1);
+    let reqs = ab::requests(tasks);
+    let t = Instant::now();
+    let res = alloc.allocate(reqs);
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "  placement: {} of {tasks} tasks on {agents} agents in {secs:.3} s = {:.0} tasks/s   (Nomad C1M 3,750/s; kube-scheduler floor 810/s)",
+        res.placed.len(),
+        res.placed.len() as f64 / secs
+    );
+}
+
+fn store(smoke: bool) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("keel-bench-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock = std::sync::Arc::new(keel_clock::SystemClock::new());
+    let store = keel_store::RedbStore::open(&dir.join("s.redb"), clock)?;
+    let n = if smoke { 50 } else { 2_000 };
+    let rate = keel_store::bench_commits(&store, n)?;
+    println!(
+        "store: {rate:.0} durable commits/s (redb, {n} sequential puts)   probe figure: ~4,500/s"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The keel binary to benchmark: release if built, else debug.
+fn keel_bin(root: &Path) -> anyhow::Result<PathBuf> {
+    for p in ["target/release/keel", "target/debug/keel"] {
+        let b = root.join(p);
+        if b.exists() {
+            return Ok(b);
+        }
+    }
+    bail!("build keel first (cargo build --release -p keel)")
+}
+
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(bin: &Path, args: &[&str]) -> anyhow::Result<Running> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("KEEL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out).read_line(&mut line)?;
+    }
+    let url = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    if !url.starts_with("http") {
+        bail!("keel {args:?} printed {line:?}");
+    }
+    Ok(Running { child, url })
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
+    let r = http().post(url).json(body).send()?;
+    let code = r.status();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    if !code.is_success() {
+        bail!("{url}: {code} {v}");
+    }
+    Ok(v)
+}
+
+fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(v) = http()
+            .get(format!("{url}/master/slaves"))
+            .send()
+            .and_then(|r| r.json::<Value>())
+        {
+            if v["slaves"]
+                .as_array()
+                .is_some_and(|s| s.iter().filter(|a| a["active"] == true).count() >= n)
+            {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("agents did not register at {url}")
+}
+
+/// Streams task statuses from `/internal/v1/events` into a channel.
+fn events(url: &str) -> mpsc::Receiver<(String, String, Instant)> {
+    let (tx, rx) = mpsc::channel();
+    let url = format!("{url}/internal/v1/events");
+    std::thread::spawn(move || {
+        let Ok(resp) = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .and_then(|c| c.get(&url).send())
+        else {
+            return;
+        };
+        for line in BufReader::new(resp).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let id = v["task_id"].as_str().unwrap_or_default().to_string();
+                let st = v["state"].as_str().unwrap_or_default().to_string();
+                if tx.send((id, st, Instant::now())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn submit(root: &Path, smoke: bool) -> anyhow::Result<()> {
+    let n = if smoke { 5 } else { 200 };
+    let bin = keel_bin(root)?;
+    let dir = tempdir("submit");
+    let data = dir.join("data");
+    let keel = start(
+        &bin,
+        &[
+            "dev",
+            "--data-dir",
+            data.to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:0",
+            "--resources",
+            "cpus:64;mem:65536",
+        ],
+    )?;
+    wait_agents(&keel.url, 1)?;
+    let rx = events(&keel.url);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut lat = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let v = post_json(
+            &format!("{}/internal/v1/tasks", keel.url),
+            &serde_json::json!({"cmd": "sleep 0.2", "cpus": 0.01, "mem": 16}),
+        )?;
+        let id = v["task_id"].as_str().unwrap_or_default().to_string();
+        loop {
+            let (tid, st, at) = rx
+                .recv_timeout(Duration::from_secs(30))
+                .context("waiting for TASK_RUNNING")?;
+            if tid == id && st == "TASK_RUNNING" {
+                lat.push(at.duration_since(t0).as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    let mut bare = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        Command::new("/bin/sh").args(["-c", "true"]).status()?;
+        bare.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    bare.sort_by(f64::total_cmp);
+    println!(
+        "submit -> TASK_RUNNING over {n} sequential tasks ({}): p50 {:.1} ms, p99 {:.1} ms   bare fork+exec of sh -c true: p50 {:.2} ms, p99 {:.2} ms   (goal p50 <= 100 ms)",
+        bin.display(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        percentile(&bare, 0.5),
+        percentile(&bare, 0.99)
+    );
+    drop(keel);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("keel-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::create_dir_all(&d);
+    d
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn idle_rss(root: &Path, smoke: bool) -> anyhow::Result<()> {
+    let bin = keel_bin(root)?;
+    let dir = tempdir("rss");
+    let t0 = Instant::now();
+    let keel = start(
+        &bin,
+        &[
+            "dev",
+            "--data-dir",
+            dir.join("data").to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )?;
+    let ready = t0.elapsed();
+    wait_agents(&keel.url, 1)?;
+    let secs = if smoke { 2 } else { 60 };
+    std::thread::sleep(Duration::from_secs(secs));
+    let kb = rss_kb(keel.child.id());
+    println!(
+        "keel dev: ready (URL printed) in {:.0} ms; RSS after {secs} s idle: {:.1} MB   (goal <= 100 MB; k3s agent 275 MB)",
+        ready.as_secs_f64() * 1000.0,
+        kb as f64 / 1024.0
+    );
+    drop(keel);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn agent_restart(root: &Path, smoke: bool) -> anyhow::Result<()> {
+    let n = if smoke { 5 } else { 200 };
+    let bin = keel_bin(root)?;
+    let dir = tempdir("restart");
+    let master = start(
+        &bin,
+        &[
+            "master",
+            "--data-dir",
+            dir.join("m").to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )?;
+    let alisten = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port()
+    );
+    let work = dir.join("a");
+    let agent_args = [
+        "agent",
+        "--master",
+        &master.url,
+        "--work-dir",
+        work.to_str().unwrap_or_default(),
+        "--listen",
+        &alisten,
+        "--resources",
+        "cpus:64;mem:65536",
+    ];
+    let agent = start(&bin, &agent_args)?;
+    wait_agents(&master.url, 1)?;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let v = post_json(
+            &format!("{}/internal/v1/tasks", master.url),
+            &serde_json::json!({"cmd": "exec sleep 100000", "cpus": 0.01, "mem": 8}),
+        )?;
+        ids.push(v["task_id"].as_str().unwrap_or_default().to_string());
+    }
+    wait_running(&master.url, n)?;
+    let mut agent = agent;
+    let _ = agent.child.kill();
+    let _ = agent.child.wait();
+    let t0 = Instant::now();
+    let agent2 = start(&bin, &agent_args)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut adopted = 0;
+    while Instant::now() < deadline {
+        let m: Value = http()
+            .get(format!("{}/metrics/snapshot", agent2.url))
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null);
+        adopted = m["slave/executors_running"].as_u64().unwrap_or(0) as usize;
+        if adopted >= n {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = t0.elapsed();
+    let running = count_running(&master.url);
+    println!(
+        "agent restart with {n} running tasks: {adopted} re-adopted in {:.0} ms (from exec of the new agent), {} still TASK_RUNNING, {} lost   (goal <= 2 s, 0 lost)",
+        took.as_secs_f64() * 1000.0,
+        running,
+        n.saturating_sub(running)
+    );
+    for id in &ids {
+        let _ = http()
+            .post(format!("{}/internal/v1/tasks/{id}/kill", master.url))
+            .json(&serde_json::json!({"grace_secs": 0}))
+            .send();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_running(&master.url) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(agent2);
+    drop(master);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn count_running(url: &str) -> usize {
+    let v: Value = http()
+        .get(format!("{url}/master/tasks?limit=-1"))
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(Value::Null);
+    v["tasks"]
+        .as_array()
+        .map(|t| t.iter().filter(|t| t["state"] == "TASK_RUNNING").count())
+        .unwrap_or(0)
+}
+
+fn wait_running(url: &str, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if count_running(url) >= n {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "only {} of {n} tasks reached TASK_RUNNING",
+        count_running(url)
+    )
+}
