@@ -417,3 +417,26 @@ fn the_task_inherits_only_its_standard_descriptors() {
     assert_eq!(executor.read_sandbox("stdout"), "0\n1\n2\n3\n");
     executor.join();
 }
+
+#[test]
+fn a_container_that_cannot_be_set_up_fails_the_launch() {
+    let mut config = config(sh("echo never"));
+    config.cgroups.enabled = true;
+    config.cgroups.root = "../escape".into();
+    let mut executor = Executor::start(config);
+    let mut agent = executor.connect();
+    let statuses = agent.hello_then_until(Failed);
+    assert_eq!(states(&statuses), [(1, Starting), (2, Failed)]);
+    assert_eq!(
+        statuses[1].reason,
+        Some(Reason::ReasonContainerLaunchFailed)
+    );
+    let message = statuses[1].message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("Failed to launch container: "),
+        "{message}"
+    );
+    agent.ack(2);
+    executor.join();
+    assert_eq!(executor.read_sandbox("stdout"), "");
+}
