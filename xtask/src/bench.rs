@@ -154,17 +154,17 @@ fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
 fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(v) = http()
+        let v: Value = http()
             .get(format!("{url}/master/slaves"))
             .send()
-            .and_then(|r| r.json::<Value>())
-        {
-            if v["slaves"]
-                .as_array()
-                .is_some_and(|s| s.iter().filter(|a| a["active"] == true).count() >= n)
-            {
-                return Ok(());
-            }
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null);
+        let active = v["slaves"]
+            .as_array()
+            .map(|s| s.iter().filter(|a| a["active"] == true).count())
+            .unwrap_or(0);
+        if active >= n {
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }

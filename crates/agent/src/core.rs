@@ -178,10 +178,10 @@ impl AgentCore {
         self.store.txn(txn)?;
         self.next_update = seq + 1;
         self.pending.insert(seq, up);
-        if let Some(r) = rec {
-            if let Some(e) = self.tasks.get_mut(&r.spec.id) {
-                e.rec = r;
-            }
+        if let Some(r) = rec
+            && let Some(e) = self.tasks.get_mut(&r.spec.id)
+        {
+            e.rec = r;
         }
         Ok(())
     }
@@ -195,11 +195,9 @@ impl AgentCore {
         let task = &up.status.task_id;
         let done = up.status.state.is_terminal()
             && !self.pending.values().any(|p| &p.status.task_id == task);
-        if done {
-            if let Some(e) = self.tasks.get_mut(task) {
-                e.rec.completed = true;
-                txn = txn.then(Op::put(task_key(task), encode(&e.rec)?));
-            }
+        if done && let Some(e) = self.tasks.get_mut(task) {
+            e.rec.completed = true;
+            txn = txn.then(Op::put(task_key(task), encode(&e.rec)?));
         }
         self.store.txn(txn)?;
         Ok(())

@@ -99,7 +99,7 @@ async fn handle_event(agent: &Agent, ev: MasterEvent) {
         MasterEvent::Launch {
             task,
             framework_name,
-        } => launch(agent, task, framework_name).await,
+        } => launch(agent, *task, framework_name).await,
         MasterEvent::Kill {
             task_id,
             grace_secs,

@@ -33,19 +33,43 @@ struct Req {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Add { agent: u8, cpus: u8, mem: u8, ports: u8, rack: u8 },
+    Add {
+        agent: u8,
+        cpus: u8,
+        mem: u8,
+        ports: u8,
+        rack: u8,
+    },
     Remove(u8),
     Active(u8, bool),
     Allocate(Vec<Req>),
     Recover(usize),
-    RecoverJunk { agent: u8, cpus: u8 },
-    Offers { frameworks: u8, seed: u64 },
-    Used { agent: u8, fw: u8, cpus: u8, port: u8 },
+    RecoverJunk {
+        agent: u8,
+        cpus: u8,
+    },
+    Offers {
+        frameworks: u8,
+        seed: u64,
+    },
+    Used {
+        agent: u8,
+        fw: u8,
+        cpus: u8,
+        port: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let req = (0u8..4, 1u8..30, 0u8..4, 0u8..3, prop::option::of(0u8..6))
-        .prop_map(|(fw, tenth_cpus, mem, ports, constraint)| Req { fw, tenth_cpus, mem, ports, constraint });
+    let req = (0u8..4, 1u8..30, 0u8..4, 0u8..3, prop::option::of(0u8..6)).prop_map(
+        |(fw, tenth_cpus, mem, ports, constraint)| Req {
+            fw,
+            tenth_cpus,
+            mem,
+            ports,
+            constraint,
+        },
+    );
     prop_oneof![
         3 => (0u8..6, 0u8..8, 0u8..8, 0u8..6, 0u8..3)
             .prop_map(|(agent, cpus, mem, ports, rack)| Op::Add { agent, cpus, mem, ports, rack }),
@@ -68,7 +92,11 @@ fn constraint(n: u8) -> Constraint {
         ("rack", ConstraintOp::Cluster, None),
         ("rack", ConstraintOp::Like, Some("r[01]")),
     ][usize::from(n) % 6];
-    Constraint { field: field.into(), op, value: value.map(str::to_string) }
+    Constraint {
+        field: field.into(),
+        op,
+        value: value.map(str::to_string),
+    }
 }
 
 /// Every grant the allocator made and has not taken back.
@@ -81,13 +109,22 @@ struct Model {
 impl Model {
     fn apply(&mut self, a: &mut Allocator, op: &Op) -> Result<(), TestCaseError> {
         match op {
-            Op::Add { agent, cpus, mem, ports, rack } => {
+            Op::Add {
+                agent,
+                cpus,
+                mem,
+                ports,
+                rack,
+            } => {
                 let extra = Resources::new()
                     .with_scalar("cpus", f64::from(*cpus))
                     .with_scalar("mem", f64::from(*mem) * 64.0)
                     .with_ranges("ports", Ranges::new(vec![(100, 100 + u64::from(*ports))]));
                 // Re-registration never shrinks the total (running tasks would not fit).
-                let total = self.totals.get(agent).map_or(extra.clone(), |t| t.add(&extra));
+                let total = self
+                    .totals
+                    .get(agent)
+                    .map_or(extra.clone(), |t| t.add(&extra));
                 self.totals.insert(*agent, total.clone());
                 a.add_agent(AgentInfo {
                     id: agent_id(*agent),
@@ -110,10 +147,16 @@ impl Model {
             Op::Recover(_) => {}
             Op::RecoverJunk { agent, cpus } => {
                 let junk = FrameworkId::new("junk").unwrap();
-                a.recover(&agent_id(*agent), &junk, "r0", &Resources::new().with_scalar("cpus", f64::from(*cpus)));
+                a.recover(
+                    &agent_id(*agent),
+                    &junk,
+                    "r0",
+                    &Resources::new().with_scalar("cpus", f64::from(*cpus)),
+                );
             }
             Op::Offers { frameworks, seed } => {
-                let fws: Vec<(FrameworkId, String)> = (0..*frameworks).map(|f| (fw(f), role_of(f))).collect();
+                let fws: Vec<(FrameworkId, String)> =
+                    (0..*frameworks).map(|f| (fw(f), role_of(f))).collect();
                 for o in a.generate_offers(&fws, *seed) {
                     let agent = self.agent_number(&o.agent_id);
                     let f = fws.iter().position(|(id, _)| *id == o.framework).unwrap() as u8;
@@ -121,10 +164,18 @@ impl Model {
                     self.ledger.push((agent, f, o.resources));
                 }
             }
-            Op::Used { agent, fw: f, cpus, port } => {
+            Op::Used {
+                agent,
+                fw: f,
+                cpus,
+                port,
+            } => {
                 let r = Resources::new()
                     .with_scalar("cpus", f64::from(*cpus))
-                    .with_ranges("ports", Ranges::new(vec![(100 + u64::from(*port), 100 + u64::from(*port))]));
+                    .with_ranges(
+                        "ports",
+                        Ranges::new(vec![(100 + u64::from(*port), 100 + u64::from(*port))]),
+                    );
                 let free = a.free(&agent_id(*agent));
                 let result = a.allocate_used(&agent_id(*agent), &fw(*f), &role_of(*f), &r);
                 prop_assert_eq!(result.is_ok(), free.is_some_and(|fr| fr.contains(&r)));
@@ -164,7 +215,11 @@ impl Model {
             let agent = self.agent_number(&p.agent_id);
             prop_assert!(p.resources.contains(&req.resources));
             prop_assert_eq!(p.resources.ports().count(), u64::from(req.ports));
-            if req.constraints.first().is_some_and(|c| c.field == "hostname") {
+            if req
+                .constraints
+                .first()
+                .is_some_and(|c| c.field == "hostname")
+            {
                 let f = reqs[p.request_id.parse::<usize>().unwrap()].fw;
                 prop_assert!(!holders.contains(&(agent, f)), "UNIQUE host already held");
                 prop_assert!(unique_hosts.insert((agent, f)), "UNIQUE host placed twice");
@@ -179,15 +234,36 @@ impl Model {
     fn check(&self, a: &Allocator) -> Result<(), TestCaseError> {
         let mut cluster = Resources::new();
         for (info, used) in a.agents() {
-            prop_assert!(info.total.contains(used), "agent {} over-committed: {} of {}", info.id, used, info.total);
+            prop_assert!(
+                info.total.contains(used),
+                "agent {} over-committed: {} of {}",
+                info.id,
+                used,
+                info.total
+            );
             let free = a.free(&info.id).unwrap();
             prop_assert_eq!(free.add(used), info.total.clone());
             let n = self.agent_number(&info.id);
-            let grants: Vec<&Resources> = self.ledger.iter().filter(|(ag, _, _)| *ag == n).map(|(_, _, r)| r).collect();
+            let grants: Vec<&Resources> = self
+                .ledger
+                .iter()
+                .filter(|(ag, _, _)| *ag == n)
+                .map(|(_, _, r)| r)
+                .collect();
             let ports: u64 = grants.iter().map(|r| r.ports().count()).sum();
-            prop_assert_eq!(ports, used.ports().count(), "ports granted twice on {}", info.id);
+            prop_assert_eq!(
+                ports,
+                used.ports().count(),
+                "ports granted twice on {}",
+                info.id
+            );
             let sum = grants.iter().fold(Resources::new(), |acc, r| acc.add(r));
-            prop_assert!(sum.contains(used) && used.contains(&sum), "ledger {} vs allocated {}", sum, used);
+            prop_assert!(
+                sum.contains(used) && used.contains(&sum),
+                "ledger {} vs allocated {}",
+                sum,
+                used
+            );
             cluster = cluster.add(&info.total);
         }
         for role in ["r0", "r1"] {
@@ -203,7 +279,13 @@ impl Model {
                 .map(|(k, v)| v / cluster.scalar(k))
                 .fold(0.0, f64::max);
             let got = a.dominant_share(role);
-            prop_assert!((got - want).abs() < 1e-6, "share of {} is {} but the ledger says {}", role, got, want);
+            prop_assert!(
+                (got - want).abs() < 1e-6,
+                "share of {} is {} but the ledger says {}",
+                role,
+                got,
+                want
+            );
         }
         Ok(())
     }
@@ -225,24 +307,38 @@ proptest! {
 
 /// Agents of `(cpus, mem)` and a batch where two roles ask for `demand` identical tasks
 /// each, interleaved as `order` says; returns the number placed per role.
-fn contest(agents: &[(u8, u8)], task: (u8, u8), demand: usize, order: &[bool], weight_a: f64) -> (Allocator, usize, usize) {
+fn contest(
+    agents: &[(u8, u8)],
+    task: (u8, u8),
+    demand: usize,
+    order: &[bool],
+    weight_a: f64,
+) -> (Allocator, usize, usize) {
     let mut a = Allocator::new();
     for (n, &(cpus, mem)) in agents.iter().enumerate() {
         a.add_agent(AgentInfo {
             id: agent_id(n as u8),
             hostname: format!("h{n}"),
             attributes: Attributes::default(),
-            total: Resources::new().with_scalar("cpus", f64::from(cpus)).with_scalar("mem", f64::from(mem) * 128.0),
+            total: Resources::new()
+                .with_scalar("cpus", f64::from(cpus))
+                .with_scalar("mem", f64::from(mem) * 128.0),
         });
     }
     a.set_weight("A", weight_a).unwrap();
-    let resources = Resources::new().with_scalar("cpus", f64::from(task.0) / 2.0).with_scalar("mem", f64::from(task.1) * 64.0);
+    let resources = Resources::new()
+        .with_scalar("cpus", f64::from(task.0) / 2.0)
+        .with_scalar("mem", f64::from(task.1) * 64.0);
     let (mut na, mut nb) = (0, 0);
     let mut batch = Vec::new();
     for (i, &first_a) in order.iter().cycle().take(2 * demand).enumerate() {
         let a_turn = (first_a && na < demand) || nb >= demand;
         let (role, f) = if a_turn { ("A", fw(1)) } else { ("B", fw(2)) };
-        if a_turn { na += 1 } else { nb += 1 }
+        if a_turn {
+            na += 1
+        } else {
+            nb += 1
+        }
         batch.push(PlacementRequest {
             id: format!("{role}{i}"),
             framework: f,
@@ -253,7 +349,11 @@ fn contest(agents: &[(u8, u8)], task: (u8, u8), demand: usize, order: &[bool], w
         });
     }
     let result = a.allocate(batch);
-    let placed_a = result.placed.iter().filter(|p| p.request_id.starts_with('A')).count();
+    let placed_a = result
+        .placed
+        .iter()
+        .filter(|p| p.request_id.starts_with('A'))
+        .count();
     (a, placed_a, result.placed.len() - placed_a)
 }
 
@@ -262,7 +362,11 @@ fn capacity(agents: &[(u8, u8)], task: (u8, u8)) -> usize {
         .iter()
         .map(|&(c, m)| {
             let by_cpu = usize::from(c) * 2 / usize::from(task.0);
-            let by_mem = if task.1 == 0 { usize::MAX } else { usize::from(m) * 2 / usize::from(task.1) };
+            let by_mem = if task.1 == 0 {
+                usize::MAX
+            } else {
+                usize::from(m) * 2 / usize::from(task.1)
+            };
             by_cpu.min(by_mem)
         })
         .sum()

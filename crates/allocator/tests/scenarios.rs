@@ -370,15 +370,23 @@ fn offers_go_whole_to_the_lowest_share() {
         (fw("f3"), "B".to_string()),
     ];
     let offers = a.generate_offers(&fws, 42);
-    let mut got: Vec<String> = offers
+    let got: Vec<String> = offers
         .iter()
         .map(|o| format!("{} {} {} {}", o.agent_id, o.framework, o.role, o.resources))
         .collect();
-    got.sort();
-    // B's two frameworks each get an agent before A's second; a4 is below the minimum.
-    let owners: Vec<&str> = offers.iter().map(|o| o.framework.as_str()).collect();
-    assert_eq!(offers.len(), 3, "{got:?}");
-    assert!(owners.contains(&"f2") && owners.contains(&"f3"), "{got:?}");
+    // Agents in seeded order: B (share 0) beats A (1/12); then A (1/12) beats B (4/12); at
+    // 4/12 each B wins on fewer allocations and its f3 (share 0) gets a3. a4 is below the
+    // minimum allocatable.
+    assert_eq!(
+        got.join("\n"),
+        normalize(
+            "
+            a2 f2 B cpus:4;mem:400
+            a1 f1 A cpus:3;mem:300;ports:[3-10]
+            a3 f3 B cpus:4;mem:400
+            "
+        )
+    );
     assert_eq!(a.free(&agent_id("a1")), Some(Resources::new()));
     assert!(
         a.generate_offers(&fws, 1).is_empty(),
@@ -515,5 +523,25 @@ fn repeated_rejections_stay_exact() {
         big2 unplaced: insufficient cpus=1, insufficient mem=1
         big3 unplaced: insufficient cpus=2
         ",
+    );
+}
+
+#[test]
+fn a_partly_recovered_allocation_still_counts_for_unique() {
+    let mut a = setup(
+        "
+        agent a1 h1 - cpus:4
+        agent a2 h2 - cpus:4
+        used a1 f1 A cpus:2
+        ",
+    );
+    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:1"));
+    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:0.5"));
+    let r = a.allocate(requests(
+        "t1 f1 A cpus:1 hostname:UNIQUE\nt2 f1 A cpus:1 hostname:UNIQUE",
+    ));
+    assert_eq!(
+        render(&r),
+        "t1 a2 cpus:1\nt2 unplaced: constraint hostname:UNIQUE=2"
     );
 }

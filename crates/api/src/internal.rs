@@ -45,7 +45,7 @@ pub enum MasterEvent {
         heartbeat_interval_secs: f64,
     },
     Launch {
-        task: TaskSpec,
+        task: Box<TaskSpec>,
         framework_name: String,
     },
     Kill {

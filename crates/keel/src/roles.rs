@@ -283,6 +283,7 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
 
 /// `keel executor` (single-threaded; no async runtime).
 pub fn executor(config: &Path, listen_fd: i32) -> std::process::ExitCode {
+    init_logging();
     let listener = keel_executor::listener_from_fd(listen_fd);
     match keel_executor::run(config, listener) {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),

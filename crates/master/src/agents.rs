@@ -111,7 +111,7 @@ impl Core {
             };
             if t.state == TaskState::Staging {
                 let ev = MasterEvent::Launch {
-                    task: t.spec.clone(),
+                    task: Box::new(t.spec.clone()),
                     framework_name: t.framework_name.clone(),
                 };
                 self.send(id, ev);
@@ -174,11 +174,11 @@ impl Core {
 
     /// The agent's event stream closed; only the connection of `generation` is dropped.
     pub fn disconnect(&mut self, id: &AgentId, generation: u64) {
-        if let Some(a) = self.agents.get_mut(id) {
-            if a.conn.as_ref().is_some_and(|c| c.generation == generation) {
-                a.conn = None;
-                tracing::info!(agent = %id, "agent disconnected");
-            }
+        if let Some(a) = self.agents.get_mut(id)
+            && a.conn.as_ref().is_some_and(|c| c.generation == generation)
+        {
+            a.conn = None;
+            tracing::info!(agent = %id, "agent disconnected");
         }
     }
 

@@ -86,3 +86,6 @@ impl Master {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -88,7 +88,7 @@ impl Core {
         self.send(
             &placed.agent_id,
             MasterEvent::Launch {
-                task: spec,
+                task: Box::new(spec),
                 framework_name: framework_name.into(),
             },
         );
@@ -322,13 +322,13 @@ fn validate_launch(req: &LaunchRequest) -> Result<CommandSpec, MasterError> {
             format!("{} host ports is more than 1000", req.ports),
         ));
     }
-    if let Some(g) = req.kill_grace_secs {
-        if !(0.0..=3600.0).contains(&g) {
-            return Err(MasterError::invalid(
-                "kill_grace_secs",
-                format!("{g} is outside 0..=3600"),
-            ));
-        }
+    if let Some(g) = req.kill_grace_secs
+        && !(0.0..=3600.0).contains(&g)
+    {
+        return Err(MasterError::invalid(
+            "kill_grace_secs",
+            format!("{g} is outside 0..=3600"),
+        ));
     }
     if let Some(name) = &req.name {
         let ok = !name.is_empty()

@@ -1,0 +1,313 @@
+//! Unit tests of the master's state machine against an in-memory store and a manual clock:
+//! registration, launch, the status-update state machine, unreachable agents, restart.
+
+use crate::{Core, MasterConfig, MasterError};
+use keel_api::internal::{AgentTask, LaunchRequest, MasterEvent, RegisterAgent};
+use keel_clock::{Clock, ManualClock};
+use keel_model::{AgentId, Source, TaskId, TaskState, TaskStatus};
+use keel_resources::{Attributes, Resources};
+use keel_store::{MemStore, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+struct Harness {
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    core: Core,
+}
+
+fn config() -> MasterConfig {
+    let mut c = MasterConfig::new("127.0.0.1:5050".parse().unwrap());
+    c.agent_timeout = Duration::from_secs(10);
+    c
+}
+
+impl Harness {
+    fn new() -> Self {
+        let clock = Arc::new(ManualClock::new(1_000.0));
+        let store: Arc<dyn Store> = Arc::new(MemStore::new(clock.clone()));
+        let core = Core::open(store.clone(), clock.clone(), config()).unwrap();
+        Harness { store, clock, core }
+    }
+
+    fn restart(self) -> Self {
+        let core = Core::open(self.store.clone(), self.clock.clone(), config()).unwrap();
+        Harness { core, ..self }
+    }
+
+    fn register(
+        &mut self,
+        id: Option<AgentId>,
+        endpoint: &str,
+        attrs: &str,
+        tasks: Vec<AgentTask>,
+    ) -> (AgentId, mpsc::UnboundedReceiver<MasterEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let req = RegisterAgent {
+            agent_id: id,
+            hostname: "h".into(),
+            endpoint: endpoint.into(),
+            resources: Resources::parse("cpus:2;mem:1024;ports:[31000-31010]").unwrap(),
+            attributes: Attributes::parse(attrs).unwrap(),
+            version: "1.11.0".into(),
+            tasks,
+        };
+        let (id, _) = self.core.register(req, tx).unwrap();
+        (id, rx)
+    }
+
+    fn launch(&mut self, cmd: &str) -> TaskId {
+        let req: LaunchRequest =
+            serde_json::from_value(serde_json::json!({"cmd": cmd, "cpus": 0.5, "mem": 64}))
+                .unwrap();
+        self.core.launch(req, "keel").unwrap().task_id
+    }
+
+    fn status(&self, task: &TaskId, state: TaskState, uuid: &str) -> TaskStatus {
+        TaskStatus {
+            task_id: task.clone(),
+            state,
+            source: Source::SourceExecutor,
+            reason: None,
+            message: None,
+            agent_id: None,
+            container_id: None,
+            timestamp: self.clock.unix_secs(),
+            uuid: Some(uuid.into()),
+            exit_code: None,
+        }
+    }
+
+    fn state(&self, task: &TaskId) -> TaskState {
+        self.core.tasks[task].state
+    }
+
+    fn history(&self, task: &TaskId) -> Vec<&'static str> {
+        self.core.tasks[task]
+            .statuses
+            .iter()
+            .map(|s| s.state.as_str())
+            .collect()
+    }
+}
+
+fn events(rx: &mut mpsc::UnboundedReceiver<MasterEvent>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        out.push(match ev {
+            MasterEvent::Registered { .. } => "registered".to_string(),
+            MasterEvent::Launch { task, .. } => format!("launch {}", task.name),
+            MasterEvent::Kill { grace_secs, .. } => format!("kill {grace_secs}"),
+            MasterEvent::Heartbeat => "heartbeat".into(),
+            MasterEvent::Error { message } => format!("error {message}"),
+        });
+    }
+    out
+}
+
+#[test]
+fn status_updates_follow_the_state_machine() {
+    let mut h = Harness::new();
+    let (agent, mut rx) = h.register(None, "http://a:1", "", vec![]);
+    let t = h.launch("sleep 1");
+    assert_eq!(events(&mut rx), ["registered", "launch task"]);
+    assert_eq!(h.state(&t), TaskState::Staging);
+
+    for (state, uuid) in [
+        (TaskState::Starting, "u1"),
+        (TaskState::Running, "u2"),
+        (TaskState::Running, "u2"),
+    ] {
+        let st = h.status(&t, state, uuid);
+        h.core.status_update(&agent, st).unwrap();
+    }
+    assert_eq!(
+        h.history(&t),
+        ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"]
+    );
+    let finished = h.status(&t, TaskState::Finished, "u3");
+    h.core.status_update(&agent, finished).unwrap();
+    // A terminal state never changes, and a retried update is acknowledged without effect.
+    let late = h.status(&t, TaskState::Running, "u4");
+    h.core.status_update(&agent, late).unwrap();
+    let dup = h.status(&t, TaskState::Finished, "u3");
+    h.core.status_update(&agent, dup).unwrap();
+    assert_eq!(h.state(&t), TaskState::Finished);
+    assert_eq!(
+        h.history(&t),
+        [
+            "TASK_STAGING",
+            "TASK_STARTING",
+            "TASK_RUNNING",
+            "TASK_FINISHED"
+        ]
+    );
+    // Resources came back: the same task fits again four times (2 cpus / 0.5).
+    for _ in 0..4 {
+        h.launch("x");
+    }
+    assert!(matches!(
+        h.core.launch(
+            serde_json::from_value(serde_json::json!({"cmd": "x", "cpus": 0.5})).unwrap(),
+            "keel"
+        ),
+        Err(MasterError::Unplaceable { .. })
+    ));
+}
+
+#[test]
+fn updates_from_the_wrong_or_unknown_agent_are_refused() {
+    let mut h = Harness::new();
+    let (a1, _rx1) = h.register(None, "http://a:1", "", vec![]);
+    let (a2, _rx2) = h.register(None, "http://b:1", "", vec![]);
+    let t = h.launch("sleep 1");
+    let placed = h.core.tasks[&t].agent_id.clone();
+    let other = if placed == a1 { a2 } else { a1 };
+    let st = h.status(&t, TaskState::Running, "u1");
+    assert!(matches!(
+        h.core.status_update(&other, st.clone()),
+        Err(MasterError::WrongAgent { .. })
+    ));
+    let ghost = AgentId::new("ghost-S9").unwrap();
+    assert!(matches!(
+        h.core.status_update(&ghost, st),
+        Err(MasterError::UnknownAgent(_))
+    ));
+    assert_eq!(h.state(&t), TaskState::Staging);
+}
+
+#[test]
+fn silent_agents_become_unreachable_and_recover_on_reregistration() {
+    let mut h = Harness::new();
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let t = h.launch("sleep 1");
+    let st = h.status(&t, TaskState::Running, "u1");
+    h.core.status_update(&agent, st).unwrap();
+    h.clock.advance(Duration::from_secs(9));
+    h.core.tick().unwrap();
+    assert_eq!(h.state(&t), TaskState::Running);
+    h.clock.advance(Duration::from_secs(2));
+    h.core.tick().unwrap();
+    assert_eq!(h.state(&t), TaskState::Unreachable);
+    let spec = h.core.tasks[&t].spec.clone();
+    let report = AgentTask {
+        spec,
+        state: TaskState::Running,
+        container_id: None,
+    };
+    let (again, _rx) = h.register(Some(agent.clone()), "http://a:1", "", vec![report]);
+    assert_eq!(again, agent);
+    assert_eq!(h.state(&t), TaskState::Running);
+    assert_eq!(
+        h.history(&t),
+        [
+            "TASK_STAGING",
+            "TASK_RUNNING",
+            "TASK_UNREACHABLE",
+            "TASK_RUNNING"
+        ]
+    );
+}
+
+#[test]
+fn restart_keeps_everything_and_resends_what_the_agent_missed() {
+    let mut h = Harness::new();
+    let (agent, _rx) = h.register(None, "http://a:1", "rack:r1", vec![]);
+    let running = h.launch("sleep 1");
+    let staged = h.launch("sleep 2");
+    let st = h.status(&running, TaskState::Running, "u1");
+    h.core.status_update(&agent, st).unwrap();
+    h.core.kill(&running, Some(7.0)).unwrap();
+    let cluster = h.core.cluster_id().to_string();
+
+    let mut h = h.restart();
+    assert_eq!(h.core.cluster_id(), cluster);
+    assert_eq!(h.state(&running), TaskState::Running);
+    assert_eq!(h.state(&staged), TaskState::Staging);
+    assert!(
+        !h.core.agent_active(&agent),
+        "a recovered agent is inactive until it re-registers"
+    );
+    // The agent comes back reporting only the running task: the staged launch is re-sent,
+    // and the durable kill too.
+    let spec = h.core.tasks[&running].spec.clone();
+    let report = AgentTask {
+        spec,
+        state: TaskState::Running,
+        container_id: None,
+    };
+    let (_, mut rx) = h.register(Some(agent.clone()), "http://a:1", "rack:r1", vec![report]);
+    assert_eq!(events(&mut rx), ["registered", "launch task", "kill 7"]);
+    assert!(h.core.agent_active(&agent));
+}
+
+#[test]
+fn a_second_agent_with_a_live_id_is_refused() {
+    let mut h = Harness::new();
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let (tx, _rx2) = mpsc::unbounded_channel();
+    let req = RegisterAgent {
+        agent_id: Some(agent.clone()),
+        hostname: "other".into(),
+        endpoint: "http://b:1".into(),
+        resources: Resources::parse("cpus:1;mem:1").unwrap(),
+        attributes: Attributes::default(),
+        version: "1.11.0".into(),
+        tasks: vec![],
+    };
+    let err = h.core.register(req, tx).err().map(|e| e.to_string());
+    assert_eq!(
+        err,
+        Some(format!(
+            "agent {agent} is already connected from http://a:1"
+        ))
+    );
+    assert_eq!(h.core.agents[&agent].rec.hostname, "h");
+}
+
+#[test]
+fn launch_validation_names_the_field() {
+    let mut h = Harness::new();
+    let _ = h.register(None, "http://a:1", "", vec![]);
+    let check = |h: &mut Harness, body: serde_json::Value, expect: &str| {
+        let req: LaunchRequest = serde_json::from_value(body).unwrap();
+        let got = h
+            .core
+            .launch(req, "keel")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(got, expect);
+    };
+    check(
+        &mut h,
+        serde_json::json!({"cmd": "x", "cpus": 0}),
+        "invalid cpus: 0 must be at least 0.01",
+    );
+    check(
+        &mut h,
+        serde_json::json!({"cmd": "x", "mem": 0.5}),
+        "invalid mem: 0.5 must be at least 1 (MB)",
+    );
+    check(
+        &mut h,
+        serde_json::json!({}),
+        "invalid cmd: a task needs cmd or args",
+    );
+    check(
+        &mut h,
+        serde_json::json!({"cmd": "x", "args": ["y"]}),
+        "invalid cmd: give either cmd or args, not both",
+    );
+    check(
+        &mut h,
+        serde_json::json!({"cmd": "x", "name": "Bad Name"}),
+        "invalid name: \"Bad Name\" must be 1-63 of [a-z0-9_-]",
+    );
+    check(
+        &mut h,
+        serde_json::json!({"cmd": "x", "cpus": 5}),
+        "no agent can run this task",
+    );
+}
