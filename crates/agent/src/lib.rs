@@ -204,3 +204,6 @@ impl Agent {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
