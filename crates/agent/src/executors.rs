@@ -3,10 +3,8 @@
 //! kills down, and noticing when an executor is gone.
 
 use crate::Agent;
-use keel_api::executor::{AgentMessage, ExecutorMessage, ExecutorStatus, STATUS_FILE};
+use keel_api::executor::{AgentMessage, ExecutorMessage, STATUS_FILE};
 use keel_model::{Reason, TaskId, TaskState};
-use std::io::BufRead;
-use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -20,12 +18,23 @@ pub fn connect(name: &str) -> std::io::Result<tokio::net::UnixStream> {
     tokio::net::UnixStream::from_std(s)
 }
 
-/// Serves one executor connection until it closes.
-pub async fn attach(agent: Agent, task: TaskId, stream: tokio::net::UnixStream) {
+/// Serves an executor's connections until the executor is gone.
+pub async fn attach(agent: Agent, task: TaskId, mut stream: tokio::net::UnixStream) {
+    loop {
+        let saw_hello = serve(&agent, &task, stream).await;
+        match executor_gone(&agent, &task, saw_hello).await {
+            Some(again) => stream = again,
+            None => return,
+        }
+    }
+}
+
+/// Serves one connection until it closes; returns whether the executor said hello.
+async fn serve(agent: &Agent, task: &TaskId, stream: tokio::net::UnixStream) -> bool {
     let (rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<AgentMessage>();
     let kill = agent.with_core(|c| {
-        let e = c.tasks.get_mut(&task)?;
+        let e = c.tasks.get_mut(task)?;
         e.conn = Some(tx.clone());
         e.pending_kill.take()
     });
@@ -42,9 +51,10 @@ pub async fn attach(agent: Agent, task: TaskId, stream: tokio::net::UnixStream) 
         }
     });
     let mut lines = BufReader::new(rd).lines();
+    let mut saw_hello = false;
     loop {
         match lines.next_line().await {
-            Ok(Some(line)) => handle_line(&agent, &task, &tx, &line),
+            Ok(Some(line)) => saw_hello |= handle_line(agent, task, &tx, &line),
             Ok(None) => break,
             Err(e) => {
                 tracing::warn!(task = %task, "reading from executor: {e}");
@@ -54,17 +64,24 @@ pub async fn attach(agent: Agent, task: TaskId, stream: tokio::net::UnixStream) 
     }
     writer.abort();
     agent.with_core(|c| {
-        if let Some(e) = c.tasks.get_mut(&task) {
+        if let Some(e) = c.tasks.get_mut(task) {
             e.conn = None;
         }
     });
-    executor_gone(&agent, &task).await;
+    saw_hello
 }
 
-fn handle_line(agent: &Agent, task: &TaskId, tx: &mpsc::UnboundedSender<AgentMessage>, line: &str) {
+/// Handles one line; returns whether it was the executor's Hello.
+fn handle_line(
+    agent: &Agent,
+    task: &TaskId,
+    tx: &mpsc::UnboundedSender<AgentMessage>,
+    line: &str,
+) -> bool {
     match serde_json::from_str::<ExecutorMessage>(line) {
         Ok(ExecutorMessage::Hello { executor_pid, .. }) => {
             tracing::debug!(task = %task, pid = executor_pid, "executor attached");
+            return true;
         }
         Ok(ExecutorMessage::Status(st)) => {
             let seq = st.seq;
@@ -80,23 +97,38 @@ fn handle_line(agent: &Agent, task: &TaskId, tx: &mpsc::UnboundedSender<AgentMes
         }
         Err(e) => tracing::warn!(task = %task, "bad line from executor: {e}: {line:?}"),
     }
+    false
 }
 
-/// The executor's connection closed: pick up any final statuses from its status file and,
-/// if the task still has no terminal state, report that the executor terminated.
-pub async fn executor_gone(agent: &Agent, task: &TaskId) {
+/// The executor's connection closed. If the executor is still alive (the connection was
+/// replaced or broke), attach again; otherwise pick up any final statuses from its status
+/// file and, if the task still has no terminal state, report that the executor terminated.
+pub async fn executor_gone(
+    agent: &Agent,
+    task: &TaskId,
+    reconnect: bool,
+) -> Option<tokio::net::UnixStream> {
     // The executor writes its status file before it sends; give a dying executor a moment.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let Some(meta) = agent.with_core(|c| c.tasks.get(task).map(|e| e.rec.meta_dir.clone())) else {
-        return;
-    };
-    let file = read_status_file(&meta);
-    let _ = agent.with_core(|c| {
+    let (meta, name, state) = agent.with_core(|c| {
+        c.tasks.get(task).map(|e| {
+            let name = crate::launcher::socket_name(&e.rec.container_id);
+            (e.rec.meta_dir.clone(), name, e.rec.state)
+        })
+    })?;
+    if reconnect
+        && !state.is_terminal()
+        && let Ok(stream) = connect(&name)
+    {
+        return Some(stream);
+    }
+    let file = keel_executor::read_statuses(&meta.join(STATUS_FILE)).unwrap_or_default();
+    let r = agent.with_core(|c| {
         for st in &file {
             c.executor_status(task, st)?;
         }
         let state = c.tasks.get(task).map(|e| e.rec.state);
-        if state.is_some_and(|s| !s.is_terminal()) && still_alive(c, task).is_none() {
+        if state.is_some_and(|s| !s.is_terminal()) {
             c.agent_status(
                 task,
                 TaskState::Failed,
@@ -106,26 +138,11 @@ pub async fn executor_gone(agent: &Agent, task: &TaskId) {
         }
         Ok::<(), crate::error::AgentError>(())
     });
+    if let Err(e) = r {
+        tracing::error!(task = %task, "checkpointing the end of an executor: {e}");
+    }
     agent.updates_ready();
-}
-
-fn still_alive(c: &crate::core::AgentCore, task: &TaskId) -> Option<()> {
-    let e = c.tasks.get(task)?;
-    connect(&crate::launcher::socket_name(&e.rec.container_id))
-        .ok()
-        .map(|_| ())
-}
-
-/// Every status the executor wrote to its status file.
-pub fn read_status_file(meta_dir: &Path) -> Vec<ExecutorStatus> {
-    let Ok(f) = std::fs::File::open(meta_dir.join(STATUS_FILE)) else {
-        return Vec::new();
-    };
-    std::io::BufReader::new(f)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect()
+    None
 }
 
 /// Re-adopts the executors of every unfinished task after an agent restart.
@@ -149,7 +166,9 @@ pub async fn recover(agent: &Agent) {
                 adopted += 1;
                 tokio::spawn(attach(agent.clone(), task, stream));
             }
-            Err(_) => executor_gone(agent, &task).await,
+            Err(_) => {
+                executor_gone(agent, &task, false).await;
+            }
         }
     }
     tracing::info!(adopted, "re-adopted running executors");

@@ -3,7 +3,9 @@
 //! `offers.rs`; this file keeps the bookkeeping every entry point shares.
 
 use crate::agents::{AgentState, AgentTable};
-use crate::arith::{Scalars, add_scalars, intersect, saturating_sub, sub_scalars};
+use crate::arith::{
+    Scalars, add_into, add_scalars, intersect, saturating_sub, sub_from, sub_scalars,
+};
 use crate::constraints::Tally;
 use crate::drf::Sorter;
 use crate::{AgentInfo, AllocatorError};
@@ -239,17 +241,16 @@ impl Allocator {
         let Some(state) = self.agents.slot_mut(slot) else {
             return false;
         };
-        let Some(free) = state.free.checked_sub(&resources) else {
+        if !sub_from(&mut state.free, &resources) {
             return false;
-        };
-        state.free = free;
-        state.allocated = state.allocated.add(&resources);
+        }
+        add_into(&mut state.allocated, &resources);
         let roles = state.grants.entry(framework.clone()).or_default();
         let grant = match roles.get_mut(role) {
             Some(g) => g,
             None => roles.entry(role.to_string()).or_default(),
         };
-        grant.resources = grant.resources.add(&resources);
+        add_into(&mut grant.resources, &resources);
         grant.count += 1;
         let fields = &state.fields;
         match self.tallies.get_mut(framework) {

@@ -38,6 +38,51 @@ pub(crate) fn sub_scalars(into: &mut Scalars, other: &Scalars) {
     }
 }
 
+/// `into += r` in place; the same result as `Resources::add`.
+pub(crate) fn add_into(into: &mut Resources, r: &Resources) {
+    add_scalars(&mut into.scalars, &r.scalars);
+    for (k, v) in r.ranges.iter().filter(|(_, v)| !v.is_empty()) {
+        match into.ranges.get_mut(k) {
+            Some(mine) => *mine = mine.add(v),
+            None => {
+                into.ranges.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for (k, s) in r.sets.iter().filter(|(_, s)| !s.is_empty()) {
+        into.sets
+            .entry(k.clone())
+            .or_default()
+            .extend(s.iter().cloned());
+    }
+}
+
+/// `into -= r` in place if `into` contains `r` (the same result as
+/// `Resources::checked_sub`); otherwise false and `into` is unchanged.
+pub(crate) fn sub_from(into: &mut Resources, r: &Resources) -> bool {
+    if !into.contains(r) {
+        return false;
+    }
+    sub_scalars(&mut into.scalars, &r.scalars);
+    for (k, v) in &r.ranges {
+        if let Some(mine) = into.ranges.get_mut(k) {
+            *mine = mine.subtract(v);
+            if mine.is_empty() {
+                into.ranges.remove(k);
+            }
+        }
+    }
+    for (k, s) in &r.sets {
+        if let Some(mine) = into.sets.get_mut(k) {
+            mine.retain(|x| !s.contains(x));
+            if mine.is_empty() {
+                into.sets.remove(k);
+            }
+        }
+    }
+    true
+}
+
 /// What `a` and `b` have in common.
 pub(crate) fn intersect(a: &Resources, b: &Resources) -> Resources {
     let mut out = Resources::new();
@@ -98,6 +143,20 @@ mod tests {
         assert_eq!(m.get("cpus"), Some(&0.3));
         sub_scalars(&mut m, &res("cpus:0.3;mem:64").scalars);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn in_place_matches_resources() {
+        let a = res("cpus:2.5;mem:100;ports:[1-10];s:{x,y}");
+        let b = res("cpus:0.1;mem:100;ports:[3-4];s:{x}");
+        let mut x = a.clone();
+        assert!(sub_from(&mut x, &b));
+        assert_eq!(Some(x.clone()), a.checked_sub(&b));
+        assert!(!sub_from(&mut x, &b));
+        add_into(&mut x, &b);
+        assert_eq!(x, a);
+        add_into(&mut x, &res("disk:1;ports:[20-21]"));
+        assert_eq!(x, a.add(&res("disk:1;ports:[20-21]")));
     }
 
     #[test]

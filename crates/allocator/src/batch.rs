@@ -14,7 +14,7 @@ use crate::agents::{AgentState, AgentTable};
 use crate::constraints::{Compiled, RegexCache, Tally, compile};
 use crate::skip::Skip;
 use crate::{AllocationResult, Allocator, Placement, PlacementRequest, Unplaced};
-use keel_model::FrameworkId;
+use keel_model::{Constraint, FrameworkId};
 use keel_resources::{EPSILON, Resources};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -55,8 +55,18 @@ struct Memo {
     tally_version: u64,
 }
 
+/// The shape of the previous request, so runs of identical requests skip the shape key.
+struct LastShape {
+    resources: Resources,
+    ports: u32,
+    constraints: Vec<Constraint>,
+    framework: Option<FrameworkId>,
+    memo: Option<usize>,
+}
+
 /// State of one `allocate` call.
 struct Batch {
+    last_shape: Option<LastShape>,
     max_shapes: usize,
     regexes: RegexCache,
     shapes: HashMap<String, usize>,
@@ -101,6 +111,7 @@ impl Allocator {
             }
         }
         let mut batch = Batch {
+            last_shape: None,
             max_shapes,
             regexes: RegexCache::default(),
             shapes: HashMap::new(),
@@ -269,6 +280,33 @@ impl Batch {
     /// The memo for `job`'s shape, created on first use; `None` past `max_shapes`.
     fn memo_for(&mut self, job: &Job, tally: Option<&Tally>, slots: usize) -> Option<usize> {
         let stateful = job.constraints.iter().any(Compiled::stateful);
+        let req = &job.req;
+        if let Some(last) = &self.last_shape
+            && last.ports == req.ports
+            && last.resources == req.resources
+            && last.constraints == req.constraints
+            && last.framework.as_ref() == stateful.then_some(&req.framework)
+        {
+            return last.memo;
+        }
+        let memo = self.memo_by_key(job, stateful, tally, slots);
+        self.last_shape = Some(LastShape {
+            resources: req.resources.clone(),
+            ports: req.ports,
+            constraints: req.constraints.clone(),
+            framework: stateful.then(|| req.framework.clone()),
+            memo,
+        });
+        memo
+    }
+
+    fn memo_by_key(
+        &mut self,
+        job: &Job,
+        stateful: bool,
+        tally: Option<&Tally>,
+        slots: usize,
+    ) -> Option<usize> {
         let req = &job.req;
         let key = format!(
             "{}|{}|{:?}|{}",

@@ -35,7 +35,8 @@ impl Ord for Share {
 }
 
 /// One level of a sort key: (weighted share, allocation count, name). The client's own
-/// leaf has an empty name, so it ties before its children.
+/// leaf carries the client's name, which ties before its children's (`eng` < `eng/x`), and
+/// makes the whole key unique.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Level {
     share: Share,
@@ -59,7 +60,7 @@ pub(crate) struct Sorter {
     nodes: BTreeMap<String, Node>,
     weights: BTreeMap<String, f64>,
     active: BTreeMap<String, SortKey>,
-    order: BTreeSet<(SortKey, String)>,
+    order: BTreeSet<SortKey>,
 }
 
 /// `max_r alloc_r / total_r` over resources with a non-zero total, divided by `weight`.
@@ -173,7 +174,7 @@ impl Sorter {
     /// Removes `client` from the sorted set (its allocation is kept).
     pub(crate) fn deactivate(&mut self, client: &str) {
         if let Some(key) = self.active.remove(client) {
-            self.order.remove(&(key, client.to_string()));
+            self.order.remove(&key);
         }
     }
 
@@ -185,7 +186,10 @@ impl Sorter {
 
     /// The active client that goes first.
     pub(crate) fn first(&self) -> Option<&str> {
-        self.order.first().map(|(_, name)| name.as_str())
+        self.order
+            .first()
+            .and_then(|key| key.last())
+            .map(|level| level.name.as_str())
     }
 
     fn ensure(&mut self, name: &str) {
@@ -212,17 +216,22 @@ impl Sorter {
         key.push(Level {
             share: Share(share),
             count,
-            name: String::new(),
+            name: client.to_string(),
         });
         key
     }
 
     /// Recomputes the key of an active (or to-be-active) client.
     fn resort(&mut self, client: &str, totals: &Scalars) {
-        self.deactivate(client);
         let key = self.key(client, totals);
-        self.order.insert((key.clone(), client.to_string()));
-        self.active.insert(client.to_string(), key);
+        let old = match self.active.get_mut(client) {
+            Some(slot) => Some(std::mem::replace(slot, key.clone())),
+            None => self.active.insert(client.to_string(), key.clone()),
+        };
+        if let Some(old) = old {
+            self.order.remove(&old);
+        }
+        self.order.insert(key);
     }
 
     /// Re-sorts every active client whose key may depend on `name`'s subtree: all those in
@@ -232,6 +241,12 @@ impl Sorter {
             return;
         }
         let top = top_segment(name);
+        if top == name && !self.has_active_children(name) {
+            if self.active.contains_key(name) {
+                self.resort(name, totals);
+            }
+            return;
+        }
         let family: Vec<String> = self
             .active
             .range::<str, _>((Bound::Included(top), Bound::Unbounded))
@@ -243,6 +258,16 @@ impl Sorter {
         for client in family {
             self.resort(&client, totals);
         }
+    }
+}
+
+impl Sorter {
+    fn has_active_children(&self, name: &str) -> bool {
+        self.active
+            .range::<str, _>((Bound::Excluded(name), Bound::Unbounded))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(name))
+            .any(|k| k[name.len()..].starts_with('/'))
     }
 }
 
@@ -326,6 +351,8 @@ mod tests {
         let mut s = Sorter::default();
         s.activate("a", &totals);
         s.activate("b", &totals);
+        assert_eq!(s.first(), Some("a"));
+        s.sub("a", &Scalars::new(), &totals); // an unchanged key stays sorted
         assert_eq!(s.first(), Some("a"));
         s.add("a", &scalars("cpus:1"), &totals);
         assert_eq!(s.first(), Some("b"));

@@ -25,6 +25,9 @@ pub struct MasterOpts {
     /// Cluster name shown in state.
     #[arg(long)]
     cluster_name: Option<String>,
+    /// DRF role weights, e.g. `ads=2,batch=0.5` (Mesos's --weights).
+    #[arg(long)]
+    weights: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +122,25 @@ fn master_config(listen: SocketAddr, o: &MasterOpts) -> anyhow::Result<MasterCon
     c.agent_timeout = secs("--agent-timeout", o.agent_timeout)?;
     c.heartbeat_interval = secs("--heartbeat-interval", o.heartbeat_interval)?;
     c.cluster_name = o.cluster_name.clone();
+    c.weights = parse_weights(o.weights.as_deref().unwrap_or(""))?;
     Ok(c)
+}
+
+/// Parses `role=weight,role=weight`.
+fn parse_weights(s: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (role, w) = p
+                .split_once('=')
+                .with_context(|| format!("--weights: {p:?} is not role=weight"))?;
+            let w: f64 = w.trim().parse().with_context(|| {
+                format!("--weights: weight {w:?} of role {role} is not a number")
+            })?;
+            Ok((role.trim().to_string(), w))
+        })
+        .collect()
 }
 
 fn secs(flag: &str, v: f64) -> anyhow::Result<Duration> {

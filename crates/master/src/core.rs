@@ -33,6 +33,8 @@ pub struct MasterConfig {
     pub cluster_name: Option<String>,
     /// Terminal tasks kept per framework.
     pub max_completed_tasks: usize,
+    /// DRF weights per role (Mesos's `--weights`); roles not named weigh 1.
+    pub weights: Vec<(String, f64)>,
 }
 
 impl MasterConfig {
@@ -45,6 +47,7 @@ impl MasterConfig {
             heartbeat_interval: Duration::from_secs(5),
             cluster_name: None,
             max_completed_tasks: 1000,
+            weights: Vec::new(),
         }
     }
 }
@@ -125,6 +128,11 @@ impl Core {
             events,
             next_generation: 1,
         };
+        for (role, w) in core.config.weights.clone() {
+            core.allocator
+                .set_weight(&role, w)
+                .map_err(|e| MasterError::invalid("weights", e.to_string()))?;
+        }
         core.recover()?;
         Ok(core)
     }

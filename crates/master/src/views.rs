@@ -72,22 +72,25 @@ impl Core {
         }
     }
 
-    /// Resources used by non-terminal tasks on `agent`.
-    fn used_on(&self, agent: &AgentId) -> Resources {
-        self.tasks
-            .values()
-            .filter(|t| &t.agent_id == agent && !t.state.is_terminal())
-            .fold(Resources::new(), |acc, t| acc.add(&t.spec.resources))
+    /// Resources used by non-terminal tasks, per agent (one pass over the tasks).
+    fn used_by_agent(&self) -> BTreeMap<&AgentId, Resources> {
+        let mut used: BTreeMap<&AgentId, Resources> = BTreeMap::new();
+        for t in self.tasks.values().filter(|t| !t.state.is_terminal()) {
+            let u = used.entry(&t.agent_id).or_default();
+            *u = u.add(&t.spec.resources);
+        }
+        used
     }
 
     /// Legacy agent objects (registered and unreachable ones are both listed, like Mesos
     /// lists deactivated agents; `active` tells them apart).
     pub(crate) fn slaves_json(&self, only: Option<&str>) -> Vec<Slave> {
+        let used_by = self.used_by_agent();
         self.agents
             .values()
             .filter(|a| only.is_none_or(|id| a.rec.id.as_str() == id))
             .map(|a| {
-                let used = self.used_on(&a.rec.id);
+                let used = used_by.get(&a.rec.id).cloned().unwrap_or_default();
                 let unreserved = resources_summary(&a.rec.resources);
                 let hostport = a
                     .rec
@@ -427,13 +430,16 @@ impl Core {
         }
         let mut total_r = Resources::new();
         let mut used_r = Resources::new();
+        let used_by = self.used_by_agent();
         for a in self
             .agents
             .values()
             .filter(|a| self.agent_active(&a.rec.id))
         {
             total_r = total_r.add(&a.rec.resources);
-            used_r = used_r.add(&self.used_on(&a.rec.id));
+            if let Some(u) = used_by.get(&a.rec.id) {
+                used_r = used_r.add(u);
+            }
         }
         for name in ["cpus", "gpus", "mem", "disk"] {
             let (t, u) = (total_r.scalar(name), used_r.scalar(name));
