@@ -115,8 +115,8 @@ impl Allocator {
         if !free.contains(resources) || !self.grant(slot, framework, role, resources.clone()) {
             return Err(AllocatorError::OverCommit {
                 agent: agent.clone(),
-                resources: resources.clone(),
-                free,
+                resources: Box::new(resources.clone()),
+                free: Box::new(free),
             });
         }
         Ok(())

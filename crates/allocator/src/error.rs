@@ -13,7 +13,7 @@ pub enum AllocatorError {
     #[error("allocation of {resources} on agent {agent} exceeds its free resources {free}")]
     OverCommit {
         agent: AgentId,
-        resources: Resources,
-        free: Resources,
+        resources: Box<Resources>,
+        free: Box<Resources>,
     },
 }

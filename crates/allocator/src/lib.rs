@@ -11,7 +11,8 @@
 //!
 //! Module map: `drf` (the sorter), `constraints` (compiled placement constraints and the
 //! per-framework tallies they read), `agents` (the agent table), `batch` (one `allocate`
-//! call), `offers` (one offer cycle), `skip` and `rng` (small helpers), `bench` (fixtures).
+//! call), `search` (finding an agent for one request), `offers` (one offer cycle), `skip`
+//! and `rng` (small helpers), `bench` (fixtures).
 //!
 //! Architecture Invariant: pure; no I/O, no clock, no global randomness (a seed is passed
 //! in). An agent's allocated resources are always contained in its total: every grant is a
@@ -27,6 +28,7 @@ mod drf;
 mod error;
 mod offers;
 mod rng;
+mod search;
 mod skip;
 
 pub use allocator::Allocator;
