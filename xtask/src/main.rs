@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the tests need.
-const APT_PACKAGES: &[&str] = &["python3-venv"];
+const APT_PACKAGES: &[&str] = &[];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "toml", "requests"];
 

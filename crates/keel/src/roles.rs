@@ -172,7 +172,9 @@ async fn serve_master(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
-    let app = master.router().map_request(keel_master::normalize_uri);
+    let app = master
+        .entry(Vec::new())
+        .map_request(keel_master::normalize_uri);
     axum::serve(listener, tower::make::Shared::new(app))
         .with_graceful_shutdown(shutdown)
         .await?;

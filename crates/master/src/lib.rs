@@ -9,6 +9,7 @@ mod agents;
 mod core;
 mod error;
 mod http;
+mod launch;
 mod records;
 mod security;
 mod stream;
@@ -18,6 +19,7 @@ mod views;
 pub use crate::core::{Core, MasterConfig};
 pub use error::MasterError;
 pub use http::normalize_uri;
+pub use launch::{AgentView, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
 
@@ -59,9 +61,17 @@ impl Master {
         f(&mut guard)
     }
 
-    /// The axum router for this master (routes only; wrap with [`normalize_uri`]).
-    pub fn router(&self) -> axum::Router {
-        http::router(self.clone())
+    /// The cluster entry: the master's routes plus `services` (Marathon, Metronome, ...),
+    /// all behind the authentication layer. Serve it wrapped with [`normalize_uri`].
+    pub fn entry(&self, services: Vec<axum::Router>) -> axum::Router {
+        let mut r = http::router(self.clone());
+        for s in services {
+            r = r.merge(s);
+        }
+        r.layer(axum::middleware::from_fn_with_state(
+            self.security.clone(),
+            security::authenticate,
+        ))
     }
 
     /// Background duties: agent liveness and heartbeats to agents. Runs until dropped.

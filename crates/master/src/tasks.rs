@@ -8,14 +8,16 @@ use keel_allocator::PlacementRequest;
 use keel_api::internal::{AgentTask, LaunchRequest, LaunchResponse, MasterEvent};
 use keel_model::{AgentId, CommandSpec, TaskId, TaskSpec, TaskState, TaskStatus};
 use keel_resources::Resources;
+use std::collections::BTreeMap;
+
+pub use crate::launch::TaskLaunch;
 
 /// Kill grace period when the request names none (Mesos's command executor default).
 pub const DEFAULT_KILL_GRACE_SECS: f64 = 3.0;
 const RECENT_UUIDS: usize = 16;
 
 impl Core {
-    /// Places and launches a command task. The task is persisted as TASK_STAGING before
-    /// the launch is sent and before this returns.
+    /// Places and launches a command task from the internal HTTP API's request.
     pub fn launch(
         &mut self,
         req: LaunchRequest,
@@ -25,42 +27,98 @@ impl Core {
         let name = req.name.clone().unwrap_or_else(|| "task".into());
         let task_id = TaskId::new(format!("{name}.{}", uuid::Uuid::new_v4()))
             .map_err(|e| MasterError::invalid("name", e.to_string()))?;
-        let framework_id = self.framework(framework_name, &req.role)?;
-        let resources = Resources::new()
-            .with_scalar("cpus", req.cpus)
-            .with_scalar("mem", req.mem)
-            .with_scalar("disk", req.disk);
-        let placement = PlacementRequest {
-            id: task_id.to_string(),
-            framework: framework_id.clone(),
-            role: req.role.clone(),
-            resources,
-            ports: req.ports,
-            constraints: req.constraints.clone(),
-        };
-        let mut result = self.allocator.allocate(vec![placement]);
-        let Some(placed) = result.placed.pop() else {
-            let rejections = result
-                .unplaced
-                .pop()
-                .map(|u| u.rejections)
-                .unwrap_or_default();
-            return Err(MasterError::Unplaceable { rejections });
-        };
-        let spec = TaskSpec {
-            id: task_id.clone(),
+        let launch = TaskLaunch {
+            task_id,
             name,
-            framework_id,
+            framework: framework_name.to_string(),
             role: req.role.clone(),
             command,
-            resources: placed.resources.clone(),
+            resources: Resources::new()
+                .with_scalar("cpus", req.cpus)
+                .with_scalar("mem", req.mem)
+                .with_scalar("disk", req.disk),
+            ports: req.ports,
+            constraints: req.constraints.clone(),
             kill_grace_secs: req.kill_grace_secs.unwrap_or(DEFAULT_KILL_GRACE_SECS),
             labels: req.labels.clone(),
+        };
+        self.launch_batch(vec![launch])
+            .pop()
+            .unwrap_or_else(|| Err(MasterError::invalid("request", "nothing to launch")))
+    }
+
+    /// Places a batch of tasks in one allocation (DRF order across roles and frameworks)
+    /// and launches those that fit. Each placed task is persisted as TASK_STAGING before
+    /// its launch is sent and before this returns. Results are in request order.
+    pub fn launch_batch(
+        &mut self,
+        launches: Vec<TaskLaunch>,
+    ) -> Vec<Result<LaunchResponse, MasterError>> {
+        let mut requests = Vec::with_capacity(launches.len());
+        let mut framework_ids = Vec::with_capacity(launches.len());
+        for l in &launches {
+            match self.framework(&l.framework, &l.role) {
+                Ok(fid) => {
+                    requests.push(PlacementRequest {
+                        id: l.task_id.to_string(),
+                        framework: fid.clone(),
+                        role: l.role.clone(),
+                        resources: l.resources.clone(),
+                        ports: l.ports,
+                        constraints: l.constraints.clone(),
+                    });
+                    framework_ids.push(Ok(fid));
+                }
+                Err(e) => framework_ids.push(Err(e)),
+            }
+        }
+        let result = self.allocator.allocate(requests);
+        let mut placed: BTreeMap<String, keel_allocator::Placement> = result
+            .placed
+            .into_iter()
+            .map(|p| (p.request_id.clone(), p))
+            .collect();
+        let mut unplaced: BTreeMap<String, BTreeMap<String, u32>> = result
+            .unplaced
+            .into_iter()
+            .map(|u| (u.request_id, u.rejections))
+            .collect();
+        launches
+            .into_iter()
+            .zip(framework_ids)
+            .map(|(l, fid)| {
+                let fid = fid?;
+                let key = l.task_id.to_string();
+                match placed.remove(&key) {
+                    Some(p) => self.start_placed(l, fid, p),
+                    None => Err(MasterError::Unplaceable {
+                        rejections: unplaced.remove(&key).unwrap_or_default(),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    fn start_placed(
+        &mut self,
+        l: TaskLaunch,
+        framework_id: keel_model::FrameworkId,
+        placed: keel_allocator::Placement,
+    ) -> Result<LaunchResponse, MasterError> {
+        let spec = TaskSpec {
+            id: l.task_id.clone(),
+            name: l.name,
+            framework_id,
+            role: l.role,
+            command: l.command,
+            resources: placed.resources.clone(),
+            kill_grace_secs: l.kill_grace_secs,
+            labels: l.labels,
         };
         let now = self.now();
         let rec = TaskRecord {
             spec: spec.clone(),
-            framework_name: framework_name.to_string(),
+            framework_name: l.framework.clone(),
             agent_id: placed.agent_id.clone(),
             state: TaskState::Staging,
             statuses: vec![StatusEntry {
@@ -75,6 +133,18 @@ impl Core {
             recent_uuids: Vec::new(),
             launched_time: now,
         };
+        if self.tasks.contains_key(&spec.id) {
+            self.allocator.recover(
+                &placed.agent_id,
+                &spec.framework_id,
+                &spec.role,
+                &spec.resources,
+            );
+            return Err(MasterError::invalid(
+                "task_id",
+                format!("task {} already exists", spec.id),
+            ));
+        }
         if let Err(e) = self.save_task(&rec) {
             self.allocator.recover(
                 &placed.agent_id,
@@ -84,12 +154,13 @@ impl Core {
             );
             return Err(e);
         }
-        self.tasks.insert(task_id.clone(), rec);
+        self.tasks.insert(spec.id.clone(), rec);
+        let task_id = spec.id.clone();
         self.send(
             &placed.agent_id,
             MasterEvent::Launch {
                 task: Box::new(spec),
-                framework_name: framework_name.into(),
+                framework_name: l.framework,
             },
         );
         Ok(LaunchResponse {

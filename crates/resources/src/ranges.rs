@@ -140,8 +140,9 @@ mod tests {
     #[test]
     fn normalizes_and_prints() {
         let r = Ranges::new(vec![(5, 7), (1, 2), (3, 3), (10, 9)]);
-        assert_eq!(r.to_string(), "[1-7, 9-10]");
-        assert_eq!(r.count(), 9);
+        assert_eq!(r.to_string(), "[1-3, 5-7, 9-10]");
+        assert_eq!(r.count(), 8);
+        assert_eq!(Ranges::new(vec![(4, 4), (1, 3)]).to_string(), "[1-4]");
     }
 
     #[test]

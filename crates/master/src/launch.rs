@@ -1,0 +1,160 @@
+//! The in-process scheduler API: what the service and job schedulers (and the CLI's
+//! internal HTTP API) use to launch, kill and observe tasks on the cluster.
+
+use crate::Master;
+use crate::error::MasterError;
+use keel_api::internal::LaunchResponse;
+use keel_clock::Clock;
+use keel_model::{AgentId, CommandSpec, Constraint, Reason, TaskId, TaskState, TaskStatus};
+use keel_resources::{Attributes, Resources};
+use keel_store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// A task a scheduler wants launched. The scheduler chooses the id (e.g. Marathon's
+/// `app.instance-<uuid>._app.1`); `framework` names the scheduler (registered on first use).
+#[derive(Debug, Clone)]
+pub struct TaskLaunch {
+    pub task_id: TaskId,
+    pub name: String,
+    pub framework: String,
+    pub role: String,
+    pub command: CommandSpec,
+    /// Scalar resources (cpus, mem, disk, ...).
+    pub resources: Resources,
+    /// Host ports to assign from the agent's ranges (PORT0, PORT1, ...).
+    pub ports: u32,
+    pub constraints: Vec<Constraint>,
+    pub kill_grace_secs: f64,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A scheduler's view of one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub id: TaskId,
+    pub name: String,
+    pub framework: String,
+    pub agent_id: AgentId,
+    pub hostname: String,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
+    pub message: Option<String>,
+    /// Resources as launched, including the assigned `ports` ranges.
+    pub resources: Resources,
+    pub labels: BTreeMap<String, String>,
+    /// Unix seconds of TASK_STAGING and of the first TASK_RUNNING, when seen.
+    pub staged_at: f64,
+    pub started_at: Option<f64>,
+    /// Unix seconds of the latest status.
+    pub updated_at: f64,
+}
+
+/// A scheduler's view of one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub hostname: String,
+    pub attributes: Attributes,
+    pub active: bool,
+}
+
+impl Master {
+    /// Launches one task (see [`TaskLaunch`]).
+    pub fn launch_task(&self, l: TaskLaunch) -> Result<LaunchResponse, MasterError> {
+        self.launch_tasks(vec![l])
+            .pop()
+            .unwrap_or_else(|| Err(MasterError::invalid("request", "nothing to launch")))
+    }
+
+    /// Launches a batch in one allocation; results in request order.
+    pub fn launch_tasks(&self, ls: Vec<TaskLaunch>) -> Vec<Result<LaunchResponse, MasterError>> {
+        self.with_core(|c| c.launch_batch(ls))
+    }
+
+    /// Kills a task with `grace` (or its own grace period).
+    pub fn kill_task(&self, id: &TaskId, grace: Option<f64>) -> Result<(), MasterError> {
+        self.with_core(|c| c.kill(id, grace))
+    }
+
+    /// Every task status the master records from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<TaskStatus> {
+        self.with_core(|c| c.subscribe())
+    }
+
+    /// One task.
+    pub fn task_view(&self, id: &TaskId) -> Option<TaskView> {
+        self.with_core(|c| c.tasks.get(id).map(|t| c.view(t)))
+    }
+
+    /// Every task (active and recently completed) of the framework called `framework`.
+    pub fn tasks_of(&self, framework: &str) -> Vec<TaskView> {
+        self.with_core(|c| {
+            c.tasks
+                .values()
+                .filter(|t| t.framework_name == framework)
+                .map(|t| c.view(t))
+                .collect()
+        })
+    }
+
+    /// Every agent the master knows.
+    pub fn agents_view(&self) -> Vec<AgentView> {
+        self.with_core(|c| {
+            c.agents
+                .values()
+                .map(|a| AgentView {
+                    id: a.rec.id.clone(),
+                    hostname: a.rec.hostname.clone(),
+                    attributes: a.rec.attributes.clone(),
+                    active: c.agent_active(&a.rec.id),
+                })
+                .collect()
+        })
+    }
+
+    /// The store, for schedulers that keep their own state next to the master's.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.with_core(|c| c.store.clone())
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.with_core(|c| c.clock.clone())
+    }
+
+    /// The master's advertised address.
+    pub fn advertise(&self) -> std::net::SocketAddr {
+        self.advertise
+    }
+}
+
+impl crate::core::Core {
+    pub(crate) fn view(&self, t: &crate::records::TaskRecord) -> TaskView {
+        let hostname = self
+            .agents
+            .get(&t.agent_id)
+            .map(|a| a.rec.hostname.clone())
+            .unwrap_or_default();
+        TaskView {
+            id: t.spec.id.clone(),
+            name: t.spec.name.clone(),
+            framework: t.framework_name.clone(),
+            agent_id: t.agent_id.clone(),
+            hostname,
+            state: t.state,
+            reason: t.reason,
+            message: t.message.clone(),
+            resources: t.spec.resources.clone(),
+            labels: t.spec.labels.clone(),
+            staged_at: t.launched_time,
+            started_at: t
+                .statuses
+                .iter()
+                .find(|s| s.state == TaskState::Running)
+                .map(|s| s.timestamp),
+            updated_at: t.last_timestamp(),
+        }
+    }
+}
