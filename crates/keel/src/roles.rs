@@ -166,6 +166,16 @@ async fn start_master(
     Ok((master, listener))
 }
 
+/// Starts the schedulers and services that run beside the master and returns their
+/// routes for the entry. Each service owns one block here.
+fn services(master: &Master) -> anyhow::Result<Vec<axum::Router>> {
+    let routes = Vec::new();
+    let _ = master;
+    // Marathon (service scheduler): wired by the Marathon issue.
+    // Metronome (job scheduler): wired by the Metronome issue.
+    Ok(routes)
+}
+
 async fn serve_master(
     master: Master,
     listener: tokio::net::TcpListener,
@@ -173,7 +183,7 @@ async fn serve_master(
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(Vec::new())
+        .entry(services(&master)?)
         .map_request(keel_master::normalize_uri);
     axum::serve(listener, tower::make::Shared::new(app))
         .with_graceful_shutdown(shutdown)
