@@ -119,6 +119,7 @@ impl AgentCore {
             timestamp: st.timestamp,
             uuid: None,
             exit_code: st.exit_code,
+            healthy: st.healthy,
         };
         self.enqueue(status, Some(st.seq))?;
         Ok(true)
@@ -144,6 +145,7 @@ impl AgentCore {
             timestamp: self.clock.unix_secs(),
             uuid: None,
             exit_code: None,
+            healthy: None,
         };
         self.enqueue(status, None)
     }

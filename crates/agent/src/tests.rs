@@ -28,6 +28,8 @@ fn spec(id: &str) -> TaskSpec {
         resources: Resources::new().with_scalar("cpus", 0.1),
         kill_grace_secs: 3.0,
         labels: Default::default(),
+        health_checks: vec![],
+        fetch: vec![],
     }
 }
 
@@ -68,6 +70,7 @@ fn st(seq: u64, state: TaskState) -> ExecutorStatus {
         message: None,
         exit_code: None,
         timestamp: seq as f64,
+        healthy: None,
     }
 }
 

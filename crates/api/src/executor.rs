@@ -73,6 +73,9 @@ pub struct ExecutorStatus {
     pub exit_code: Option<i32>,
     /// Seconds since the Unix epoch.
     pub timestamp: f64,
+    /// Health check verdict carried by a TASK_RUNNING status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
 }
 
 /// Executor -> agent messages (one JSON object per line).

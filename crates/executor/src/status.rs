@@ -60,6 +60,7 @@ impl StatusUpdate {
             message: self.message,
             exit_code: self.exit_code,
             timestamp,
+            healthy: None,
         }
     }
 }

@@ -268,6 +268,7 @@ impl Core {
             timestamp: self.now(),
             uuid: None,
             exit_code: None,
+            healthy: None,
         }
     }
 }

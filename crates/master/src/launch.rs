@@ -5,7 +5,9 @@ use crate::Master;
 use crate::error::MasterError;
 use keel_api::internal::LaunchResponse;
 use keel_clock::Clock;
-use keel_model::{AgentId, CommandSpec, Constraint, Reason, TaskId, TaskState, TaskStatus};
+use keel_model::{
+    AgentId, CommandSpec, Constraint, FetchUri, HealthCheck, Reason, TaskId, TaskState, TaskStatus,
+};
 use keel_resources::{Attributes, Resources};
 use keel_store::Store;
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ pub struct TaskLaunch {
     pub constraints: Vec<Constraint>,
     pub kill_grace_secs: f64,
     pub labels: BTreeMap<String, String>,
+    pub health_checks: Vec<HealthCheck>,
+    pub fetch: Vec<FetchUri>,
 }
 
 /// A scheduler's view of one task.
@@ -49,6 +53,8 @@ pub struct TaskView {
     pub started_at: Option<f64>,
     /// Unix seconds of the latest status.
     pub updated_at: f64,
+    /// The latest health verdict (None: no checks, or none ran yet).
+    pub healthy: Option<bool>,
 }
 
 /// A scheduler's view of one agent.
@@ -155,6 +161,7 @@ impl crate::core::Core {
                 .find(|s| s.state == TaskState::Running)
                 .map(|s| s.timestamp),
             updated_at: t.last_timestamp(),
+            healthy: t.healthy,
         }
     }
 }

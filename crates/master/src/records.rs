@@ -65,6 +65,8 @@ pub struct StatusEntry {
     pub timestamp: f64,
     #[serde(default)]
     pub container_id: Option<ContainerId>,
+    #[serde(default)]
+    pub healthy: Option<bool>,
 }
 
 /// A task the master launched.
@@ -84,6 +86,9 @@ pub struct TaskRecord {
     /// Set once a kill was requested: the grace period to use when (re)sending it.
     #[serde(default)]
     pub kill_grace_secs: Option<f64>,
+    /// The latest health verdict, if the task has health checks.
+    #[serde(default)]
+    pub healthy: Option<bool>,
     /// uuids of the most recent acknowledged updates, to drop duplicates.
     #[serde(default)]
     pub recent_uuids: Vec<String>,

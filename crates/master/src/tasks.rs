@@ -41,6 +41,8 @@ impl Core {
             constraints: req.constraints.clone(),
             kill_grace_secs: req.kill_grace_secs.unwrap_or(DEFAULT_KILL_GRACE_SECS),
             labels: req.labels.clone(),
+            health_checks: Vec::new(),
+            fetch: Vec::new(),
         };
         self.launch_batch(vec![launch])
             .pop()
@@ -114,6 +116,8 @@ impl Core {
             resources: placed.resources.clone(),
             kill_grace_secs: l.kill_grace_secs,
             labels: l.labels,
+            health_checks: l.health_checks,
+            fetch: l.fetch,
         };
         let now = self.now();
         let rec = TaskRecord {
@@ -125,11 +129,13 @@ impl Core {
                 state: TaskState::Staging,
                 timestamp: now,
                 container_id: None,
+                healthy: None,
             }],
             container_id: None,
             reason: None,
             message: None,
             kill_grace_secs: None,
+            healthy: None,
             recent_uuids: Vec::new(),
             launched_time: now,
         };
@@ -290,11 +296,13 @@ impl Core {
                 state: t.state,
                 timestamp: now,
                 container_id: t.container_id.clone(),
+                healthy: None,
             }],
             container_id: t.container_id.clone(),
             reason: None,
             message: None,
             kill_grace_secs: None,
+            healthy: None,
             recent_uuids: Vec::new(),
             launched_time: now,
         };
@@ -345,12 +353,18 @@ fn apply(rec: &mut TaskRecord, status: &TaskStatus) {
             .container_id
             .clone()
             .or_else(|| rec.container_id.clone()),
+        healthy: status.healthy,
     };
     match rec.statuses.last_mut() {
         Some(last) if last.state == status.state => *last = entry,
         _ => rec.statuses.push(entry),
     }
     rec.state = status.state;
+    rec.healthy = if status.state.is_terminal() {
+        status.healthy
+    } else {
+        status.healthy.or(rec.healthy)
+    };
     if status.container_id.is_some() {
         rec.container_id = status.container_id.clone();
     }

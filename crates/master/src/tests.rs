@@ -76,6 +76,7 @@ impl Harness {
             timestamp: self.clock.unix_secs(),
             uuid: Some(uuid.into()),
             exit_code: None,
+            healthy: None,
         }
     }
 

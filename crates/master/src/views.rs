@@ -41,7 +41,7 @@ impl Core {
                         value: c.to_string(),
                     },
                 }),
-                healthy: None,
+                healthy: s.healthy,
             })
             .collect();
         let labels: Vec<Label> = t

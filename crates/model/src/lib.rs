@@ -8,5 +8,6 @@ mod task;
 
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{
-    CommandSpec, Constraint, ConstraintOp, Reason, Source, TaskSpec, TaskState, TaskStatus,
+    CommandSpec, Constraint, ConstraintOp, FetchUri, HealthCheck, HealthProtocol, Reason, Source,
+    TaskSpec, TaskState, TaskStatus,
 };

@@ -117,6 +117,7 @@ pub enum Reason {
     ReasonTaskKilledDuringLaunch,
     ReasonTaskInvalid,
     ReasonTaskUnknown,
+    ReasonTaskHealthCheckStatusUpdated,
 }
 
 /// Who produced a status (`TaskStatus.Source`).
@@ -149,6 +150,9 @@ pub struct TaskStatus {
     pub uuid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// Health check verdict, when the task has health checks and one has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
 }
 
 /// The command a task runs. With `shell`, `value` is run by `/bin/sh -c`; otherwise `value`
@@ -179,6 +183,79 @@ pub struct TaskSpec {
     pub kill_grace_secs: f64,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Checks the executor runs against the task; results ride on TASK_RUNNING updates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
+    /// URIs fetched into the sandbox before the task starts (Mesos fetcher).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetch: Vec<FetchUri>,
+}
+
+/// How a health check probes the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthProtocol {
+    /// HTTP GET; healthy on status 200-399.
+    Http,
+    /// HTTPS GET (certificate not verified, as Marathon); healthy on status 200-399.
+    Https,
+    /// A TCP connection that opens.
+    Tcp,
+    /// A shell command that exits 0, run in the task's environment and sandbox.
+    Command,
+}
+
+/// A health check, as the executor runs it (Marathon's and Mesos's checks map onto it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub protocol: HealthProtocol,
+    /// Index into the task's assigned host ports (PORT0 = 0), used when `port` is unset.
+    #[serde(default)]
+    pub port_index: Option<usize>,
+    /// A fixed port to probe.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// HTTP(S) path, default `/`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Shell command for `Command` checks.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Failures are ignored for this long after the task starts, or until the first success.
+    pub grace_period_secs: f64,
+    pub interval_secs: f64,
+    pub timeout_secs: f64,
+    /// Kill the task after this many consecutive failures (0 = never).
+    pub max_consecutive_failures: u32,
+    /// Wait this long after the task starts before the first check.
+    #[serde(default)]
+    pub delay_secs: f64,
+    /// Treat HTTP 1xx answers as neither success nor failure.
+    #[serde(default)]
+    pub ignore_http1xx: bool,
+}
+
+/// One URI for the fetcher (Marathon's `fetch`, Mesos's `CommandInfo.URI`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchUri {
+    /// `http(s)://...` or `file://...` (or an absolute path).
+    pub uri: String,
+    /// Unpack archives (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz, .zip, .gz) into the sandbox.
+    #[serde(default = "yes")]
+    pub extract: bool,
+    /// Make the fetched file executable (not extracted).
+    #[serde(default)]
+    pub executable: bool,
+    /// Cache the download on the agent.
+    #[serde(default)]
+    pub cache: bool,
+    /// File name inside the sandbox (default: the URI's last path segment).
+    #[serde(default)]
+    pub dest_path: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Operators of a placement constraint (Marathon's vocabulary).

@@ -53,6 +53,8 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
                 .with_scalar("mem", 64.0),
             kill_grace_secs: 1.0,
             labels: BTreeMap::new(),
+            health_checks: Vec::new(),
+            fetch: Vec::new(),
         },
         container_id: ContainerId::new(format!("container-{unique}")).expect("container id"),
         agent_id: AgentId::new("m1-S1").expect("agent id"),
