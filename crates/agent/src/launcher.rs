@@ -132,6 +132,15 @@ pub fn task_env(
         let all: Vec<String> = ports.iter().map(u64::to_string).collect();
         env.insert("PORTS".into(), all.join(","));
     }
+    for (name, port) in task.port_names.iter().zip(&ports) {
+        if !name.is_empty() {
+            let var: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .collect();
+            env.insert(format!("PORT_{var}"), port.to_string());
+        }
+    }
     env.extend(task.command.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }

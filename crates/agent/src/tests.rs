@@ -30,6 +30,8 @@ fn spec(id: &str) -> TaskSpec {
         labels: Default::default(),
         health_checks: vec![],
         fetch: vec![],
+        port_names: vec![],
+        placement_scope: None,
     }
 }
 

@@ -11,18 +11,23 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, start.elapsed())
 }
 
-fn allocate(agents: usize, requests: usize, constraint: Option<Constraint>) {
+/// Allocates `requests` on `agents`; with `apps > 0`, request `i` is in constraint scope
+/// `app-<i % apps>` (each app within one framework, as `apps` is a multiple of the
+/// fixtures' framework count).
+fn allocate(agents: usize, requests: usize, constraint: Option<Constraint>, apps: usize) {
     let mut a = bench::cluster(agents, 1);
     let mut reqs = bench::requests(requests);
-    if let Some(c) = &constraint {
-        for r in &mut reqs {
-            r.constraints.push(c.clone());
-        }
+    for (i, r) in reqs.iter_mut().enumerate() {
+        r.constraints.extend(constraint.clone());
+        r.scope = (apps > 0).then(|| format!("app-{}", i % apps));
     }
     let (result, took) = timed(|| a.allocate(reqs));
-    let label = constraint.map_or("no constraint".to_string(), |c| {
+    let mut label = constraint.map_or("no constraint".to_string(), |c| {
         format!("{:?} {}", c.op, c.field)
     });
+    if apps > 0 {
+        label += &format!(", {apps} apps");
+    }
     println!(
         "allocate {requests} requests on {agents} agents ({label}): {:.1} ms, {} placed, {} unplaced, {:.0} requests/s",
         took.as_secs_f64() * 1e3,
@@ -44,21 +49,22 @@ fn offers(agents: usize, frameworks: usize) {
 }
 
 fn main() {
-    allocate(5_000, 100_000, None);
-    allocate(5_000, 500_000, None);
-    allocate(1_000, 200_000, None);
+    allocate(5_000, 100_000, None, 0);
+    allocate(5_000, 500_000, None, 0);
+    allocate(1_000, 200_000, None, 0);
     let group_by = Constraint {
         field: "rack".into(),
         op: ConstraintOp::GroupBy,
         value: None,
     };
-    allocate(5_000, 100_000, Some(group_by));
+    allocate(5_000, 100_000, Some(group_by), 0);
     let unique = Constraint {
         field: "hostname".into(),
         op: ConstraintOp::Unique,
         value: None,
     };
-    allocate(5_000, 100_000, Some(unique));
+    allocate(5_000, 100_000, Some(unique.clone()), 0);
+    allocate(5_000, 100_000, Some(unique), 1_000);
     offers(1_000, 100);
     offers(5_000, 500);
     offers(10_000, 1_000);

@@ -1,19 +1,29 @@
 //! The agent table: registered agents in slots (a stable scan order for the placement
-//! cursor) with an index by id, each with its allocations per framework and role.
+//! cursor) with an index by id, each with its allocations per framework, constraint scope
+//! and role.
 
 use crate::AgentInfo;
 use crate::arith::saturating_sub;
+use crate::scope::PerScope;
 use keel_model::{AgentId, FrameworkId};
 use keel_resources::Resources;
 use std::collections::BTreeMap;
 
-/// What one framework holds on one agent under one role.
+/// What one framework holds on one agent in one constraint scope under one role.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Grant {
     pub(crate) resources: Resources,
     /// Live allocations (tasks, offers) counted for placement constraints; at least 1 while
     /// `resources` is non-empty.
     pub(crate) count: u32,
+}
+
+/// One framework's grants on one agent in one constraint scope, by role.
+pub(crate) type Roles = BTreeMap<String, Grant>;
+
+/// Live allocation count of one scope's grants, over all its roles.
+pub(crate) fn live_count(roles: &Roles) -> u32 {
+    roles.values().map(|g| g.count).sum()
 }
 
 /// One registered agent.
@@ -23,7 +33,7 @@ pub(crate) struct AgentState {
     pub(crate) active: bool,
     pub(crate) allocated: Resources,
     pub(crate) free: Resources,
-    pub(crate) grants: BTreeMap<FrameworkId, BTreeMap<String, Grant>>,
+    pub(crate) grants: BTreeMap<FrameworkId, PerScope<Roles>>,
     /// `hostname` then each attribute as text, sorted by name after the first: what
     /// constraints compare against.
     pub(crate) fields: Vec<(String, String)>,
@@ -65,13 +75,6 @@ impl AgentState {
             .binary_search_by(|(k, _)| k.as_str().cmp(field))
             .ok()
             .map(|i| attrs[i].1.as_str())
-    }
-
-    /// Live allocation count of `framework` here, over all its roles.
-    pub(crate) fn count_of(&self, framework: &FrameworkId) -> u32 {
-        self.grants
-            .get(framework)
-            .map_or(0, |roles| roles.values().map(|g| g.count).sum())
     }
 }
 

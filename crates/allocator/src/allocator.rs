@@ -2,12 +2,13 @@
 //! roles and frameworks. Batches (`allocate`) live in `batch.rs`, offer cycles in
 //! `offers.rs`; this file keeps the bookkeeping every entry point shares.
 
-use crate::agents::{AgentState, AgentTable};
+use crate::agents::{AgentState, AgentTable, live_count};
 use crate::arith::{
     Scalars, add_into, add_scalars, intersect, saturating_sub, sub_from, sub_scalars,
 };
 use crate::constraints::Tally;
 use crate::drf::Sorter;
+use crate::scope::PerScope;
 use crate::{AgentInfo, AllocatorError};
 use keel_model::{AgentId, FrameworkId};
 use keel_resources::Resources;
@@ -22,8 +23,9 @@ pub struct Allocator {
     pub(crate) roles: Sorter,
     /// Framework sorter per role.
     pub(crate) frameworks: BTreeMap<String, Sorter>,
-    /// Live allocations per framework and field value, for UNIQUE / MAX_PER / GROUP_BY.
-    pub(crate) tallies: BTreeMap<FrameworkId, Tally>,
+    /// Live allocations per framework, constraint scope and field value, for UNIQUE /
+    /// MAX_PER / GROUP_BY. Absent when zero.
+    pub(crate) tallies: BTreeMap<FrameworkId, PerScope<Tally>>,
     /// Slot where the next placement search starts.
     pub(crate) cursor: usize,
 }
@@ -45,11 +47,15 @@ impl Allocator {
         let old_fields = agent.fields.clone();
         agent.reregister(info);
         agent.active = true;
-        for fw in agent.grants.keys() {
-            let count = i64::from(agent.count_of(fw));
-            let tally = self.tallies.entry(fw.clone()).or_default();
-            tally.adjust(&old_fields, -count);
-            tally.adjust(&agent.fields, count);
+        for (fw, scopes) in &agent.grants {
+            let tallies = self.tallies.entry(fw.clone()).or_default();
+            for (scope, roles) in scopes.iter() {
+                let count = i64::from(live_count(roles));
+                tallies.update(scope, |t| {
+                    t.adjust(&old_fields, -count);
+                    t.adjust(&agent.fields, count);
+                });
+            }
         }
     }
 
@@ -62,11 +68,13 @@ impl Allocator {
             self.cursor = 0;
         }
         sub_scalars(&mut self.totals, &agent.info.total.scalars);
-        for (fw, roles) in &agent.grants {
-            for (role, grant) in roles {
-                self.unaccount(fw, role, &grant.resources.scalars);
+        for (fw, scopes) in &agent.grants {
+            for (scope, roles) in scopes.iter() {
+                for (role, grant) in roles {
+                    self.unaccount(fw, role, &grant.resources.scalars);
+                }
+                self.retally(fw, scope, &agent.fields, -i64::from(live_count(roles)));
             }
-            self.retally(fw, &agent.fields, -i64::from(agent.count_of(fw)));
         }
     }
 
@@ -94,14 +102,17 @@ impl Allocator {
         self.roles.weight(role)
     }
 
-    /// Records resources a running task already uses (recovery after failover). Refused,
-    /// with nothing changed, if the agent is unknown or the resources are not free there.
+    /// Records resources a running task already uses (recovery after failover), as one
+    /// live allocation of `framework` in constraint `scope` (`None`: the framework alone).
+    /// Refused, with nothing changed, if the agent is unknown or the resources are not free
+    /// there.
     pub fn allocate_used(
         &mut self,
         agent: &AgentId,
         framework: &FrameworkId,
         role: &str,
         resources: &Resources,
+        scope: Option<&str>,
     ) -> Result<(), AllocatorError> {
         let slot = self
             .agents
@@ -112,7 +123,9 @@ impl Allocator {
             .slot(slot)
             .map(|a| a.free.clone())
             .unwrap_or_default();
-        if !free.contains(resources) || !self.grant(slot, framework, role, resources.clone()) {
+        let granted =
+            free.contains(resources) && self.grant(slot, framework, role, resources.clone(), scope);
+        if !granted {
             return Err(AllocatorError::OverCommit {
                 agent: agent.clone(),
                 resources: Box::new(resources.clone()),
@@ -122,20 +135,25 @@ impl Allocator {
         Ok(())
     }
 
-    /// Gives back resources (a task ended, an offer was declined). Only what `framework`
-    /// holds on the agent under `role` is taken back; the rest, and unknown agents, are
-    /// ignored.
+    /// Gives back resources (a task ended, an offer was declined): one live allocation of
+    /// `framework` in constraint `scope` ends, unless resources of that grant remain (a
+    /// partial recovery keeps counting). Only what `framework` holds on the agent in
+    /// `scope` under `role` is taken back; the rest, and unknown agents, are ignored.
     pub fn recover(
         &mut self,
         agent: &AgentId,
         framework: &FrameworkId,
         role: &str,
         resources: &Resources,
+        scope: Option<&str>,
     ) {
         let Some(state) = self.agents.get_mut(agent) else {
             return;
         };
-        let Some(roles) = state.grants.get_mut(framework) else {
+        let Some(scopes) = state.grants.get_mut(framework) else {
+            return;
+        };
+        let Some(roles) = scopes.get_mut(scope) else {
             return;
         };
         let Some(grant) = roles.get_mut(role) else {
@@ -157,25 +175,29 @@ impl Allocator {
             roles.remove(role);
         }
         if roles.is_empty() {
+            scopes.remove(scope);
+        }
+        if scopes.is_empty() {
             state.grants.remove(framework);
         }
         state.allocated = saturating_sub(&state.allocated, &taken);
         state.refresh_free();
         let fields = state.fields.clone();
-        self.retally(framework, &fields, delta);
+        self.retally(framework, scope, &fields, delta);
         self.unaccount(framework, role, &taken.scalars);
     }
 
-    /// Gives back everything `framework` holds and forgets its shares and tallies.
+    /// Gives back everything `framework` holds, in every scope, and forgets its shares and
+    /// tallies.
     pub fn remove_framework(&mut self, framework: &FrameworkId) {
         for slot in 0..self.agents.slot_count() {
             let Some(state) = self.agents.slot_mut(slot) else {
                 continue;
             };
-            let Some(roles) = state.grants.remove(framework) else {
+            let Some(scopes) = state.grants.remove(framework) else {
                 continue;
             };
-            for (role, grant) in &roles {
+            for (role, grant) in scopes.values().flatten() {
                 state.allocated = saturating_sub(&state.allocated, &grant.resources);
                 self.roles.sub(role, &grant.resources.scalars, &self.totals);
             }
@@ -192,19 +214,34 @@ impl Allocator {
         self.agents.get(agent).map(|a| a.free.clone())
     }
 
-    /// What `framework` holds on `agent` under `role`.
+    /// What `framework` holds on `agent` in constraint `scope` under `role`.
     pub fn allocation(
         &self,
         agent: &AgentId,
         framework: &FrameworkId,
         role: &str,
+        scope: Option<&str>,
     ) -> Option<&Resources> {
         self.agents
             .get(agent)?
             .grants
             .get(framework)?
+            .get(scope)?
             .get(role)
             .map(|g| &g.resources)
+    }
+
+    /// Live allocations of `framework` in constraint `scope` on agents whose `field`
+    /// (`hostname` or an attribute) is `value`: what UNIQUE, MAX_PER and GROUP_BY compare.
+    pub fn tally(
+        &self,
+        framework: &FrameworkId,
+        scope: Option<&str>,
+        field: &str,
+        value: &str,
+    ) -> u32 {
+        self.tally_of(framework, scope)
+            .map_or(0, |t| t.count(field, value))
     }
 
     /// A role's weighted dominant share (including its sub-roles `role/...`).
@@ -229,14 +266,21 @@ impl Allocator {
         self.agents.get(agent).map(|a| a.active)
     }
 
-    /// Moves `resources` from the agent's free to `framework`'s allocation under `role`.
-    /// Refuses (returns false, nothing changed) unless they are free: the over-commit guard.
+    /// The tally of `framework` in `scope`, if it counts anything.
+    pub(crate) fn tally_of(&self, framework: &FrameworkId, scope: Option<&str>) -> Option<&Tally> {
+        self.tallies.get(framework)?.get(scope)
+    }
+
+    /// Moves `resources` from the agent's free to `framework`'s allocation under `role`, as
+    /// one more live allocation in `scope`. Refuses (returns false, nothing changed) unless
+    /// they are free: the over-commit guard.
     pub(crate) fn grant(
         &mut self,
         slot: usize,
         framework: &FrameworkId,
         role: &str,
         resources: Resources,
+        scope: Option<&str>,
     ) -> bool {
         let Some(state) = self.agents.slot_mut(slot) else {
             return false;
@@ -245,22 +289,24 @@ impl Allocator {
             return false;
         }
         add_into(&mut state.allocated, &resources);
-        let roles = state.grants.entry(framework.clone()).or_default();
-        let grant = match roles.get_mut(role) {
-            Some(g) => g,
-            None => roles.entry(role.to_string()).or_default(),
+        let scopes = match state.grants.get_mut(framework) {
+            Some(s) => s,
+            None => state.grants.entry(framework.clone()).or_default(),
         };
-        add_into(&mut grant.resources, &resources);
-        grant.count += 1;
+        scopes.update(scope, |roles| {
+            let grant = match roles.get_mut(role) {
+                Some(g) => g,
+                None => roles.entry(role.to_string()).or_default(),
+            };
+            add_into(&mut grant.resources, &resources);
+            grant.count += 1;
+        });
         let fields = &state.fields;
-        match self.tallies.get_mut(framework) {
-            Some(t) => t.adjust(fields, 1),
-            None => self
-                .tallies
-                .entry(framework.clone())
-                .or_default()
-                .adjust(fields, 1),
-        }
+        let tallies = match self.tallies.get_mut(framework) {
+            Some(t) => t,
+            None => self.tallies.entry(framework.clone()).or_default(),
+        };
+        tallies.update(scope, |t| t.adjust(fields, 1));
         self.roles.add(role, &resources.scalars, &self.totals);
         if !self.frameworks.contains_key(role) {
             self.frameworks.insert(role.to_string(), Sorter::default());
@@ -279,12 +325,26 @@ impl Allocator {
         }
     }
 
-    fn retally(&mut self, framework: &FrameworkId, fields: &[(String, String)], delta: i64) {
-        if let Some(t) = self.tallies.get_mut(framework) {
+    /// Adds `delta` allocations of `framework` in `scope` on an agent with these `fields`,
+    /// dropping tallies that reach zero.
+    fn retally(
+        &mut self,
+        framework: &FrameworkId,
+        scope: Option<&str>,
+        fields: &[(String, String)],
+        delta: i64,
+    ) {
+        let Some(scopes) = self.tallies.get_mut(framework) else {
+            return;
+        };
+        if let Some(t) = scopes.get_mut(scope) {
             t.adjust(fields, delta);
             if t.is_empty() {
-                self.tallies.remove(framework);
+                scopes.remove(scope);
             }
+        }
+        if scopes.is_empty() {
+            self.tallies.remove(framework);
         }
     }
 }

@@ -4,11 +4,12 @@
 //!
 //! Within a batch agents only lose free resources and tallies only grow, so an agent that
 //! rejects a request for any reason but GROUP_BY rejects every later request of the same
-//! *shape* (resources, ports, constraints, and framework when a constraint reads its
-//! tallies). Each shape keeps a memo (`search::Memo`): a `Skip` of agents still worth
-//! trying and the reasons of the others, refreshed only for agents that received placements since (or all of them
-//! when the framework's tallies changed), so neither a full cluster nor a stream of
-//! unplaceable requests costs a scan of every agent per request.
+//! *shape* (resources, ports, constraints, and framework and constraint scope when a
+//! constraint reads the scope's tally or pins). Each shape keeps a memo (`search::Memo`): a
+//! `Skip` of agents still worth trying and the reasons of the others, refreshed only for
+//! agents that received placements since (or all of them when the scope's tally changed),
+//! so neither a full cluster nor a stream of unplaceable requests costs a scan of every
+//! agent per request.
 
 use crate::agents::AgentTable;
 use crate::constraints::{Compiled, RegexCache, Tally, compile};
@@ -21,12 +22,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 /// Shapes beyond this many in one batch are served without a memo (plain scans).
 const MAX_SHAPES: usize = 64;
 
+/// A framework and one of its constraint scopes (`None`: the framework alone).
+type ScopeKey = (FrameworkId, Option<String>);
+
 /// The shape of the previous request, so runs of identical requests skip the shape key.
 struct LastShape {
     resources: Resources,
     ports: u32,
     constraints: Vec<Constraint>,
-    framework: Option<FrameworkId>,
+    /// The request's scope, if the shape is stateful.
+    scope: Option<ScopeKey>,
     memo: Option<usize>,
 }
 
@@ -39,7 +44,8 @@ struct Batch {
     memos: Vec<Memo>,
     /// Slots that received a placement, in order.
     log: Vec<usize>,
-    pins: BTreeMap<(FrameworkId, String), String>,
+    /// CLUSTER pins: the value of a field that a scope's first placement landed on.
+    pins: BTreeMap<(ScopeKey, String), String>,
     /// Values of a field over active agents (GROUP_BY's candidates).
     universe: BTreeMap<String, Vec<String>>,
     result: AllocationResult,
@@ -49,7 +55,8 @@ type Queues = BTreeMap<String, BTreeMap<String, VecDeque<PlacementRequest>>>;
 
 impl Allocator {
     /// Places one batch of requests; see the module docs for order and agent choice.
-    /// Placed requests count as allocated to their framework and role.
+    /// Placed requests count as allocated to their framework and role, and as live
+    /// allocations of their constraint scope.
     pub fn allocate(&mut self, requests: Vec<PlacementRequest>) -> AllocationResult {
         self.allocate_with(requests, MAX_SHAPES)
     }
@@ -149,7 +156,7 @@ impl Allocator {
             }
         };
         let job = self.job(batch, req, constraints);
-        let tally = self.tallies.get(&job.req.framework);
+        let tally = self.tally_of(&job.req.framework, job.req.scope.as_deref());
         let memo = batch.memo_for(&job, tally, self.agents.slot_count());
         let found = match memo {
             Some(m) => scan_memo(
@@ -175,15 +182,12 @@ impl Allocator {
     }
 
     fn job(&self, batch: &mut Batch, req: PlacementRequest, constraints: Vec<Compiled>) -> Job {
-        let tally = self.tallies.get(&req.framework);
+        let tally = self.tally_of(&req.framework, req.scope.as_deref());
         let mut pins = Vec::with_capacity(constraints.len());
         let mut group_min = Vec::with_capacity(constraints.len());
         for c in &constraints {
             pins.push(if c.pinnable() {
-                batch
-                    .pins
-                    .get(&(req.framework.clone(), c.field.clone()))
-                    .cloned()
+                batch.pins.get(&pin_key(&req, &c.field)).cloned()
             } else {
                 None
             });
@@ -213,13 +217,20 @@ impl Allocator {
         let agent_id = agent.info.id.clone();
         let resources = placement_resources(agent, &job.req);
         for c in job.constraints.iter().filter(|c| c.pinnable()) {
-            let key = (job.req.framework.clone(), c.field.clone());
+            let key = pin_key(&job.req, &c.field);
             if let (false, Some(v)) = (batch.pins.contains_key(&key), agent.field(&c.field)) {
                 batch.pins.insert(key, v.to_string());
             }
         }
         let granted = resources.is_some_and(|r| {
-            let ok = self.grant(slot, &job.req.framework, &job.req.role, r.clone());
+            let req = &job.req;
+            let ok = self.grant(
+                slot,
+                &req.framework,
+                &req.role,
+                r.clone(),
+                req.scope.as_deref(),
+            );
             if ok {
                 batch.result.placed.push(Placement {
                     request_id: job.req.id.clone(),
@@ -242,6 +253,12 @@ impl Allocator {
     }
 }
 
+/// The pin of `req`'s scope for a CLUSTER on `field`.
+fn pin_key(req: &PlacementRequest, field: &str) -> (ScopeKey, String) {
+    let scope = (req.framework.clone(), req.scope.clone());
+    (scope, field.to_string())
+}
+
 impl Batch {
     /// The memo for `job`'s shape, created on first use; `None` past `max_shapes`.
     fn memo_for(&mut self, job: &Job, tally: Option<&Tally>, slots: usize) -> Option<usize> {
@@ -251,7 +268,8 @@ impl Batch {
             && last.ports == req.ports
             && last.resources == req.resources
             && last.constraints == req.constraints
-            && last.framework.as_ref() == stateful.then_some(&req.framework)
+            && last.scope.as_ref().map(|(f, s)| (f, s.as_deref()))
+                == stateful.then_some((&req.framework, req.scope.as_deref()))
         {
             return last.memo;
         }
@@ -260,7 +278,7 @@ impl Batch {
             resources: req.resources.clone(),
             ports: req.ports,
             constraints: req.constraints.clone(),
-            framework: stateful.then(|| req.framework.clone()),
+            scope: stateful.then(|| (req.framework.clone(), req.scope.clone())),
             memo,
         });
         memo
@@ -275,11 +293,11 @@ impl Batch {
     ) -> Option<usize> {
         let req = &job.req;
         let key = format!(
-            "{}|{}|{:?}|{}",
+            "{}|{}|{:?}|{:?}",
             req.resources,
             req.ports,
             req.constraints,
-            if stateful { req.framework.as_str() } else { "" }
+            stateful.then_some((req.framework.as_str(), req.scope.as_deref()))
         );
         if let Some(&m) = self.shapes.get(&key) {
             return Some(m);
@@ -331,7 +349,12 @@ mod tests {
         r.unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn cluster(agents: &[(u8, u8, u8, u8, bool)], used: &[(usize, u8, u8)]) -> Allocator {
+    /// No scope, or one of two scopes.
+    fn scope(n: u8) -> Option<String> {
+        [None, Some("a"), Some("b")][usize::from(n) % 3].map(str::to_string)
+    }
+
+    fn cluster(agents: &[(u8, u8, u8, u8, bool)], used: &[(usize, u8, u8, u8)]) -> Allocator {
         let mut a = Allocator::new();
         for (n, &(cpus, mem, ports, rack, active)) in agents.iter().enumerate() {
             let attrs = if rack < 3 {
@@ -354,7 +377,7 @@ mod tests {
             });
             a.set_agent_active(&agent, active);
         }
-        for &(agent, fw, cpus) in used {
+        for &(agent, fw, cpus, sc) in used {
             let agent = id(AgentId::new(format!("a{}", agent % agents.len().max(1))));
             let r = Resources::new().with_scalar("cpus", f64::from(cpus));
             let _ = a.allocate_used(
@@ -362,12 +385,18 @@ mod tests {
                 &id(FrameworkId::new(format!("f{fw}"))),
                 &format!("r{}", fw % 2),
                 &r,
+                scope(sc).as_deref(),
             );
         }
         a
     }
 
-    fn request(i: usize, fw: u8, shape: u8, constraint: Option<usize>) -> PlacementRequest {
+    fn request(
+        i: usize,
+        (fw, sc): (u8, u8),
+        shape: u8,
+        constraint: Option<usize>,
+    ) -> PlacementRequest {
         let (cpus, mem, ports) = [
             (1.0, 100.0, 0),
             (2.0, 50.0, 0),
@@ -395,16 +424,18 @@ mod tests {
                 .into_iter()
                 .flatten()
                 .collect(),
+            scope: scope(sc),
         }
     }
 
     proptest! {
-        /// The memoized search (skips and cached reasons) decides exactly as plain scans.
+        /// The memoized search (skips and cached reasons) decides exactly as plain scans, with
+        /// several frameworks and scopes sharing shapes.
         #[test]
         fn memos_match_plain_scans(
             agents in prop::collection::vec((0u8..6, 0u8..5, 0u8..4, 0u8..4, prop::bool::weighted(0.85)), 0..8),
-            used in prop::collection::vec((0usize..8, 0u8..3, 0u8..3), 0..4),
-            reqs in prop::collection::vec((0u8..3, 0u8..5, prop::option::of(0usize..8)), 0..40),
+            used in prop::collection::vec((0usize..8, 0u8..3, 0u8..3, 0u8..3), 0..4),
+            reqs in prop::collection::vec(((0u8..3, 0u8..3), 0u8..5, prop::option::of(0usize..8)), 0..40),
             cursor in 0usize..8,
         ) {
             let mut memo = cluster(&agents, &used);

@@ -69,6 +69,7 @@ pub fn requests(n: usize) -> Vec<PlacementRequest> {
                 resources: resources.clone(),
                 ports: 1,
                 constraints: Vec::new(),
+                scope: None,
             }
         })
         .collect()

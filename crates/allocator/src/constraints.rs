@@ -1,14 +1,14 @@
 //! Placement constraints (Marathon's vocabulary) compiled for evaluation against agents,
-//! and the per-framework tallies that the stateful operators (UNIQUE, MAX_PER, GROUP_BY)
-//! read.
+//! and the per-scope tallies that the stateful operators (UNIQUE, MAX_PER, GROUP_BY) read.
 //!
-//! Semantics: the field is `hostname` or an attribute (compared as its text). IS and
-//! CLUSTER with a value compare for equality; LIKE / UNLIKE match a regex against the
-//! WHOLE value; a missing attribute rejects, except for UNLIKE. CLUSTER without a value
-//! accepts any agent that has the field, and the batch pins later requests of the same
-//! framework to the first placement's value. UNIQUE allows one live allocation of the
-//! framework per value, MAX_PER n allows n, GROUP_BY accepts only values whose count is
-//! the lowest among the values present on active agents.
+//! Semantics: the field is `hostname` (or `@hostname`) or an attribute (compared as its
+//! text). IS and CLUSTER with a value compare for equality; LIKE / UNLIKE match a regex
+//! against the WHOLE value; a missing attribute rejects, except for UNLIKE. CLUSTER without
+//! a value accepts any agent that has the field, and the batch pins later requests of the
+//! same constraint scope to the first placement's value. UNIQUE allows one live allocation
+//! of the scope per value, MAX_PER n allows n, GROUP_BY accepts only values whose count is
+//! the lowest among the values present on active agents. A scope is a framework alone or
+//! `(framework, app)`; see [`crate::PlacementRequest::scope`].
 
 use crate::agents::AgentState;
 use keel_model::{Constraint, ConstraintOp};
@@ -91,7 +91,12 @@ pub(crate) fn compile(c: &Constraint, cache: &mut RegexCache) -> Result<Compiled
     };
     match rule {
         Some(rule) if !c.field.is_empty() => Ok(Compiled {
-            field: c.field.clone(),
+            // Tallies count fields under the name `AgentState::fields` gives them.
+            field: if c.field == "@hostname" {
+                "hostname".to_string()
+            } else {
+                c.field.clone()
+            },
             rule,
             text,
         }),
@@ -100,7 +105,7 @@ pub(crate) fn compile(c: &Constraint, cache: &mut RegexCache) -> Result<Compiled
 }
 
 impl Compiled {
-    /// Whether the outcome depends on the framework's live allocations or the batch's pins.
+    /// Whether the outcome depends on the scope's live allocations or the batch's pins.
     pub(crate) fn stateful(&self) -> bool {
         matches!(
             self.rule,
@@ -147,8 +152,8 @@ impl Compiled {
     }
 }
 
-/// Live allocations of one framework per field value (`rack` → `r1` → 3), over every field
-/// of the agents it holds resources on.
+/// Live allocations of one constraint scope per field value (`rack` → `r1` → 3), over every
+/// field of the agents it holds resources on.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tally {
     by_field: BTreeMap<String, BTreeMap<String, u32>>,
@@ -280,6 +285,8 @@ mod tests {
         check("rack:MAX_PER:2", &["h2"], None, 0, "h1,h2,h3");
         check("rack:GROUP_BY", &["h2"], None, 0, "h1,h3");
         check("rack:GROUP_BY:3", &["h2"], None, 1, "h1,h2,h3");
+        check("@hostname:UNIQUE", &["h1", "h4"], None, 0, "h2,h3");
+        check("@hostname:MAX_PER:1", &["h2"], None, 0, "h1,h3,h4");
     }
 
     #[test]

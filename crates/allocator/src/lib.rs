@@ -9,10 +9,16 @@
 //! * [`Allocator::generate_offers`] runs one Mesos offer cycle: each active agent's free
 //!   resources go, whole, to the framework with the lowest share.
 //!
+//! The stateful constraints (UNIQUE, MAX_PER, GROUP_BY, and CLUSTER pinning within a batch)
+//! count live allocations per *constraint scope*: a framework alone (scope `None`), or one
+//! named scope of it (`Some(app)`: Marathon's constraints apply per app, and many apps run
+//! under one framework). Requests, [`Allocator::allocate_used`] and [`Allocator::recover`]
+//! name their scope; offers count under scope `None`.
+//!
 //! Module map: `drf` (the sorter), `constraints` (compiled placement constraints and the
-//! per-framework tallies they read), `agents` (the agent table), `batch` (one `allocate`
-//! call), `search` (finding an agent for one request), `offers` (one offer cycle), `skip`
-//! and `rng` (small helpers), `bench` (fixtures).
+//! per-scope tallies they read), `scope` (values per constraint scope), `agents` (the agent
+//! table), `batch` (one `allocate` call), `search` (finding an agent for one request),
+//! `offers` (one offer cycle), `skip` and `rng` (small helpers), `bench` (fixtures).
 //!
 //! Architecture Invariant: pure; no I/O, no clock, no global randomness (a seed is passed
 //! in). An agent's allocated resources are always contained in its total: every grant is a
@@ -28,6 +34,7 @@ mod drf;
 mod error;
 mod offers;
 mod rng;
+mod scope;
 mod search;
 mod skip;
 
@@ -59,6 +66,11 @@ pub struct PlacementRequest {
     /// Number of host ports wanted, assigned (lowest first) from the agent's `ports` ranges.
     pub ports: u32,
     pub constraints: Vec<Constraint>,
+    /// The constraint scope (a Marathon app id): UNIQUE, MAX_PER, GROUP_BY and CLUSTER
+    /// pinning count the live allocations of `(framework, scope)`. `None` is the framework
+    /// alone, a scope of its own (it does not see allocations made under `Some`).
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// Where a request was placed and what it was given.

@@ -1,6 +1,7 @@
 //! One Mesos-style offer cycle (stage 2 of the hierarchical allocator, without quota or
 //! filters): active agents in seeded random order; each agent's free resources go, whole,
-//! to the lowest framework of the lowest role, and count as allocated at once.
+//! to the lowest framework of the lowest role, and count as allocated at once (one live
+//! allocation in the framework's own constraint scope, `None`).
 
 use crate::arith::allocatable;
 use crate::rng::shuffle;
@@ -12,7 +13,8 @@ impl Allocator {
     /// Offers every active agent's free resources (if at least Mesos's minimum allocatable,
     /// `cpus:0.01` or `mem:32`) to the framework with the lowest DRF share: role order,
     /// then framework order within the role. A framework may be listed under several roles.
-    /// Offered resources stay allocated until [`Allocator::recover`]ed.
+    /// Offered resources stay allocated, in constraint scope `None`, until
+    /// [`Allocator::recover`]ed.
     pub fn generate_offers(
         &mut self,
         frameworks: &[(FrameworkId, String)],
@@ -49,7 +51,7 @@ impl Allocator {
             let Some(framework) = ids.get(fw.as_str()).map(|f| (*f).clone()) else {
                 break;
             };
-            if self.grant(slot, &framework, &role, resources.clone()) {
+            if self.grant(slot, &framework, &role, resources.clone(), None) {
                 offers.push(Offer {
                     agent_id,
                     framework,

@@ -47,7 +47,7 @@ pub(crate) struct Memo {
 
 impl Memo {
     /// A memo over `slots` agent slots, created after `log_pos` placements of the batch
-    /// under the framework's tally `version`.
+    /// under the request scope's tally `version`.
     pub(crate) fn new(slots: usize, log_pos: usize, stateful: bool, version: u64) -> Self {
         Self {
             skip: Skip::new(slots),

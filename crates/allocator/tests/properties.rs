@@ -1,6 +1,6 @@
 //! Property tests over the public API: no agent is ever over-committed, the books (free,
-//! allocated, shares) agree with a ledger of every grant, UNIQUE holds, and DRF is fair
-//! between roles with equal and with 2:1 weights.
+//! allocated, shares, per-scope constraint tallies) agree with a ledger of every grant,
+//! UNIQUE holds per scope, and DRF is fair between roles with equal and with 2:1 weights.
 
 #![allow(clippy::unwrap_used)]
 
@@ -22,9 +22,15 @@ fn role_of(fw: u8) -> String {
     format!("r{}", fw % 2)
 }
 
+/// Constraint scope `n`: the framework alone, or one of two apps.
+fn scope(n: u8) -> Option<&'static str> {
+    [None, Some("a"), Some("b")][usize::from(n) % 3]
+}
+
 #[derive(Debug, Clone)]
 struct Req {
     fw: u8,
+    scope: u8,
     tenth_cpus: u8,
     mem: u8,
     ports: u8,
@@ -44,6 +50,8 @@ enum Op {
     Active(u8, bool),
     Allocate(Vec<Req>),
     Recover(usize),
+    /// Recovers a ledger entry's resources under a scope nobody holds anything in.
+    RecoverElsewhere(usize),
     RecoverJunk {
         agent: u8,
         cpus: u8,
@@ -55,21 +63,28 @@ enum Op {
     Used {
         agent: u8,
         fw: u8,
+        scope: u8,
         cpus: u8,
         port: u8,
     },
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let req = (0u8..4, 1u8..30, 0u8..4, 0u8..3, prop::option::of(0u8..6)).prop_map(
-        |(fw, tenth_cpus, mem, ports, constraint)| Req {
+    let req = (
+        (0u8..4, 0u8..3),
+        1u8..30,
+        0u8..4,
+        0u8..3,
+        prop::option::of(0u8..6),
+    )
+        .prop_map(|((fw, scope), tenth_cpus, mem, ports, constraint)| Req {
             fw,
+            scope,
             tenth_cpus,
             mem,
             ports,
             constraint,
-        },
-    );
+        });
     prop_oneof![
         3 => (0u8..6, 0u8..8, 0u8..8, 0u8..6, 0u8..3)
             .prop_map(|(agent, cpus, mem, ports, rack)| Op::Add { agent, cpus, mem, ports, rack }),
@@ -77,9 +92,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..6, any::<bool>()).prop_map(|(a, b)| Op::Active(a, b)),
         4 => prop::collection::vec(req, 0..12).prop_map(Op::Allocate),
         3 => any::<usize>().prop_map(Op::Recover),
+        1 => any::<usize>().prop_map(Op::RecoverElsewhere),
         1 => (0u8..6, 0u8..4).prop_map(|(agent, cpus)| Op::RecoverJunk { agent, cpus }),
         2 => (0u8..5, any::<u64>()).prop_map(|(frameworks, seed)| Op::Offers { frameworks, seed }),
-        1 => (0u8..6, 0u8..4, 0u8..3, 0u8..8).prop_map(|(agent, fw, cpus, port)| Op::Used { agent, fw, cpus, port }),
+        1 => (0u8..6, (0u8..4, 0u8..3), 0u8..3, 0u8..8)
+            .prop_map(|(agent, (fw, scope), cpus, port)| Op::Used { agent, fw, scope, cpus, port }),
     ]
 }
 
@@ -99,11 +116,21 @@ fn constraint(n: u8) -> Constraint {
     }
 }
 
-/// Every grant the allocator made and has not taken back.
+/// One grant the allocator made: agent, framework and scope numbers, and what was granted.
+#[derive(Debug, Clone)]
+struct Held {
+    agent: u8,
+    fw: u8,
+    scope: u8,
+    resources: Resources,
+}
+
+/// Every grant the allocator made and has not taken back, and the agents' racks.
 #[derive(Default)]
 struct Model {
     totals: BTreeMap<u8, Resources>,
-    ledger: Vec<(u8, u8, Resources)>,
+    racks: BTreeMap<u8, u8>,
+    ledger: Vec<Held>,
 }
 
 impl Model {
@@ -126,6 +153,7 @@ impl Model {
                     .get(agent)
                     .map_or(extra.clone(), |t| t.add(&extra));
                 self.totals.insert(*agent, total.clone());
+                self.racks.insert(*agent, *rack);
                 a.add_agent(AgentInfo {
                     id: agent_id(*agent),
                     hostname: format!("h{agent}"),
@@ -136,15 +164,24 @@ impl Model {
             Op::Remove(agent) => {
                 a.remove_agent(&agent_id(*agent));
                 self.totals.remove(agent);
-                self.ledger.retain(|(ag, _, _)| ag != agent);
+                self.racks.remove(agent);
+                self.ledger.retain(|h| h.agent != *agent);
             }
             Op::Active(agent, active) => a.set_agent_active(&agent_id(*agent), *active),
             Op::Allocate(reqs) => self.allocate(a, reqs)?,
             Op::Recover(i) if !self.ledger.is_empty() => {
-                let (agent, f, r) = self.ledger.swap_remove(i % self.ledger.len());
-                a.recover(&agent_id(agent), &fw(f), &role_of(f), &r);
+                let h = self.ledger.swap_remove(i % self.ledger.len());
+                let (id, role) = (agent_id(h.agent), role_of(h.fw));
+                a.recover(&id, &fw(h.fw), &role, &h.resources, scope(h.scope));
             }
-            Op::Recover(_) => {}
+            Op::RecoverElsewhere(i) if !self.ledger.is_empty() => {
+                let h = &self.ledger[i % self.ledger.len()];
+                let id = agent_id(h.agent);
+                let free = a.free(&id);
+                a.recover(&id, &fw(h.fw), &role_of(h.fw), &h.resources, Some("z"));
+                prop_assert_eq!(a.free(&id), free);
+            }
+            Op::Recover(_) | Op::RecoverElsewhere(_) => {}
             Op::RecoverJunk { agent, cpus } => {
                 let junk = FrameworkId::new("junk").unwrap();
                 a.recover(
@@ -152,6 +189,7 @@ impl Model {
                     &junk,
                     "r0",
                     &Resources::new().with_scalar("cpus", f64::from(*cpus)),
+                    None,
                 );
             }
             Op::Offers { frameworks, seed } => {
@@ -161,12 +199,18 @@ impl Model {
                     let agent = self.agent_number(&o.agent_id);
                     let f = fws.iter().position(|(id, _)| *id == o.framework).unwrap() as u8;
                     prop_assert!(!o.resources.is_empty());
-                    self.ledger.push((agent, f, o.resources));
+                    self.ledger.push(Held {
+                        agent,
+                        fw: f,
+                        scope: 0,
+                        resources: o.resources,
+                    });
                 }
             }
             Op::Used {
                 agent,
                 fw: f,
+                scope: sc,
                 cpus,
                 port,
             } => {
@@ -177,10 +221,16 @@ impl Model {
                         Ranges::new(vec![(100 + u64::from(*port), 100 + u64::from(*port))]),
                     );
                 let free = a.free(&agent_id(*agent));
-                let result = a.allocate_used(&agent_id(*agent), &fw(*f), &role_of(*f), &r);
+                let id = agent_id(*agent);
+                let result = a.allocate_used(&id, &fw(*f), &role_of(*f), &r, scope(*sc));
                 prop_assert_eq!(result.is_ok(), free.is_some_and(|fr| fr.contains(&r)));
                 if result.is_ok() {
-                    self.ledger.push((*agent, *f, r));
+                    self.ledger.push(Held {
+                        agent: *agent,
+                        fw: *f,
+                        scope: *sc,
+                        resources: r,
+                    });
                 }
             }
         }
@@ -192,7 +242,11 @@ impl Model {
     }
 
     fn allocate(&mut self, a: &mut Allocator, reqs: &[Req]) -> Result<(), TestCaseError> {
-        let holders: BTreeSet<(u8, u8)> = self.ledger.iter().map(|(ag, f, _)| (*ag, *f)).collect();
+        let holders: BTreeSet<(u8, u8, u8)> = self
+            .ledger
+            .iter()
+            .map(|h| (h.agent, h.fw, h.scope))
+            .collect();
         let batch: Vec<PlacementRequest> = reqs
             .iter()
             .enumerate()
@@ -205,13 +259,15 @@ impl Model {
                     .with_scalar("mem", f64::from(r.mem) * 64.0),
                 ports: u32::from(r.ports),
                 constraints: r.constraint.map(constraint).into_iter().collect(),
+                scope: scope(r.scope).map(str::to_string),
             })
             .collect();
         let result = a.allocate(batch.clone());
         prop_assert_eq!(result.placed.len() + result.unplaced.len(), batch.len());
         let mut unique_hosts = BTreeSet::new();
         for p in &result.placed {
-            let req = &batch[p.request_id.parse::<usize>().unwrap()];
+            let i = p.request_id.parse::<usize>().unwrap();
+            let (req, r) = (&batch[i], &reqs[i]);
             let agent = self.agent_number(&p.agent_id);
             prop_assert!(p.resources.contains(&req.resources));
             prop_assert_eq!(p.resources.ports().count(), u64::from(req.ports));
@@ -220,12 +276,16 @@ impl Model {
                 .first()
                 .is_some_and(|c| c.field == "hostname")
             {
-                let f = reqs[p.request_id.parse::<usize>().unwrap()].fw;
-                prop_assert!(!holders.contains(&(agent, f)), "UNIQUE host already held");
-                prop_assert!(unique_hosts.insert((agent, f)), "UNIQUE host placed twice");
+                let key = (agent, r.fw, r.scope);
+                prop_assert!(!holders.contains(&key), "UNIQUE host already held");
+                prop_assert!(unique_hosts.insert(key), "UNIQUE host placed twice");
             }
-            let f = reqs[p.request_id.parse::<usize>().unwrap()].fw;
-            self.ledger.push((agent, f, p.resources.clone()));
+            self.ledger.push(Held {
+                agent,
+                fw: r.fw,
+                scope: r.scope,
+                resources: p.resources.clone(),
+            });
         }
         Ok(())
     }
@@ -247,8 +307,8 @@ impl Model {
             let grants: Vec<&Resources> = self
                 .ledger
                 .iter()
-                .filter(|(ag, _, _)| *ag == n)
-                .map(|(_, _, r)| r)
+                .filter(|h| h.agent == n)
+                .map(|h| &h.resources)
                 .collect();
             let ports: u64 = grants.iter().map(|r| r.ports().count()).sum();
             prop_assert_eq!(
@@ -268,9 +328,8 @@ impl Model {
         }
         for role in ["r0", "r1"] {
             let mut held = Resources::new();
-            for (_, f, r) in self.ledger.iter().filter(|(_, f, _)| role_of(*f) == role) {
-                let _ = f;
-                held = held.add(r);
+            for h in self.ledger.iter().filter(|h| role_of(h.fw) == role) {
+                held = held.add(&h.resources);
             }
             let want = held
                 .scalars
@@ -286,6 +345,43 @@ impl Model {
                 got,
                 want
             );
+        }
+        self.check_tallies(a)
+    }
+
+    /// Every scope's constraint tally equals the count of its live grants on agents with
+    /// each field value, recomputed from the ledger.
+    fn check_tallies(&self, a: &Allocator) -> Result<(), TestCaseError> {
+        let mut want: BTreeMap<(u8, u8, String, String), u32> = BTreeMap::new();
+        for h in &self.ledger {
+            let rack = self.racks[&h.agent];
+            for (field, value) in [
+                ("hostname", format!("h{}", h.agent)),
+                ("rack", format!("r{rack}")),
+            ] {
+                *want
+                    .entry((h.fw, h.scope, field.into(), value))
+                    .or_default() += 1;
+            }
+        }
+        let fields = (0..6u8)
+            .map(|n| ("hostname", format!("h{n}")))
+            .chain((0..3u8).map(|n| ("rack", format!("r{n}"))));
+        for (field, value) in fields {
+            for (f, sc) in (0..5u8).flat_map(|f| (0..3u8).map(move |sc| (f, sc))) {
+                let key = (f, sc, field.to_string(), value.clone());
+                let expected = want.get(&key).copied().unwrap_or(0);
+                let got = a.tally(&fw(f), scope(sc), field, &value);
+                prop_assert_eq!(
+                    got,
+                    expected,
+                    "tally of f{} {:?} {}={}",
+                    f,
+                    scope(sc),
+                    field,
+                    value
+                );
+            }
         }
         Ok(())
     }
@@ -346,6 +442,7 @@ fn contest(
             resources: resources.clone(),
             ports: 0,
             constraints: Vec::new(),
+            scope: None,
         });
     }
     let result = a.allocate(batch);

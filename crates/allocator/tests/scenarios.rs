@@ -2,8 +2,9 @@
 //! rendered as text and compared with an inline expectation.
 //!
 //! Setup lines: `agent <id> <hostname> <attrs|-> <resources>`, `inactive <id>`,
-//! `weight <role> <w>`, `used <agent> <framework> <role> <resources>`.
-//! Request lines: `<id> <framework> <role> <resources> [ports=N] [field:OP[:value]]...`.
+//! `weight <role> <w>`, `used <agent> <framework> <role> <resources> [scope]`.
+//! Request lines: `<id> <framework> <role> <resources> [ports=N] [scope=S]
+//! [field:OP[:value]]...`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -60,8 +61,14 @@ fn setup(text: &str) -> Allocator {
             }),
             ["inactive", id] => a.set_agent_active(&agent_id(id), false),
             ["weight", role, w] => a.set_weight(role, w.parse().unwrap()).unwrap(),
-            ["used", agent, f, role, r] => a
-                .allocate_used(&agent_id(agent), &fw(f), role, &res(r))
+            ["used", agent, f, role, r, scope @ ..] => a
+                .allocate_used(
+                    &agent_id(agent),
+                    &fw(f),
+                    role,
+                    &res(r),
+                    scope.first().copied(),
+                )
                 .unwrap(),
             _ => panic!("bad setup line {line:?}"),
         }
@@ -80,11 +87,15 @@ fn requests(text: &str) -> Vec<PlacementRequest> {
                 resources: res(w[3]),
                 ports: 0,
                 constraints: Vec::new(),
+                scope: None,
             };
             for extra in &w[4..] {
-                match extra.strip_prefix("ports=") {
-                    Some(n) => req.ports = n.parse().unwrap(),
-                    None => req.constraints.push(constraint(extra)),
+                if let Some(n) = extra.strip_prefix("ports=") {
+                    req.ports = n.parse().unwrap();
+                } else if let Some(s) = extra.strip_prefix("scope=") {
+                    req.scope = Some(s.to_string());
+                } else {
+                    req.constraints.push(constraint(extra));
                 }
             }
             req
@@ -239,7 +250,7 @@ fn unique_and_max_per_count_live_allocations() {
         ",
     );
     // A task ending frees its value again.
-    a.recover(&agent_id("a2"), &fw("f1"), "web", &res("cpus:1"));
+    a.recover(&agent_id("a2"), &fw("f1"), "web", &res("cpus:1"), None);
     let r = a.allocate(requests("t8 f1 web cpus:1 hostname:UNIQUE"));
     assert_eq!(render(&r), "t8 a2 cpus:1");
 }
@@ -393,7 +404,7 @@ fn offers_go_whole_to_the_lowest_share() {
         "everything is offered already"
     );
     for o in &offers {
-        a.recover(&o.agent_id, &o.framework, &o.role, &o.resources);
+        a.recover(&o.agent_id, &o.framework, &o.role, &o.resources, None);
     }
     assert_eq!(
         a.free(&agent_id("a1")),
@@ -446,7 +457,7 @@ fn reregistration_keeps_allocations_and_removal_drops_them() {
             .collect::<Vec<_>>(),
         ["a2 cpus:1"]
     );
-    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:2"));
+    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:2"), None);
     a.remove_framework(&fw("f1"));
     assert_eq!(a.dominant_share("A"), 0.0);
     assert_eq!(a.free(&agent_id("a2")), Some(res("cpus:4;mem:400")));
@@ -460,19 +471,25 @@ fn recover_takes_back_only_what_is_held() {
         used a1 f1 A cpus:2;mem:100;ports:[1-3]
         ",
     );
-    a.recover(&agent_id("a1"), &fw("f1"), "B", &res("cpus:2"));
-    a.recover(&agent_id("a1"), &fw("f2"), "A", &res("cpus:2"));
+    a.recover(&agent_id("a1"), &fw("f1"), "B", &res("cpus:2"), None);
+    a.recover(&agent_id("a1"), &fw("f2"), "A", &res("cpus:2"), None);
     assert_eq!(
         a.free(&agent_id("a1")),
         Some(res("cpus:2;mem:300;ports:[4-10]"))
     );
-    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:5;ports:[3-5]"));
+    a.recover(
+        &agent_id("a1"),
+        &fw("f1"),
+        "A",
+        &res("cpus:5;ports:[3-5]"),
+        None,
+    );
     assert_eq!(
         a.free(&agent_id("a1")),
         Some(res("cpus:4;mem:300;ports:[3-10]"))
     );
     assert_eq!(
-        a.allocation(&agent_id("a1"), &fw("f1"), "A"),
+        a.allocation(&agent_id("a1"), &fw("f1"), "A", None),
         Some(&res("mem:100;ports:[1-2]"))
     );
 }
@@ -490,11 +507,11 @@ fn errors_name_the_input() {
         Err("weight for role web must be > 0, got NaN".into())
     );
     assert_eq!(
-        e(a.allocate_used(&agent_id("a9"), &fw("f1"), "A", &res("cpus:1"))),
+        e(a.allocate_used(&agent_id("a9"), &fw("f1"), "A", &res("cpus:1"), None)),
         Err("unknown agent a9".into())
     );
     assert_eq!(
-        e(a.allocate_used(&agent_id("a1"), &fw("f1"), "A", &res("cpus:1;ports:[2-3]"))),
+        e(a.allocate_used(&agent_id("a1"), &fw("f1"), "A", &res("cpus:1;ports:[2-3]"), None)),
         Err("allocation of cpus:1;ports:[2-3] on agent a1 exceeds its free resources cpus:1;ports:[1-2]".into())
     );
     assert_eq!(a.free(&agent_id("a1")), Some(res("cpus:1;ports:[1-2]")));
@@ -535,13 +552,117 @@ fn a_partly_recovered_allocation_still_counts_for_unique() {
         used a1 f1 A cpus:2
         ",
     );
-    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:1"));
-    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:0.5"));
+    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:1"), None);
+    a.recover(&agent_id("a1"), &fw("f1"), "A", &res("cpus:0.5"), None);
     let r = a.allocate(requests(
         "t1 f1 A cpus:1 hostname:UNIQUE\nt2 f1 A cpus:1 hostname:UNIQUE",
     ));
     assert_eq!(
         render(&r),
         "t1 a2 cpus:1\nt2 unplaced: constraint hostname:UNIQUE=2"
+    );
+}
+
+#[test]
+fn scopes_of_one_framework_are_unique_independently() {
+    let mut a = check(
+        THREE,
+        "
+        a1 f1 web cpus:1 scope=a hostname:UNIQUE
+        b1 f1 web cpus:1 scope=b hostname:UNIQUE
+        a2 f1 web cpus:1 scope=a hostname:UNIQUE
+        b2 f1 web cpus:1 scope=b hostname:UNIQUE
+        a3 f1 web cpus:1 scope=a hostname:UNIQUE
+        b3 f1 web cpus:1 scope=b hostname:UNIQUE
+        a4 f1 web cpus:1 scope=a hostname:UNIQUE
+        b4 f1 web cpus:1 scope=b hostname:UNIQUE
+        n1 f1 web cpus:1 hostname:UNIQUE
+        ",
+        "
+        a1 a1 cpus:1
+        b1 a2 cpus:1
+        a2 a3 cpus:1
+        b2 a1 cpus:1
+        a3 a2 cpus:1
+        b3 a3 cpus:1
+        n1 a1 cpus:1
+        a4 unplaced: constraint hostname:UNIQUE=3
+        b4 unplaced: constraint hostname:UNIQUE=3
+        ",
+    );
+    let tally = |a: &Allocator, scope| a.tally(&fw("f1"), scope, "rack", "r1");
+    assert_eq!((tally(&a, None), tally(&a, Some("a"))), (1, 2));
+    // A scope that holds nothing on a2 recovers nothing there.
+    a.recover(&agent_id("a2"), &fw("f1"), "web", &res("cpus:1"), Some("c"));
+    assert_eq!(
+        a.free(&agent_id("a2")),
+        Some(res("cpus:2;mem:1024;ports:[31000-31009]"))
+    );
+    // Recovering a's task on a2 frees h2 for a, not for b.
+    a.recover(&agent_id("a2"), &fw("f1"), "web", &res("cpus:1"), Some("a"));
+    assert_eq!(
+        a.allocation(&agent_id("a2"), &fw("f1"), "web", Some("a")),
+        None
+    );
+    assert_eq!(
+        a.allocation(&agent_id("a2"), &fw("f1"), "web", Some("b")),
+        Some(&res("cpus:1"))
+    );
+    let r = a.allocate(requests(
+        "
+        b5 f1 web cpus:1 scope=b hostname:UNIQUE
+        a5 f1 web cpus:1 scope=a hostname:UNIQUE
+        ",
+    ));
+    assert_eq!(
+        render(&r),
+        "a5 a2 cpus:1\nb5 unplaced: constraint hostname:UNIQUE=3"
+    );
+}
+
+#[test]
+fn max_per_counts_per_scope() {
+    check(
+        &format!("{THREE}\nused a2 f1 web cpus:1 a"),
+        "
+        a1 f1 web cpus:1 scope=a rack:MAX_PER:1
+        a2 f1 web cpus:1 scope=a rack:MAX_PER:1
+        b1 f1 web cpus:1 scope=b rack:MAX_PER:1
+        b2 f1 web cpus:1 scope=b rack:MAX_PER:1
+        b3 f1 web cpus:1 scope=b rack:MAX_PER:1
+        n1 f1 web cpus:1 rack:MAX_PER:1
+        ",
+        "
+        a1 a1 cpus:1
+        b1 a2 cpus:1
+        b2 a3 cpus:1
+        n1 a1 cpus:1
+        a2 unplaced: constraint rack:MAX_PER:1=3
+        b3 unplaced: constraint rack:MAX_PER:1=3
+        ",
+    );
+}
+
+#[test]
+fn cluster_pins_per_scope() {
+    // Pinned per framework, b1 would follow a1 to rack r2.
+    check(
+        "
+        agent a1 h1 rack:r2 cpus:1
+        agent a2 h2 rack:r1 cpus:4
+        agent a3 h3 rack:r2 cpus:4
+        ",
+        "
+        a1 f1 web cpus:1 scope=a rack:CLUSTER
+        b1 f1 web cpus:1 scope=b rack:CLUSTER
+        a2 f1 web cpus:1 scope=a rack:CLUSTER
+        b2 f1 web cpus:1 scope=b rack:CLUSTER
+        ",
+        "
+        a1 a1 cpus:1
+        b1 a2 cpus:1
+        a2 a3 cpus:1
+        b2 a2 cpus:1
+        ",
     );
 }

@@ -6,4 +6,6 @@
 
 pub mod executor;
 pub mod internal;
+pub mod marathon;
 pub mod mesos;
+pub mod metronome;

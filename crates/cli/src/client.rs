@@ -32,6 +32,25 @@ impl Client {
         decode(resp, &url).await
     }
 
+    /// Any method with an optional JSON body; decodes the JSON reply (`null` when empty).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        decode(resp, &url).await
+    }
+
     /// POST JSON to `path` and decode the JSON reply (or `null` for an empty one).
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -86,6 +105,26 @@ fn error_message(status: reqwest::StatusCode, text: &str) -> String {
             msg = format!("{msg} ({})", parts.join("; "));
         }
     }
+    if let Some(details) = v.get("details").and_then(Value::as_array) {
+        for d in details {
+            let path = d.get("path").and_then(Value::as_str).unwrap_or("/");
+            let errors: Vec<&str> = d
+                .get("errors")
+                .and_then(Value::as_array)
+                .map(|e| e.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            msg.push_str(&format!("\n  {path}: {}", errors.join("; ")));
+        }
+    }
+    if let Some(deps) = v.get("deployments").and_then(Value::as_array) {
+        let ids: Vec<&str> = deps
+            .iter()
+            .filter_map(|d| d.get("id").and_then(Value::as_str))
+            .collect();
+        if !ids.is_empty() {
+            msg.push_str(&format!(" (deployments: {})", ids.join(", ")));
+        }
+    }
     msg
 }
 
@@ -104,6 +143,11 @@ mod tests {
         assert_eq!(
             error_message(reqwest::StatusCode::NOT_FOUND, "nope"),
             "404 Not Found: nope"
+        );
+        let body = r#"{"message":"Object is not valid","details":[{"path":"/cpus","errors":["error.min"]}]}"#;
+        assert_eq!(
+            error_message(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body),
+            "Object is not valid\n  /cpus: error.min"
         );
     }
 }

@@ -1,11 +1,16 @@
-//! The `keel` command-line client: `keel task run|list|log|kill` and `keel node list`,
+//! The `keel` command-line client: tasks, nodes, and Marathon apps, groups, pods and
+//! deployments,
 //! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
 
+mod app;
 mod client;
+mod job;
 mod node;
 mod task;
 
+pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
 pub use client::Client;
+pub use job::{JobCmd, ScheduleCmd, job};
 
 use clap::{Args, Subcommand};
 

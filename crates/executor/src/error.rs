@@ -1,6 +1,7 @@
 //! `ExecutorError`: everything that can stop the executor before it reports a terminal status.
 
 use crate::cgroups::CgroupError;
+use crate::fetch::FetchError;
 use std::io;
 use std::path::PathBuf;
 
@@ -35,6 +36,8 @@ pub enum ExecutorError {
     },
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
 }
 
 impl ExecutorError {

@@ -1,8 +1,9 @@
 //! The per-task executor process: owns the task's process tree, cgroups, log rotation.
 //!
 //! `keel executor` is spawned (detached) by the agent for one task, as Mesos's command
-//! executor is. It reads `<meta_dir>/executor.json`, starts the task in its own session
-//! and cgroups, copies its output into rotated `stdout`/`stderr` files in the sandbox, and
+//! executor is. It reads `<meta_dir>/executor.json`, fetches the task's URIs into the
+//! sandbox (Mesos's fetcher), starts the task in its own session and cgroups, copies its
+//! output into rotated `stdout`/`stderr` files in the sandbox, runs its health checks, and
 //! reports statuses over an abstract Unix socket the agent created and handed over.
 //!
 //! Every status is appended to `<meta_dir>/status.jsonl` and fsync'ed before it is sent, so
@@ -14,6 +15,9 @@
 
 mod cgroups;
 mod error;
+mod fetch;
+mod health;
+mod http;
 mod logs;
 mod outcome;
 mod procs;
@@ -26,6 +30,7 @@ pub use cgroups::{
     CgroupError, CgroupFs, CgroupLayout, CgroupLimits, ContainerCgroup, Controller, HostFs, Setting,
 };
 pub use error::ExecutorError;
+pub use fetch::FetchError;
 pub use logs::{RotatingFile, pump};
 pub use spawn::{DEFAULT_PATH, SpawnError};
 pub use status::read_statuses;
@@ -60,8 +65,8 @@ pub fn run(config_path: &Path, listener: UnixListener) -> Result<i32, ExecutorEr
     };
     let hub = Arc::new(socket::Hub::new(log, hello));
     let (events_tx, events) = mpsc::channel();
-    let server = socket::Server::start(listener, hub.clone(), events_tx)?;
-    let terminal = supervise::run_task(&config, &hub, &events)?;
+    let server = socket::Server::start(listener, hub.clone(), events_tx.clone())?;
+    let terminal = supervise::run_task(&config, &hub, &events, &events_tx)?;
     if !hub.wait_acked(terminal.seq, linger()) {
         tracing::warn!(
             seq = terminal.seq,

@@ -25,18 +25,28 @@ pub(crate) struct OomReport {
 pub(crate) struct Outcome {
     pub ending: Ending,
     pub kill_requested: bool,
+    /// The task was killed because a health check failed too often: why.
+    pub health_kill: Option<String>,
     pub oom: Option<OomReport>,
 }
 
 impl Outcome {
-    /// The terminal status: a requested kill wins (TASK_KILLED whatever the exit), then a
-    /// memory limitation, then the exit status itself.
+    /// The terminal status: a kill wins (TASK_KILLED whatever the exit; unhealthy with
+    /// Mesos's health reason when a health check asked for it), then a memory limitation,
+    /// then the exit status itself.
     pub fn terminal_update(&self) -> StatusUpdate {
         let described = describe(&self.ending);
         let exit_code = match self.ending {
             Ending::Exited(code) => Some(code),
             _ => None,
         };
+        if let Some(why) = &self.health_kill {
+            return StatusUpdate::new(TaskState::Killed)
+                .reason(Reason::ReasonTaskHealthCheckStatusUpdated)
+                .message(format!("Task killed: {why} ({described})"))
+                .healthy(false)
+                .exit_code(exit_code);
+        }
         if self.kill_requested {
             return StatusUpdate::new(TaskState::Killed)
                 .message(described)
@@ -153,6 +163,7 @@ mod tests {
         Outcome {
             ending,
             kill_requested: false,
+            health_kill: None,
             oom: None,
         }
     }
@@ -191,6 +202,21 @@ mod tests {
             killed(Ending::Exited(0)),
             r#"TASK_KILLED None "Command exited with status 0" Some(0)"#,
         );
+    }
+
+    #[test]
+    fn a_health_kill_is_killed_unhealthy_with_the_health_reason() {
+        let outcome = Outcome {
+            kill_requested: true,
+            health_kill: Some("HTTP health check of / failed 3 times consecutively: x".into()),
+            ..ended(Ending::Signaled(15))
+        };
+        check(
+            outcome.clone(),
+            r#"TASK_KILLED Some(ReasonTaskHealthCheckStatusUpdated) "Task killed: HTTP health check of / failed 3 times consecutively: x (Command terminated with signal SIGTERM)" None"#,
+        );
+        assert_eq!(outcome.terminal_update().healthy, Some(false));
+        assert_eq!(ended(Ending::Exited(0)).terminal_update().healthy, None);
     }
 
     #[test]

@@ -3,7 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often [`wait_until`] checks on a child.
+const WAIT_POLL: Duration = Duration::from_millis(10);
 
 /// The fields of `/proc/<pid>/stat` the executor needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +100,45 @@ static CLAIMED: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 pub(crate) fn claimed() -> MutexGuard<'static, BTreeSet<i32>> {
     CLAIMED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Spawns `cmd` and claims the child, so orphan reaping never steals its exit status;
+/// whoever waits for it calls [`unclaim`] afterwards.
+pub(crate) fn spawn_claimed(cmd: &mut Command) -> io::Result<Child> {
+    let mut claimed = claimed();
+    let child = cmd.spawn()?;
+    claimed.insert(child.id() as i32);
+    Ok(child)
+}
+
+/// Gives a child's pid back to orphan reaping once it has been waited for.
+pub(crate) fn unclaim(child: &Child) {
+    claimed().remove(&(child.id() as i32));
+}
+
+/// Waits for `child` until `deadline`, polling; `Ok(None)` when the deadline passed or
+/// `give_up` said so first (the child is still running then).
+pub(crate) fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+    give_up: &dyn Fn() -> bool,
+) -> io::Result<Option<ExitStatus>> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline || give_up() {
+            return Ok(None);
+        }
+        std::thread::sleep(WAIT_POLL);
+    }
+}
+
+/// SIGKILLs `child` and its process group (it ran `setsid`), then reaps it.
+pub(crate) fn kill_and_reap(child: &mut Child) {
+    signal_group(child.id() as i32, libc::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Reaps exited children of this process that nobody claimed (orphans of the task that

@@ -3,6 +3,7 @@
 //! turns agent messages into acks and `Event`s for the supervisor.
 
 use crate::ExecutorError;
+use crate::health::Probe;
 use crate::status::{StatusLog, StatusUpdate, now_secs};
 use keel_api::executor::{AgentMessage, ExecutorMessage, ExecutorStatus};
 use std::io::{self, BufRead, BufReader, Write};
@@ -15,10 +16,17 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// What the agent asked the supervisor to do.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the supervisor is told: requests of the agent and results of health probes.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Event {
-    Kill { grace: Duration },
+    Kill {
+        grace: Duration,
+    },
+    /// A result of health check `index` (in the task spec's order).
+    Probe {
+        index: usize,
+        probe: Probe,
+    },
 }
 
 /// A stalled agent cannot block the executor longer than this per write.

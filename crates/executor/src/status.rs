@@ -24,6 +24,7 @@ pub(crate) struct StatusUpdate {
     pub reason: Option<Reason>,
     pub message: Option<String>,
     pub exit_code: Option<i32>,
+    pub healthy: Option<bool>,
 }
 
 impl StatusUpdate {
@@ -33,6 +34,7 @@ impl StatusUpdate {
             reason: None,
             message: None,
             exit_code: None,
+            healthy: None,
         }
     }
 
@@ -51,6 +53,11 @@ impl StatusUpdate {
         self
     }
 
+    pub fn healthy(mut self, healthy: bool) -> Self {
+        self.healthy = Some(healthy);
+        self
+    }
+
     /// The wire status with sequence number `seq`, stamped with `timestamp`.
     pub fn stamp(self, seq: u64, timestamp: f64) -> ExecutorStatus {
         ExecutorStatus {
@@ -60,7 +67,7 @@ impl StatusUpdate {
             message: self.message,
             exit_code: self.exit_code,
             timestamp,
-            healthy: None,
+            healthy: self.healthy,
         }
     }
 }

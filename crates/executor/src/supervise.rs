@@ -1,8 +1,11 @@
-//! The task's life from launch to terminal status: STARTING, cgroups and spawn, RUNNING,
-//! then watching for exit, kill requests and OOM kills, and finally cleaning the container
-//! up before the terminal status is written.
+//! The task's life from launch to terminal status: STARTING, fetching URIs, cgroups and
+//! spawn, RUNNING and health checks, then watching for exit, kill requests, health verdicts
+//! and OOM kills, and finally cleaning the container up before the terminal status is
+//! written.
 
 use crate::cgroups::{CgroupLayout, CgroupLimits, ContainerCgroup, HostFs};
+use crate::fetch::{FetchOptions, fetch_all};
+use crate::health::{Health, HealthCheckers, HealthCommand, Probe, TaskContext};
 use crate::logs::OutputPumps;
 use crate::outcome::{Ending, OomReport, Outcome};
 use crate::socket::{Event, Hub};
@@ -10,10 +13,10 @@ use crate::spawn::{SpawnPlan, spawn};
 use crate::status::StatusUpdate;
 use crate::{ExecutorError, procs};
 use keel_api::executor::{ExecutorConfig, ExecutorStatus};
-use keel_model::{Reason, TaskState};
+use keel_model::{Reason, TaskSpec, TaskState};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 /// How often the supervisor polls for exit, OOM kills and deadlines.
@@ -23,19 +26,25 @@ const KILL_PATIENCE: Duration = Duration::from_secs(30);
 /// How long to wait for the output pipes to close after the container is gone.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Launches the task, supervises it to the end and returns its terminal status.
+/// Launches the task, supervises it to the end and returns its terminal status. Health
+/// check threads report into `events` through `events_tx`.
 pub(crate) fn run_task(
     config: &ExecutorConfig,
     hub: &Hub,
     events: &Receiver<Event>,
+    events_tx: &Sender<Event>,
 ) -> Result<ExecutorStatus, ExecutorError> {
     hub.emit(StatusUpdate::new(TaskState::Starting))?;
+    if let Err(e) = fetch_all(&config.task, &config.sandbox, &FetchOptions::default()) {
+        return hub.emit(launch_failed(e.into()));
+    }
     let (child, cgroup, pumps) = match launch(config) {
         Ok(launched) => launched,
         Err(failed) => return hub.emit(failed),
     };
-    let mut supervisor = Supervisor::new(hub, child, cgroup, config.task.resources.mem());
+    let mut supervisor = Supervisor::new(hub, child, cgroup, &config.task);
     hub.emit(StatusUpdate::new(TaskState::Running))?;
+    supervisor.start_health_checks(config, events_tx)?;
     let outcome = supervisor.watch(events);
     supervisor.clean_up(pumps);
     hub.emit(outcome.terminal_update())
@@ -104,6 +113,15 @@ fn create_cgroup(config: &ExecutorConfig) -> Result<Option<ContainerCgroup>, Exe
     )?))
 }
 
+/// The task's assigned host ports, PORT0 first.
+fn task_ports(task: &TaskSpec) -> Vec<u16> {
+    task.resources
+        .ports()
+        .values()
+        .filter_map(|p| u16::try_from(p).ok())
+        .collect()
+}
+
 fn remove_cgroup(cgroup: Option<&ContainerCgroup>) {
     if let Some(Err(e)) = cgroup.map(ContainerCgroup::remove) {
         tracing::warn!(error = %e, "cannot remove the container's cgroup");
@@ -119,6 +137,15 @@ struct Supervisor<'a> {
     pgid: i32,
     cgroup: Option<ContainerCgroup>,
     mem_mb: f64,
+    /// The task's SIGTERM to SIGKILL delay, for kills the executor decides on.
+    kill_grace: Duration,
+    /// When the task started (health check grace periods count from here).
+    started: Instant,
+    health: Option<Health>,
+    /// The health check threads, until the task is killed or exits.
+    checkers: Option<HealthCheckers>,
+    /// Why a health check had the task killed.
+    health_kill: Option<String>,
     kill_requested: bool,
     /// When SIGTERM turns into SIGKILL.
     kill_deadline: Option<Instant>,
@@ -128,19 +155,82 @@ struct Supervisor<'a> {
 }
 
 impl<'a> Supervisor<'a> {
-    fn new(hub: &'a Hub, child: Child, cgroup: Option<ContainerCgroup>, mem_mb: f64) -> Self {
+    fn new(hub: &'a Hub, child: Child, cgroup: Option<ContainerCgroup>, task: &TaskSpec) -> Self {
         let pgid = child.id() as i32;
         Self {
             hub,
             child,
             pgid,
             cgroup,
-            mem_mb,
+            mem_mb: task.resources.mem(),
+            kill_grace: crate::health::secs(task.kill_grace_secs),
+            started: Instant::now(),
+            health: None,
+            checkers: None,
+            health_kill: None,
             kill_requested: false,
             kill_deadline: None,
             oom: false,
             reaped: false,
             cleaned: false,
+        }
+    }
+
+    /// Starts the task's health checks, if any; their results arrive as events.
+    fn start_health_checks(
+        &mut self,
+        config: &ExecutorConfig,
+        events_tx: &Sender<Event>,
+    ) -> Result<(), ExecutorError> {
+        let specs = &config.task.health_checks;
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let task = TaskContext {
+            ports: task_ports(&config.task),
+            env: config.env.clone(),
+            sandbox: config.sandbox.clone(),
+            user: config.task.command.user.clone(),
+            cgroup_procs: self
+                .cgroup
+                .as_ref()
+                .map(ContainerCgroup::procs_files)
+                .unwrap_or_default(),
+        };
+        let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
+        self.health = Some(Health::new(rules));
+        self.checkers = Some(checkers);
+        Ok(())
+    }
+
+    /// A probe result: reports a changed verdict, kills the task when a check says so.
+    fn on_probe(&mut self, index: usize, probe: Probe) {
+        if let Probe::Failed(why) = &probe {
+            tracing::warn!(index, %why, "health check failed");
+        }
+        let since_start = self.started.elapsed();
+        let (Some(health), false) = (self.health.as_mut(), self.kill_requested) else {
+            return;
+        };
+        let commands = health.observe(index, probe, since_start);
+        for command in commands {
+            match command {
+                HealthCommand::Report(healthy) => self.report_health(healthy),
+                HealthCommand::Kill { message } => {
+                    tracing::warn!(%message, "killing the task: health check failed");
+                    self.health_kill = Some(message);
+                    self.kill(self.kill_grace);
+                }
+            }
+        }
+    }
+
+    fn report_health(&self, healthy: bool) {
+        let update = StatusUpdate::new(TaskState::Running)
+            .reason(Reason::ReasonTaskHealthCheckStatusUpdated)
+            .healthy(healthy);
+        if let Err(e) = self.hub.emit(update) {
+            tracing::error!(error = %e, "cannot record a health verdict");
         }
     }
 
@@ -155,6 +245,7 @@ impl<'a> Supervisor<'a> {
             self.enforce_deadline();
             match events.recv_timeout(TICK) {
                 Ok(Event::Kill { grace }) => self.kill(grace),
+                Ok(Event::Probe { index, probe }) => self.on_probe(index, probe),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
             }
@@ -167,6 +258,7 @@ impl<'a> Supervisor<'a> {
         Outcome {
             ending,
             kill_requested: self.kill_requested,
+            health_kill: self.health_kill.clone(),
             oom,
         }
     }
@@ -181,6 +273,7 @@ impl<'a> Supervisor<'a> {
             },
             Err(e) => Ending::Unknown(e.to_string()),
         };
+        self.checkers = None;
         self.reaped = true;
         procs::claimed().remove(&self.pgid);
         Some(ending)
@@ -191,6 +284,7 @@ impl<'a> Supervisor<'a> {
     fn kill(&mut self, grace: Duration) {
         if !self.kill_requested {
             self.kill_requested = true;
+            self.checkers = None;
             if let Err(e) = self.hub.emit(StatusUpdate::new(TaskState::Killing)) {
                 tracing::error!(error = %e, "cannot record TASK_KILLING; killing anyway");
             }

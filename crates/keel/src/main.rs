@@ -41,6 +41,21 @@ enum Cmd {
     /// Nodes (agents).
     #[command(subcommand)]
     Node(keel_cli::NodeCmd),
+    /// Services (Marathon apps).
+    #[command(subcommand)]
+    App(keel_cli::AppCmd),
+    /// Service groups.
+    #[command(subcommand)]
+    Group(keel_cli::GroupCmd),
+    /// Pods.
+    #[command(subcommand)]
+    Pod(keel_cli::PodCmd),
+    /// Deployments of apps, groups and pods.
+    #[command(subcommand)]
+    Deployment(keel_cli::DeploymentCmd),
+    /// Jobs (Metronome): one-off and scheduled runs, history, logs.
+    #[command(subcommand)]
+    Job(keel_cli::JobCmd),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -75,6 +90,11 @@ fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
             Cmd::Agent(a) => roles::agent(a).await,
             Cmd::Task(t) => keel_cli::task(&global, t).await,
             Cmd::Node(n) => keel_cli::node(&global, n).await,
+            Cmd::App(c) => keel_cli::app(&global, c).await,
+            Cmd::Group(c) => keel_cli::group(&global, c).await,
+            Cmd::Pod(c) => keel_cli::pod(&global, c).await,
+            Cmd::Deployment(c) => keel_cli::deployment(&global, c).await,
+            Cmd::Job(c) => keel_cli::job(&global, c).await,
             Cmd::Executor { .. } | Cmd::Completions { .. } => Ok(()),
         }
     });

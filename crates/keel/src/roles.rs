@@ -22,8 +22,8 @@ pub struct MasterOpts {
     /// Seconds between agent heartbeats.
     #[arg(long, default_value_t = 5.0)]
     heartbeat_interval: f64,
-    /// Cluster name shown in state.
-    #[arg(long)]
+    /// Cluster name shown in state (DC/OS always has one; `dcos cluster setup` reads it).
+    #[arg(long, default_value = "keel")]
     cluster_name: Option<String>,
     /// DRF role weights, e.g. `ads=2,batch=0.5` (Mesos's --weights).
     #[arg(long)]
@@ -169,11 +169,33 @@ async fn start_master(
 /// Starts the schedulers and services that run beside the master and returns their
 /// routes for the entry. Each service owns one block here.
 fn services(master: &Master) -> anyhow::Result<Vec<axum::Router>> {
-    let routes = Vec::new();
-    let _ = master;
-    // Marathon (service scheduler): wired by the Marathon issue.
-    // Metronome (job scheduler): wired by the Metronome issue.
+    let mut routes = Vec::new();
+    // Marathon (service scheduler).
+    let marathon = keel_marathon::Marathon::open(master)?;
+    tokio::spawn(marathon.clone().run());
+    routes.push(marathon.router());
+    // Metronome (job scheduler).
+    let (jobs, scheduler) = keel_metronome::start(master, metronome_config()?)?;
+    tokio::spawn(scheduler);
+    routes.push(jobs);
     Ok(routes)
+}
+
+/// The job service's tunables. `KEEL_METRONOME_TICK_MS` sets the scheduler tick;
+/// `KEEL_METRONOME_CRON_SECONDS=1` (tests only) reads 6-field cron with a leading seconds
+/// field, so end-to-end tests can use slots seconds apart.
+fn metronome_config() -> anyhow::Result<keel_metronome::MetronomeConfig> {
+    let mut c = keel_metronome::MetronomeConfig::default();
+    if let Ok(ms) = std::env::var("KEEL_METRONOME_TICK_MS") {
+        let ms: u64 = ms
+            .parse()
+            .with_context(|| format!("KEEL_METRONOME_TICK_MS {ms:?} is not a number"))?;
+        c.tick = Duration::from_millis(ms.max(10));
+    }
+    if std::env::var("KEEL_METRONOME_CRON_SECONDS").is_ok_and(|v| v == "1") {
+        c.cron_syntax = keel_metronome::CronSyntax::WithSeconds;
+    }
+    Ok(c)
 }
 
 async fn serve_master(
@@ -185,11 +207,31 @@ async fn serve_master(
     let app = master
         .entry(services(&master)?)
         .map_request(keel_master::normalize_uri);
-    axum::serve(listener, tower::make::Shared::new(app))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = fired_tx.send(());
+    };
+    let server =
+        axum::serve(listener, tower::make::Shared::new(app)).with_graceful_shutdown(signal);
+    // Long-lived streams (events, agent streams) would hold a graceful shutdown open
+    // forever: give open requests a short grace, then stop.
+    let deadline = async move {
+        if fired_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = deadline => tracing::info!("closing {} s after the shutdown signal", SHUTDOWN_GRACE.as_secs()),
+    }
     Ok(())
 }
+
+/// How long open requests may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 fn agent_config(
     master: String,

@@ -161,6 +161,7 @@ impl Core {
                     &s.framework_id,
                     &s.role,
                     &s.resources,
+                    s.placement_scope.as_deref(),
                 ) {
                     tracing::warn!(task = %s.id, "recovering task resources: {e}");
                 }

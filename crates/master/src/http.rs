@@ -159,6 +159,7 @@ pub fn router(m: Master) -> Router {
         .route("/internal/v1/tasks/{id}/kill", post(kill))
         .route("/internal/v1/events", get(crate::stream::events))
         .with_state(m)
+        .merge(crate::dcos::router())
 }
 
 async fn state(State(m): State<Master>, Query(q): Q) -> Response {

@@ -32,6 +32,10 @@ pub struct TaskLaunch {
     pub labels: BTreeMap<String, String>,
     pub health_checks: Vec<HealthCheck>,
     pub fetch: Vec<FetchUri>,
+    /// Names for the assigned ports, in order (`""` = unnamed): `PORT_<NAME>` in the env.
+    pub port_names: Vec<String>,
+    /// Where stateful constraints count this task (e.g. the Marathon app id).
+    pub placement_scope: Option<String>,
 }
 
 /// A scheduler's view of one task.
@@ -128,6 +132,16 @@ impl Master {
     /// The clock.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.with_core(|c| c.clock.clone())
+    }
+
+    /// The id of the framework called `name`, once it has launched anything.
+    pub fn framework_id(&self, name: &str) -> Option<String> {
+        self.with_core(|c| {
+            c.frameworks
+                .values()
+                .find(|f| f.name == name)
+                .map(|f| f.id.to_string())
+        })
     }
 
     /// The master's advertised address.

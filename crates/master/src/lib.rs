@@ -7,6 +7,7 @@
 
 mod agents;
 mod core;
+mod dcos;
 mod error;
 mod http;
 mod launch;

@@ -43,6 +43,8 @@ impl Core {
             labels: req.labels.clone(),
             health_checks: Vec::new(),
             fetch: Vec::new(),
+            port_names: Vec::new(),
+            placement_scope: None,
         };
         self.launch_batch(vec![launch])
             .pop()
@@ -68,6 +70,7 @@ impl Core {
                         resources: l.resources.clone(),
                         ports: l.ports,
                         constraints: l.constraints.clone(),
+                        scope: l.placement_scope.clone(),
                     });
                     framework_ids.push(Ok(fid));
                 }
@@ -118,6 +121,8 @@ impl Core {
             labels: l.labels,
             health_checks: l.health_checks,
             fetch: l.fetch,
+            port_names: l.port_names,
+            placement_scope: l.placement_scope,
         };
         let now = self.now();
         let rec = TaskRecord {
@@ -145,6 +150,7 @@ impl Core {
                 &spec.framework_id,
                 &spec.role,
                 &spec.resources,
+                spec.placement_scope.as_deref(),
             );
             return Err(MasterError::invalid(
                 "task_id",
@@ -157,6 +163,7 @@ impl Core {
                 &spec.framework_id,
                 &spec.role,
                 &spec.resources,
+                spec.placement_scope.as_deref(),
             );
             return Err(e);
         }
@@ -262,8 +269,13 @@ impl Core {
         self.save_task(&rec)?;
         if !was_terminal && rec.state.is_terminal() {
             let s = &rec.spec;
-            self.allocator
-                .recover(agent, &s.framework_id, &s.role, &s.resources);
+            self.allocator.recover(
+                agent,
+                &s.framework_id,
+                &s.role,
+                &s.resources,
+                s.placement_scope.as_deref(),
+            );
             *self
                 .counters
                 .terminal
@@ -308,10 +320,13 @@ impl Core {
         };
         self.save_task(&rec)?;
         let s = &rec.spec;
-        if let Err(e) = self
-            .allocator
-            .allocate_used(agent, &s.framework_id, &s.role, &s.resources)
-        {
+        if let Err(e) = self.allocator.allocate_used(
+            agent,
+            &s.framework_id,
+            &s.role,
+            &s.resources,
+            s.placement_scope.as_deref(),
+        ) {
             tracing::warn!(task = %s.id, "adopted task over-commits its agent: {e}");
         }
         self.tasks.insert(rec.spec.id.clone(), rec);

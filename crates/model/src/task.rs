@@ -189,6 +189,14 @@ pub struct TaskSpec {
     /// URIs fetched into the sandbox before the task starts (Mesos fetcher).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fetch: Vec<FetchUri>,
+    /// Names of the assigned host ports, in order (`""` for an unnamed one); the agent
+    /// exports `PORT_<NAME>` for each named port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_names: Vec<String>,
+    /// Where the stateful placement constraints (UNIQUE, MAX_PER, GROUP_BY, CLUSTER) count
+    /// this task, e.g. its Marathon app; `None` counts it per framework.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_scope: Option<String>,
 }
 
 /// How a health check probes the task.

@@ -3,13 +3,18 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use keel_api::executor::{
     AgentMessage, CONFIG_FILE, CgroupConfig, ExecutorConfig, ExecutorMessage, ExecutorStatus,
     LogRotation,
 };
 use keel_executor::{CgroupLayout, ExecutorError, HostFs};
-use keel_model::{AgentId, CommandSpec, ContainerId, FrameworkId, TaskId, TaskSpec, TaskState};
-use keel_resources::Resources;
+use keel_model::{
+    AgentId, CommandSpec, ContainerId, FrameworkId, HealthCheck, HealthProtocol, TaskId, TaskSpec,
+    TaskState,
+};
+use keel_resources::{Ranges, Resources};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::linux::net::SocketAddrExt;
@@ -55,6 +60,8 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
             labels: BTreeMap::new(),
             health_checks: Vec::new(),
             fetch: Vec::new(),
+            port_names: Vec::new(),
+            placement_scope: None,
         },
         container_id: ContainerId::new(format!("container-{unique}")).expect("container id"),
         agent_id: AgentId::new("m1-S1").expect("agent id"),
@@ -67,6 +74,37 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
         },
         log_rotation: LogRotation::default(),
         socket_name: format!("keel-executor-test-{unique}"),
+    }
+}
+
+/// Gives the task `ports` as its assigned host ports (PORT0 first).
+pub fn with_ports(mut config: ExecutorConfig, ports: &[u16]) -> ExecutorConfig {
+    let ranges = ports
+        .iter()
+        .map(|p| (u64::from(*p), u64::from(*p)))
+        .collect();
+    config.task.resources = config
+        .task
+        .resources
+        .with_ranges("ports", Ranges::new(ranges));
+    config
+}
+
+/// A health check probing every 0.1 s with a 1 s timeout, no grace, no delay, never
+/// killing; on PORT0 for network protocols.
+pub fn health_check(protocol: HealthProtocol) -> HealthCheck {
+    HealthCheck {
+        protocol,
+        port_index: Some(0),
+        port: None,
+        path: None,
+        command: None,
+        grace_period_secs: 0.0,
+        interval_secs: 0.1,
+        timeout_secs: 1.0,
+        max_consecutive_failures: 0,
+        delay_secs: 0.0,
+        ignore_http1xx: false,
     }
 }
 

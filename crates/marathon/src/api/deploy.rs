@@ -1,0 +1,192 @@
+//! The write path shared by every endpoint that changes apps or groups: compute the new
+//! root, plan it, check locks (409, or cancel with `force`), persist definitions, versions
+//! and the deployment in one transaction, then start it. Also `/v2/deployments`.
+
+use super::{Params, deployment_result, flag, json_response};
+use crate::Marathon;
+use crate::error::HttpError;
+use crate::events;
+use crate::state::{DeploymentRecord, GroupRecord, State, Writes, prune_versions, root_of};
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Timestamp};
+use keel_deploy::{DeploymentPlan, conflicts, plan, rollback};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A requested change of the whole app/group set.
+pub(crate) struct Change {
+    pub apps: BTreeMap<PathId, AppDefinition>,
+    pub groups: BTreeMap<PathId, GroupRecord>,
+    pub restart: BTreeSet<String>,
+    /// Instances each Scale action must kill (kill-and-scale).
+    pub sentenced: BTreeMap<String, Vec<String>>,
+    pub force: bool,
+}
+
+impl Change {
+    /// Starts from the current state.
+    pub fn from(st: &State, force: bool) -> Change {
+        Change {
+            apps: st.apps.clone(),
+            groups: st.groups.clone(),
+            restart: BTreeSet::new(),
+            sentenced: BTreeMap::new(),
+            force,
+        }
+    }
+}
+
+/// The version stamp of a write happening now.
+pub(crate) fn version_now(m: &Marathon) -> Timestamp {
+    Timestamp::from_millis((m.now() * 1000.0) as i64)
+}
+
+impl Marathon {
+    /// Plans, persists and starts `change`; returns the plan.
+    pub(crate) fn deploy(
+        &self,
+        st: &mut State,
+        change: Change,
+    ) -> Result<DeploymentPlan, HttpError> {
+        let now = self.now();
+        let version = version_now(self);
+        let original = st.root();
+        let target = root_of(change.apps.values(), &change.groups);
+        let id = uuid::Uuid::new_v4().to_string();
+        let p = plan(&original, &target, &change.restart, id, version.to_string())?
+            .with_sentenced(&change.sentenced);
+        let blocking = conflicts(&p, st.deployments.iter().map(|d| &d.plan));
+        let mut w = Writes::default();
+        if !blocking.is_empty() {
+            if !change.force {
+                return Err(HttpError(ApiErrorBody::locked(&blocking)));
+            }
+            st.deployments.retain(|d| !blocking.contains(&d.plan.id));
+            for id in &blocking {
+                w.remove_deployment(id);
+            }
+        }
+        let changed: Vec<&AppDefinition> = change
+            .apps
+            .values()
+            .filter(|a| st.apps.get(&a.id) != Some(*a))
+            .collect();
+        for a in &changed {
+            w.app(a)?;
+        }
+        for id in st.apps.keys().filter(|id| !change.apps.contains_key(*id)) {
+            w.remove_app(id);
+        }
+        for g in change
+            .groups
+            .values()
+            .filter(|g| st.groups.get(&g.id) != Some(*g))
+        {
+            w.group(g)?;
+        }
+        for id in st
+            .groups
+            .keys()
+            .filter(|id| !change.groups.contains_key(*id))
+        {
+            w.remove_group(id);
+        }
+        let record = DeploymentRecord {
+            plan: p.clone(),
+            step: 0,
+        };
+        if !p.is_empty() {
+            w.deployment(&record)?;
+        }
+        w.commit(&*self.inner.store)?;
+        for a in &changed {
+            st.backoff.remove(&a.id);
+            let _ = prune_versions(&*self.inner.store, &a.id);
+        }
+        let removed: Vec<PathId> = st
+            .apps
+            .keys()
+            .filter(|id| !change.apps.contains_key(*id))
+            .cloned()
+            .collect();
+        st.apps = change.apps;
+        st.groups = change.groups;
+        if !p.is_empty() {
+            st.deployments.push(record);
+            self.emit(events::deployment_info(&p, 0, now));
+        } else {
+            self.emit(events::deployment_success(&p, now));
+        }
+        self.emit(events::group_change_success("/", &p.version, now));
+        for id in removed {
+            self.emit(events::app_terminated(&id.to_string(), now));
+        }
+        self.inner.wake.notify_one();
+        Ok(p)
+    }
+}
+
+/// `GET /v2/deployments`.
+pub(crate) async fn list(AxState(m): AxState<Marathon>) -> Response {
+    let st = m.lock();
+    let v: Vec<Value> = st
+        .deployments
+        .iter()
+        .map(crate::views::deployment_json)
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(v))
+}
+
+/// `DELETE /v2/deployments/{id}`: roll back (a new deployment), or with `force` just stop.
+pub(crate) async fn cancel(
+    AxState(m): AxState<Marathon>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, HttpError> {
+    let force = flag(&q, "force", false);
+    let mut st = m.lock();
+    let Some(idx) = st.deployments.iter().position(|d| d.plan.id == id) else {
+        return Err(HttpError(ApiErrorBody::deployment_not_found(&id)));
+    };
+    let d = st.deployments.remove(idx);
+    let mut w = Writes::default();
+    w.remove_deployment(&id);
+    w.commit(&*m.inner.store)?;
+    m.emit(events::deployment_failed(&d.plan, "cancelled", m.now()));
+    if force {
+        m.inner.wake.notify_one();
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    // Restore the definitions the cancelled plan replaced.
+    let back = rollback(
+        &d.plan,
+        &st.root(),
+        uuid::Uuid::new_v4().to_string(),
+        version_now(&m).to_string(),
+    )?;
+    let mut change = Change::from(&st, true);
+    for spec_id in d.plan.affected() {
+        let pid = PathId::parse_unchecked(&spec_id);
+        match back.target.run_specs.get(&spec_id) {
+            Some(spec) => {
+                let versions = crate::state::app_versions(&*m.inner.store, &pid)?;
+                if let Some(old) = versions
+                    .into_iter()
+                    .find(|a| a.version.to_string() == spec.version)
+                {
+                    let current = st.apps.get(&pid).cloned();
+                    change
+                        .apps
+                        .insert(pid, old.with_version(version_now(&m), current.as_ref()));
+                }
+            }
+            None => {
+                change.apps.remove(&pid);
+            }
+        }
+    }
+    let p = m.deploy(&mut st, change)?;
+    Ok(deployment_result(StatusCode::OK, &p.id, &p.version))
+}

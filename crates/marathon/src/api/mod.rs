@@ -1,0 +1,113 @@
+//! The Marathon v2 REST API. App and group ids contain slashes, so the id routes take the
+//! rest of the path and dispatch on the reserved trailing segments (`restart`, `tasks`,
+//! `versions`).
+
+mod apps;
+mod deploy;
+mod groups;
+mod misc;
+mod tasks;
+
+use crate::Marathon;
+use crate::error::HttpError;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use keel_api::marathon::{ApiErrorBody, PathId};
+use serde_json::Value;
+
+/// Query parameters, keeping repeated keys (`embed`, `event_type`).
+pub(crate) type Params = Vec<(String, String)>;
+
+pub(crate) fn param<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub(crate) fn params<'a>(q: &'a Params, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    q.iter()
+        .filter(move |(k, _)| k == name || k.strip_suffix("[]") == Some(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Marathon's booleans (Java `Boolean.valueOf`: case-insensitive `true`, anything else false).
+pub(crate) fn flag(q: &Params, name: &str, default: bool) -> bool {
+    match param(q, name) {
+        Some(v) => v.eq_ignore_ascii_case("true"),
+        None => default,
+    }
+}
+
+pub(crate) fn path_id(raw: &str) -> Result<PathId, HttpError> {
+    let raw = if raw.starts_with('/') {
+        raw.to_string()
+    } else {
+        format!("/{raw}")
+    };
+    PathId::parse(&raw).map_err(|e| HttpError(ApiErrorBody::new(404, format!("{raw}: {e}"))))
+}
+
+pub(crate) fn json_response(code: StatusCode, v: &Value) -> Response {
+    (code, axum::Json(v.clone())).into_response()
+}
+
+/// A DeploymentResult with the `Marathon-Deployment-Id` header.
+pub(crate) fn deployment_result(code: StatusCode, id: &str, version: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(id) {
+        headers.insert("Marathon-Deployment-Id", v);
+    }
+    (
+        code,
+        headers,
+        axum::Json(serde_json::json!({"deploymentId": id, "version": version})),
+    )
+        .into_response()
+}
+
+pub(crate) fn routes(m: Marathon) -> Router {
+    Router::new()
+        .route("/ping", get(misc::ping))
+        .route("/metrics", get(misc::metrics))
+        .route("/v2/info", get(misc::info))
+        .route("/v2/leader", get(misc::leader).delete(misc::abdicate))
+        .route("/v2/events", get(misc::events))
+        .route(
+            "/v2/apps",
+            get(apps::list)
+                .post(apps::create)
+                .put(apps::put_many)
+                .patch(apps::patch_many),
+        )
+        .route(
+            "/v2/apps/{*rest}",
+            get(apps::get_rest)
+                .put(apps::put_rest)
+                .patch(apps::patch_rest)
+                .delete(apps::delete_rest)
+                .post(apps::post_rest),
+        )
+        .route(
+            "/v2/groups",
+            get(groups::get_root)
+                .post(groups::create_root)
+                .put(groups::put_root)
+                .delete(groups::delete_root),
+        )
+        .route(
+            "/v2/groups/{*rest}",
+            get(groups::get_rest)
+                .post(groups::create_rest)
+                .put(groups::put_rest)
+                .delete(groups::delete_rest),
+        )
+        .route("/v2/deployments", get(deploy::list))
+        .route("/v2/deployments/{id}", delete(deploy::cancel))
+        .route("/v2/tasks", get(tasks::list))
+        .route("/v2/tasks/delete", post(tasks::delete_many))
+        .route("/v2/queue", get(misc::queue))
+        .route("/v2/queue/{*rest}", delete(misc::reset_delay))
+        .route("/v2/pods", get(misc::pods_list).head(misc::pods_head))
+        .route("/v2/pods/{*rest}", get(misc::pods_rest))
+        .with_state(m)
+}

@@ -1,0 +1,161 @@
+//! `/v2/tasks`, `POST /v2/tasks/delete`, and killing an app's tasks (with `scale`, `wipe`,
+//! `host`). A kill without `scale` keeps the instance's goal, so it is replaced.
+
+use super::deploy::Change;
+use super::{Params, deployment_result, flag, json_response, param, params};
+use crate::Marathon;
+use crate::error::HttpError;
+use crate::views::task_json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use keel_api::marathon::{ApiErrorBody, PathId, task_id};
+use keel_deploy::Goal;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// `GET /v2/tasks` (`status=running|staging` filters).
+pub(crate) async fn list(State(m): State<Marathon>, Query(q): Query<Params>) -> Response {
+    let wanted: Vec<String> = params(&q, "status").map(str::to_lowercase).collect();
+    let tasks = m.tasks();
+    let st = m.lock();
+    let mut out = Vec::new();
+    for app in st.apps.values() {
+        for (r, t) in crate::views::app_tasks(&st, &app.id, &tasks) {
+            let state = t.map(|t| t.state.as_str()).unwrap_or("TASK_STAGING");
+            let keep = wanted.is_empty()
+                || wanted.iter().any(|w| {
+                    (w == "running" && state == "TASK_RUNNING")
+                        || (w == "staging" && state == "TASK_STAGING")
+                });
+            if keep {
+                out.push(task_json(r, t, Some(app)));
+            }
+        }
+    }
+    json_response(StatusCode::OK, &json!({"tasks": out}))
+}
+
+#[derive(serde::Deserialize)]
+struct Ids {
+    ids: Vec<String>,
+}
+
+/// `POST /v2/tasks/delete`.
+pub(crate) async fn delete_many(
+    State(m): State<Marathon>,
+    Query(q): Query<Params>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let ids: Ids = keel_api::marathon::parse_json(&body)?;
+    let mut by_app: BTreeMap<PathId, Vec<String>> = BTreeMap::new();
+    for id in ids.ids {
+        let (app, _) =
+            task_id::parse(&id).map_err(|_| HttpError(ApiErrorBody::invalid_task_id(&id)))?;
+        by_app.entry(app).or_default().push(id);
+    }
+    kill(&m, by_app, &q, false)
+}
+
+/// `DELETE /v2/apps/<id>/tasks[/<task>]`.
+pub(crate) fn kill_app_tasks(
+    m: &Marathon,
+    app: &PathId,
+    task: Option<String>,
+    q: &Params,
+) -> Result<Response, HttpError> {
+    let tasks = m.tasks();
+    let ids: Vec<String> = {
+        let st = m.lock();
+        if !st.apps.contains_key(app) {
+            return Err(HttpError(ApiErrorBody::app_not_found(app)));
+        }
+        let host = param(q, "host").filter(|h| *h != "*");
+        let mine: Vec<String> = crate::views::app_tasks(&st, app, &tasks)
+            .filter(|(r, _)| host.is_none_or(|h| r.hostname == h))
+            .map(|(r, _)| r.task_id.to_string())
+            .collect();
+        match &task {
+            Some(t) if !mine.contains(t) => return Err(HttpError(ApiErrorBody::task_not_found(t))),
+            Some(t) => vec![t.clone()],
+            None => mine,
+        }
+    };
+    let mut by_app = BTreeMap::new();
+    by_app.insert(app.clone(), ids);
+    kill(m, by_app, q, task.is_some())
+}
+
+/// Kills the named tasks; `single` answers `{"task": ...}` instead of `{"tasks": [...]}`.
+fn kill(
+    m: &Marathon,
+    by_app: BTreeMap<PathId, Vec<String>>,
+    q: &Params,
+    single: bool,
+) -> Result<Response, HttpError> {
+    let scale = flag(q, "scale", false);
+    let wipe = flag(q, "wipe", false);
+    if scale && wipe {
+        return Err(HttpError(ApiErrorBody::scale_and_wipe()));
+    }
+    let tasks = m.tasks();
+    let mut st = m.lock();
+    // Task id -> instance.
+    let mut sentenced: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut killed = Vec::new();
+    for (app, ids) in &by_app {
+        for rec in st
+            .instances
+            .values()
+            .filter(|r| &r.run_spec == app && ids.iter().any(|i| i == r.task_id.as_str()))
+        {
+            sentenced
+                .entry(app.to_string())
+                .or_default()
+                .push(rec.id.clone());
+            killed.push(task_json(rec, tasks.get(&rec.task_id), st.apps.get(app)));
+        }
+    }
+    if scale {
+        let mut change = Change::from(&st, flag(q, "force", false));
+        for (app, instances) in &sentenced {
+            let pid = PathId::parse_unchecked(app);
+            if let Some(a) = change.apps.get(&pid).cloned() {
+                let n = a.instances.saturating_sub(instances.len() as u32);
+                let scaled = keel_api::marathon::AppDefinition {
+                    instances: n,
+                    ..a.clone()
+                };
+                change.apps.insert(
+                    pid,
+                    scaled.with_version(super::deploy::version_now(m), Some(&a)),
+                );
+            }
+        }
+        change.sentenced = sentenced;
+        let p = m.deploy(&mut st, change)?;
+        return Ok(deployment_result(StatusCode::OK, &p.id, &p.version));
+    }
+    let mut w = crate::state::Writes::default();
+    for ids in sentenced.values() {
+        for id in ids {
+            if let Some(rec) = st.instances.get_mut(id) {
+                if wipe {
+                    rec.goal = Goal::Decommissioned;
+                    w.instance(rec)?;
+                }
+                if let Err(e) = m.inner.master.kill_task(&rec.task_id, None) {
+                    tracing::debug!("kill {}: {e}", rec.task_id);
+                }
+            }
+        }
+    }
+    w.commit(&*m.inner.store)?;
+    m.inner.wake.notify_one();
+    let body: Value = match killed.first() {
+        Some(t) if single => json!({"task": t}),
+        _ => json!({"tasks": killed}),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}

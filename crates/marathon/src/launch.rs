@@ -1,0 +1,164 @@
+//! Turning an app into a task launch: Marathon's task id format, the task environment
+//! (`MARATHON_APP_*`, named ports), host ports, constraints, health checks and fetch URIs.
+
+use keel_api::marathon::checks::HealthCheckProtocol;
+use keel_api::marathon::spec::EnvValue;
+use keel_api::marathon::{AppDefinition, task_id};
+use keel_master::TaskLaunch;
+use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId};
+use keel_resources::Resources;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The framework name Keel's Marathon registers under.
+pub const FRAMEWORK: &str = "marathon";
+/// Mesos's default when an app sets no `taskKillGracePeriodSeconds`.
+const DEFAULT_GRACE: f64 = 3.0;
+
+/// A new instance's ids: `(instance id, task id)` for incarnation 1.
+pub fn new_ids(app: &AppDefinition) -> (String, String) {
+    let uuid = Uuid::new_v4();
+    (
+        task_id::instance_id(&app.id, uuid),
+        task_id::mint(&app.id, uuid, 1),
+    )
+}
+
+/// The launch of one task of `app` with id `task`.
+pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
+    let (shell, value, arguments) = match (&app.cmd, &app.args) {
+        (Some(cmd), _) => (true, cmd.clone(), Vec::new()),
+        (None, Some(args)) if !args.is_empty() => (false, args[0].clone(), args.clone()),
+        _ => (true, "true".to_string(), Vec::new()),
+    };
+    let command = CommandSpec {
+        shell,
+        value,
+        arguments,
+        env: env(app),
+        user: app.user.clone(),
+    };
+    let resources = Resources::new()
+        .with_scalar("cpus", app.cpus)
+        .with_scalar("mem", app.mem)
+        .with_scalar("disk", app.disk)
+        .with_scalar("gpus", f64::from(app.gpus));
+    let mut labels = app.labels.clone();
+    labels.insert("MARATHON_APP_ID".into(), app.id.to_string());
+    labels.insert("MARATHON_APP_VERSION".into(), app.version.to_string());
+    TaskLaunch {
+        task_id: task,
+        name: app
+            .id
+            .segments()
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "app".into()),
+        framework: FRAMEWORK.into(),
+        role: app.role.clone(),
+        command,
+        resources,
+        ports: app.port_names().len() as u32,
+        constraints: app
+            .constraints
+            .iter()
+            .filter_map(|c| c.to_model())
+            .collect(),
+        kill_grace_secs: app
+            .task_kill_grace_period_seconds
+            .map(f64::from)
+            .unwrap_or(DEFAULT_GRACE),
+        labels,
+        health_checks: app.health_checks.iter().filter_map(health_check).collect(),
+        fetch: app
+            .fetch
+            .iter()
+            .map(|a| FetchUri {
+                uri: a.uri.clone(),
+                extract: a.extract,
+                executable: a.executable,
+                cache: a.cache,
+                dest_path: a.dest_path.clone(),
+            })
+            .collect(),
+        port_names: app
+            .port_names()
+            .into_iter()
+            .map(|n| n.unwrap_or_default())
+            .collect(),
+        placement_scope: Some(app.id.to_string()),
+    }
+}
+
+/// Marathon's task environment (docs/task-environment-vars.md); the agent adds HOST,
+/// PORT0.., PORTS, PORT_<NAME> and MESOS_*.
+fn env(app: &AppDefinition) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = app
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Value(s) => Some((k.clone(), s.clone())),
+            EnvValue::Secret { .. } => None,
+        })
+        .collect();
+    env.insert("MARATHON_APP_ID".into(), app.id.to_string());
+    env.insert("MARATHON_APP_VERSION".into(), app.version.to_string());
+    env.insert("MARATHON_APP_RESOURCE_CPUS".into(), app.cpus.to_string());
+    env.insert("MARATHON_APP_RESOURCE_MEM".into(), app.mem.to_string());
+    env.insert("MARATHON_APP_RESOURCE_DISK".into(), app.disk.to_string());
+    env.insert("MARATHON_APP_RESOURCE_GPUS".into(), app.gpus.to_string());
+    let image = app
+        .container
+        .as_ref()
+        .and_then(|c| c.docker.as_ref())
+        .map(|d| d.image.clone())
+        .unwrap_or_default();
+    env.insert("MARATHON_APP_DOCKER_IMAGE".into(), image);
+    let label_names: Vec<String> = app.labels.keys().cloned().collect();
+    env.insert("MARATHON_APP_LABELS".into(), label_names.join(" "));
+    for (k, v) in &app.labels {
+        let name: String = k
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        env.insert(format!("MARATHON_APP_LABEL_{name}"), v.clone());
+    }
+    env
+}
+
+/// A Marathon health check as the executor runs it.
+fn health_check(h: &keel_api::marathon::checks::HealthCheck) -> Option<HealthCheck> {
+    let protocol = match h.protocol {
+        HealthCheckProtocol::Http | HealthCheckProtocol::MesosHttp => HealthProtocol::Http,
+        HealthCheckProtocol::Https | HealthCheckProtocol::MesosHttps => HealthProtocol::Https,
+        HealthCheckProtocol::Tcp | HealthCheckProtocol::MesosTcp => HealthProtocol::Tcp,
+        HealthCheckProtocol::Command => HealthProtocol::Command,
+    };
+    Some(HealthCheck {
+        protocol,
+        port_index: if h.port.is_some() {
+            None
+        } else {
+            Some(h.port_index.unwrap_or(0).max(0) as usize)
+        },
+        port: h.port.and_then(|p| u16::try_from(p).ok()),
+        path: h.path.clone(),
+        command: h.command.as_ref().map(|c| c.value.clone()),
+        grace_period_secs: h.grace_period_seconds as f64,
+        interval_secs: h.interval_seconds.max(1) as f64,
+        timeout_secs: h.timeout_seconds.max(1) as f64,
+        max_consecutive_failures: u32::try_from(h.max_consecutive_failures).unwrap_or(0),
+        delay_secs: if protocol == HealthProtocol::Command || h.protocol.is_agent_run() {
+            h.delay_seconds as f64
+        } else {
+            0.0
+        },
+        ignore_http1xx: h.ignore_http1xx,
+    })
+}

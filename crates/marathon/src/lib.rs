@@ -1,0 +1,89 @@
+//! The Marathon-compatible service scheduler that runs beside the master: apps, groups,
+//! deployments, tasks, the launch queue, events and the v2 REST API at `/v2/...` and
+//! `/marathon/v2/...`, for existing Marathon clients.
+//!
+//! Decisions come from `keel-deploy` (plans, rolling restarts, scaling, backoff,
+//! unreachable handling); tasks are launched and killed through the master's in-process
+//! scheduler API; task state is read from the master.
+//!
+//! Architecture Invariant: every API write is persisted (definitions, versions and the
+//! deployment, in one store transaction) before it is answered; a master restart resumes
+//! every deployment from the store.
+
+mod api;
+mod error;
+mod events;
+mod instance;
+mod launch;
+mod scheduler;
+mod state;
+mod views;
+
+pub use error::MarathonError;
+
+use keel_clock::Clock;
+use keel_master::Master;
+use keel_store::Store;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// The running Marathon service.
+#[derive(Clone)]
+pub struct Marathon {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub master: Master,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub state: Mutex<state::State>,
+    pub bus: events::Bus,
+    pub wake: Notify,
+}
+
+impl Marathon {
+    /// Loads the service's state from the master's store.
+    pub fn open(master: &Master) -> Result<Marathon, MarathonError> {
+        let store = master.store();
+        let st = state::State::load(&*store)?;
+        tracing::info!(
+            apps = st.apps.len(),
+            instances = st.instances.len(),
+            deployments = st.deployments.len(),
+            "marathon recovered its state"
+        );
+        Ok(Marathon {
+            inner: Arc::new(Inner {
+                master: master.clone(),
+                store,
+                clock: master.clock(),
+                state: Mutex::new(st),
+                bus: events::Bus::new(),
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    /// The v2 API routes, at the root and under `/marathon` (DC/OS's Admin Router layout,
+    /// also `/service/marathon`).
+    pub fn router(&self) -> axum::Router {
+        let api = api::routes(self.clone());
+        axum::Router::new()
+            .merge(api.clone())
+            .nest("/marathon", api.clone())
+            .nest("/service/marathon", api)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, state::State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn emit(&self, (event_type, sse): (String, String)) {
+        self.inner.bus.publish(&event_type, sse);
+    }
+
+    pub(crate) fn now(&self) -> f64 {
+        self.inner.clock.unix_secs()
+    }
+}

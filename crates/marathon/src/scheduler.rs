@@ -1,0 +1,410 @@
+//! The scheduling loop: on every task status and API change (and once a second), advance
+//! the running deployments step by step with `keel-deploy`, reconcile every app no
+//! deployment holds, and carry out the kills, expunges and launches through the master.
+
+use crate::Marathon;
+use crate::error::MarathonError;
+use crate::events;
+use crate::instance::InstanceRecord;
+use crate::launch::{self, FRAMEWORK};
+use crate::state::{QueueEntry, State, Writes, run_spec};
+use keel_api::marathon::{PathId, Timestamp};
+use keel_deploy::{Goal, Instance, advance, reconcile};
+use keel_master::{MasterError, TaskView};
+use keel_model::{TaskId, TaskState};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// What one pass decided.
+#[derive(Default)]
+struct Moves {
+    kill: Vec<(String, Goal)>,
+    expunge: Vec<String>,
+    inactive: Vec<String>,
+    launch: BTreeMap<PathId, u32>,
+}
+
+impl Marathon {
+    /// Runs the loop forever.
+    pub async fn run(self) {
+        let mut statuses = self.inner.master.subscribe();
+        loop {
+            if let Err(e) = self.tick() {
+                tracing::error!("marathon scheduler: {e}");
+            }
+            tokio::select! {
+                _ = self.inner.wake.notified() => {}
+                r = statuses.recv() => match r {
+                    Ok(st) => self.on_status(&st),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!("marathon missed {n} task statuses; reconciling from the master"),
+                    Err(_) => return,
+                },
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            // Coalesce bursts of statuses into one pass.
+            while let Ok(st) = statuses.try_recv() {
+                self.on_status(&st);
+            }
+        }
+    }
+
+    /// Marathon's tasks by id, from the master.
+    pub(crate) fn tasks(&self) -> BTreeMap<TaskId, TaskView> {
+        self.inner
+            .master
+            .tasks_of(FRAMEWORK)
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect()
+    }
+
+    /// One pass of the loop.
+    pub fn tick(&self) -> Result<(), MarathonError> {
+        let now = self.inner.clock.unix_secs();
+        let tasks = self.tasks();
+        let mut st = self.lock();
+        let mut w = Writes::default();
+        observe_unreachable(&mut st, &tasks, &mut w)?;
+        let instances = deploy_instances(&st, &tasks);
+        let mut moves = Moves::default();
+        let locked = self.advance_deployments(&mut st, &instances, now, &mut moves, &mut w)?;
+        reconcile_free(&mut st, &instances, &locked, now, &mut moves);
+        self.apply(&mut st, &tasks, moves, now, &mut w)?;
+        w.commit(&*self.inner.store)?;
+        Ok(())
+    }
+
+    fn advance_deployments(
+        &self,
+        st: &mut State,
+        instances: &[Instance],
+        now: f64,
+        moves: &mut Moves,
+        w: &mut Writes,
+    ) -> Result<BTreeSet<String>, MarathonError> {
+        let mut locked = BTreeSet::new();
+        let mut finished = Vec::new();
+        for (idx, d) in st.deployments.iter_mut().enumerate() {
+            locked.extend(d.plan.affected());
+            loop {
+                let Some(step) = d.plan.steps.get(d.step) else {
+                    finished.push(idx);
+                    break;
+                };
+                let mut all_done = true;
+                for action in &step.actions {
+                    let spec = d.plan.target.run_specs.get(&action.run_spec);
+                    let p = advance(action, spec, instances, now)?;
+                    moves
+                        .kill
+                        .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
+                    moves.expunge.extend(p.expunge);
+                    if p.launch > 0 {
+                        *moves
+                            .launch
+                            .entry(PathId::parse_unchecked(&action.run_spec))
+                            .or_default() += p.launch;
+                    }
+                    all_done &= p.done;
+                }
+                if !all_done {
+                    break;
+                }
+                self.emit(events::step_success(&d.plan, d.step, now));
+                d.step += 1;
+                w.deployment(d)?;
+                if d.step >= d.plan.steps.len() {
+                    finished.push(idx);
+                    break;
+                }
+                self.emit(events::deployment_info(&d.plan, d.step, now));
+                // The next step starts from the same snapshot; later passes see its effects.
+                break;
+            }
+        }
+        for idx in finished.into_iter().rev() {
+            let d = st.deployments.remove(idx);
+            w.remove_deployment(&d.plan.id);
+            self.emit(events::deployment_success(&d.plan, now));
+            tracing::info!(deployment = %d.plan.id, "deployment finished");
+            self.inner.wake.notify_one();
+        }
+        Ok(locked)
+    }
+
+    fn apply(
+        &self,
+        st: &mut State,
+        tasks: &BTreeMap<TaskId, TaskView>,
+        moves: Moves,
+        now: f64,
+        w: &mut Writes,
+    ) -> Result<(), MarathonError> {
+        for (id, goal) in moves.kill {
+            let Some(rec) = st.instances.get_mut(&id) else {
+                continue;
+            };
+            rec.goal = goal;
+            w.instance(rec)?;
+            kill(self, &rec.task_id, tasks);
+        }
+        for id in moves.inactive {
+            if let Some(rec) = st.instances.get_mut(&id) {
+                rec.inactive = true;
+                w.instance(rec)?;
+            }
+        }
+        for id in moves.expunge {
+            if let Some(rec) = st.instances.remove(&id) {
+                w.remove_instance(&id);
+                kill(self, &rec.task_id, tasks);
+            }
+        }
+        // Instances told to go whose task ended are forgotten.
+        let done: Vec<String> = st
+            .instances
+            .values()
+            .filter(|r| {
+                r.goal != Goal::Running
+                    && tasks.get(&r.task_id).is_none_or(|t| t.state.is_terminal())
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        for id in done {
+            st.instances.remove(&id);
+            w.remove_instance(&id);
+        }
+        self.launch(st, moves.launch, now, w)
+    }
+
+    fn launch(
+        &self,
+        st: &mut State,
+        wanted: BTreeMap<PathId, u32>,
+        now: f64,
+        w: &mut Writes,
+    ) -> Result<(), MarathonError> {
+        let mut batch = Vec::new();
+        let mut owners = Vec::new();
+        for (app_id, n) in &wanted {
+            let Some(app) = st.apps.get(app_id) else {
+                continue;
+            };
+            for _ in 0..*n {
+                let (instance, task) = launch::new_ids(app);
+                let Ok(task_id) = TaskId::new(task) else {
+                    continue;
+                };
+                batch.push(launch::task_launch(app, task_id.clone()));
+                owners.push((app_id.clone(), instance, task_id));
+            }
+        }
+        if batch.is_empty() {
+            st.queue.retain(|k, _| wanted.contains_key(k));
+            return Ok(());
+        }
+        let agents = self
+            .inner
+            .master
+            .agents_view()
+            .iter()
+            .filter(|a| a.active)
+            .count() as u32;
+        let results = self.inner.master.launch_tasks(batch);
+        let mut waiting: BTreeMap<PathId, (u32, BTreeMap<String, u32>)> = BTreeMap::new();
+        for ((app_id, instance, task_id), r) in owners.into_iter().zip(results) {
+            match r {
+                Ok(resp) => {
+                    let Some(app) = st.apps.get(&app_id) else {
+                        continue;
+                    };
+                    let view = self.inner.master.task_view(&task_id);
+                    let rec = InstanceRecord {
+                        id: instance,
+                        run_spec: app_id.clone(),
+                        version: app.version.to_string(),
+                        config_version: app.version_info.last_config_change_at.to_string(),
+                        incarnation: 1,
+                        task_id,
+                        goal: Goal::Running,
+                        agent_id: resp.agent_id.to_string(),
+                        hostname: view
+                            .as_ref()
+                            .map(|v| v.hostname.clone())
+                            .unwrap_or_default(),
+                        ports: view
+                            .map(|v| v.resources.ports().values().collect())
+                            .unwrap_or_default(),
+                        staged_at: now,
+                        unreachable_since: None,
+                        inactive: false,
+                    };
+                    w.instance(&rec)?;
+                    st.instances.insert(rec.id.clone(), rec);
+                }
+                Err(MasterError::Unplaceable { rejections }) => {
+                    let e = waiting.entry(app_id).or_default();
+                    e.0 += 1;
+                    for (k, v) in rejections {
+                        let slot = e.1.entry(k).or_default();
+                        *slot = (*slot).max(v);
+                    }
+                }
+                Err(e) => tracing::warn!(app = %app_id, "launch failed: {e}"),
+            }
+        }
+        st.queue.retain(|k, _| waiting.contains_key(k));
+        for (app_id, (n, rejections)) in waiting {
+            let q = st.queue.entry(app_id).or_insert_with(|| QueueEntry {
+                since: now,
+                ..QueueEntry::default()
+            });
+            q.waiting = n;
+            q.rejections = rejections;
+            q.agents = agents;
+            q.last_attempt = now;
+        }
+        Ok(())
+    }
+
+    /// Handles one task status from the master: events, backoff, last failure.
+    pub(crate) fn on_status(&self, status: &keel_model::TaskStatus) {
+        let Ok((app_id, instance_id)) = keel_api::marathon::task_id::parse(status.task_id.as_str())
+        else {
+            return;
+        };
+        let now = self.inner.clock.unix_secs();
+        let view = self.inner.master.task_view(&status.task_id);
+        {
+            let mut st = self.lock();
+            let Some(rec) = st.instances.get(&instance_id).cloned() else {
+                return;
+            };
+            if status.state.is_terminal() && rec.goal == Goal::Running {
+                if let Some(app) = st.apps.get(&app_id) {
+                    let policy = run_spec(app).backoff;
+                    let cond = crate::instance::condition(view.as_ref());
+                    st.backoff
+                        .entry(app_id.clone())
+                        .or_default()
+                        .on_condition(&policy, cond, now);
+                }
+            }
+            if matches!(
+                status.state,
+                TaskState::Failed
+                    | TaskState::Error
+                    | TaskState::Lost
+                    | TaskState::Dropped
+                    | TaskState::Gone
+            ) {
+                st.last_failure.insert(
+                    app_id.clone(),
+                    crate::state::LastFailure {
+                        task_id: status.task_id.to_string(),
+                        host: rec.hostname.clone(),
+                        slave_id: rec.agent_id.clone(),
+                        state: status.state.to_string(),
+                        message: status.message.clone().unwrap_or_default(),
+                        timestamp: status.timestamp,
+                        version: rec.version.clone(),
+                    },
+                );
+            }
+            self.emit(events::status_update(&rec, status, now));
+            self.emit(events::instance_changed(&rec, status, now));
+            if status.healthy.is_some() && status.state == TaskState::Running {
+                self.emit(events::health_changed(&rec, status, now));
+            }
+        }
+        self.inner.wake.notify_one();
+    }
+}
+
+fn kill(m: &Marathon, task: &TaskId, tasks: &BTreeMap<TaskId, TaskView>) {
+    if tasks.get(task).is_some_and(|t| !t.state.is_terminal()) {
+        if let Err(e) = m.inner.master.kill_task(task, None) {
+            tracing::debug!(task = %task, "kill: {e}");
+        }
+    }
+}
+
+/// Records when instances were first seen unreachable, and clears it when they return.
+fn observe_unreachable(
+    st: &mut State,
+    tasks: &BTreeMap<TaskId, TaskView>,
+    w: &mut Writes,
+) -> Result<(), MarathonError> {
+    for rec in st.instances.values_mut() {
+        let Some(t) = tasks.get(&rec.task_id) else {
+            continue;
+        };
+        let unreachable = t.state == TaskState::Unreachable;
+        let changed = match (unreachable, rec.unreachable_since) {
+            (true, None) => {
+                rec.unreachable_since = Some(t.updated_at);
+                true
+            }
+            (false, Some(_)) if !rec.inactive => {
+                rec.unreachable_since = None;
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            w.instance(rec)?;
+        }
+    }
+    Ok(())
+}
+
+fn deploy_instances(st: &State, tasks: &BTreeMap<TaskId, TaskView>) -> Vec<Instance> {
+    st.instances
+        .values()
+        .map(|r| {
+            let ready = st
+                .apps
+                .get(&r.run_spec)
+                .is_none_or(|a| a.readiness_checks.is_empty())
+                || tasks
+                    .get(&r.task_id)
+                    .is_some_and(|t| t.state == TaskState::Running);
+            r.to_deploy(tasks.get(&r.task_id), ready)
+        })
+        .collect()
+}
+
+fn reconcile_free(
+    st: &mut State,
+    instances: &[Instance],
+    locked: &BTreeSet<String>,
+    now: f64,
+    moves: &mut Moves,
+) {
+    for app in st.apps.values() {
+        let id = app.id.to_string();
+        if locked.contains(&id) {
+            continue;
+        }
+        let spec = run_spec(app);
+        let backoff = st.backoff.entry(app.id.clone()).or_default();
+        backoff.maybe_reset(&spec.backoff, now);
+        let r = reconcile(&spec, instances, backoff, now);
+        moves
+            .kill
+            .extend(r.kill.into_iter().map(|k| (k, Goal::Decommissioned)));
+        moves.expunge.extend(r.expunge);
+        moves.inactive.extend(r.mark_inactive);
+        if r.launch > 0 {
+            *moves.launch.entry(app.id.clone()).or_default() += r.launch;
+        }
+    }
+    // Instances of apps that no longer exist and no deployment stops.
+    let known: BTreeSet<String> = st.apps.keys().map(|k| k.to_string()).collect();
+    for i in instances.iter().filter(|i| {
+        !known.contains(&i.run_spec) && !locked.contains(&i.run_spec) && !i.is_going_away()
+    }) {
+        moves.kill.push((i.id.clone(), Goal::Decommissioned));
+    }
+    let _ = Timestamp::EPOCH;
+}

@@ -1,0 +1,269 @@
+//! The Marathon service's state: apps (with their versions), groups, instances, running
+//! deployments, backoff and queue bookkeeping; its persistence in the store (every write
+//! of an API call in one transaction, before the call is answered); and the reduction of
+//! apps to `keel-deploy` run specs.
+
+use crate::error::MarathonError;
+use crate::instance::InstanceRecord;
+use keel_api::marathon::spec::{KillSelection, UnreachableStrategy};
+use keel_api::marathon::{AppDefinition, PathId, Timestamp};
+use keel_deploy::{BackoffPolicy, BackoffState, DeploymentPlan, RootGroup, RunSpec, RunSpecKind};
+use keel_store::{Expect, Op, Store, Txn};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub(crate) const APPS: &str = "/keel/marathon/apps/";
+pub(crate) const APP_VERSIONS: &str = "/keel/marathon/app-versions/";
+pub(crate) const GROUPS: &str = "/keel/marathon/groups/";
+pub(crate) const INSTANCES: &str = "/keel/marathon/instances/";
+pub(crate) const DEPLOYMENTS: &str = "/keel/marathon/deployments/";
+
+/// Versions kept per app (Marathon's `--zk_max_versions` default).
+pub const MAX_VERSIONS: usize = 50;
+
+/// A group's own data (apps and subgroups are implied by ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub id: PathId,
+    pub dependencies: Vec<PathId>,
+    pub version: Timestamp,
+}
+
+/// A running deployment and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentRecord {
+    pub plan: DeploymentPlan,
+    /// Index of the current step (0-based).
+    pub step: usize,
+}
+
+/// Why an app's instances wait: the allocator's rejections at the last attempt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueEntry {
+    pub since: f64,
+    pub waiting: u32,
+    pub rejections: BTreeMap<String, u32>,
+    pub agents: u32,
+    pub last_attempt: f64,
+}
+
+/// The last task failure of an app (`lastTaskFailure`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastFailure {
+    pub task_id: String,
+    pub host: String,
+    pub slave_id: String,
+    pub state: String,
+    pub message: String,
+    pub timestamp: f64,
+    pub version: String,
+}
+
+/// Everything the service keeps.
+#[derive(Debug, Default)]
+pub struct State {
+    pub apps: BTreeMap<PathId, AppDefinition>,
+    pub groups: BTreeMap<PathId, GroupRecord>,
+    pub instances: BTreeMap<String, InstanceRecord>,
+    pub deployments: Vec<DeploymentRecord>,
+    pub backoff: BTreeMap<PathId, BackoffState>,
+    pub queue: BTreeMap<PathId, QueueEntry>,
+    pub last_failure: BTreeMap<PathId, LastFailure>,
+}
+
+impl State {
+    /// Loads everything from the store.
+    pub fn load(store: &dyn Store) -> Result<State, MarathonError> {
+        let mut s = State::default();
+        for app in list::<AppDefinition>(store, APPS)? {
+            s.apps.insert(app.id.clone(), app);
+        }
+        for g in list::<GroupRecord>(store, GROUPS)? {
+            s.groups.insert(g.id.clone(), g);
+        }
+        for i in list::<InstanceRecord>(store, INSTANCES)? {
+            s.instances.insert(i.id.clone(), i);
+        }
+        s.deployments = list::<DeploymentRecord>(store, DEPLOYMENTS)?;
+        s.deployments.sort_by(|a, b| {
+            a.plan
+                .version
+                .cmp(&b.plan.version)
+                .then(a.plan.id.cmp(&b.plan.id))
+        });
+        Ok(s)
+    }
+
+    /// The root group as `keel-deploy` sees it.
+    pub fn root(&self) -> RootGroup {
+        root_of(self.apps.values(), &self.groups)
+    }
+
+    /// Instances of one app.
+    pub fn instances_of<'a>(
+        &'a self,
+        app: &'a PathId,
+    ) -> impl Iterator<Item = &'a InstanceRecord> + 'a {
+        self.instances.values().filter(move |i| &i.run_spec == app)
+    }
+
+    /// The running deployment holding `run_spec`, if any.
+    pub fn locking(&self, run_spec: &str) -> Vec<String> {
+        self.deployments
+            .iter()
+            .filter(|d| d.plan.affected().iter().any(|a| a == run_spec))
+            .map(|d| d.plan.id.clone())
+            .collect()
+    }
+}
+
+/// The root group of `apps`, with group dependencies applied to the apps under them.
+pub fn root_of<'a>(
+    apps: impl Iterator<Item = &'a AppDefinition>,
+    groups: &BTreeMap<PathId, GroupRecord>,
+) -> RootGroup {
+    let run_specs = apps
+        .map(|a| {
+            let mut spec = run_spec(a);
+            for g in groups.values().filter(|g| a.id.is_descendant_of(&g.id)) {
+                spec.dependencies
+                    .extend(g.dependencies.iter().map(|d| d.to_string()));
+            }
+            (a.id.to_string(), spec)
+        })
+        .collect();
+    RootGroup { run_specs }
+}
+
+/// An app reduced to what deployment decisions read.
+pub fn run_spec(a: &AppDefinition) -> RunSpec {
+    let unreachable = match a.unreachable_strategy {
+        UnreachableStrategy::Disabled => keel_deploy::UnreachableStrategy::Disabled,
+        UnreachableStrategy::Enabled {
+            inactive_after_seconds,
+            expunge_after_seconds,
+        } => keel_deploy::UnreachableStrategy::Enabled {
+            inactive_after: inactive_after_seconds as f64,
+            expunge_after: expunge_after_seconds as f64,
+        },
+    };
+    RunSpec {
+        id: a.id.to_string(),
+        kind: RunSpecKind::App,
+        version: a.version.to_string(),
+        config_version: a.version_info.last_config_change_at.to_string(),
+        instances: a.instances,
+        dependencies: a.dependencies.iter().map(|d| d.to_string()).collect(),
+        upgrade: keel_deploy::UpgradeStrategy {
+            minimum_health_capacity: a.upgrade_strategy.minimum_health_capacity,
+            maximum_over_capacity: a.upgrade_strategy.maximum_over_capacity,
+        },
+        kill_selection: match a.kill_selection {
+            KillSelection::YoungestFirst => keel_deploy::KillSelection::YoungestFirst,
+            KillSelection::OldestFirst => keel_deploy::KillSelection::OldestFirst,
+        },
+        backoff: BackoffPolicy {
+            seconds: f64::from(a.backoff_seconds),
+            factor: a.backoff_factor,
+            max_launch_delay: f64::from(a.max_launch_delay_seconds),
+        },
+        unreachable,
+        resident: a.is_resident(),
+        has_health_checks: !a.health_checks.is_empty(),
+        has_readiness_checks: !a.readiness_checks.is_empty(),
+    }
+}
+
+/// A batch of store writes, committed in one transaction.
+#[derive(Default)]
+pub struct Writes {
+    txn: Txn,
+}
+
+impl Writes {
+    pub fn put<T: Serialize>(&mut self, key: String, v: &T) -> Result<(), MarathonError> {
+        let bytes = serde_json::to_vec(v).map_err(|e| MarathonError::Corrupt {
+            key: key.clone(),
+            reason: e.to_string(),
+        })?;
+        self.txn.success.push(Op::put(key, bytes));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: String) {
+        self.txn.success.push(Op::delete(key));
+    }
+
+    pub fn app(&mut self, app: &AppDefinition) -> Result<(), MarathonError> {
+        self.put(format!("{APPS}{}", app.id), app)?;
+        self.put(format!("{APP_VERSIONS}{}/{}", app.id, app.version), app)
+    }
+
+    pub fn remove_app(&mut self, id: &PathId) {
+        self.delete(format!("{APPS}{id}"));
+    }
+
+    pub fn group(&mut self, g: &GroupRecord) -> Result<(), MarathonError> {
+        self.put(format!("{GROUPS}{}", g.id), g)
+    }
+
+    pub fn remove_group(&mut self, id: &PathId) {
+        self.delete(format!("{GROUPS}{id}"));
+    }
+
+    pub fn instance(&mut self, i: &InstanceRecord) -> Result<(), MarathonError> {
+        self.put(format!("{INSTANCES}{}", i.id), i)
+    }
+
+    pub fn remove_instance(&mut self, id: &str) {
+        self.delete(format!("{INSTANCES}{id}"));
+    }
+
+    pub fn deployment(&mut self, d: &DeploymentRecord) -> Result<(), MarathonError> {
+        self.put(format!("{DEPLOYMENTS}{}", d.plan.id), d)
+    }
+
+    pub fn remove_deployment(&mut self, id: &str) {
+        self.delete(format!("{DEPLOYMENTS}{id}"));
+    }
+
+    /// Commits every write atomically.
+    pub fn commit(self, store: &dyn Store) -> Result<(), MarathonError> {
+        if self.txn.success.is_empty() {
+            return Ok(());
+        }
+        store.txn(self.txn)?;
+        Ok(())
+    }
+}
+
+/// Stored versions of an app, newest first.
+pub fn app_versions(store: &dyn Store, id: &PathId) -> Result<Vec<AppDefinition>, MarathonError> {
+    let mut v = list::<AppDefinition>(store, &format!("{APP_VERSIONS}{id}/"))?;
+    v.retain(|a| &a.id == id);
+    v.sort_by(|a, b| b.version.cmp(&a.version));
+    Ok(v)
+}
+
+/// Drops versions beyond [`MAX_VERSIONS`].
+pub fn prune_versions(store: &dyn Store, id: &PathId) -> Result<(), MarathonError> {
+    let versions = app_versions(store, id)?;
+    for old in versions.iter().skip(MAX_VERSIONS) {
+        store.delete(&format!("{APP_VERSIONS}{id}/{}", old.version), Expect::Any)?;
+    }
+    Ok(())
+}
+
+fn list<T: DeserializeOwned>(store: &dyn Store, prefix: &str) -> Result<Vec<T>, MarathonError> {
+    store
+        .list(prefix)?
+        .into_iter()
+        .map(|kv| {
+            serde_json::from_slice(&kv.value).map_err(|e| MarathonError::Corrupt {
+                key: kv.key.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}

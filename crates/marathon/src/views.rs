@@ -1,0 +1,268 @@
+//! Rendering state as Marathon JSON: AppInfo (with counts, deployments, tasks and
+//! lastTaskFailure), tasks, deployments, queue items and groups, with exactly the keys
+//! existing clients parse (marathon-python 0.13.0 rejects unknown ones).
+
+use crate::instance::InstanceRecord;
+use crate::state::{DeploymentRecord, QueueEntry, State};
+use keel_api::marathon::{AppDefinition, PathId, format_ts};
+use keel_deploy::{BackoffState, Goal};
+use keel_master::TaskView;
+use keel_model::{TaskId, TaskState};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Which extras an AppInfo carries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Embed {
+    pub tasks: bool,
+    pub counts: bool,
+    pub deployments: bool,
+    pub last_task_failure: bool,
+    pub readiness: bool,
+    pub task_stats: bool,
+}
+
+impl Embed {
+    /// Parses repeated `embed` values with any prefix (`app.`, `apps.`, `group.apps.`).
+    pub fn parse<'a>(values: impl Iterator<Item = &'a str>) -> Embed {
+        let mut e = Embed {
+            counts: true,
+            deployments: true,
+            ..Embed::default()
+        };
+        for v in values.flat_map(|v| v.split(',')) {
+            let name = v.trim().rsplit('.').next().unwrap_or("");
+            match name {
+                "tasks" => e.tasks = true,
+                "counts" => e.counts = true,
+                "deployments" => e.deployments = true,
+                "lastTaskFailure" => e.last_task_failure = true,
+                "failures" => {
+                    e.tasks = true;
+                    e.last_task_failure = true
+                }
+                "readiness" => e.readiness = true,
+                "taskStats" => e.task_stats = true,
+                _ => {}
+            }
+        }
+        e
+    }
+
+    /// What `GET /v2/apps/{id}` always has.
+    pub fn single() -> Embed {
+        Embed {
+            tasks: true,
+            counts: true,
+            deployments: true,
+            last_task_failure: true,
+            ..Embed::default()
+        }
+    }
+}
+
+fn ts(secs: f64) -> String {
+    format_ts((secs * 1000.0) as i64)
+}
+
+/// An app as JSON (the normalized definition).
+pub fn app_json(app: &AppDefinition) -> Value {
+    serde_json::to_value(app).unwrap_or(Value::Null)
+}
+
+fn active(t: Option<&TaskView>) -> bool {
+    t.is_some_and(|t| !t.state.is_terminal())
+}
+
+/// One task in Marathon's shape.
+pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDefinition>) -> Value {
+    let state = t.map(|t| t.state).unwrap_or(TaskState::Staging);
+    let mut o = Map::new();
+    o.insert("id".into(), json!(rec.task_id));
+    o.insert("appId".into(), json!(rec.run_spec.to_string()));
+    o.insert("host".into(), json!(rec.hostname));
+    o.insert("slaveId".into(), json!(rec.agent_id));
+    o.insert("state".into(), json!(state.as_str()));
+    o.insert("version".into(), json!(rec.version));
+    o.insert(
+        "role".into(),
+        json!(app.map(|a| a.role.clone()).unwrap_or_else(|| "*".into())),
+    );
+    if active(t) {
+        o.insert("stagedAt".into(), json!(ts(rec.staged_at)));
+        if let Some(s) = t.and_then(|t| t.started_at) {
+            o.insert("startedAt".into(), json!(ts(s)));
+        }
+        o.insert("ports".into(), json!(rec.ports));
+    } else {
+        o.insert("ports".into(), json!([]));
+    }
+    let mut service_ports: Vec<i64> = app.map(|a| a.service_ports()).unwrap_or_default();
+    while service_ports.len() < rec.ports.len() {
+        service_ports.push(0);
+    }
+    o.insert("servicePorts".into(), json!(service_ports));
+    o.insert("ipAddresses".into(), json!(ip_addresses(t)));
+    let health: Vec<Value> = match t.and_then(|t| t.healthy) {
+        Some(alive) => vec![json!({
+            "alive": alive,
+            "consecutiveFailures": if alive { 0 } else { 1 },
+            "taskId": rec.task_id,
+            "instanceId": rec.id,
+        })],
+        None => Vec::new(),
+    };
+    o.insert("healthCheckResults".into(), json!(health));
+    o.insert("localVolumes".into(), json!([]));
+    Value::Object(o)
+}
+
+fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
+    match t
+        .map(|t| t.hostname.as_str())
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+    {
+        Some(ip) => vec![
+            json!({"ipAddress": ip.to_string(), "protocol": if ip.is_ipv4() { "IPv4" } else { "IPv6" }}),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The tasks of an app that are shown: every instance whose task is known and active.
+pub fn app_tasks<'a>(
+    st: &'a State,
+    app: &'a PathId,
+    tasks: &'a BTreeMap<TaskId, TaskView>,
+) -> impl Iterator<Item = (&'a InstanceRecord, Option<&'a TaskView>)> + 'a {
+    st.instances_of(app)
+        .map(move |r| (r, tasks.get(&r.task_id)))
+        .filter(|(r, t)| active(*t) && !(r.goal != Goal::Running && t.is_none()))
+}
+
+/// AppInfo: the app plus the requested extras.
+pub fn app_info(
+    st: &State,
+    app: &AppDefinition,
+    tasks: &BTreeMap<TaskId, TaskView>,
+    e: Embed,
+) -> Value {
+    let mut v = app_json(app);
+    let Some(o) = v.as_object_mut() else { return v };
+    let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = app_tasks(st, &app.id, tasks).collect();
+    if e.counts {
+        let count =
+            |f: &dyn Fn(&TaskView) -> bool| mine.iter().filter(|(_, t)| t.is_some_and(f)).count();
+        o.insert(
+            "tasksStaged".into(),
+            json!(count(&|t| matches!(
+                t.state,
+                TaskState::Staging | TaskState::Starting
+            ))),
+        );
+        o.insert(
+            "tasksRunning".into(),
+            json!(count(&|t| t.state == TaskState::Running)),
+        );
+        o.insert(
+            "tasksHealthy".into(),
+            json!(count(
+                &|t| t.state == TaskState::Running && t.healthy == Some(true)
+            )),
+        );
+        o.insert(
+            "tasksUnhealthy".into(),
+            json!(count(&|t| t.healthy == Some(false))),
+        );
+    }
+    if e.deployments || e.tasks {
+        let deps: Vec<Value> = st
+            .locking(&app.id.to_string())
+            .into_iter()
+            .map(|id| json!({"id": id}))
+            .collect();
+        o.insert("deployments".into(), json!(deps));
+    }
+    if e.tasks {
+        let ts: Vec<Value> = mine
+            .iter()
+            .map(|(r, t)| task_json(r, *t, Some(app)))
+            .collect();
+        o.insert("tasks".into(), json!(ts));
+    }
+    if e.last_task_failure
+        && let Some(f) = st.last_failure.get(&app.id)
+    {
+        o.insert(
+            "lastTaskFailure".into(),
+            json!({"appId": app.id.to_string(), "host": f.host, "message": f.message, "state": f.state, "taskId": f.task_id, "timestamp": ts(f.timestamp), "version": f.version, "slaveId": f.slave_id}),
+        );
+    }
+    if e.readiness {
+        o.insert("readinessCheckResults".into(), json!([]));
+    }
+    v
+}
+
+/// One deployment in `/v2/deployments`.
+pub fn deployment_json(d: &DeploymentRecord) -> Value {
+    let p = &d.plan;
+    let current: Vec<Value> = p
+        .steps
+        .get(d.step)
+        .map(|s| {
+            s.actions
+                .iter()
+                .map(|a| {
+                    let mut v = crate::events::render::action_json(a);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("readinessCheckResults".into(), json!([]));
+                    }
+                    v
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": p.id,
+        "version": p.version,
+        "affectedApps": p.affected_apps(),
+        "affectedPods": p.affected_pods(),
+        "steps": p.steps.iter().map(|s| json!({"actions": s.actions.iter().map(crate::events::render::action_json).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "currentActions": current,
+        "currentStep": (d.step + 1).min(p.steps.len().max(1)),
+        "totalSteps": p.steps.len(),
+    })
+}
+
+/// One `/v2/queue` item.
+pub fn queue_json(
+    app: &AppDefinition,
+    q: Option<&QueueEntry>,
+    backoff: Option<&BackoffState>,
+    waiting: u32,
+    now: f64,
+) -> Value {
+    let left = backoff.map(|b| b.time_left(now)).unwrap_or(0.0);
+    let rejections: Vec<Value> = q
+        .map(|q| {
+            q.rejections
+                .iter()
+                .map(|(reason, n)| json!({"reason": reason, "declined": n, "processed": q.agents}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let processed = q.map(|q| q.agents).unwrap_or(0);
+    let declined: u32 = q.map(|q| q.rejections.values().sum()).unwrap_or(0);
+    json!({
+        "app": app_json(app),
+        "count": waiting,
+        "delay": {"timeLeftSeconds": left.ceil() as i64, "overdue": left <= 0.0},
+        "since": ts(q.map(|q| q.since).unwrap_or(now)),
+        "processedOffersSummary": {
+            "processedOffersCount": processed,
+            "unusedOffersCount": declined.min(processed),
+            "rejectSummaryLastOffers": rejections,
+        },
+    })
+}

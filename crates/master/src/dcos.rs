@@ -1,0 +1,40 @@
+//! DC/OS platform endpoints that clients probe before they use a service: Cosmos's
+//! `/capabilities` (the DC/OS CLI checks `METRONOME` before any `dcos job` command) and the
+//! pkgpanda build info that `dcos cluster setup` and `dcos auth login` fetch (`HEAD`) to learn
+//! whether the cluster wants a login (200: no; 401 with `WWW-Authenticate`: yes).
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// Cosmos's media type for `/capabilities`, echoed as the response's Content-Type.
+pub const CAPABILITIES_TYPE: &str =
+    "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1";
+
+/// The capabilities Keel serves today. Only what exists is advertised: no
+/// `PACKAGE_MANAGEMENT` until Cosmos does, no `LOGGING` until the logs API does (the CLI
+/// then falls back to the Mesos files API).
+pub const CAPABILITIES: &[&str] = &["METRONOME"];
+
+/// The routes (stateless; merged into the master's router).
+pub fn router() -> Router {
+    Router::new()
+        .route("/capabilities", get(capabilities))
+        .route("/pkgpanda/active.buildinfo.full.json", get(buildinfo))
+}
+
+async fn capabilities() -> Response {
+    let caps: Vec<serde_json::Value> = CAPABILITIES
+        .iter()
+        .map(|c| serde_json::json!({ "name": c }))
+        .collect();
+    let body = serde_json::json!({ "capabilities": caps }).to_string();
+    ([(header::CONTENT_TYPE, CAPABILITIES_TYPE)], body).into_response()
+}
+
+/// Map of package name to its `buildinfo.full.json`; Keel is one binary, not pkgpanda
+/// packages, so the map is empty.
+async fn buildinfo() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
+}

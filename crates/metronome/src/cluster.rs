@@ -1,0 +1,172 @@
+//! The narrow seam between the job scheduler and the cluster: launch a batch of tasks, kill
+//! one, observe one. [`Master`] implements it for real; tests use a recording double.
+//! Also turns a job's `run` into the master's [`TaskLaunch`].
+
+use keel_api::metronome::{EnvValue, JobSpec};
+use keel_master::{DEFAULT_KILL_GRACE_SECS, Master, MasterError, TaskLaunch};
+use keel_model::{CommandSpec, Constraint, ConstraintOp, FetchUri, TaskId, TaskState};
+use keel_resources::Resources;
+use std::collections::BTreeMap;
+
+/// The framework name job tasks run under.
+pub const FRAMEWORK: &str = "metronome";
+
+/// What the scheduler needs to know about a task.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskObservation {
+    pub state: TaskState,
+    pub staged_at: f64,
+    pub updated_at: f64,
+}
+
+/// The cluster as the job scheduler sees it.
+pub trait Cluster: Send + Sync + 'static {
+    /// Launches a batch; per task `Ok`, or `Err(reason)` when no agent can take it now.
+    fn launch(&self, batch: Vec<TaskLaunch>) -> Vec<Result<(), String>>;
+    /// Kills a task (no error if it is already gone).
+    fn kill(&self, task_id: &str, grace: Option<f64>);
+    /// The task's current state, if the master knows it.
+    fn observe(&self, task_id: &str) -> Option<TaskObservation>;
+}
+
+impl Cluster for Master {
+    fn launch(&self, batch: Vec<TaskLaunch>) -> Vec<Result<(), String>> {
+        self.launch_tasks(batch)
+            .into_iter()
+            .map(|r| r.map(|_| ()).map_err(|e| describe(&e)))
+            .collect()
+    }
+
+    fn kill(&self, task_id: &str, grace: Option<f64>) {
+        let Ok(id) = TaskId::new(task_id) else {
+            return;
+        };
+        if let Err(e) = self.kill_task(&id, grace)
+            && !matches!(e, MasterError::TaskTerminal { .. })
+        {
+            tracing::warn!("metronome: killing {task_id}: {e}");
+        }
+    }
+
+    fn observe(&self, task_id: &str) -> Option<TaskObservation> {
+        let id = TaskId::new(task_id).ok()?;
+        self.task_view(&id).map(|t| TaskObservation {
+            state: t.state,
+            staged_at: t.staged_at,
+            updated_at: t.updated_at,
+        })
+    }
+}
+
+fn describe(e: &MasterError) -> String {
+    match e {
+        MasterError::Unplaceable { rejections } if !rejections.is_empty() => {
+            let parts: Vec<String> = rejections
+                .iter()
+                .map(|(why, n)| format!("{n} agent(s): {why}"))
+                .collect();
+            format!("{e} ({})", parts.join("; "))
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Whether the job has something Keel can run today: a command. Container images are
+/// accepted and validated, but until the containers issue lands the command runs as a
+/// plain process, and a job with an image and no command cannot run.
+pub fn runnable(job: &JobSpec) -> Result<(), String> {
+    let r = &job.run;
+    if r.cmd.is_some() || r.args.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Ok(());
+    }
+    let image = r
+        .docker
+        .as_ref()
+        .map(|d| d.image.clone())
+        .or_else(|| r.ucr.as_ref().map(|u| u.image.id.clone()))
+        .unwrap_or_default();
+    Err(format!(
+        "image {image} has no cmd or args: running container images is not supported yet"
+    ))
+}
+
+/// The master launch for attempt `task_id` of a run of `job`.
+pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
+    let r = &job.run;
+    let env: BTreeMap<String, String> = r
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            EnvValue::Value(s) => Some((k.clone(), s.clone())),
+            // Secret references are accepted; values are injected by the secrets issue.
+            EnvValue::Secret { .. } => None,
+        })
+        .collect();
+    let command = match (&r.cmd, &r.args) {
+        (Some(cmd), _) => CommandSpec {
+            shell: true,
+            value: cmd.clone(),
+            arguments: Vec::new(),
+            env,
+            user: r.user.clone(),
+        },
+        (None, args) => {
+            let args = args.clone().unwrap_or_default();
+            CommandSpec {
+                shell: false,
+                value: args.first().cloned().unwrap_or_default(),
+                arguments: args,
+                env,
+                user: r.user.clone(),
+            }
+        }
+    };
+    let mut labels = job.labels.clone();
+    labels.insert("KEEL_JOB_ID".into(), job.id.clone());
+    labels.insert("KEEL_JOB_RUN_ID".into(), run_id.to_string());
+    TaskLaunch {
+        task_id,
+        name: job.id.clone(),
+        framework: FRAMEWORK.into(),
+        role: "*".into(),
+        command,
+        resources: Resources::new()
+            .with_scalar("cpus", r.cpus)
+            .with_scalar("mem", r.mem)
+            .with_scalar("disk", r.disk),
+        ports: 0,
+        constraints: r.placement.constraints.iter().filter_map(constraint).collect(),
+        kill_grace_secs: r
+            .task_kill_grace_period_seconds
+            .unwrap_or(DEFAULT_KILL_GRACE_SECS),
+        labels,
+        health_checks: Vec::new(),
+        fetch: r
+            .artifacts
+            .iter()
+            .map(|a| FetchUri {
+                uri: a.uri.clone(),
+                extract: a.extract,
+                executable: a.executable,
+                cache: a.cache,
+                dest_path: None,
+            })
+            .collect(),
+        port_names: Vec::new(),
+        placement_scope: Some(job.id.clone()),
+    }
+}
+
+fn constraint(c: &keel_api::metronome::ConstraintSpec) -> Option<Constraint> {
+    let op = match c.operator.as_str() {
+        "IS" | "EQ" => ConstraintOp::Is,
+        "LIKE" => ConstraintOp::Like,
+        "UNLIKE" => ConstraintOp::Unlike,
+        _ => return None,
+    };
+    Some(Constraint {
+        field: c.attribute.clone(),
+        op,
+        value: c.value.clone(),
+    })
+}

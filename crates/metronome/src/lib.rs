@@ -1,0 +1,77 @@
+//! Metronome-compatible jobs as a service beside the master: the v1 HTTP API (jobs,
+//! schedules, runs, history), persistence in the master's store, and the scheduler loop
+//! that fires schedule slots exactly once, drives runs through `keel-jobs`' state machine,
+//! launches their tasks through the master, and keeps their output after the sandbox goes.
+//!
+//! Architecture Invariant: decisions (cron, slots, concurrency, restart policy, backoff,
+//! dependencies) live in `keel-jobs`; this crate only executes them and persists state
+//! before it acts on it.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod bench;
+mod cluster;
+mod error;
+mod http;
+mod keys;
+mod logs;
+mod service;
+mod state;
+mod validate;
+mod views;
+
+pub use cluster::{Cluster, FRAMEWORK, TaskObservation};
+pub use error::JobsError;
+pub use http::router;
+pub use keel_jobs::CronSyntax;
+pub use service::{MetronomeConfig, Service};
+
+use keel_master::Master;
+use keel_model::TaskStatus;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Opens the job service on the master's store and returns its routes and the background
+/// loop to spawn (scheduler ticks, task statuses, reconciliation, log copying).
+pub fn start(
+    master: &Master,
+    mut config: MetronomeConfig,
+) -> Result<(axum::Router, impl Future<Output = ()> + Send + 'static), JobsError> {
+    if config.entry_url.is_none() {
+        config.entry_url = Some(format!("http://{}", master.advertise()));
+    }
+    let statuses = master.subscribe();
+    let svc = Service::open(
+        master.store(),
+        master.clock(),
+        Arc::new(master.clone()),
+        config,
+    )?;
+    Ok((router(svc.clone()), run(svc, statuses)))
+}
+
+/// The scheduler loop.
+pub async fn run(svc: Arc<Service>, mut statuses: broadcast::Receiver<TaskStatus>) {
+    tokio::spawn(logs::archive_loop(svc.clone(), Duration::from_secs(2)));
+    let mut tick = tokio::time::interval(svc.config.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut resync = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        let result = tokio::select! {
+            _ = tick.tick() => svc.tick().map(|_| ()),
+            _ = resync.tick() => svc.reconcile(),
+            s = statuses.recv() => match s {
+                Ok(s) => svc.on_status(&s),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("metronome: missed {n} task statuses; reconciling");
+                    svc.reconcile()
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        if let Err(e) = result {
+            tracing::error!("metronome: {e}");
+        }
+    }
+}
