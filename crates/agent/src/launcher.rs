@@ -136,7 +136,13 @@ pub fn task_env(
         if !name.is_empty() {
             let var: String = name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             env.insert(format!("PORT_{var}"), port.to_string());
         }

@@ -436,7 +436,12 @@ mod tests {
             "volumes":[{"containerPath":"/a","hostPath":"/b","mode":"RO"},{"containerPath":"/c","secret":"s1"}],
             "docker":{"image":"busybox"}}}"#;
         let j: JobSpec = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(j.run.env.get("S"), Some(&EnvValue::Secret { secret: "s1".into() }));
+        assert_eq!(
+            j.run.env.get("S"),
+            Some(&EnvValue::Secret {
+                secret: "s1".into()
+            })
+        );
         assert!(matches!(j.run.volumes[1], Volume::Secret { .. }));
         let docker = serde_json::to_value(&j.run.docker).unwrap_or_default();
         assert_eq!(
@@ -451,7 +456,10 @@ mod tests {
             serde_json::from_str(r#"{"id":"nightly","cron":"0 2 * * *","nextRunAt":"x"}"#)
                 .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.next_run_at, None);
-        assert_eq!((s.timezone.as_str(), s.starting_deadline_seconds), ("UTC", 900));
+        assert_eq!(
+            (s.timezone.as_str(), s.starting_deadline_seconds),
+            ("UTC", 900)
+        );
         s.next_run_at = Some("2024-01-01T02:00:00.000+0000".into());
         let v = serde_json::to_value(&s).unwrap_or_default();
         assert_eq!(v["concurrencyPolicy"], "ALLOW");

@@ -162,7 +162,7 @@ fn s(v: &Value) -> String {
 
 /// Runs a `keel job` command.
 pub async fn job(g: &Global, cmd: JobCmd) -> anyhow::Result<()> {
-    let c = Client::new(&g.url);
+    let c = &Client::new(&g.url);
     match cmd {
         JobCmd::Add { file } => {
             let v = call(c, Method::POST, "/v1/jobs", Some(&read_doc(&file)?)).await?;

@@ -44,7 +44,12 @@ const START: f64 = 1_704_067_230.0;
 pub fn tick_cost(n: usize) -> Result<(TickFigures, Arc<Service>), crate::JobsError> {
     let clock = Arc::new(ManualClock::new(START));
     let store = Arc::new(MemStore::new(clock.clone()));
-    let svc = Service::open(store, clock.clone(), Arc::new(NullCluster), MetronomeConfig::default())?;
+    let svc = Service::open(
+        store,
+        clock.clone(),
+        Arc::new(NullCluster),
+        MetronomeConfig::default(),
+    )?;
     let t = Instant::now();
     for i in 0..n {
         let doc = serde_json::json!({

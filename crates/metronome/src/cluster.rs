@@ -135,7 +135,12 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .with_scalar("mem", r.mem)
             .with_scalar("disk", r.disk),
         ports: 0,
-        constraints: r.placement.constraints.iter().filter_map(constraint).collect(),
+        constraints: r
+            .placement
+            .constraints
+            .iter()
+            .filter_map(constraint)
+            .collect(),
         kill_grace_secs: r
             .task_kill_grace_period_seconds
             .unwrap_or(DEFAULT_KILL_GRACE_SECS),

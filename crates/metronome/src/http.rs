@@ -86,8 +86,12 @@ fn flag(q: &[(String, String)], name: &str) -> bool {
 }
 
 fn embeds(q: &[(String, String)]) -> Result<Embeds, JobsError> {
-    Embeds::parse(q.iter().filter(|(k, _)| k == "embed").map(|(_, v)| v.as_str()))
-        .map_err(JobsError::BadRequest)
+    Embeds::parse(
+        q.iter()
+            .filter(|(k, _)| k == "embed")
+            .map(|(_, v)| v.as_str()),
+    )
+    .map_err(JobsError::BadRequest)
 }
 
 /// Every route, at both prefixes.
@@ -140,7 +144,12 @@ pub fn router(svc: Arc<Service>) -> Router {
 async fn list_jobs(State(s): Svc, Query(q): Params) -> R {
     let e = embeds(&q)?;
     let now = s.now();
-    let jobs: Vec<_> = s.read(|st| st.jobs.values().map(|j| views::job_info(j, e, now)).collect());
+    let jobs: Vec<_> = s.read(|st| {
+        st.jobs
+            .values()
+            .map(|j| views::job_info(j, e, now))
+            .collect()
+    });
     Ok(json(StatusCode::OK, &jobs))
 }
 
@@ -183,7 +192,10 @@ async fn replace_scheduled(State(s): Svc, Path(id): Path<String>, body: Bytes) -
         o.insert("id".into(), serde_json::Value::String(id.clone()));
     }
     let spec = s.parse_job(&doc)?;
-    Ok(json(StatusCode::OK, &s.update_job(job_id(&id)?, spec, false)?))
+    Ok(json(
+        StatusCode::OK,
+        &s.update_job(job_id(&id)?, spec, false)?,
+    ))
 }
 
 async fn list_runs(State(s): Svc, Path(id): Path<String>) -> R {
@@ -237,7 +249,11 @@ async fn get_schedule(State(s): Svc, Path((id, sid)): Path<(String, String)>) ->
     Ok(json(StatusCode::OK, &sched))
 }
 
-fn schedule_out(s: &Service, id: &str, sched: &keel_api::metronome::Schedule) -> keel_api::metronome::Schedule {
+fn schedule_out(
+    s: &Service,
+    id: &str,
+    sched: &keel_api::metronome::Schedule,
+) -> keel_api::metronome::Schedule {
     let now = s.now();
     s.read(|st| {
         let entry = st.jobs.get(id).and_then(|j| j.scheds.get(&sched.id));
@@ -280,7 +296,9 @@ async fn queue(State(s): Svc) -> R {
                     .active
                     .values()
                     .filter(|r| r.launching.is_some() || r.launch_at.is_some())
-                    .map(|r| QueuedRun { run_id: r.id.clone() })
+                    .map(|r| QueuedRun {
+                        run_id: r.id.clone(),
+                    })
                     .collect();
                 (!runs.is_empty()).then(|| QueueEntry {
                     job_id: id.clone(),
@@ -298,7 +316,10 @@ async fn info(State(s): Svc) -> Response {
         "scheduler_tick_ms".to_string(),
         serde_json::json!(s.config.tick.as_millis() as u64),
     );
-    config.insert("history_count".to_string(), serde_json::json!(keel_jobs::HISTORY_COUNT));
+    config.insert(
+        "history_count".to_string(),
+        serde_json::json!(keel_jobs::HISTORY_COUNT),
+    );
     json(
         StatusCode::OK,
         &Info {

@@ -54,7 +54,11 @@ pub async fn fetch_task_files(entry: &str, task: &str) -> Result<Vec<(String, Ve
     for f in FILES {
         let path = format!("/frameworks/{fw}/executors/{task}/runs/latest/{f}");
         let url = format!("{entry}/agent/{agent}/files/download?path={path}");
-        let resp = http.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
         if !resp.status().is_success() {
             continue;
         }
@@ -139,7 +143,11 @@ pub async fn run_logs(
     }
     let task = match q.get("task") {
         Some(t) if tasks.contains(t) => t.clone(),
-        Some(t) => return Err(JobsError::BadRequest(format!("task {t} is not a task of run {run}"))),
+        Some(t) => {
+            return Err(JobsError::BadRequest(format!(
+                "task {t} is not a task of run {run}"
+            )));
+        }
         None => tasks.last().cloned().ok_or_else(|| {
             JobsError::BadRequest(format!("run {run} has not launched a task yet"))
         })?,
@@ -164,11 +172,7 @@ pub async fn run_logs(
 }
 
 fn text(bytes: Vec<u8>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        bytes,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response()
 }
 
 impl Service {

@@ -123,13 +123,19 @@ impl Service {
             for s in entry.stored.spec.schedules.clone() {
                 let key = keys::cursor(id, &s.id);
                 let (cursor, rev) = match self.store.get(&key)? {
-                    Some(kv) => (keys::decode::<StoredCursor>(&key, &kv.value)?.cursor, Some(kv.mod_revision)),
+                    Some(kv) => (
+                        keys::decode::<StoredCursor>(&key, &kv.value)?.cursor,
+                        Some(kv.mod_revision),
+                    ),
                     None => {
                         arm = arm.then(Op::put(key, keys::encode(&StoredCursor { cursor: now })?));
                         (now, None)
                     }
                 };
-                entry.scheds.insert(s.id.clone(), sched_entry(&s, self.config.cron_syntax, cursor, rev));
+                entry.scheds.insert(
+                    s.id.clone(),
+                    sched_entry(&s, self.config.cron_syntax, cursor, rev),
+                );
             }
         }
         if !arm.success.is_empty() {
@@ -151,7 +157,12 @@ impl Service {
             let Some(entry) = st.jobs.get_mut(&r.job_id) else {
                 continue;
             };
-            for t in r.tasks.iter().map(|t| t.id.clone()).chain(r.launching.clone()) {
+            for t in r
+                .tasks
+                .iter()
+                .map(|t| t.id.clone())
+                .chain(r.launching.clone())
+            {
                 st.tasks.insert(t, (r.job_id.clone(), r.id.clone()));
             }
             entry.active.insert(r.id.clone(), r);
@@ -167,10 +178,15 @@ impl Service {
         let mut finished: BTreeMap<String, Vec<FinishedRun>> = BTreeMap::new();
         for kv in self.store.list(&format!("{}history/", keys::PREFIX))? {
             let job = job_of(&kv.key, "history/");
-            finished.entry(job).or_default().push(keys::decode(&kv.key, &kv.value)?);
+            finished
+                .entry(job)
+                .or_default()
+                .push(keys::decode(&kv.key, &kv.value)?);
         }
         for (job, mut runs) in finished {
-            let Some(e) = st.jobs.get_mut(&job) else { continue };
+            let Some(e) = st.jobs.get_mut(&job) else {
+                continue;
+            };
             runs.sort_by(|a, b| b.finished_at.total_cmp(&a.finished_at));
             for r in runs {
                 if r.success {
@@ -207,7 +223,12 @@ impl Service {
                 .values()
                 .flat_map(|j| j.active.values())
                 .map(|r| {
-                    let live = r.tasks.iter().filter(|t| !t.state.is_terminal()).map(|t| t.id.clone()).collect();
+                    let live = r
+                        .tasks
+                        .iter()
+                        .filter(|t| !t.state.is_terminal())
+                        .map(|t| t.id.clone())
+                        .collect();
                     (r.job_id.clone(), r.id.clone(), live, r.launching.clone())
                 })
                 .collect();
@@ -216,7 +237,9 @@ impl Service {
                     match cluster.observe(&t) {
                         Some(o) => st.on_task(&t, o.state, o.updated_at, ctx, fx),
                         None => {
-                            if let Some(r) = st.jobs.get_mut(&job).and_then(|j| j.active.get_mut(&run)) {
+                            if let Some(r) =
+                                st.jobs.get_mut(&job).and_then(|j| j.active.get_mut(&run))
+                            {
                                 r.launch_failed(&t, ctx.now);
                                 st.tasks.remove(&t);
                                 fx.dirty.insert((job.clone(), run.clone()));
@@ -274,9 +297,14 @@ impl Service {
         if !e.is_empty() {
             return Err(JobsError::Invalid(e.into_details()));
         }
-        let mut spec: JobSpec =
-            serde_json::from_value(doc.clone()).map_err(|err| JobsError::invalid("/", err.to_string()))?;
-        validate::job_model(&spec, self.config.cron_syntax, self.now().floor() as i64, &mut e);
+        let mut spec: JobSpec = serde_json::from_value(doc.clone())
+            .map_err(|err| JobsError::invalid("/", err.to_string()))?;
+        validate::job_model(
+            &spec,
+            self.config.cron_syntax,
+            self.now().floor() as i64,
+            &mut e,
+        );
         if !e.is_empty() {
             return Err(JobsError::Invalid(e.into_details()));
         }
@@ -291,9 +319,15 @@ impl Service {
         if !e.is_empty() {
             return Err(JobsError::Invalid(e.into_details()));
         }
-        let s: Schedule =
-            serde_json::from_value(doc.clone()).map_err(|err| JobsError::invalid("/", err.to_string()))?;
-        validate::schedule_model(&s, "", self.config.cron_syntax, self.now().floor() as i64, &mut e);
+        let s: Schedule = serde_json::from_value(doc.clone())
+            .map_err(|err| JobsError::invalid("/", err.to_string()))?;
+        validate::schedule_model(
+            &s,
+            "",
+            self.config.cron_syntax,
+            self.now().floor() as i64,
+            &mut e,
+        );
         if !e.is_empty() {
             return Err(JobsError::Invalid(e.into_details()));
         }
@@ -316,11 +350,18 @@ impl Service {
         let graph: BTreeMap<String, Vec<String>> = st
             .jobs
             .iter()
-            .map(|(id, j)| (id.clone(), j.spec().dependencies.iter().map(|d| d.id.clone()).collect()))
+            .map(|(id, j)| {
+                (
+                    id.clone(),
+                    j.spec().dependencies.iter().map(|d| d.id.clone()).collect(),
+                )
+            })
             .collect();
         let deps: Vec<String> = spec.dependencies.iter().map(|d| d.id.clone()).collect();
         if creates_cycle(&graph, &spec.id, &deps) {
-            return Err(JobsError::Unprocessable("Dependencies have a cycle.".into()));
+            return Err(JobsError::Unprocessable(
+                "Dependencies have a cycle.".into(),
+            ));
         }
         Ok(())
     }
@@ -330,7 +371,9 @@ impl Service {
         let syntax = self.config.cron_syntax;
         self.with(|st, ctx, _| {
             if st.jobs.contains_key(&spec.id) {
-                return Err(JobsError::Conflict("Job with this id already exists".into()));
+                return Err(JobsError::Conflict(
+                    "Job with this id already exists".into(),
+                ));
             }
             Self::check_dependencies(st, &spec)?;
             let stored = StoredJob {
@@ -342,16 +385,26 @@ impl Service {
                 .when(keys::job(&spec.id), Expect::Absent)
                 .then(Op::put(keys::job(&spec.id), keys::encode(&stored)?));
             for s in &spec.schedules {
-                txn = txn.then(Op::put(keys::cursor(&spec.id, &s.id), keys::encode(&StoredCursor { cursor: now })?));
+                txn = txn.then(Op::put(
+                    keys::cursor(&spec.id, &s.id),
+                    keys::encode(&StoredCursor { cursor: now })?,
+                ));
             }
             let out = ctx.store.txn(txn)?;
             if !out.succeeded {
-                return Err(JobsError::Conflict("Job with this id already exists".into()));
+                return Err(JobsError::Conflict(
+                    "Job with this id already exists".into(),
+                ));
             }
             let scheds = spec
                 .schedules
                 .iter()
-                .map(|s| (s.id.clone(), sched_entry(s, syntax, now, Some(out.revision))))
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        sched_entry(s, syntax, now, Some(out.revision)),
+                    )
+                })
                 .collect();
             st.jobs.insert(
                 spec.id.clone(),
@@ -367,7 +420,12 @@ impl Service {
     }
 
     /// PUT /v1/jobs/{id} (schedules kept) or PUT /v0/scheduled-jobs/{id} (replaced).
-    pub fn update_job(&self, id: &str, mut spec: JobSpec, keep_schedules: bool) -> Result<JobSpec, JobsError> {
+    pub fn update_job(
+        &self,
+        id: &str,
+        mut spec: JobSpec,
+        keep_schedules: bool,
+    ) -> Result<JobSpec, JobsError> {
         spec.id = id.to_string();
         self.with(|st, ctx, _| {
             let current = st.job(id)?.spec().clone();
@@ -375,7 +433,10 @@ impl Service {
                 spec.schedules = current.schedules.clone();
             }
             if !spec.schedules.is_empty() && !spec.dependencies.is_empty() {
-                return Err(JobsError::invalid("/", "Jobs may not have both dependencies and schedules specified"));
+                return Err(JobsError::invalid(
+                    "/",
+                    "Jobs may not have both dependencies and schedules specified",
+                ));
             }
             Self::check_dependencies(st, &spec)?;
             self.write_job(st, ctx, spec.clone(), &current.schedules)?;
@@ -384,7 +445,13 @@ impl Service {
     }
 
     /// Writes a changed job, re-arming schedules that are new or changed.
-    fn write_job(&self, st: &mut State, ctx: &Ctx, spec: JobSpec, old: &[Schedule]) -> Result<(), JobsError> {
+    fn write_job(
+        &self,
+        st: &mut State,
+        ctx: &Ctx,
+        spec: JobSpec,
+        old: &[Schedule],
+    ) -> Result<(), JobsError> {
         let now = ctx.now.floor() as i64;
         let entry = st.job_mut(&spec.id)?;
         let stored = StoredJob {
@@ -395,17 +462,26 @@ impl Service {
         let mut rearmed = Vec::new();
         for s in &spec.schedules {
             if !old.contains(s) {
-                txn = txn.then(Op::put(keys::cursor(&spec.id, &s.id), keys::encode(&StoredCursor { cursor: now })?));
+                txn = txn.then(Op::put(
+                    keys::cursor(&spec.id, &s.id),
+                    keys::encode(&StoredCursor { cursor: now })?,
+                ));
                 rearmed.push(s.clone());
             }
         }
-        for s in old.iter().filter(|o| !spec.schedules.iter().any(|n| n.id == o.id)) {
+        for s in old
+            .iter()
+            .filter(|o| !spec.schedules.iter().any(|n| n.id == o.id))
+        {
             txn = txn.then(Op::delete(keys::cursor(&spec.id, &s.id)));
             entry.scheds.remove(&s.id);
         }
         let out = ctx.store.txn(txn)?;
         for s in rearmed {
-            entry.scheds.insert(s.id.clone(), sched_entry(&s, ctx.syntax, now, Some(out.revision)));
+            entry.scheds.insert(
+                s.id.clone(),
+                sched_entry(&s, ctx.syntax, now, Some(out.revision)),
+            );
         }
         entry.stored = stored;
         Ok(())
@@ -467,10 +543,15 @@ impl Service {
         self.with(|st, ctx, _| {
             let mut spec = st.job(id)?.spec().clone();
             if spec.schedules.iter().any(|x| x.id == s.id) {
-                return Err(JobsError::Conflict(format!("A schedule with id {} already exists", s.id)));
+                return Err(JobsError::Conflict(format!(
+                    "A schedule with id {} already exists",
+                    s.id
+                )));
             }
             if !spec.schedules.is_empty() {
-                return Err(JobsError::Conflict("Only one schedule supported at the moment".into()));
+                return Err(JobsError::Conflict(
+                    "Only one schedule supported at the moment".into(),
+                ));
             }
             if !spec.dependencies.is_empty() {
                 return Err(JobsError::Conflict(
@@ -485,7 +566,12 @@ impl Service {
     }
 
     /// PUT /v1/jobs/{id}/schedules/{sid}.
-    pub fn update_schedule(&self, id: &str, sid: &str, mut s: Schedule) -> Result<Schedule, JobsError> {
+    pub fn update_schedule(
+        &self,
+        id: &str,
+        sid: &str,
+        mut s: Schedule,
+    ) -> Result<Schedule, JobsError> {
         s.id = sid.to_string();
         self.with(|st, ctx, _| {
             let mut spec = st.job(id)?.spec().clone();
@@ -531,10 +617,13 @@ impl Service {
     pub fn stop_run(&self, id: &str, run: &str) -> Result<Run, JobsError> {
         self.with(|st, ctx, fx| {
             let entry = st.job_mut(id)?;
-            let r = entry.active.get_mut(run).ok_or_else(|| JobsError::UnknownRun {
-                job: id.to_string(),
-                run: run.to_string(),
-            })?;
+            let r = entry
+                .active
+                .get_mut(run)
+                .ok_or_else(|| JobsError::UnknownRun {
+                    job: id.to_string(),
+                    run: run.to_string(),
+                })?;
             let cmds = r.stop(ctx.now);
             let snapshot = r.clone();
             st.absorb(id, run, cmds, fx);
@@ -544,11 +633,21 @@ impl Service {
 
     /// Task output archives that are due; see [`crate::logs`].
     pub(crate) fn pending_archives(&self) -> Vec<(String, PendingArchive)> {
-        self.read(|st| st.archives.iter().map(|(k, a)| (k.clone(), a.clone())).collect())
+        self.read(|st| {
+            st.archives
+                .iter()
+                .map(|(k, a)| (k.clone(), a.clone()))
+                .collect()
+        })
     }
 
     /// Stores archived output (files name → bytes) and drops the pending entry.
-    pub(crate) fn store_archive(&self, key: &str, a: &PendingArchive, files: Vec<(String, Vec<u8>)>) -> Result<(), JobsError> {
+    pub(crate) fn store_archive(
+        &self,
+        key: &str,
+        a: &PendingArchive,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), JobsError> {
         let mut txn = Txn::new().then(Op::delete(key.to_string()));
         let job_exists = self.read(|st| st.jobs.contains_key(&a.job));
         if job_exists {

@@ -102,7 +102,12 @@ pub fn slot_params(s: &Schedule) -> SlotParams {
 }
 
 /// A schedule entry armed at `cursor` (slots after it are considered).
-pub fn sched_entry(s: &Schedule, syntax: CronSyntax, cursor: i64, rev: Option<Revision>) -> SchedEntry {
+pub fn sched_entry(
+    s: &Schedule,
+    syntax: CronSyntax,
+    cursor: i64,
+    rev: Option<Revision>,
+) -> SchedEntry {
     let cron = CronSchedule::parse(&s.cron, &s.timezone, syntax).ok();
     let next_slot = cron.as_ref().and_then(|c| c.next_after(cursor));
     SchedEntry {
@@ -190,7 +195,8 @@ impl State {
                 RunCommand::Launch { task_id } => {
                     self.tasks
                         .insert(task_id.clone(), (job.to_string(), run.to_string()));
-                    fx.launches.push((job.to_string(), run.to_string(), task_id));
+                    fx.launches
+                        .push((job.to_string(), run.to_string(), task_id));
                 }
                 RunCommand::Kill { task_id } => fx.kills.push((task_id, grace)),
                 RunCommand::Finished => {}
@@ -203,11 +209,7 @@ impl State {
         let Some((job, run)) = self.tasks.get(task).cloned() else {
             return;
         };
-        let Some(r) = self
-            .jobs
-            .get_mut(&job)
-            .and_then(|j| j.active.get_mut(&run))
-        else {
+        let Some(r) = self.jobs.get_mut(&job).and_then(|j| j.active.get_mut(&run)) else {
             return;
         };
         let before = r.clone();
@@ -284,13 +286,7 @@ impl State {
     }
 
     /// Moves a finished run into the history (in memory now; `txn` carries the writes).
-    fn retire(
-        &mut self,
-        job: &str,
-        run: &str,
-        ctx: &Ctx,
-        mut txn: Txn,
-    ) -> Result<Txn, JobsError> {
+    fn retire(&mut self, job: &str, run: &str, ctx: &Ctx, mut txn: Txn) -> Result<Txn, JobsError> {
         let Some(entry) = self.jobs.get_mut(job) else {
             return Ok(txn);
         };
@@ -361,7 +357,12 @@ impl State {
     }
 
     /// Starts the jobs that depend on `parent` and are now ready.
-    fn trigger_dependents(&mut self, parent: &str, ctx: &Ctx, fx: &mut Effects) -> Result<(), JobsError> {
+    fn trigger_dependents(
+        &mut self,
+        parent: &str,
+        ctx: &Ctx,
+        fx: &mut Effects,
+    ) -> Result<(), JobsError> {
         let children: Vec<String> = self
             .jobs
             .iter()
@@ -375,7 +376,12 @@ impl State {
     }
 
     /// Starts `job` if it has dependencies that are all satisfied.
-    pub fn maybe_start_dependent(&mut self, job: &str, ctx: &Ctx, fx: &mut Effects) -> Result<(), JobsError> {
+    pub fn maybe_start_dependent(
+        &mut self,
+        job: &str,
+        ctx: &Ctx,
+        fx: &mut Effects,
+    ) -> Result<(), JobsError> {
         let Some(entry) = self.jobs.get(job) else {
             return Ok(());
         };
@@ -384,12 +390,13 @@ impl State {
             .dependencies
             .iter()
             .map(|d| {
-                self.jobs.get(&d.id).and_then(|p| p.history.last_finished()).map(
-                    |(success, completed_at)| ParentOutcome {
+                self.jobs
+                    .get(&d.id)
+                    .and_then(|p| p.history.last_finished())
+                    .map(|(success, completed_at)| ParentOutcome {
                         success,
                         completed_at,
-                    },
-                )
+                    })
             })
             .collect();
         if dependencies_ready(&parents, entry.baseline(), !entry.active.is_empty()) {
@@ -400,7 +407,12 @@ impl State {
     }
 
     /// Manually starts a run, honouring FORBID.
-    pub fn start_manual(&mut self, job: &str, ctx: &Ctx, fx: &mut Effects) -> Result<String, JobsError> {
+    pub fn start_manual(
+        &mut self,
+        job: &str,
+        ctx: &Ctx,
+        fx: &mut Effects,
+    ) -> Result<String, JobsError> {
         let entry = self.job(job)?;
         if entry.forbids_overlap() && !entry.active.is_empty() {
             return Err(JobsError::Conflict(format!(
@@ -435,14 +447,18 @@ impl State {
                 let j = &self.jobs[jid];
                 let s = &j.scheds[sid];
                 let Some(cron) = &s.cron else { continue };
-                let plan = keel_jobs::plan_slots(cron, s.params, s.cursor, now, !j.active.is_empty());
+                let plan =
+                    keel_jobs::plan_slots(cron, s.params, s.cursor, now, !j.active.is_empty());
                 let expect = s.rev.map_or(Expect::Absent, Expect::ModRevision);
                 (plan, expect)
             };
             let ck = keys::cursor(jid, sid);
-            txn = txn
-                .when(ck.clone(), expect)
-                .then(Op::put(ck, keys::encode(&StoredCursor { cursor: plan.cursor })?));
+            txn = txn.when(ck.clone(), expect).then(Op::put(
+                ck,
+                keys::encode(&StoredCursor {
+                    cursor: plan.cursor,
+                })?,
+            ));
             txn = self.apply_plan(jid, sid, &plan, ctx, txn, &mut local)?;
             applied.push((jid.clone(), sid.clone(), plan));
         }
@@ -454,7 +470,11 @@ impl State {
         let out = ctx.store.txn(txn)?;
         if !out.succeeded {
             tracing::error!("metronome: a schedule cursor changed under us; reloading");
-            return self.reload_after_conflict(ctx, applied.into_iter().map(|(j, s, _)| (j, s)).collect(), local);
+            return self.reload_after_conflict(
+                ctx,
+                applied.into_iter().map(|(j, s, _)| (j, s)).collect(),
+                local,
+            );
         }
         for (jid, sid, plan) in applied {
             if let Some(s) = self.jobs.get_mut(&jid).and_then(|j| j.scheds.get_mut(&sid)) {
@@ -496,7 +516,9 @@ impl State {
                     tracing::info!("metronome: schedule {jid}/{sid} fired slot {slot}: run {run}");
                 }
                 keel_jobs::SlotDecision::Missed { slot, reason } => {
-                    tracing::info!("metronome: schedule {jid}/{sid} missed slot {slot}: {reason:?}");
+                    tracing::info!(
+                        "metronome: schedule {jid}/{sid} missed slot {slot}: {reason:?}"
+                    );
                     let m = MissedSlot {
                         schedule_id: sid.to_string(),
                         slot,
@@ -514,7 +536,10 @@ impl State {
         let entry = self.job_mut(jid)?;
         entry.history.summary.missed_count += plan.unrecorded_missed;
         if !plan.decisions.is_empty() || plan.unrecorded_missed > 0 {
-            txn = txn.then(Op::put(keys::summary(jid), keys::encode(&entry.history.summary)?));
+            txn = txn.then(Op::put(
+                keys::summary(jid),
+                keys::encode(&entry.history.summary)?,
+            ));
         }
         Ok(txn)
     }

@@ -32,11 +32,33 @@ impl Errors {
     }
 }
 
-const JOB_KEYS: &[&str] = &["id", "description", "dependencies", "labels", "schedules", "run"];
+const JOB_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "dependencies",
+    "labels",
+    "schedules",
+    "run",
+];
 const RUN_KEYS: &[&str] = &[
-    "args", "artifacts", "cmd", "cpus", "gpus", "disk", "networks", "ucr", "docker", "env",
-    "maxLaunchDelay", "mem", "placement", "user", "taskKillGracePeriodSeconds", "restart",
-    "volumes", "secrets",
+    "args",
+    "artifacts",
+    "cmd",
+    "cpus",
+    "gpus",
+    "disk",
+    "networks",
+    "ucr",
+    "docker",
+    "env",
+    "maxLaunchDelay",
+    "mem",
+    "placement",
+    "user",
+    "taskKillGracePeriodSeconds",
+    "restart",
+    "volumes",
+    "secrets",
 ];
 
 fn is_path_segment(s: &str) -> bool {
@@ -44,7 +66,8 @@ fn is_path_segment(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
         && !s.ends_with('-')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Metronome's job id: dot-separated segments of lowercase letters, digits and inner dashes.
@@ -183,10 +206,15 @@ pub fn schedule_schema(v: &Value, path: &str, e: &mut Errors) {
     let Some(m) = object(e, v, path, None, &["id", "cron"]) else {
         return;
     };
-    if let Some(id) = m.get("id").and_then(|id| string(e, id, &format!("{path}/id"), 1))
+    if let Some(id) = m
+        .get("id")
+        .and_then(|id| string(e, id, &format!("{path}/id"), 1))
         && !is_schedule_id(&id)
     {
-        e.add(&format!("{path}/id"), "must match ^[a-z0-9][a-z0-9-]*[a-z0-9]+$");
+        e.add(
+            &format!("{path}/id"),
+            "must match ^[a-z0-9][a-z0-9-]*[a-z0-9]+$",
+        );
     }
     if let Some(c) = m.get("cron") {
         string(e, c, &format!("{path}/cron"), 0);
@@ -195,10 +223,21 @@ pub fn schedule_schema(v: &Value, path: &str, e: &mut Errors) {
         string(e, t, &format!("{path}/timezone"), 0);
     }
     if let Some(d) = m.get("startingDeadlineSeconds") {
-        number(e, d, &format!("{path}/startingDeadlineSeconds"), Some(1.0), true);
+        number(
+            e,
+            d,
+            &format!("{path}/startingDeadlineSeconds"),
+            Some(1.0),
+            true,
+        );
     }
     if let Some(c) = m.get("concurrencyPolicy") {
-        one_of(e, c, &format!("{path}/concurrencyPolicy"), &["ALLOW", "FORBID"]);
+        one_of(
+            e,
+            c,
+            &format!("{path}/concurrencyPolicy"),
+            &["ALLOW", "FORBID"],
+        );
     }
     if let Some(b) = m.get("enabled") {
         boolean(e, b, &format!("{path}/enabled"));
@@ -278,7 +317,10 @@ fn env_schema(v: &Value, e: &mut Errors) {
             || v.as_object()
                 .is_some_and(|o| o.get("secret").is_none_or(Value::is_string));
         if !ok {
-            e.add(&format!("/run/env/{k}"), "expected a string or {\"secret\": <name>}");
+            e.add(
+                &format!("/run/env/{k}"),
+                "expected a string or {\"secret\": <name>}",
+            );
         }
     }
 }
@@ -290,7 +332,10 @@ fn placement_schema(v: &Value, e: &mut Errors) {
     let Some(cs) = m.get("constraints") else {
         return;
     };
-    for (i, c) in array(e, cs, "/run/placement/constraints").iter().enumerate() {
+    for (i, c) in array(e, cs, "/run/placement/constraints")
+        .iter()
+        .enumerate()
+    {
         let p = format!("/run/placement/constraints/{i}");
         let keys = ["attribute", "operator", "value"];
         if let Some(o) = object(e, c, &p, Some(&keys), &["attribute", "operator"]) {
@@ -298,7 +343,12 @@ fn placement_schema(v: &Value, e: &mut Errors) {
                 string(e, a, &format!("{p}/attribute"), 0);
             }
             if let Some(op) = o.get("operator") {
-                one_of(e, op, &format!("{p}/operator"), &["IS", "EQ", "LIKE", "UNLIKE"]);
+                one_of(
+                    e,
+                    op,
+                    &format!("{p}/operator"),
+                    &["IS", "EQ", "LIKE", "UNLIKE"],
+                );
             }
             if let Some(val) = o.get("value") {
                 string(e, val, &format!("{p}/value"), 0);
@@ -418,7 +468,12 @@ fn networks_schema(v: &Value, e: &mut Errors) {
             continue;
         };
         if let Some(m) = o.get("mode") {
-            one_of(e, m, &format!("{p}/mode"), &["host", "container/bridge", "container"]);
+            one_of(
+                e,
+                m,
+                &format!("{p}/mode"),
+                &["host", "container/bridge", "container"],
+            );
         }
         if let Some(s) = o.get("name") {
             string(e, s, &format!("{p}/name"), 0);
@@ -436,14 +491,20 @@ pub fn job_model(j: &JobSpec, syntax: CronSyntax, now: i64, e: &mut Errors) {
         e.add("/run", "Cmd, Docker or UCR image must be specified");
     }
     if r.docker.is_some() && r.ucr.is_some() {
-        e.add("/run", "Either Docker or UCR should be provided, but not both");
+        e.add(
+            "/run",
+            "Either Docker or UCR should be provided, but not both",
+        );
     }
     if r.gpus != 0 && r.docker.is_some() {
         e.add("/run/gpus", "GPUs are not supported with Docker");
     }
     let file_secrets = r.volumes.iter().any(|v| matches!(v, Volume::Secret { .. }));
     if file_secrets && r.docker.is_some() {
-        e.add("/run/volumes", "File based secrets are only supported by UCR");
+        e.add(
+            "/run/volumes",
+            "File based secrets are only supported by UCR",
+        );
     }
     secrets_model(j, e);
     networks_model(j, e);
@@ -451,7 +512,10 @@ pub fn job_model(j: &JobSpec, syntax: CronSyntax, now: i64, e: &mut Errors) {
         e.add("/schedules", "Only one schedule supported at the moment");
     }
     if !j.schedules.is_empty() && !j.dependencies.is_empty() {
-        e.add("/", "Jobs may not have both dependencies and schedules specified");
+        e.add(
+            "/",
+            "Jobs may not have both dependencies and schedules specified",
+        );
     }
     let ids: BTreeSet<&str> = j.dependencies.iter().map(|d| d.id.as_str()).collect();
     if ids.len() != j.dependencies.len() {
@@ -504,12 +568,22 @@ fn networks_model(j: &JobSpec, e: &mut Errors) {
         e.add("/run/networks", "You may not mix host, container, or container/bridge networking. Only define one kind of network.");
     }
     if r.docker.is_none() && r.ucr.is_none() && modes.iter().any(|m| *m != "host") {
-        e.add("/run/networks", "Only containers may join container or bridge networks");
+        e.add(
+            "/run/networks",
+            "Only containers may join container or bridge networks",
+        );
     }
     if modes.iter().any(|m| *m != "container") && r.networks.len() > 1 {
-        e.add("/run/networks", "Only one host or container/bridge network modes are allowed");
+        e.add(
+            "/run/networks",
+            "Only one host or container/bridge network modes are allowed",
+        );
     }
-    let names: Vec<&str> = r.networks.iter().filter_map(|n| n.name.as_deref()).collect();
+    let names: Vec<&str> = r
+        .networks
+        .iter()
+        .filter_map(|n| n.name.as_deref())
+        .collect();
     let unique: BTreeSet<&str> = names.iter().copied().collect();
     if unique.len() != names.len() {
         e.add("/run/networks", "network names must be unique");
@@ -564,8 +638,10 @@ mod tests {
             .into_iter()
             .flat_map(|d| d.errors.into_iter().map(move |m| (d.path.clone(), m)))
             .collect();
-        let want: Vec<(String, String)> =
-            expect.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect();
+        let want: Vec<(String, String)> = expect
+            .iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect();
         assert_eq!(got, want, "{doc}");
     }
 
@@ -598,7 +674,10 @@ mod tests {
                 "restart":{"policy":"SOMETIMES"}}}"#,
             &[
                 ("/foo", "unknown property"),
-                ("/id", "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash"),
+                (
+                    "/id",
+                    "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash",
+                ),
                 ("/run/bar", "unknown property"),
                 ("/run/cmd", "must have at least 1 character(s)"),
                 ("/run/cpus", "must be >= 0.01"),
@@ -618,25 +697,43 @@ mod tests {
         check(
             r#"{"id":"a","run":{"cpus":1,"mem":32,"disk":0,"cmd":"x","env":{"P":{"secret":"s1"}},
                 "secrets":{"s2":{"source":"x"}}}}"#,
-            &[("/run", "The following secrets are referenced, but undefined: s1. Please add them to the secrets field.The following secrets are defined, but not referenced: s2. Please remove them from the secrets field.")],
+            &[(
+                "/run",
+                "The following secrets are referenced, but undefined: s1. Please add them to the secrets field.The following secrets are defined, but not referenced: s2. Please remove them from the secrets field.",
+            )],
         );
         check(
             r#"{"id":"a","run":{"cpus":1,"mem":32,"disk":0,"docker":{"image":"x"},"ucr":{"image":{"id":"y"}}}}"#,
-            &[("/run", "Either Docker or UCR should be provided, but not both")],
+            &[(
+                "/run",
+                "Either Docker or UCR should be provided, but not both",
+            )],
         );
         check(
             r#"{"id":"a","dependencies":[{"id":"b"}],"run":{"cpus":1,"mem":32,"disk":0,"cmd":"x"},
                 "schedules":[{"id":"s1","cron":"0 0 30 2 *","startingDeadlineSeconds":10,"timezone":"Nowhere/Land"}]}"#,
             &[
-                ("/", "Jobs may not have both dependencies and schedules specified"),
-                ("/schedules/0/startingDeadlineSeconds", "must be >= 60 seconds"),
-                ("/schedules/0/timezone", "No time zone found with this id: Nowhere/Land"),
+                (
+                    "/",
+                    "Jobs may not have both dependencies and schedules specified",
+                ),
+                (
+                    "/schedules/0/startingDeadlineSeconds",
+                    "must be >= 60 seconds",
+                ),
+                (
+                    "/schedules/0/timezone",
+                    "No time zone found with this id: Nowhere/Land",
+                ),
             ],
         );
         check(
             r#"{"id":"a","run":{"cpus":1,"mem":32,"disk":0,"cmd":"x"},
                 "schedules":[{"id":"s1","cron":"0 0 30 2 *"}]}"#,
-            &[("/schedules/0/cron", "cron expression \"0 0 30 2 *\" never matches a date")],
+            &[(
+                "/schedules/0/cron",
+                "cron expression \"0 0 30 2 *\" never matches a date",
+            )],
         );
     }
 }

@@ -11,8 +11,8 @@ use super::error::{ApiErrorBody, Validation, Violations, parse_json, parse_objec
 use super::network::{Network, PortDefinition};
 use super::path_id::PathId;
 use super::spec::{
-    Artifact, Constraint, EnvValue, KillSelection, SecretDef, UnreachableStrategy,
-    UpgradeStrategy, VersionInfo,
+    Artifact, Constraint, EnvValue, KillSelection, SecretDef, UnreachableStrategy, UpgradeStrategy,
+    VersionInfo,
 };
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -73,13 +73,20 @@ pub struct AppUpdate {
 impl AppUpdate {
     /// True for a body that holds only a `version` (and maybe `id`): roll back to it.
     pub fn is_rollback(&self) -> bool {
-        let rest = AppUpdate { id: None, version: None, ..self.clone() };
+        let rest = AppUpdate {
+            id: None,
+            version: None,
+            ..self.clone()
+        };
         self.version.is_some() && rest == AppUpdate::default()
     }
 
     /// The same update with `id` set (for `PUT /v2/apps/{id}`, where the path decides).
     pub fn with_id(self, id: &PathId) -> AppUpdate {
-        AppUpdate { id: Some(id.to_string()), ..self }
+        AppUpdate {
+            id: Some(id.to_string()),
+            ..self
+        }
     }
 }
 
@@ -211,7 +218,11 @@ impl AppDefinition {
     pub fn apply(&self, update: &AppUpdate) -> Result<AppDefinition, Validation> {
         let mut v = Violations::default();
         validate_update(update, &mut v);
-        let update = AppUpdate { id: None, version: None, ..update.clone() };
+        let update = AppUpdate {
+            id: None,
+            version: None,
+            ..update.clone()
+        };
         let app = merge(self.clone(), Some(self), &update, &PathId::root());
         validate_app(&app, &update, &mut v);
         v.finish(app)
@@ -252,18 +263,31 @@ impl AppDefinition {
             Some(prev) if !self.is_upgrade(prev) => prev.version_info.last_config_change_at,
             _ => now,
         };
-        let version_info = VersionInfo { last_scaling_at: now, last_config_change_at };
-        AppDefinition { version: now, version_info, ..self }
+        let version_info = VersionInfo {
+            last_scaling_at: now,
+            last_config_change_at,
+        };
+        AppDefinition {
+            version: now,
+            version_info,
+            ..self
+        }
     }
 
     /// True if the app has persistent volumes (its instances are pinned to reservations).
     pub fn is_resident(&self) -> bool {
-        self.container.as_ref().is_some_and(Container::has_persistent_volumes)
+        self.container
+            .as_ref()
+            .is_some_and(Container::has_persistent_volumes)
     }
 
     /// The service ports: `portDefinitions[].port`, or `servicePort` of the port mappings.
     pub fn service_ports(&self) -> Vec<i64> {
-        match self.container.as_ref().and_then(|c| c.port_mappings.as_ref()) {
+        match self
+            .container
+            .as_ref()
+            .and_then(|c| c.port_mappings.as_ref())
+        {
             Some(mappings) if !mappings.is_empty() => {
                 mappings.iter().map(|m| m.service_port).collect()
             }
@@ -273,11 +297,19 @@ impl AppDefinition {
 
     /// The port names, in port order (`PORT_<NAME>`, readiness `portName`).
     pub fn port_names(&self) -> Vec<Option<String>> {
-        match self.container.as_ref().and_then(|c| c.port_mappings.as_ref()) {
+        match self
+            .container
+            .as_ref()
+            .and_then(|c| c.port_mappings.as_ref())
+        {
             Some(mappings) if !mappings.is_empty() => {
                 mappings.iter().map(|m| m.name.clone()).collect()
             }
-            _ => self.port_definitions.iter().map(|p| p.name.clone()).collect(),
+            _ => self
+                .port_definitions
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
         }
     }
 }

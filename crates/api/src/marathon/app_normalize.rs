@@ -10,7 +10,9 @@ use super::container::{Container, DockerNetwork, PortMapping, VolumeMode};
 use super::error::Violations;
 use super::network::{Network, NetworkMode, PortDefinition, has_non_host_networking};
 use super::path_id::PathId;
-use super::spec::{Artifact, CONSTRAINT_OPERATORS, Constraint, UnreachableStrategy, UpgradeStrategy};
+use super::spec::{
+    Artifact, CONSTRAINT_OPERATORS, Constraint, UnreachableStrategy, UpgradeStrategy,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -51,7 +53,10 @@ pub(crate) fn merge(
 
 fn merge_command(app: &mut AppDefinition, u: &AppUpdate) {
     set(&mut app.cmd, u.cmd.clone().map(Some));
-    set(&mut app.args, u.args.clone().map(|a| Some(a).filter(|a| !a.is_empty())));
+    set(
+        &mut app.args,
+        u.args.clone().map(|a| Some(a).filter(|a| !a.is_empty())),
+    );
     set(&mut app.user, u.user.clone().map(Some));
     set(&mut app.env, u.env.clone());
     set(&mut app.executor, u.executor.clone());
@@ -77,25 +82,48 @@ fn merge_resources(app: &mut AppDefinition, u: &AppUpdate) {
     set(&mut app.mem, u.mem);
     set(&mut app.disk, u.disk);
     set(&mut app.gpus, u.gpus.map(to_u32));
-    set(&mut app.resource_limits, u.resource_limits.clone().map(Some));
-    set(&mut app.executor_resources, u.executor_resources.clone().map(Some));
+    set(
+        &mut app.resource_limits,
+        u.resource_limits.clone().map(Some),
+    );
+    set(
+        &mut app.executor_resources,
+        u.executor_resources.clone().map(Some),
+    );
     set(&mut app.role, u.role.clone());
-    set(&mut app.accepted_resource_roles, u.accepted_resource_roles.clone().map(Some));
+    set(
+        &mut app.accepted_resource_roles,
+        u.accepted_resource_roles.clone().map(Some),
+    );
 }
 
 fn merge_scheduling(app: &mut AppDefinition, u: &AppUpdate, base: &PathId) {
-    set(&mut app.constraints, u.constraints.as_ref().map(|cs| cs.iter().map(canonical_constraint).collect()));
+    set(
+        &mut app.constraints,
+        u.constraints
+            .as_ref()
+            .map(|cs| cs.iter().map(canonical_constraint).collect()),
+    );
     set(&mut app.backoff_seconds, u.backoff_seconds.map(to_u32));
     set(&mut app.backoff_factor, u.backoff_factor);
-    set(&mut app.max_launch_delay_seconds, u.max_launch_delay_seconds.map(to_u32));
+    set(
+        &mut app.max_launch_delay_seconds,
+        u.max_launch_delay_seconds.map(to_u32),
+    );
     set(&mut app.health_checks, u.health_checks.clone());
     set(&mut app.readiness_checks, u.readiness_checks.clone());
-    let deps = u.dependencies.as_ref().map(|ds| ds.iter().map(|d| canonical_dependency(d, base)).collect());
+    let deps = u
+        .dependencies
+        .as_ref()
+        .map(|ds| ds.iter().map(|d| canonical_dependency(d, base)).collect());
     set(&mut app.dependencies, deps);
     set(&mut app.upgrade_strategy, u.upgrade_strategy);
     set(&mut app.unreachable_strategy, u.unreachable_strategy);
     set(&mut app.kill_selection, u.kill_selection);
-    set(&mut app.task_kill_grace_period_seconds, u.task_kill_grace_period_seconds.map(|s| Some(to_u32(s))));
+    set(
+        &mut app.task_kill_grace_period_seconds,
+        u.task_kill_grace_period_seconds.map(|s| Some(to_u32(s))),
+    );
     set(&mut app.residency, u.residency.clone().map(Some));
 }
 
@@ -118,7 +146,10 @@ fn canonical_dependency(raw: &str, base: &PathId) -> PathId {
 fn merge_networking(app: &mut AppDefinition, existing: Option<&AppDefinition>, u: &AppUpdate) {
     app.networks = merged_networks(std::mem::take(&mut app.networks), u);
     let non_host = has_non_host_networking(&app.networks);
-    let bridge = app.networks.iter().any(|n| n.mode == NetworkMode::ContainerBridge);
+    let bridge = app
+        .networks
+        .iter()
+        .any(|n| n.mode == NetworkMode::ContainerBridge);
     app.container = merged_container(app.container.take(), u, non_host, bridge);
     let was_host = existing.is_none_or(|e| !has_non_host_networking(&e.networks));
     let current = std::mem::take(&mut app.port_definitions);
@@ -132,7 +163,10 @@ fn merge_networking(app: &mut AppDefinition, existing: Option<&AppDefinition>, u
 /// `networks` from the update, else from the deprecated `docker.network`/`ipAddress`,
 /// else the current ones; an empty list means host networking.
 fn merged_networks(current: Vec<Network>, u: &AppUpdate) -> Vec<Network> {
-    let docker_network = u.container.as_ref().and_then(|c| c.docker.as_ref()?.network);
+    let docker_network = u
+        .container
+        .as_ref()
+        .and_then(|c| c.docker.as_ref()?.network);
     let translated = match (&u.networks, docker_network, &u.ip_address) {
         (Some(n), _, _) => Some(n.clone()),
         (None, Some(net), ip) => translate_docker_network(net, ip.as_ref()),
@@ -140,7 +174,11 @@ fn merged_networks(current: Vec<Network>, u: &AppUpdate) -> Vec<Network> {
         (None, None, None) => None,
     };
     let networks = translated.unwrap_or(current);
-    if networks.is_empty() { vec![Network::host()] } else { networks }
+    if networks.is_empty() {
+        vec![Network::host()]
+    } else {
+        networks
+    }
 }
 
 fn translate_docker_network(net: DockerNetwork, ip: Option<&Value>) -> Option<Vec<Network>> {
@@ -148,9 +186,10 @@ fn translate_docker_network(net: DockerNetwork, ip: Option<&Value>) -> Option<Ve
     let ip = ip.unwrap_or(&empty);
     match net {
         DockerNetwork::Host => Some(vec![Network::host()]),
-        DockerNetwork::Bridge => {
-            Some(vec![Network { name: None, ..ip_network(ip, NetworkMode::ContainerBridge) }])
-        }
+        DockerNetwork::Bridge => Some(vec![Network {
+            name: None,
+            ..ip_network(ip, NetworkMode::ContainerBridge)
+        }]),
         DockerNetwork::User => Some(vec![ip_network(ip, NetworkMode::Container)]),
         DockerNetwork::None => None,
     }
@@ -158,7 +197,10 @@ fn translate_docker_network(net: DockerNetwork, ip: Option<&Value>) -> Option<Ve
 
 /// The network of a deprecated `ipAddress` object (`networkName`, `labels`).
 fn ip_network(ip: &Value, mode: NetworkMode) -> Network {
-    let name = ip.get("networkName").and_then(Value::as_str).map(str::to_owned);
+    let name = ip
+        .get("networkName")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let labels: BTreeMap<String, String> = ip
         .get("labels")
         .and_then(|l| serde_json::from_value(l.clone()).ok())
@@ -184,9 +226,14 @@ fn merged_container(
         }
         d.network = None;
     }
-    c.port_mappings = if non_host { Some(mappings_for(c.port_mappings.take(), bridge)) } else { None };
+    c.port_mappings = if non_host {
+        Some(mappings_for(c.port_mappings.take(), bridge))
+    } else {
+        None
+    };
     for vol in &mut c.volumes {
-        let needs_mode = vol.host_path.is_some() || vol.persistent.is_some() || vol.external.is_some();
+        let needs_mode =
+            vol.host_path.is_some() || vol.persistent.is_some() || vol.external.is_some();
         if vol.mode.is_none() && needs_mode {
             vol.mode = Some(VolumeMode::ReadWrite);
         }
@@ -195,7 +242,9 @@ fn merged_container(
 }
 
 fn mappings_for(mappings: Option<Vec<PortMapping>>, bridge: bool) -> Vec<PortMapping> {
-    let mut mappings = mappings.filter(|m| !m.is_empty()).unwrap_or_else(|| vec![PortMapping::default_mapping()]);
+    let mut mappings = mappings
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| vec![PortMapping::default_mapping()]);
     if bridge {
         for m in &mut mappings {
             m.host_port.get_or_insert(0);
@@ -219,14 +268,30 @@ fn merged_port_definitions(
     if let Some(ports) = &u.ports {
         return ports.iter().map(|p| PortDefinition::new(*p)).collect();
     }
-    if was_host { current } else { PortDefinition::defaults() }
+    if was_host {
+        current
+    } else {
+        PortDefinition::defaults()
+    }
 }
 
-fn fill_dependent_defaults(app: &mut AppDefinition, existing: Option<&AppDefinition>, u: &AppUpdate) {
+fn fill_dependent_defaults(
+    app: &mut AppDefinition,
+    existing: Option<&AppDefinition>,
+    u: &AppUpdate,
+) {
     let has_ports = !app.port_definitions.is_empty()
-        || app.container.as_ref().and_then(|c| c.port_mappings.as_ref()).is_some_and(|m| !m.is_empty());
+        || app
+            .container
+            .as_ref()
+            .and_then(|c| c.port_mappings.as_ref())
+            .is_some_and(|m| !m.is_empty());
     for hc in &mut app.health_checks {
-        if hc.protocol != HealthCheckProtocol::Command && hc.port.is_none() && hc.port_index.is_none() && has_ports {
+        if hc.protocol != HealthCheckProtocol::Command
+            && hc.port.is_none()
+            && hc.port_index.is_none()
+            && has_ports
+        {
             hc.port_index = Some(0);
         }
     }
@@ -245,7 +310,9 @@ fn fill_dependent_defaults(app: &mut AppDefinition, existing: Option<&AppDefinit
     if !app.is_resident() {
         app.residency = None;
     } else if app.residency.is_none() {
-        app.residency = Some(json!({"relaunchEscalationTimeoutSeconds": 3600, "taskLostBehavior": "WAIT_FOREVER"}));
+        app.residency = Some(
+            json!({"relaunchEscalationTimeoutSeconds": 3600, "taskLostBehavior": "WAIT_FOREVER"}),
+        );
     }
 }
 

@@ -19,12 +19,19 @@ fn render(result: Result<AppDefinition, Validation>) -> String {
 }
 
 fn violations(v: &Validation) -> String {
-    let lines: Vec<String> = v.details.iter().map(|d| format!("{}: {}", d.path, d.errors.join(" | "))).collect();
+    let lines: Vec<String> = v
+        .details
+        .iter()
+        .map(|d| format!("{}: {}", d.path, d.errors.join(" | ")))
+        .collect();
     lines.join("\n")
 }
 
 fn check_create(json: &str, expect: Expect) {
-    expect.assert_eq(&render(AppDefinition::create(update(json), &PathId::root())));
+    expect.assert_eq(&render(AppDefinition::create(
+        update(json),
+        &PathId::root(),
+    )));
 }
 
 fn check_apply(base: &str, patch: &str, expect: Expect) {
@@ -46,7 +53,11 @@ fn json_diff(before: &serde_json::Value, after: &serde_json::Value) -> String {
         .filter(|k| b.get(*k) != a.get(*k))
         .map(|k| format!("{k}: {} -> {}", fmt(b.get(k)), fmt(a.get(k))))
         .collect();
-    if lines.is_empty() { "no change".into() } else { lines.join("\n") }
+    if lines.is_empty() {
+        "no change".into()
+    } else {
+        lines.join("\n")
+    }
 }
 
 fn fmt(v: Option<&serde_json::Value>) -> String {
@@ -206,9 +217,13 @@ fn docker_bridge_app_gets_port_mappings_and_no_port_definitions() {
 }
 
 fn check_fields(json: &str, fields: &[&str], expect: Expect) {
-    let app = AppDefinition::create(update(json), &PathId::root()).unwrap_or_else(|v| panic!("{}", violations(&v)));
+    let app = AppDefinition::create(update(json), &PathId::root())
+        .unwrap_or_else(|v| panic!("{}", violations(&v)));
     let value = serde_json::to_value(&app).unwrap();
-    let lines: Vec<String> = fields.iter().map(|f| format!("{f}: {}", fmt(value.get(*f)))).collect();
+    let lines: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{f}: {}", fmt(value.get(*f))))
+        .collect();
     expect.assert_eq(&lines.join("\n"));
 }
 
@@ -256,7 +271,12 @@ fn resident_apps_get_resident_strategies() {
     check_fields(
         r#"{"id": "/db", "cmd": "x", "container": {"type": "MESOS", "volumes": [
             {"containerPath": "data", "persistent": {"size": 100}}]}}"#,
-        &["upgradeStrategy", "unreachableStrategy", "residency", "container"],
+        &[
+            "upgradeStrategy",
+            "unreachableStrategy",
+            "residency",
+            "container",
+        ],
         expect![[r#"
             upgradeStrategy: {"maximumOverCapacity":0.0,"minimumHealthCapacity":0.5}
             unreachableStrategy: "disabled"
@@ -269,7 +289,11 @@ fn resident_apps_get_resident_strategies() {
 fn partial_update_keeps_fields_left_out() {
     let base = r#"{"id": "/web", "cmd": "serve", "instances": 2, "labels": {"a": "b"}, "env": {"X": "1"}}"#;
     check_apply(base, r#"{"instances": 5}"#, expect!["instances: 2 -> 5"]);
-    check_apply(base, r#"{"id": "/elsewhere", "cmd": "serve --fast"}"#, expect![[r#"cmd: "serve" -> "serve --fast""#]]);
+    check_apply(
+        base,
+        r#"{"id": "/elsewhere", "cmd": "serve --fast"}"#,
+        expect![[r#"cmd: "serve" -> "serve --fast""#]],
+    );
     check_apply(base, r#"{}"#, expect!["no change"]);
     check_apply(
         base,
@@ -279,16 +303,32 @@ fn partial_update_keeps_fields_left_out() {
             networks: [{"mode":"host"}] -> [{"mode":"container/bridge"}]
             portDefinitions: [{"name":"default","port":0,"protocol":"tcp"}] -> []"#]],
     );
-    check_apply(base, r#"{"args": ["x"]}"#, expect!["/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."]);
-    check_apply(base, r#"{"instances": -1}"#, expect!["/instances: is less than 0"]);
+    check_apply(
+        base,
+        r#"{"args": ["x"]}"#,
+        expect![
+            "/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
+        ],
+    );
+    check_apply(
+        base,
+        r#"{"instances": -1}"#,
+        expect!["/instances: is less than 0"],
+    );
 }
 
 #[test]
 fn rollback_bodies_are_detected() {
     let cases = [
         (r#"{"version": "2015-09-30T09:09:17.614Z"}"#, true),
-        (r#"{"id": "/a", "version": "2015-09-30T09:09:17.614Z"}"#, true),
-        (r#"{"version": "2015-09-30T09:09:17.614Z", "cmd": "x"}"#, false),
+        (
+            r#"{"id": "/a", "version": "2015-09-30T09:09:17.614Z"}"#,
+            true,
+        ),
+        (
+            r#"{"version": "2015-09-30T09:09:17.614Z", "cmd": "x"}"#,
+            false,
+        ),
         (r#"{"id": "/a"}"#, false),
         (r#"{"instances": 3}"#, false),
     ];
@@ -299,21 +339,29 @@ fn rollback_bodies_are_detected() {
 
 #[test]
 fn is_upgrade_ignores_instances_and_versions() {
-    let base = AppDefinition::create(update(r#"{"id": "/a", "cmd": "x"}"#), &PathId::root()).unwrap();
+    let base =
+        AppDefinition::create(update(r#"{"id": "/a", "cmd": "x"}"#), &PathId::root()).unwrap();
     let cases = [
         (r#"{"instances": 7}"#, false),
         (r#"{}"#, false),
         (r#"{"cmd": "y"}"#, true),
         (r#"{"labels": {"k": "v"}}"#, true),
         (r#"{"mem": 256}"#, true),
-        (r#"{"upgradeStrategy": {"minimumHealthCapacity": 0.5}}"#, true),
+        (
+            r#"{"upgradeStrategy": {"minimumHealthCapacity": 0.5}}"#,
+            true,
+        ),
         (r#"{"killSelection": "OLDEST_FIRST"}"#, true),
         (r#"{"role": "prod"}"#, true),
     ];
     for (patch, want) in cases {
         let next = base.apply(&update(patch)).unwrap();
         assert_eq!(base.is_upgrade(&next), want, "{patch}");
-        assert_eq!(base.config_fingerprint() != next.config_fingerprint(), want, "{patch}");
+        assert_eq!(
+            base.config_fingerprint() != next.config_fingerprint(),
+            want,
+            "{patch}"
+        );
     }
     let restamped = base.clone().with_version(Timestamp(5), None);
     assert!(!base.is_upgrade(&restamped));
@@ -324,11 +372,17 @@ fn with_version_tracks_config_changes() {
     let v1 = AppDefinition::create(update(r#"{"id": "/a", "cmd": "x"}"#), &PathId::root())
         .unwrap()
         .with_version(Timestamp(1000), None);
-    let scaled = v1.apply(&update(r#"{"instances": 3}"#)).unwrap().with_version(Timestamp(2000), Some(&v1));
+    let scaled = v1
+        .apply(&update(r#"{"instances": 3}"#))
+        .unwrap()
+        .with_version(Timestamp(2000), Some(&v1));
     assert_eq!(scaled.version, Timestamp(2000));
     assert_eq!(scaled.version_info.last_scaling_at, Timestamp(2000));
     assert_eq!(scaled.version_info.last_config_change_at, Timestamp(1000));
-    let changed = scaled.apply(&update(r#"{"cmd": "y"}"#)).unwrap().with_version(Timestamp(3000), Some(&scaled));
+    let changed = scaled
+        .apply(&update(r#"{"cmd": "y"}"#))
+        .unwrap()
+        .with_version(Timestamp(3000), Some(&scaled));
     assert_eq!(changed.version_info.last_config_change_at, Timestamp(3000));
 }
 
@@ -344,20 +398,34 @@ fn check_invalid(json: &str, expect: Expect) {
 
 #[test]
 fn validation_rules() {
-    check_invalid(r#"{"id": "/a"}"#, expect!["/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."]);
+    check_invalid(
+        r#"{"id": "/a"}"#,
+        expect![
+            "/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
+        ],
+    );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "args": ["y"]}"#,
-        expect!["/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."],
+        expect![
+            "/: AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'."
+        ],
     );
     check_invalid(r#"{"cmd": "x"}"#, expect!["/id: error.path.missing"]);
-    check_invalid(r#"{"id": "/", "cmd": "x"}"#, expect!["/id: Path must contain at least one path element"]);
+    check_invalid(
+        r#"{"id": "/", "cmd": "x"}"#,
+        expect!["/id: Path must contain at least one path element"],
+    );
     check_invalid(
         r#"{"id": "/My_App", "cmd": "x"}"#,
-        expect![[r#"/id: must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$'"#]],
+        expect![[
+            r#"/id: must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$'"#
+        ]],
     );
     check_invalid(
         r#"{"id": "/a/versions", "cmd": "x"}"#,
-        expect!["/id: must not end with any of the following reserved keywords: restart, tasks, versions, ., .."],
+        expect![
+            "/id: must not end with any of the following reserved keywords: restart, tasks, versions, ., .."
+        ],
     );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "cpus": -1, "mem": -5, "disk": -0.5, "instances": -1, "gpus": -2}"#,
@@ -432,9 +500,12 @@ fn port_rules() {
         r#"{"id": "/a", "cmd": "x", "ports": [80, 81], "portDefinitions": [{"port": 80}]}"#,
         expect!["/: cannot specify both ports and port definitions"],
     );
-    check_invalid(r#"{"id": "/a", "cmd": "x", "ports": [80, 80]}"#, expect![[r#"
+    check_invalid(
+        r#"{"id": "/a", "cmd": "x", "ports": [80, 80]}"#,
+        expect![[r#"
         /: ports must be unique
-        /portDefinitions: Ports must be unique."#]]);
+        /portDefinitions: Ports must be unique."#]],
+    );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "uris": ["http://a"], "fetch": [{"uri": "http://b"}]}"#,
         expect!["/uris: may not be set in conjunction with fetch"],
@@ -465,7 +536,10 @@ fn check_rules() {
 
 #[test]
 fn container_rules() {
-    check_invalid(r#"{"id": "/a", "cmd": "x", "container": {"type": "DOCKER"}}"#, expect!["/container/docker: not defined"]);
+    check_invalid(
+        r#"{"id": "/a", "cmd": "x", "container": {"type": "DOCKER"}}"#,
+        expect!["/container/docker: not defined"],
+    );
     check_invalid(
         r#"{"id": "/a", "container": {"docker": {"image": ""}}, "gpus": 1}"#,
         expect![[r#"
@@ -485,7 +559,9 @@ fn container_rules() {
     );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "networks": [{"mode": "host", "name": "n"}, {"mode": "host"}]}"#,
-        expect![[r#"/networks: Host networks may not have names or labels | May specify a single host network, single bridge network, or else 1-to-n container networks"#]],
+        expect![[
+            r#"/networks: Host networks may not have names or labels | May specify a single host network, single bridge network, or else 1-to-n container networks"#
+        ]],
     );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "networks": [{"mode": "host"}], "container": {"docker": {"image": "i", "network": "HOST"}}}"#,
@@ -504,7 +580,9 @@ fn secret_and_strategy_rules() {
     );
     check_invalid(
         r#"{"id": "/a", "cmd": "x", "unreachableStrategy": {"inactiveAfterSeconds": 10, "expungeAfterSeconds": 5}}"#,
-        expect!["/unreachableStrategy/inactiveAfterSeconds: inactiveAfterSeconds (10) must be less or equal to expungeAfterSeconds, which is 5"],
+        expect![
+            "/unreachableStrategy/inactiveAfterSeconds: inactiveAfterSeconds (10) must be less or equal to expungeAfterSeconds, which is 5"
+        ],
     );
     check_invalid(
         r#"{"id": "/db", "cmd": "x", "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
@@ -531,7 +609,16 @@ fn every_violation_is_collected() {
     )
     .unwrap_err();
     let paths: Vec<&str> = v.details.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(paths, ["/cpus", "/id", "/", "/constraints(0)", "/upgradeStrategy/minimumHealthCapacity"]);
+    assert_eq!(
+        paths,
+        [
+            "/cpus",
+            "/id",
+            "/",
+            "/constraints(0)",
+            "/upgradeStrategy/minimumHealthCapacity"
+        ]
+    );
 }
 
 #[test]
@@ -540,6 +627,7 @@ fn bad_json_is_a_400_with_a_path() {
     assert_eq!(err.status, 400);
     expect![[r#"{"message":"Invalid JSON","details":[{"path":"/instances","errors":["error.expected.jsnumber"]}]}"#]]
         .assert_eq(&serde_json::to_string(&err).unwrap());
-    let err = parse_app_update(br#"{"id": "/a", "healthChecks": [{"protocol": "SMTP"}]}"#).unwrap_err();
+    let err =
+        parse_app_update(br#"{"id": "/a", "healthChecks": [{"protocol": "SMTP"}]}"#).unwrap_err();
     assert_eq!(err.details.unwrap()[0].path, "/healthChecks(0)/protocol");
 }

@@ -31,7 +31,10 @@ pub enum ActionName {
 impl ActionName {
     /// Pod actions name their run spec under `pod`, app actions under `app`.
     pub fn is_pod(self) -> bool {
-        matches!(self, Self::StartPod | Self::StopPod | Self::ScalePod | Self::RestartPod)
+        matches!(
+            self,
+            Self::StartPod | Self::StopPod | Self::ScalePod | Self::RestartPod
+        )
     }
 }
 
@@ -49,9 +52,17 @@ impl DeploymentAction {
     /// An action on `run_spec`, keyed `pod` or `app` by the action's kind.
     pub fn new(action: ActionName, run_spec: PathId) -> DeploymentAction {
         if action.is_pod() {
-            DeploymentAction { action, app: None, pod: Some(run_spec) }
+            DeploymentAction {
+                action,
+                app: None,
+                pod: Some(run_spec),
+            }
         } else {
-            DeploymentAction { action, app: Some(run_spec), pod: None }
+            DeploymentAction {
+                action,
+                app: Some(run_spec),
+                pod: None,
+            }
         }
     }
 
@@ -98,7 +109,12 @@ impl DeploymentInfo {
     /// The item for a plan whose step `current_step` (1-based, clamped to the steps) is
     /// running; affected run specs are derived from the steps. Readiness results start
     /// empty; fill `current_actions[i].readiness_check_results` as they come.
-    pub fn new(id: String, version: Timestamp, steps: Vec<DeploymentStep>, current_step: usize) -> DeploymentInfo {
+    pub fn new(
+        id: String,
+        version: Timestamp,
+        steps: Vec<DeploymentStep>,
+        current_step: usize,
+    ) -> DeploymentInfo {
         let current_step = current_step.clamp(1, steps.len().max(1));
         let mut apps = BTreeSet::new();
         let mut pods = BTreeSet::new();
@@ -182,7 +198,13 @@ pub struct EventPlan {
 impl EventPlan {
     pub fn new(id: String, version: Timestamp, steps: Vec<DeploymentStep>) -> EventPlan {
         let stub = PlanGroupStub::root(version);
-        EventPlan { id, version, steps, original: stub.clone(), target: stub }
+        EventPlan {
+            id,
+            version,
+            steps,
+            original: stub.clone(),
+            target: stub,
+        }
     }
 }
 
@@ -198,7 +220,12 @@ mod tests {
     #[test]
     fn deployment_info_derives_counts_and_current_actions() {
         let steps = vec![
-            DeploymentStep { actions: vec![DeploymentAction::new(ActionName::StartApplication, id("/foo"))] },
+            DeploymentStep {
+                actions: vec![DeploymentAction::new(
+                    ActionName::StartApplication,
+                    id("/foo"),
+                )],
+            },
             DeploymentStep {
                 actions: vec![
                     DeploymentAction::new(ActionName::ScaleApplication, id("/foo")),

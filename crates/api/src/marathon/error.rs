@@ -27,7 +27,10 @@ impl Validation {
     pub const MESSAGE: &'static str = "Object is not valid";
 
     pub fn new(details: Vec<Violation>) -> Validation {
-        Validation { message: Validation::MESSAGE.to_owned(), details }
+        Validation {
+            message: Validation::MESSAGE.to_owned(),
+            details,
+        }
     }
 
     /// A validation failure with one error.
@@ -40,7 +43,9 @@ impl Validation {
     /// The errors at `path`, for tests and logs.
     pub fn errors_at(&self, path: &str) -> Vec<&str> {
         let found = self.details.iter().filter(|d| d.path == path);
-        found.flat_map(|d| d.errors.iter().map(String::as_str)).collect()
+        found
+            .flat_map(|d| d.errors.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -68,7 +73,10 @@ impl Violations {
         match self.list.iter_mut().find(|v| v.path == path) {
             Some(v) if v.errors.contains(&error) => {}
             Some(v) => v.errors.push(error),
-            None => self.list.push(Violation { path: path.to_owned(), errors: vec![error] }),
+            None => self.list.push(Violation {
+                path: path.to_owned(),
+                errors: vec![error],
+            }),
         }
     }
 
@@ -99,7 +107,17 @@ impl Violations {
 
     /// `Ok(value)` when nothing was collected, else the 422 body.
     pub fn finish<T>(self, value: T) -> Result<T, Validation> {
-        if self.list.is_empty() { Ok(value) } else { Err(Validation::new(self.list)) }
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            Err(Validation::new(self.list))
+        }
+    }
+}
+
+impl From<Validation> for Violations {
+    fn from(v: Validation) -> Violations {
+        Violations { list: v.details }
     }
 }
 
@@ -127,12 +145,20 @@ pub struct ApiErrorBody {
 impl ApiErrorBody {
     /// A plain `{"message": ...}` body.
     pub fn new(status: u16, message: impl Into<String>) -> ApiErrorBody {
-        ApiErrorBody { status, message: message.into(), details: None, deployments: None }
+        ApiErrorBody {
+            status,
+            message: message.into(),
+            details: None,
+            deployments: None,
+        }
     }
 
     /// 400 `{"message":"Invalid JSON","details":[...]}`.
     pub fn invalid_json(details: Vec<Violation>) -> ApiErrorBody {
-        ApiErrorBody { details: Some(details), ..ApiErrorBody::new(400, "Invalid JSON") }
+        ApiErrorBody {
+            details: Some(details),
+            ..ApiErrorBody::new(400, "Invalid JSON")
+        }
     }
 
     pub fn app_not_found(id: &PathId) -> ApiErrorBody {
@@ -140,7 +166,10 @@ impl ApiErrorBody {
     }
 
     pub fn app_version_not_found(id: &PathId, version: &str) -> ApiErrorBody {
-        ApiErrorBody::new(404, format!("App '{id}' does not exist in version {version}"))
+        ApiErrorBody::new(
+            404,
+            format!("App '{id}' does not exist in version {version}"),
+        )
     }
 
     pub fn group_not_found(id: &PathId) -> ApiErrorBody {
@@ -163,8 +192,14 @@ impl ApiErrorBody {
     pub fn locked(deployment_ids: &[String]) -> ApiErrorBody {
         let message = "App is locked by one or more deployments. Override with the option \
                        '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.";
-        let refs = deployment_ids.iter().map(|id| DeploymentRef { id: id.clone() }).collect();
-        ApiErrorBody { deployments: Some(refs), ..ApiErrorBody::new(409, message) }
+        let refs = deployment_ids
+            .iter()
+            .map(|id| DeploymentRef { id: id.clone() })
+            .collect();
+        ApiErrorBody {
+            deployments: Some(refs),
+            ..ApiErrorBody::new(409, message)
+        }
     }
 
     pub fn app_exists(id: &PathId) -> ApiErrorBody {
@@ -224,7 +259,12 @@ impl ApiErrorBody {
 
 impl From<Validation> for ApiErrorBody {
     fn from(v: Validation) -> ApiErrorBody {
-        ApiErrorBody { status: 422, message: v.message, details: Some(v.details), deployments: None }
+        ApiErrorBody {
+            status: 422,
+            message: v.message,
+            details: Some(v.details),
+            deployments: None,
+        }
     }
 }
 
@@ -253,7 +293,10 @@ pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErrorBody
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b != b'{') {
         let errors = vec!["error.expected.jsobject".to_owned()];
-        return Err(ApiErrorBody::invalid_json(vec![Violation { path: "/".into(), errors }]));
+        return Err(ApiErrorBody::invalid_json(vec![Violation {
+            path: "/".into(),
+            errors,
+        }]));
     }
     parse_json(bytes)
 }
@@ -265,7 +308,10 @@ fn json_error(bytes: &[u8], e: &serde_json::Error) -> ApiErrorBody {
         None => text,
     };
     if !e.is_data() {
-        return ApiErrorBody::invalid_json(vec![Violation { path: "/".into(), errors: vec![message] }]);
+        return ApiErrorBody::invalid_json(vec![Violation {
+            path: "/".into(),
+            errors: vec![message],
+        }]);
     }
     let offset = byte_offset(bytes, e.line(), e.column());
     let mut path = path_at(bytes, offset);
@@ -275,7 +321,10 @@ fn json_error(bytes: &[u8], e: &serde_json::Error) -> ApiErrorBody {
     } else {
         play_code(&message).map_or(message, str::to_owned)
     };
-    ApiErrorBody::invalid_json(vec![Violation { path, errors: vec![code] }])
+    ApiErrorBody::invalid_json(vec![Violation {
+        path,
+        errors: vec![code],
+    }])
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -284,12 +333,17 @@ fn missing_field(message: &str) -> Option<&str> {
 
 /// Play JSON's error code for serde's "invalid type" messages.
 fn play_code(message: &str) -> Option<&'static str> {
-    let expected = message.strip_prefix("invalid type: ")?.split(", expected ").nth(1)?;
+    let expected = message
+        .strip_prefix("invalid type: ")?
+        .split(", expected ")
+        .nth(1)?;
     let code = if expected.contains("string") || expected.contains("PathId") {
         "error.expected.jsstring"
-    } else if ["f64", "f32", "i64", "i32", "u64", "u32", "u16", "integer", "number"]
-        .iter()
-        .any(|n| expected.contains(n))
+    } else if [
+        "f64", "f32", "i64", "i32", "u64", "u32", "u16", "integer", "number",
+    ]
+    .iter()
+    .any(|n| expected.contains(n))
     {
         "error.expected.jsnumber"
     } else if expected.contains("bool") {
@@ -319,7 +373,12 @@ fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
 
 /// The JSON path of the innermost value whose text ends at or spans `offset`.
 fn path_at(bytes: &[u8], offset: usize) -> String {
-    let mut scan = PathScan { b: bytes, pos: 0, target: offset, found: None };
+    let mut scan = PathScan {
+        b: bytes,
+        pos: 0,
+        target: offset,
+        found: None,
+    };
     scan.value("/");
     scan.found.unwrap_or_else(|| "/".to_owned())
 }
@@ -341,7 +400,9 @@ impl PathScan<'_> {
 
     /// Scans one value; returns false on malformed input (the scan then stops).
     fn value(&mut self, path: &str) -> bool {
-        let Some(first) = self.peek() else { return false };
+        let Some(first) = self.peek() else {
+            return false;
+        };
         let start = self.pos;
         let ok = match first {
             b'{' => self.object(path),
@@ -365,7 +426,9 @@ impl PathScan<'_> {
             if self.peek() != Some(b'"') {
                 return false;
             }
-            let Some(key) = self.string() else { return false };
+            let Some(key) = self.string() else {
+                return false;
+            };
             if self.peek() != Some(b':') {
                 return false;
             }
@@ -462,26 +525,67 @@ mod tests {
 
     fn check(body: &str, expect: Expect) {
         let err = parse_object::<Probe>(body.as_bytes()).unwrap_err();
-        expect.assert_eq(&format!("{} {}", err.status, serde_json::to_string(&err).unwrap()));
+        expect.assert_eq(&format!(
+            "{} {}",
+            err.status,
+            serde_json::to_string(&err).unwrap()
+        ));
     }
 
     #[test]
     fn type_errors_carry_the_json_path() {
-        check(r#"{"id": 5}"#, expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/id","errors":["error.expected.jsstring"]}]}"#]]);
-        check(r#"{"id":"x","cpus":"many"}"#, expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/cpus","errors":["error.expected.jsnumber"]}]}"#]]);
+        check(
+            r#"{"id": 5}"#,
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/id","errors":["error.expected.jsstring"]}]}"#
+            ]],
+        );
+        check(
+            r#"{"id":"x","cpus":"many"}"#,
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/cpus","errors":["error.expected.jsnumber"]}]}"#
+            ]],
+        );
         check(
             "{\"checks\": [{\"port\": 1},\n {\"port\": 2, \"flag\": \"yes\"}]}",
-            expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/checks(1)/flag","errors":["error.expected.jsboolean"]}]}"#]],
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/checks(1)/flag","errors":["error.expected.jsboolean"]}]}"#
+            ]],
         );
-        check(r#"{"nested": {}}"#, expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/nested/name","errors":["error.path.missing"]}]}"#]]);
-        check(r#"{"checks": {}}"#, expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/checks","errors":["error.expected.jsarray"]}]}"#]]);
-        check("[1]", expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["error.expected.jsobject"]}]}"#]]);
+        check(
+            r#"{"nested": {}}"#,
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/nested/name","errors":["error.path.missing"]}]}"#
+            ]],
+        );
+        check(
+            r#"{"checks": {}}"#,
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/checks","errors":["error.expected.jsarray"]}]}"#
+            ]],
+        );
+        check(
+            "[1]",
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["error.expected.jsobject"]}]}"#
+            ]],
+        );
     }
 
     #[test]
     fn syntax_errors_are_invalid_json() {
-        check("{\"id\": ", expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#]]);
-        check("", expect![[r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#]]);
+        check(
+            "{\"id\": ",
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#
+            ]],
+        );
+        check(
+            "",
+            expect![[
+                r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#
+            ]],
+        );
     }
 
     #[test]
@@ -503,9 +607,18 @@ mod tests {
         expect![[r#"{"message":"App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.","deployments":[{"id":"d1"}]}"#]]
             .assert_eq(&serde_json::to_string(&locked).unwrap());
         let id = PathId::parse("/x").unwrap();
-        assert_eq!(ApiErrorBody::app_not_found(&id).message, "App '/x' does not exist");
-        assert_eq!(ApiErrorBody::app_exists(&id).message, "An app with id [/x] already exists.");
-        assert_eq!(ApiErrorBody::deployment_not_found("abc").message, "DeploymentPlan abc does not exist");
+        assert_eq!(
+            ApiErrorBody::app_not_found(&id).message,
+            "App '/x' does not exist"
+        );
+        assert_eq!(
+            ApiErrorBody::app_exists(&id).message,
+            "An app with id [/x] already exists."
+        );
+        assert_eq!(
+            ApiErrorBody::deployment_not_found("abc").message,
+            "DeploymentPlan abc does not exist"
+        );
         let body: ApiErrorBody = Validation::single("/id", "bad").into();
         assert_eq!(body.status, 422);
     }

@@ -16,13 +16,30 @@ use serde::Serialize;
 #[serde(tag = "eventType", rename_all_fields = "camelCase")]
 pub enum Event {
     #[serde(rename = "api_post_event")]
-    ApiPost { client_ip: String, uri: String, app_definition: Box<AppDefinition>, timestamp: Timestamp },
+    ApiPost {
+        client_ip: String,
+        uri: String,
+        app_definition: Box<AppDefinition>,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "pod_created_event")]
-    PodCreated { client_ip: String, uri: String, timestamp: Timestamp },
+    PodCreated {
+        client_ip: String,
+        uri: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "pod_updated_event")]
-    PodUpdated { client_ip: String, uri: String, timestamp: Timestamp },
+    PodUpdated {
+        client_ip: String,
+        uri: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "pod_deleted_event")]
-    PodDeleted { client_ip: String, uri: String, timestamp: Timestamp },
+    PodDeleted {
+        client_ip: String,
+        uri: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "status_update_event")]
     StatusUpdate {
         slave_id: String,
@@ -58,16 +75,40 @@ pub enum Event {
         timestamp: Timestamp,
     },
     #[serde(rename = "unknown_instance_terminated_event")]
-    UnknownInstanceTerminated { instance_id: String, run_spec_id: PathId, condition: String, timestamp: Timestamp },
+    UnknownInstanceTerminated {
+        instance_id: String,
+        run_spec_id: PathId,
+        condition: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "add_health_check_event")]
-    AddHealthCheck { app_id: PathId, health_check: HealthCheck, version: Timestamp, timestamp: Timestamp },
+    AddHealthCheck {
+        app_id: PathId,
+        health_check: HealthCheck,
+        version: Timestamp,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "remove_health_check_event")]
-    RemoveHealthCheck { app_id: PathId, timestamp: Timestamp },
+    RemoveHealthCheck {
+        app_id: PathId,
+        timestamp: Timestamp,
+    },
     /// `taskId` holds the instance id, as in Marathon.
     #[serde(rename = "failed_health_check_event")]
-    FailedHealthCheck { app_id: PathId, task_id: String, health_check: HealthCheck, timestamp: Timestamp },
+    FailedHealthCheck {
+        app_id: PathId,
+        task_id: String,
+        health_check: HealthCheck,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "health_status_changed_event")]
-    HealthStatusChanged { app_id: PathId, instance_id: String, version: Timestamp, alive: bool, timestamp: Timestamp },
+    HealthStatusChanged {
+        app_id: PathId,
+        instance_id: String,
+        version: Timestamp,
+        alive: bool,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "unhealthy_instance_kill_event")]
     UnhealthyInstanceKill {
         app_id: PathId,
@@ -81,17 +122,42 @@ pub enum Event {
         timestamp: Timestamp,
     },
     #[serde(rename = "group_change_success")]
-    GroupChangeSuccess { group_id: PathId, version: Timestamp, timestamp: Timestamp },
+    GroupChangeSuccess {
+        group_id: PathId,
+        version: Timestamp,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "group_change_failed")]
-    GroupChangeFailed { group_id: PathId, version: Timestamp, reason: String, timestamp: Timestamp },
+    GroupChangeFailed {
+        group_id: PathId,
+        version: Timestamp,
+        reason: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "deployment_info")]
-    DeploymentInfo { plan: EventPlan, current_step: DeploymentStep, timestamp: Timestamp },
+    DeploymentInfo {
+        plan: EventPlan,
+        current_step: DeploymentStep,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "deployment_step_success")]
-    DeploymentStepSuccess { plan: EventPlan, current_step: DeploymentStep, timestamp: Timestamp },
+    DeploymentStepSuccess {
+        plan: EventPlan,
+        current_step: DeploymentStep,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "deployment_step_failure")]
-    DeploymentStepFailure { plan: EventPlan, current_step: DeploymentStep, timestamp: Timestamp },
+    DeploymentStepFailure {
+        plan: EventPlan,
+        current_step: DeploymentStep,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "deployment_success")]
-    DeploymentSuccess { id: String, plan: EventPlan, timestamp: Timestamp },
+    DeploymentSuccess {
+        id: String,
+        plan: EventPlan,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "deployment_failed")]
     DeploymentFailed {
         id: String,
@@ -101,23 +167,52 @@ pub enum Event {
         timestamp: Timestamp,
     },
     #[serde(rename = "app_terminated_event")]
-    AppTerminated { app_id: PathId, timestamp: Timestamp },
+    AppTerminated {
+        app_id: PathId,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "scheduler_registered_event")]
-    SchedulerRegistered { framework_id: String, master: String, timestamp: Timestamp },
+    SchedulerRegistered {
+        framework_id: String,
+        master: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "scheduler_reregistered_event")]
-    SchedulerReregistered { master: String, timestamp: Timestamp },
+    SchedulerReregistered {
+        master: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "scheduler_disconnected_event")]
     SchedulerDisconnected { timestamp: Timestamp },
     #[serde(rename = "event_stream_attached")]
-    EventStreamAttached { remote_address: String, timestamp: Timestamp },
+    EventStreamAttached {
+        remote_address: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "event_stream_detached")]
-    EventStreamDetached { remote_address: String, timestamp: Timestamp },
+    EventStreamDetached {
+        remote_address: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "framework_message_event")]
-    FrameworkMessage { executor_id: String, slave_id: String, message: String, timestamp: Timestamp },
+    FrameworkMessage {
+        executor_id: String,
+        slave_id: String,
+        message: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "subscribe_event")]
-    Subscribe { client_ip: String, callback_url: String, timestamp: Timestamp },
+    Subscribe {
+        client_ip: String,
+        callback_url: String,
+        timestamp: Timestamp,
+    },
     #[serde(rename = "unsubscribe_event")]
-    Unsubscribe { client_ip: String, callback_url: String, timestamp: Timestamp },
+    Unsubscribe {
+        client_ip: String,
+        callback_url: String,
+        timestamp: Timestamp,
+    },
 }
 
 impl Event {
@@ -161,7 +256,9 @@ impl Event {
     pub fn sent_without_filter(&self) -> bool {
         !matches!(
             self,
-            Event::SchedulerRegistered { .. } | Event::SchedulerReregistered { .. } | Event::SchedulerDisconnected { .. }
+            Event::SchedulerRegistered { .. }
+                | Event::SchedulerReregistered { .. }
+                | Event::SchedulerDisconnected { .. }
         )
     }
 

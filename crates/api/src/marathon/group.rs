@@ -74,7 +74,10 @@ impl GroupUpdate {
     /// The group's absolute id: the body's `id` resolved against `base` (the URL's
     /// group), or `base` itself.
     pub fn group_id(&self, base: &PathId) -> PathId {
-        self.id.as_deref().map_or_else(|| base.clone(), |id| PathId::parse_unchecked(id).canonical(base))
+        self.id.as_deref().map_or_else(
+            || base.clone(),
+            |id| PathId::parse_unchecked(id).canonical(base),
+        )
     }
 
     /// Resolves the body for the group at `base` into a validated subtree. Nested group
@@ -89,7 +92,10 @@ impl GroupUpdate {
         let spec = self.resolve_in(id, &mut v);
         let mut seen = BTreeSet::new();
         if !unique_ids(&spec, &mut seen) {
-            v.add("/", "Groups and Applications may not have the same identifier.");
+            v.add(
+                "/",
+                "Groups and Applications may not have the same identifier.",
+            );
         }
         v.finish(spec)
     }
@@ -97,14 +103,16 @@ impl GroupUpdate {
     fn resolve_in(&self, id: PathId, v: &mut Violations) -> GroupSpec {
         let mut apps = Vec::new();
         for (i, app) in self.apps.iter().flatten().enumerate() {
-            let mut nested = Violations::default();
-            match AppDefinition::create(app.clone(), &id) {
+            let nested = match AppDefinition::create(app.clone(), &id) {
                 Ok(a) => {
-                    nested.check(a.id.is_child_of(&id), "/id", format!("Identifier is not child of '{id}'"));
+                    let mut nested = Violations::default();
+                    let not_child = format!("Identifier is not child of '{id}'");
+                    nested.check(a.id.is_child_of(&id), "/id", not_child);
                     apps.push(a);
+                    nested
                 }
-                Err(e) => e.details.into_iter().for_each(|d| d.errors.into_iter().for_each(|m| nested.add(&d.path, m))),
-            }
+                Err(e) => Violations::from(e),
+            };
             v.nest(&format!("/apps({i})"), nested);
         }
         let mut groups = Vec::new();
@@ -114,23 +122,45 @@ impl GroupUpdate {
             match g.id.as_deref().map(PathId::parse) {
                 None => v.add(&format!("{path}/id"), "error.path.missing"),
                 Some(Err(e)) => v.add(&format!("{path}/id"), e.to_string()),
-                Some(Ok(_)) => v.check(child.is_child_of(&id), &format!("{path}/id"), format!("Identifier is not child of '{id}'")),
+                Some(Ok(_)) => v.check(
+                    child.is_child_of(&id),
+                    &format!("{path}/id"),
+                    format!("Identifier is not child of '{id}'"),
+                ),
             }
             let mut nested = Violations::default();
             groups.push(g.resolve_in(child, &mut nested));
             v.nest(&path, nested);
         }
-        let dependencies = self.dependencies.iter().flatten().map(|d| PathId::parse_unchecked(d).canonical(&id)).collect();
-        GroupSpec { id, apps, groups, dependencies, enforce_role: self.enforce_role }
+        let dependencies = self
+            .dependencies
+            .iter()
+            .flatten()
+            .map(|d| PathId::parse_unchecked(d).canonical(&id))
+            .collect();
+        GroupSpec {
+            id,
+            apps,
+            groups,
+            dependencies,
+            enforce_role: self.enforce_role,
+        }
     }
 }
 
 fn unique_ids(spec: &GroupSpec, seen: &mut BTreeSet<PathId>) -> bool {
     let mut ok = true;
-    for id in spec.apps.iter().map(|a| a.id.clone()).chain(spec.groups.iter().map(|g| g.id.clone())) {
+    for id in spec
+        .apps
+        .iter()
+        .map(|a| a.id.clone())
+        .chain(spec.groups.iter().map(|g| g.id.clone()))
+    {
         ok &= seen.insert(id);
     }
-    spec.groups.iter().fold(ok, |acc, g| unique_ids(g, seen) && acc)
+    spec.groups
+        .iter()
+        .fold(ok, |acc, g| unique_ids(g, seen) && acc)
 }
 
 /// A group in a response. `apps`, `groups` and `pods` are present when embedded.

@@ -54,8 +54,8 @@ pub use pod::{Pod, parse_pod};
 pub use pod_status::{Instance, PodInstanceStatus, PodStatus};
 pub use query::{AppEmbeds, Embeds, GroupEmbeds, LabelSelector, parse_bool};
 pub use spec::{
-    Artifact, Constraint, EnvValue, KillSelection, SecretDef, UnreachableStrategy,
-    UpgradeStrategy, VersionInfo,
+    Artifact, Constraint, EnvValue, KillSelection, SecretDef, UnreachableStrategy, UpgradeStrategy,
+    VersionInfo,
 };
 pub use task::{HealthResult, IpAddress, LocalVolume, MarathonTask, TaskFailure};
 pub use task_id::InvalidTaskId;

@@ -31,7 +31,11 @@ pub struct Network {
 impl Network {
     /// `{"mode":"host"}`, the default `networks` of an app.
     pub fn host() -> Network {
-        Network { mode: NetworkMode::Host, name: None, labels: BTreeMap::new() }
+        Network {
+            mode: NetworkMode::Host,
+            name: None,
+            labels: BTreeMap::new(),
+        }
     }
 }
 
@@ -60,13 +64,21 @@ pub(crate) fn tcp() -> String {
 
 impl PortDefinition {
     pub fn new(port: i64) -> PortDefinition {
-        PortDefinition { port, protocol: tcp(), name: None, labels: BTreeMap::new() }
+        PortDefinition {
+            port,
+            protocol: tcp(),
+            name: None,
+            labels: BTreeMap::new(),
+        }
     }
 
     /// `[{"port":0,"protocol":"tcp","name":"default"}]`, used when host networking leaves
     /// `portDefinitions` out.
     pub fn defaults() -> Vec<PortDefinition> {
-        vec![PortDefinition { name: Some("default".into()), ..PortDefinition::new(0) }]
+        vec![PortDefinition {
+            name: Some("default".into()),
+            ..PortDefinition::new(0)
+        }]
     }
 }
 

@@ -47,7 +47,10 @@ pub struct PathId {
 impl PathId {
     /// The root group `/`.
     pub fn root() -> PathId {
-        PathId { segments: Vec::new(), absolute: true }
+        PathId {
+            segments: Vec::new(),
+            absolute: true,
+        }
     }
 
     /// Parses and validates an id: every segment must match [`SEGMENT_PATTERN`] and the
@@ -68,13 +71,23 @@ impl PathId {
     /// Splits without validating (for ids taken from URLs, where an invalid id is simply
     /// unknown).
     pub fn parse_unchecked(s: &str) -> PathId {
-        let segments = s.split('/').filter(|seg| !seg.is_empty()).map(str::to_owned).collect();
-        PathId { segments, absolute: s.starts_with('/') }
+        let segments = s
+            .split('/')
+            .filter(|seg| !seg.is_empty())
+            .map(str::to_owned)
+            .collect();
+        PathId {
+            segments,
+            absolute: s.starts_with('/'),
+        }
     }
 
     /// Builds an absolute id from already validated segments.
     pub fn from_segments<I: IntoIterator<Item = S>, S: Into<String>>(segments: I) -> PathId {
-        PathId { segments: segments.into_iter().map(Into::into).collect(), absolute: true }
+        PathId {
+            segments: segments.into_iter().map(Into::into).collect(),
+            absolute: true,
+        }
     }
 
     /// The inverse of [`PathId::safe_path`]: every `_` becomes a `/` (ids cannot contain `_`).
@@ -110,14 +123,21 @@ impl PathId {
     pub fn parent(&self) -> PathId {
         let mut segments = self.segments.clone();
         segments.pop();
-        PathId { segments, absolute: self.absolute || segments_empty(&self.segments) }
+        PathId {
+            segments,
+            absolute: self.absolute || segments_empty(&self.segments),
+        }
     }
 
     /// Resolves this id against `base` (which is treated as absolute) and removes `.` and
     /// `..` segments; the result is absolute.
     pub fn canonical(&self, base: &PathId) -> PathId {
         let mut resolved: Vec<String> = Vec::new();
-        let prefix = if self.absolute { &[][..] } else { base.segments.as_slice() };
+        let prefix = if self.absolute {
+            &[][..]
+        } else {
+            base.segments.as_slice()
+        };
         for seg in prefix.iter().chain(self.segments.iter()) {
             match seg.as_str() {
                 "." => {}
@@ -127,7 +147,10 @@ impl PathId {
                 _ => resolved.push(seg.clone()),
             }
         }
-        PathId { segments: resolved, absolute: true }
+        PathId {
+            segments: resolved,
+            absolute: true,
+        }
     }
 
     /// The absolute id of `child` (a relative or absolute id) inside this group.
@@ -139,7 +162,10 @@ impl PathId {
     pub fn child(&self, segment: &str) -> PathId {
         let mut segments = self.segments.clone();
         segments.push(segment.to_owned());
-        PathId { segments, absolute: self.absolute }
+        PathId {
+            segments,
+            absolute: self.absolute,
+        }
     }
 
     /// True if `self` is directly inside the group `parent` (both absolute).
@@ -173,7 +199,9 @@ fn segment_is_valid(seg: &str) -> bool {
     }
     seg.split('.').all(|label| {
         !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     })
@@ -229,23 +257,56 @@ mod tests {
 
     #[test]
     fn parses_and_resolves() {
-        check("/prod/web", "/", expect!["/prod/web canonical=/prod/web parent=/prod safe=prod_web root=false"]);
-        check("//prod//web/", "/", expect!["/prod/web canonical=/prod/web parent=/prod safe=prod_web root=false"]);
-        check("web", "/prod", expect!["web canonical=/prod/web parent=/ safe=prod_web root=false"]);
-        check("../db", "/prod/web", expect!["../db canonical=/prod/db parent=.. safe=prod_db root=false"]);
-        check("./a.b-c/d", "/x", expect!["./a.b-c/d canonical=/x/a.b-c/d parent=./a.b-c safe=x_a.b-c_d root=false"]);
+        check(
+            "/prod/web",
+            "/",
+            expect!["/prod/web canonical=/prod/web parent=/prod safe=prod_web root=false"],
+        );
+        check(
+            "//prod//web/",
+            "/",
+            expect!["/prod/web canonical=/prod/web parent=/prod safe=prod_web root=false"],
+        );
+        check(
+            "web",
+            "/prod",
+            expect!["web canonical=/prod/web parent=/ safe=prod_web root=false"],
+        );
+        check(
+            "../db",
+            "/prod/web",
+            expect!["../db canonical=/prod/db parent=.. safe=prod_db root=false"],
+        );
+        check(
+            "./a.b-c/d",
+            "/x",
+            expect!["./a.b-c/d canonical=/x/a.b-c/d parent=./a.b-c safe=x_a.b-c_d root=false"],
+        );
         check("/", "/", expect!["/ canonical=/ parent=/ safe= root=true"]);
-        check("a/../../..", "/x", expect!["error: must not end with any of the following reserved keywords: restart, tasks, versions, ., .."]);
+        check(
+            "a/../../..",
+            "/x",
+            expect![
+                "error: must not end with any of the following reserved keywords: restart, tasks, versions, ., .."
+            ],
+        );
     }
 
     #[test]
     fn rejects_bad_segments_and_reserved_words() {
         let pattern = "error: must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])|(\\.|\\.\\.)$'";
         for bad in ["/Prod", "/a_b", "/-a", "/a-", "/a..b", "/a b", "/a.", "/ü"] {
-            assert_eq!(format!("error: {}", PathId::parse(bad).unwrap_err()), pattern, "{bad}");
+            assert_eq!(
+                format!("error: {}", PathId::parse(bad).unwrap_err()),
+                pattern,
+                "{bad}"
+            );
         }
         for reserved in ["/a/restart", "/tasks", "/x/versions", "/a/.."] {
-            assert!(matches!(PathId::parse(reserved), Err(PathIdError::ReservedLastSegment(_))));
+            assert!(matches!(
+                PathId::parse(reserved),
+                Err(PathIdError::ReservedLastSegment(_))
+            ));
         }
         assert!(PathId::parse("/restart/a").is_ok());
     }

@@ -8,7 +8,9 @@ use super::error::{ApiErrorBody, Validation, Violations, parse_object};
 use super::network::{Network, NetworkMode};
 use super::path_id::PathId;
 use super::pod_validate::validate_pod;
-use super::spec::{Artifact, EnvValue, KillSelection, SecretDef, UnreachableStrategy, UpgradeStrategy};
+use super::spec::{
+    Artifact, EnvValue, KillSelection, SecretDef, UnreachableStrategy, UpgradeStrategy,
+};
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,7 +78,11 @@ fn one_instance() -> i64 {
 
 impl Default for PodScaling {
     fn default() -> PodScaling {
-        PodScaling { kind: fixed(), instances: 1, max_instances: None }
+        PodScaling {
+            kind: fixed(),
+            instances: 1,
+            max_instances: None,
+        }
     }
 }
 
@@ -133,7 +139,11 @@ fn max_delay_default() -> f64 {
 
 impl Default for PodBackoff {
     fn default() -> PodBackoff {
-        PodBackoff { backoff: 1.0, backoff_factor: 1.15, max_launch_delay: 300.0 }
+        PodBackoff {
+            backoff: 1.0,
+            backoff_factor: 1.15,
+            max_launch_delay: 300.0,
+        }
     }
 }
 
@@ -250,7 +260,12 @@ fn mem_default() -> f64 {
 
 impl Default for PodResources {
     fn default() -> PodResources {
-        PodResources { cpus: 1.0, mem: 128.0, disk: 0.0, gpus: 0 }
+        PodResources {
+            cpus: 1.0,
+            mem: 128.0,
+            disk: 0.0,
+            gpus: 0,
+        }
     }
 }
 
@@ -402,15 +417,31 @@ impl Pod {
         if self.networks.is_empty() {
             self.networks = vec![Network::host()];
         }
-        if !self.networks.iter().any(|n| n.mode == NetworkMode::Container) {
-            for ep in self.containers.iter_mut().flat_map(|c| c.endpoints.iter_mut()) {
+        if !self
+            .networks
+            .iter()
+            .any(|n| n.mode == NetworkMode::Container)
+        {
+            for ep in self
+                .containers
+                .iter_mut()
+                .flat_map(|c| c.endpoints.iter_mut())
+            {
                 ep.host_port.get_or_insert(0);
             }
         }
         let resident = self.is_resident();
         let s = &mut self.scheduling;
-        s.upgrade.get_or_insert(if resident { UpgradeStrategy::RESIDENT } else { UpgradeStrategy::DEFAULT });
-        let unreachable = if resident { UnreachableStrategy::Disabled } else { UnreachableStrategy::DEFAULT };
+        s.upgrade.get_or_insert(if resident {
+            UpgradeStrategy::RESIDENT
+        } else {
+            UpgradeStrategy::DEFAULT
+        });
+        let unreachable = if resident {
+            UnreachableStrategy::Disabled
+        } else {
+            UnreachableStrategy::DEFAULT
+        };
         s.unreachable_strategy.get_or_insert(unreachable);
         for c in &mut s.placement.constraints {
             c.operator = c.operator.to_ascii_uppercase();
@@ -422,7 +453,12 @@ impl Pod {
     /// Total resources of one instance (all containers, no executor overhead).
     pub fn instance_resources(&self) -> PodResources {
         self.containers.iter().fold(
-            PodResources { cpus: 0.0, mem: 0.0, disk: 0.0, gpus: 0 },
+            PodResources {
+                cpus: 0.0,
+                mem: 0.0,
+                disk: 0.0,
+                gpus: 0,
+            },
             |acc, c| PodResources {
                 cpus: acc.cpus + c.resources.cpus,
                 mem: acc.mem + c.resources.mem,

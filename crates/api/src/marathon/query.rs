@@ -58,13 +58,22 @@ impl Embeds {
         let mut e = Embeds::default();
         let mut any = false;
         for raw in values {
-            for value in raw.as_ref().split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            for value in raw
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+            {
                 any = true;
                 e.add(value);
             }
         }
         if !any {
-            e.group = GroupEmbeds { groups: true, apps: true, pods: true };
+            e.group = GroupEmbeds {
+                groups: true,
+                apps: true,
+                pods: true,
+            };
         }
         e
     }
@@ -76,7 +85,10 @@ impl Embeds {
             "group.pods" => self.group.pods = true,
             "lastUnusedOffers" => self.last_unused_offers = true,
             _ => {
-                let bare = APP_PREFIXES.iter().find_map(|p| value.strip_prefix(p)).unwrap_or(value);
+                let bare = APP_PREFIXES
+                    .iter()
+                    .find_map(|p| value.strip_prefix(p))
+                    .unwrap_or(value);
                 self.add_app(bare);
             }
         }
@@ -117,7 +129,10 @@ impl LabelSelector {
     /// Parses a selector query; terms are `[-A-Za-z0-9_.]` runs, other characters need a
     /// backslash. `Err` holds the reason (see `ApiErrorBody::bad_label_selector`).
     pub fn parse(query: &str) -> Result<LabelSelector, String> {
-        let mut p = SelectorParser { chars: query.chars().collect(), pos: 0 };
+        let mut p = SelectorParser {
+            chars: query.chars().collect(),
+            pos: 0,
+        };
         let mut selectors = Vec::new();
         p.skip_ws();
         if p.at_end() {
@@ -172,7 +187,10 @@ impl SelectorParser {
                 self.pos += 1;
                 Ok(())
             }
-            Some(x) => Err(format!("'{c}' expected but '{x}' found at position {}", self.pos)),
+            Some(x) => Err(format!(
+                "'{c}' expected but '{x}' found at position {}",
+                self.pos
+            )),
             None => Err(format!("'{c}' expected but end of input found")),
         }
     }
@@ -193,8 +211,13 @@ impl SelectorParser {
             }
         }
         if out.is_empty() {
-            let found = self.peek().map_or("end of input".to_owned(), |c| format!("'{c}'"));
-            return Err(format!("label expected but {found} found at position {}", self.pos));
+            let found = self
+                .peek()
+                .map_or("end of input".to_owned(), |c| format!("'{c}'"));
+            return Err(format!(
+                "label expected but {found} found at position {}",
+                self.pos
+            ));
         }
         Ok(out)
     }
@@ -202,7 +225,10 @@ impl SelectorParser {
     fn keyword(&mut self, word: &str) -> bool {
         self.skip_ws();
         let end = self.pos + word.len();
-        let matches = self.chars.get(self.pos..end).is_some_and(|s| s.iter().copied().eq(word.chars()));
+        let matches = self
+            .chars
+            .get(self.pos..end)
+            .is_some_and(|s| s.iter().copied().eq(word.chars()));
         let mut after = end;
         while self.chars.get(after).is_some_and(|c| c.is_whitespace()) {
             after += 1;
@@ -221,7 +247,11 @@ impl SelectorParser {
         if rest == "==" || rest == "!=" {
             self.pos += 2;
             let value = self.term()?;
-            return Ok(if rest == "==" { Selector::Equals(key, value) } else { Selector::NotEquals(key, value) });
+            return Ok(if rest == "==" {
+                Selector::Equals(key, value)
+            } else {
+                Selector::NotEquals(key, value)
+            });
         }
         if self.keyword("in") {
             return Ok(Selector::In(key, self.set()?));
@@ -261,35 +291,71 @@ mod tests {
 
     #[test]
     fn booleans_ignore_case() {
-        for (input, want) in [("True", Some(true)), ("FALSE", Some(false)), ("true", Some(true)), ("yes", None), ("", None)] {
+        for (input, want) in [
+            ("True", Some(true)),
+            ("FALSE", Some(false)),
+            ("true", Some(true)),
+            ("yes", None),
+            ("", None),
+        ] {
             assert_eq!(parse_bool(input), want, "{input}");
         }
     }
 
     #[test]
     fn embeds_accept_every_prefix() {
-        let e = Embeds::parse(["app.tasks", "apps.counts", "group.apps.readiness", "lastTaskFailure", "bogus"]);
+        let e = Embeds::parse([
+            "app.tasks",
+            "apps.counts",
+            "group.apps.readiness",
+            "lastTaskFailure",
+            "bogus",
+        ]);
         assert_eq!(
             e.app,
-            AppEmbeds { tasks: true, counts: true, deployments: true, readiness: true, last_task_failure: true, task_stats: false }
+            AppEmbeds {
+                tasks: true,
+                counts: true,
+                deployments: true,
+                readiness: true,
+                last_task_failure: true,
+                task_stats: false
+            }
         );
         assert_eq!(e.group, GroupEmbeds::default());
         let failures = Embeds::parse(["app.failures,taskStats"]);
         assert!(failures.app.tasks && failures.app.last_task_failure && failures.app.task_stats);
         let none = Embeds::parse(Vec::<String>::new());
-        assert_eq!(none.group, GroupEmbeds { groups: true, apps: true, pods: true });
+        assert_eq!(
+            none.group,
+            GroupEmbeds {
+                groups: true,
+                apps: true,
+                pods: true
+            }
+        );
         let group = Embeds::parse(["group.groups", "group.apps"]);
         assert!(group.group.groups && group.group.apps && !group.group.pods);
         assert!(Embeds::parse(["lastUnusedOffers"]).last_unused_offers);
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn label_selectors() {
-        let l = labels(&[("a", "b"), ("c", "x"), ("e", "y"), ("f", "w"), ("g", ""), ("!!!", "---")]);
+        let l = labels(&[
+            ("a", "b"),
+            ("c", "x"),
+            ("e", "y"),
+            ("f", "w"),
+            ("g", ""),
+            ("!!!", "---"),
+        ]);
         let cases = [
             ("", true),
             ("a==b,c!=d,e in (x,y),f notin (z),g", true),

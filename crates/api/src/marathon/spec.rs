@@ -43,15 +43,24 @@ fn yes() -> bool {
 impl Artifact {
     /// The artifact for a deprecated `uris` entry: extracted only when it names an archive.
     pub fn from_uri(uri: &str) -> Artifact {
-        let archive = [".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"];
+        let archive = [
+            ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
+        ];
         let extract = archive.iter().any(|ext| uri.ends_with(ext));
-        Artifact { uri: uri.to_owned(), extract, executable: false, cache: false, dest_path: None }
+        Artifact {
+            uri: uri.to_owned(),
+            extract,
+            executable: false,
+            cache: false,
+            dest_path: None,
+        }
     }
 }
 
 /// Operators of app and pod constraints.
-pub const CONSTRAINT_OPERATORS: [&str; 7] =
-    ["UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS"];
+pub const CONSTRAINT_OPERATORS: [&str; 7] = [
+    "UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS",
+];
 
 /// An app constraint as given: `[field, OPERATOR]` or `[field, OPERATOR, value]`. Kept as
 /// raw strings (numbers are accepted and written as text) so that validation can report
@@ -92,7 +101,11 @@ impl Constraint {
             _ => return None,
         };
         let field = self.field().to_owned();
-        Some(keel_model::Constraint { field, op, value: self.value().map(str::to_owned) })
+        Some(keel_model::Constraint {
+            field,
+            op,
+            value: self.value().map(str::to_owned),
+        })
     }
 }
 
@@ -108,7 +121,9 @@ impl<'de> Deserialize<'de> for Constraint {
         let parts = items.into_iter().map(|v| match v {
             Value::String(s) => Ok(s),
             Value::Number(n) => Ok(n.to_string()),
-            other => Err(D::Error::custom(format!("invalid type: {other}, expected a string"))),
+            other => Err(D::Error::custom(format!(
+                "invalid type: {other}, expected a string"
+            ))),
         });
         parts.collect::<Result<Vec<_>, _>>().map(Constraint)
     }
@@ -130,24 +145,33 @@ fn one() -> f64 {
 
 impl UpgradeStrategy {
     /// `{1, 1}`: start all new instances next to the old ones.
-    pub const DEFAULT: UpgradeStrategy =
-        UpgradeStrategy { minimum_health_capacity: 1.0, maximum_over_capacity: 1.0 };
+    pub const DEFAULT: UpgradeStrategy = UpgradeStrategy {
+        minimum_health_capacity: 1.0,
+        maximum_over_capacity: 1.0,
+    };
     /// `{0.5, 0}`: the default of resident (persistent-volume) run specs.
-    pub const RESIDENT: UpgradeStrategy =
-        UpgradeStrategy { minimum_health_capacity: 0.5, maximum_over_capacity: 0.0 };
+    pub const RESIDENT: UpgradeStrategy = UpgradeStrategy {
+        minimum_health_capacity: 0.5,
+        maximum_over_capacity: 0.0,
+    };
 }
 
 /// What happens to instances on unreachable agents: `"disabled"` or the two timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnreachableStrategy {
     Disabled,
-    Enabled { inactive_after_seconds: i64, expunge_after_seconds: i64 },
+    Enabled {
+        inactive_after_seconds: i64,
+        expunge_after_seconds: i64,
+    },
 }
 
 impl UnreachableStrategy {
     /// `{0, 0}`: replace at once (Marathon 1.6+).
-    pub const DEFAULT: UnreachableStrategy =
-        UnreachableStrategy::Enabled { inactive_after_seconds: 0, expunge_after_seconds: 0 };
+    pub const DEFAULT: UnreachableStrategy = UnreachableStrategy::Enabled {
+        inactive_after_seconds: 0,
+        expunge_after_seconds: 0,
+    };
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,9 +187,14 @@ impl Serialize for UnreachableStrategy {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match *self {
             UnreachableStrategy::Disabled => s.serialize_str("disabled"),
-            UnreachableStrategy::Enabled { inactive_after_seconds, expunge_after_seconds } => {
-                UnreachableTimes { inactive_after_seconds, expunge_after_seconds }.serialize(s)
+            UnreachableStrategy::Enabled {
+                inactive_after_seconds,
+                expunge_after_seconds,
+            } => UnreachableTimes {
+                inactive_after_seconds,
+                expunge_after_seconds,
             }
+            .serialize(s),
         }
     }
 }
@@ -215,7 +244,10 @@ mod tests {
         assert_eq!(c, Constraint::new("rack", "MAX_PER", Some("2")));
         let m = c.to_model().unwrap();
         assert_eq!(m.op, keel_model::ConstraintOp::MaxPer);
-        assert_eq!(serde_json::to_string(&c).unwrap(), r#"["rack","MAX_PER","2"]"#);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"["rack","MAX_PER","2"]"#
+        );
         assert!(serde_json::from_str::<Constraint>(r#"["a", {}]"#).is_err());
     }
 
@@ -223,7 +255,8 @@ mod tests {
     fn unreachable_strategy_forms() {
         let d: UnreachableStrategy = serde_json::from_str(r#""disabled""#).unwrap();
         assert_eq!(d, UnreachableStrategy::Disabled);
-        let e: UnreachableStrategy = serde_json::from_str(r#"{"inactiveAfterSeconds": 5}"#).unwrap();
+        let e: UnreachableStrategy =
+            serde_json::from_str(r#"{"inactiveAfterSeconds": 5}"#).unwrap();
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"inactiveAfterSeconds":5,"expungeAfterSeconds":0}"#
@@ -235,7 +268,12 @@ mod tests {
     fn env_values_and_artifacts() {
         let env: std::collections::BTreeMap<String, EnvValue> =
             serde_json::from_str(r#"{"A": "1", "B": {"secret": "db"}}"#).unwrap();
-        assert_eq!(env["B"], EnvValue::Secret { secret: "db".into() });
+        assert_eq!(
+            env["B"],
+            EnvValue::Secret {
+                secret: "db".into()
+            }
+        );
         assert!(Artifact::from_uri("http://x/y.tgz").extract);
         assert!(!Artifact::from_uri("http://x/y.jar").extract);
         let a: Artifact = serde_json::from_str(r#"{"uri": "u"}"#).unwrap();

@@ -18,7 +18,10 @@ impl IpAddress {
     /// Picks `IPv6` for addresses with a colon, else `IPv4`.
     pub fn new(ip: &str) -> IpAddress {
         let protocol = if ip.contains(':') { "IPv6" } else { "IPv4" };
-        IpAddress { ip_address: ip.to_owned(), protocol: protocol.to_owned() }
+        IpAddress {
+            ip_address: ip.to_owned(),
+            protocol: protocol.to_owned(),
+        }
     }
 }
 

@@ -45,7 +45,10 @@ pub fn instance_id(run_spec: &PathId, instance: Uuid) -> String {
 
 /// The task id of an app task: `prod_web.instance-<uuid>._app.<incarnation>`.
 pub fn mint(app: &PathId, instance: Uuid, incarnation: u64) -> String {
-    format!("{}.{APP_CONTAINER}.{incarnation}", instance_id(app, instance))
+    format!(
+        "{}.{APP_CONTAINER}.{incarnation}",
+        instance_id(app, instance)
+    )
 }
 
 /// The task id of one container of a pod instance: `pod.instance-<uuid>.<container>.<n>`.
@@ -107,27 +110,59 @@ mod tests {
         let uuid = Uuid::parse_str(U).unwrap();
         let id = mint(&app, uuid, 3);
         assert_eq!(id, format!("prod_web.instance-{U}._app.3"));
-        assert_eq!(parse(&id).unwrap(), (app.clone(), format!("prod_web.instance-{U}")));
+        assert_eq!(
+            parse(&id).unwrap(),
+            (app.clone(), format!("prod_web.instance-{U}"))
+        );
         let pod_task = mint_pod_task(&app, uuid, "rails", 1);
         assert_eq!(parse(&pod_task).unwrap().1, instance_id(&app, uuid));
-        assert_eq!(parse_instance_id(&instance_id(&app, uuid)).unwrap(), (app, uuid));
+        assert_eq!(
+            parse_instance_id(&instance_id(&app, uuid)).unwrap(),
+            (app, uuid)
+        );
     }
 
     #[test]
     fn parses_every_marathon_format() {
-        check(&format!("my-group_my-app.instance-{U}._app.1"), expect!["/my-group/my-app my-group_my-app.instance-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("g_app.marathon-{U}._app.2"), expect!["/g/app g_app.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("g_app.instance-{U}._app"), expect!["/g/app g_app.instance-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("g_app.marathon-{U}.rails"), expect!["/g/app g_app.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("prod_web.{U}"), expect!["/prod/web prod_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("prod_web_{U}"), expect!["/prod/web prod_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
-        check(&format!("a.b_web.{U}.42"), expect!["/a.b/web a.b_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"]);
+        check(
+            &format!("my-group_my-app.instance-{U}._app.1"),
+            expect![
+                "/my-group/my-app my-group_my-app.instance-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"
+            ],
+        );
+        check(
+            &format!("g_app.marathon-{U}._app.2"),
+            expect!["/g/app g_app.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
+        check(
+            &format!("g_app.instance-{U}._app"),
+            expect!["/g/app g_app.instance-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
+        check(
+            &format!("g_app.marathon-{U}.rails"),
+            expect!["/g/app g_app.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
+        check(
+            &format!("prod_web.{U}"),
+            expect!["/prod/web prod_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
+        check(
+            &format!("prod_web_{U}"),
+            expect!["/prod/web prod_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
+        check(
+            &format!("a.b_web.{U}.42"),
+            expect!["/a.b/web a.b_web.marathon-b6ff5fa5-7714-11e7-a55c-5ecf1c4671f6"],
+        );
     }
 
     #[test]
     fn rejects_malformed_ids() {
         check("garbage", expect!["Invalid task id 'garbage'"]);
-        check("web.not-a-uuid", expect!["Invalid task id 'web.not-a-uuid'"]);
+        check(
+            "web.not-a-uuid",
+            expect!["Invalid task id 'web.not-a-uuid'"],
+        );
         assert_eq!(parse(&format!(".{U}")), Err(InvalidTaskId(format!(".{U}"))));
         check("", expect!["Invalid task id ''"]);
         assert!(parse_instance_id("web").is_err());

@@ -100,7 +100,11 @@ impl Harness {
         }
     }
 
-    fn open(clock: &Arc<ManualClock>, store: &Arc<MemStore>, cluster: &Arc<FakeCluster>) -> Arc<Service> {
+    fn open(
+        clock: &Arc<ManualClock>,
+        store: &Arc<MemStore>,
+        cluster: &Arc<FakeCluster>,
+    ) -> Arc<Service> {
         Service::open(
             store.clone(),
             clock.clone(),
@@ -158,12 +162,15 @@ impl Harness {
             history_summary: true,
         };
         let now = self.svc.now();
-        let info = self.svc.read(|st| crate::views::job_info(st.job(job).unwrap(), e, now));
+        let info = self
+            .svc
+            .read(|st| crate::views::job_info(st.job(job).unwrap(), e, now));
         serde_json::to_value(info).unwrap()
     }
 
     fn active(&self, job: &str) -> Vec<Run> {
-        self.svc.read(|st| st.job(job).unwrap().active.values().cloned().collect())
+        self.svc
+            .read(|st| st.job(job).unwrap().active.values().cloned().collect())
     }
 }
 
@@ -201,8 +208,13 @@ fn a_schedule_fires_on_time_exactly_once() {
     let launched = h.cluster.launched();
     assert_eq!(launched.len(), 1, "{launched:?}");
     let runs = h.active("report");
-    assert!(matches!(runs[0].trigger, keel_jobs::Trigger::Schedule { slot, .. } if slot as f64 == T0 + 60.0));
-    assert_eq!(h.info("report")["schedules"][0]["nextRunAt"], "2024-01-01T00:02:00.000+0000");
+    assert!(
+        matches!(runs[0].trigger, keel_jobs::Trigger::Schedule { slot, .. } if slot as f64 == T0 + 60.0)
+    );
+    assert_eq!(
+        h.info("report")["schedules"][0]["nextRunAt"],
+        "2024-01-01T00:02:00.000+0000"
+    );
 }
 
 #[test]
@@ -215,9 +227,18 @@ fn forbid_skips_a_slot_while_a_run_is_active_and_refuses_manual_starts() {
     h.tick_at(T0 + 120.0);
     assert_eq!(h.cluster.launched().len(), 1);
     let info = h.info("etl");
-    assert_eq!(info["history"]["missedRuns"][0]["reason"], "CONCURRENCY_FORBIDDEN");
-    assert_eq!(info["history"]["missedRuns"][0]["scheduledAt"], "2024-01-01T00:02:00.000+0000");
-    assert!(matches!(h.svc.start_run("etl"), Err(JobsError::Conflict(_))));
+    assert_eq!(
+        info["history"]["missedRuns"][0]["reason"],
+        "CONCURRENCY_FORBIDDEN"
+    );
+    assert_eq!(
+        info["history"]["missedRuns"][0]["scheduledAt"],
+        "2024-01-01T00:02:00.000+0000"
+    );
+    assert!(matches!(
+        h.svc.start_run("etl"),
+        Err(JobsError::Conflict(_))
+    ));
     h.status(&first, TaskState::Finished);
     h.tick_at(T0 + 180.0);
     assert_eq!(h.cluster.launched().len(), 2);
@@ -226,7 +247,10 @@ fn forbid_skips_a_slot_while_a_run_is_active_and_refuses_manual_starts() {
 #[test]
 fn on_failure_retries_a_failing_run_until_it_succeeds() {
     let h = Harness::new(T0);
-    h.add(job("flaky", serde_json::json!({"run": {"restart": {"policy": "ON_FAILURE"}}})));
+    h.add(job(
+        "flaky",
+        serde_json::json!({"run": {"restart": {"policy": "ON_FAILURE"}}}),
+    ));
     let run = h.svc.start_run("flaky").unwrap();
     let t1 = run.task_id(1);
     assert_eq!(h.cluster.launched(), vec![t1.clone()]);
@@ -240,7 +264,12 @@ fn on_failure_retries_a_failing_run_until_it_succeeds() {
     h.status(&t2, TaskState::Finished);
     let info = h.info("flaky");
     assert_eq!(info["history"]["successCount"], 1);
-    assert_eq!(info["history"]["successfulFinishedRuns"][0]["tasks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        info["history"]["successfulFinishedRuns"][0]["tasks"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     assert_eq!(info["activeRuns"], serde_json::json!([]));
 }
 
@@ -252,7 +281,10 @@ fn never_fails_the_run_and_counts_the_failure() {
     h.status(&run.task_id(1), TaskState::Failed);
     let info = h.info("once");
     assert_eq!(info["historySummary"]["failureCount"], 1);
-    assert_eq!(info["historySummary"]["lastFailureAt"], "2024-01-01T00:00:00.000+0000");
+    assert_eq!(
+        info["historySummary"]["lastFailureAt"],
+        "2024-01-01T00:00:00.000+0000"
+    );
 }
 
 #[test]
@@ -307,10 +339,21 @@ fn a_slot_missed_beyond_its_deadline_is_recorded_as_missed() {
     h.svc.tick().unwrap();
     assert!(h.cluster.launched().is_empty());
     let info = h.info("hourly");
-    assert_eq!(info["history"]["missedRuns"][0]["reason"], "DEADLINE_EXCEEDED");
-    assert_eq!(info["history"]["missedRuns"][0]["scheduledAt"], "2024-01-01T01:00:00.000+0000");
+    assert_eq!(
+        info["history"]["missedRuns"][0]["reason"],
+        "DEADLINE_EXCEEDED"
+    );
+    assert_eq!(
+        info["history"]["missedRuns"][0]["scheduledAt"],
+        "2024-01-01T01:00:00.000+0000"
+    );
     h.restart(0.0);
-    assert_eq!(h.info("hourly")["history"]["missedRuns"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        h.info("hourly")["history"]["missedRuns"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[test]
@@ -328,7 +371,10 @@ fn disabled_schedules_do_not_fire() {
 fn a_dependent_job_starts_after_its_parents_succeed() {
     let h = Harness::new(T0);
     h.add(job("extract", serde_json::json!({})));
-    h.add(job("load", serde_json::json!({"dependencies": [{"id": "extract"}]})));
+    h.add(job(
+        "load",
+        serde_json::json!({"dependencies": [{"id": "extract"}]}),
+    ));
     let r = h.svc.start_run("extract").unwrap();
     h.at(T0 + 1.0);
     h.status(&r.task_id(1), TaskState::Finished);
@@ -357,7 +403,10 @@ fn stopping_a_run_kills_its_task_and_deleting_needs_stop_current_runs() {
     let h = Harness::new(T0);
     h.add(job("long", serde_json::json!({})));
     let r = h.svc.start_run("long").unwrap();
-    assert!(matches!(h.svc.delete_job("long", false), Err(JobsError::Conflict(_))));
+    assert!(matches!(
+        h.svc.delete_job("long", false),
+        Err(JobsError::Conflict(_))
+    ));
     let stopped = h.svc.stop_run("long", &r.id).unwrap();
     assert_eq!(stopped.status, keel_jobs::RunStatus::Failed);
     assert_eq!(h.cluster.killed(), vec![r.task_id(1)]);
@@ -370,7 +419,10 @@ fn stopping_a_run_kills_its_task_and_deleting_needs_stop_current_runs() {
 #[test]
 fn image_only_jobs_fail_with_the_reason() {
     let h = Harness::new(T0);
-    let mut doc = job("img", serde_json::json!({"run": {"docker": {"image": "busybox"}}}));
+    let mut doc = job(
+        "img",
+        serde_json::json!({"run": {"docker": {"image": "busybox"}}}),
+    );
     doc["run"].as_object_mut().unwrap().remove("cmd");
     h.add(doc);
     let r = h.svc.start_run("img").unwrap();

@@ -1,0 +1,460 @@
+//! End-to-end tests of the Marathon-compatible service against a real `keel dev` (and
+//! `keel master` + `keel agent` for restarts and agent loss): deployments, rolling
+//! restarts, validation and lock errors, health-check replacement, the queue's reasons,
+//! and the event stream.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+use support::*;
+
+fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default().to_string();
+    let mut args = vec![
+        "dev",
+        "--data-dir",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--resources",
+        "cpus:4;mem:4096",
+    ];
+    args.extend_from_slice(extra);
+    Proc::start(&args)
+}
+
+fn send(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let c = client();
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut r = c.request(m, url).header("content-type", "application/json");
+    if let Some(b) = body {
+        r = r.body(b.to_string());
+    }
+    let r = r.send().expect("request");
+    let code = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn settled(url: &str, secs: u64) {
+    wait_for(secs, "deployments to finish", || {
+        let (_, d) = get(&format!("{url}/v2/deployments"));
+        d.as_array().filter(|a| a.is_empty()).map(|_| ())
+    });
+}
+
+fn running(url: &str, app: &str) -> Vec<Value> {
+    let (_, v) = get(&format!("{url}/v2/apps{app}/tasks"));
+    v["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .collect()
+}
+
+#[test]
+fn apps_deploy_scale_restart_and_remove() {
+    let dir = TempDir::new("mar-app");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let app = json!({"id": "/web", "cmd": "echo $MARATHON_APP_ID $PORT0 $PORT_HTTP; exec sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2,
+                     "portDefinitions": [{"port": 0, "name": "http"}], "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app.clone()));
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["id"], "/web");
+    assert!(v["deployments"][0]["id"].is_string(), "{v}");
+    settled(&url, 20);
+    let tasks = running(&url, "/web");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    let id = tasks[0]["id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("web.instance-") && id.ends_with("._app.1"),
+        "task id {id}"
+    );
+    assert_eq!(tasks[0]["ports"].as_array().map(Vec::len), Some(1));
+    // The environment Marathon injects.
+    let t = task(&url, id).unwrap_or_default();
+    let out = wait_for(10, "stdout", || {
+        Some(read_sandbox(&url, &t, "stdout")).filter(|s| !s.is_empty())
+    });
+    let port = tasks[0]["ports"][0].as_u64().unwrap_or_default();
+    assert_eq!(out.trim(), format!("/web {port} {port}"));
+
+    // Duplicate create, validation, bad JSON.
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app.clone()));
+    assert_eq!(code, 409, "{v}");
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(json!({"id": "/Bad_Id", "cpus": -1})),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["message"], "Object is not valid");
+    let paths: Vec<&str> = v["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"/id") && paths.contains(&"/cpus"), "{v}");
+    let (code, _) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(Value::String("{".into())),
+    );
+    assert_eq!(code, 400);
+
+    // Scale up with PUT {"instances"}, through the //-style path clients send.
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps//web?force=True"),
+        Some(json!({"instances": 3})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(v["deploymentId"].is_string());
+    settled(&url, 20);
+    assert_eq!(running(&url, "/web").len(), 3);
+
+    // A rolling restart replaces every task, keeping at least half healthy.
+    let before: Vec<String> = running(&url, "/web")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(String::from))
+        .collect();
+    let (code, v) = send("POST", &format!("{url}/v2/apps/web/restart"), None);
+    assert_eq!(code, 200, "{v}");
+    let dep = v["deploymentId"].as_str().unwrap_or_default().to_string();
+    let mut min_running = usize::MAX;
+    wait_for(30, "restart", || {
+        min_running = min_running.min(running(&url, "/web").len());
+        let (_, d) = get(&format!("{url}/v2/deployments"));
+        d.as_array()
+            .filter(|a| !a.iter().any(|x| x["id"] == dep.as_str()))
+            .map(|_| ())
+    });
+    let after: Vec<String> = running(&url, "/web")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(after.len(), 3);
+    assert!(
+        after.iter().all(|a| !before.contains(a)),
+        "old tasks survived: {before:?} {after:?}"
+    );
+    assert!(
+        min_running >= 2,
+        "fell to {min_running} running (minimumHealthCapacity 0.5 of 3 = 2)"
+    );
+
+    // Versions and rollback.
+    let (_, versions) = get(&format!("{url}/v2/apps/web/versions"));
+    let vs = versions["versions"].as_array().cloned().unwrap_or_default();
+    assert!(vs.len() >= 3, "{versions}");
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/web"),
+        Some(json!({"version": vs[vs.len() - 1]})),
+    );
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 30);
+    let (_, a) = get(&format!("{url}/v2/apps/web"));
+    assert_eq!(
+        a["app"]["instances"], 2,
+        "rollback to the first version: {a}"
+    );
+
+    // Kill with scale lowers instances; without scale the task is replaced.
+    let victim = running(&url, "/web")[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (code, _) = send("DELETE", &format!("{url}/v2/apps/web/tasks/{victim}"), None);
+    assert_eq!(code, 200);
+    wait_for(20, "replacement", || {
+        let r = running(&url, "/web");
+        (r.len() == 2 && !r.iter().any(|t| t["id"] == victim.as_str())).then_some(())
+    });
+    let victim = running(&url, "/web")[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/tasks/delete?scale=true"),
+        Some(json!({"ids": [victim]})),
+    );
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 20);
+    let (_, a) = get(&format!("{url}/v2/apps/web"));
+    assert_eq!(a["app"]["instances"], 1);
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/tasks/delete"),
+        Some(json!({"ids": ["not-a-task-id"]})),
+    );
+    assert_eq!(code, 400, "{v}");
+
+    let (code, _) = send("DELETE", &format!("{url}/v2/apps/web"), None);
+    assert_eq!(code, 200);
+    settled(&url, 20);
+    let (code, v) = get(&format!("{url}/v2/apps/web"));
+    assert_eq!(code, 404);
+    assert_eq!(v["message"], "App '/web' does not exist");
+    wait_for(10, "no tasks", || {
+        let (_, t) = get(&format!("{url}/v2/tasks"));
+        t["tasks"].as_array().filter(|a| a.is_empty()).map(|_| ())
+    });
+}
+
+#[test]
+fn locked_apps_conflict_and_the_queue_says_why() {
+    let dir = TempDir::new("mar-lock");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    // 8 cpus asked of a 4-cpu agent: the deployment cannot finish.
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(json!({"id": "/big", "cmd": "sleep 1000", "cpus": 8, "mem": 32})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let dep = v["deployments"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let item = wait_for(10, "a queue item", || {
+        let (_, q) = get(&format!("{url}/v2/queue"));
+        q["queue"].as_array().and_then(|a| a.first().cloned())
+    });
+    assert_eq!(item["app"]["id"], "/big");
+    assert_eq!(item["count"], 1);
+    let reasons = item["processedOffersSummary"]["rejectSummaryLastOffers"].to_string();
+    assert!(reasons.contains("insufficient cpus"), "{item}");
+    assert!(item.get("role").is_none());
+
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/big"),
+        Some(json!({"cpus": 0.5})),
+    );
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["deployments"][0]["id"], dep.as_str());
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/big?force=true"),
+        Some(json!({"cpus": 0.5})),
+    );
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 20);
+    assert_eq!(running(&url, "/big").len(), 1);
+
+    // Cancel (rollback) a deployment.
+    let (_, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/big"),
+        Some(json!({"cpus": 16})),
+    );
+    let stuck = v["deploymentId"].as_str().unwrap_or_default().to_string();
+    let (code, v) = send("DELETE", &format!("{url}/v2/deployments/{stuck}"), None);
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 20);
+    let (_, a) = get(&format!("{url}/v2/apps/big"));
+    assert_eq!(a["app"]["cpus"], 0.5, "{a}");
+    let (code, _) = send("DELETE", &format!("{url}/v2/deployments/nope"), None);
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn failing_health_checks_kill_and_replace() {
+    let dir = TempDir::new("mar-health");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let app = json!({"id": "/hc", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32,
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f $MESOS_SANDBOX/ok"}, "gracePeriodSeconds": 0, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}]});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    let first = wait_for(20, "a task", || running(&url, "/hc").first().cloned());
+    let first_id = first["id"].as_str().unwrap_or_default().to_string();
+    wait_for(30, "the unhealthy task to be replaced", || {
+        running(&url, "/hc")
+            .iter()
+            .find(|t| t["id"] != first_id.as_str())
+            .map(|_| ())
+    });
+    let t = task(&url, &first_id).unwrap_or_default();
+    assert_eq!(t["state"], "TASK_KILLED", "{t}");
+    assert_eq!(t["reason"], "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+}
+
+#[test]
+fn events_stream_deployments_and_statuses() {
+    let dir = TempDir::new("mar-events");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .ok()
+        .and_then(|c| {
+            c.get(format!("{url}/v2/events"))
+                .header("accept", "text/event-stream")
+                .send()
+                .ok()
+        })
+        .expect("event stream");
+    assert_eq!(resp.status().as_u16(), 200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(resp).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let (code, _) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(json!({"id": "/ev", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32})),
+    );
+    assert_eq!(code, 201);
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline
+        && !seen.iter().any(|s: &String| s == "deployment_success")
+    {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if let Some(data) = line.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+            assert!(
+                v["timestamp"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z') && t.len() == 24),
+                "{v}"
+            );
+            seen.push(v["eventType"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    for t in [
+        "event_stream_attached",
+        "api_post_event",
+        "deployment_info",
+        "status_update_event",
+        "deployment_success",
+    ] {
+        assert!(seen.iter().any(|s| s == t), "{t} missing from {seen:?}");
+    }
+    let (code, _) = get(&format!("{url}/v2/events"));
+    assert!(code == 406 || code == 200);
+}
+
+#[test]
+fn master_restart_resumes_a_rolling_upgrade() {
+    let dir = TempDir::new("mar-restart");
+    let data = dir.path().join("master");
+    let work = dir.path().join("agent");
+    let (data, work) = (
+        data.to_str().unwrap_or_default().to_string(),
+        work.to_str().unwrap_or_default().to_string(),
+    );
+    let mlisten = format!("127.0.0.1:{}", free_port());
+    let master_args = [
+        "master",
+        "--data-dir",
+        &data,
+        "--listen",
+        &mlisten,
+        "--heartbeat-interval",
+        "0.2",
+        "--agent-timeout",
+        "2",
+    ];
+    let master = Proc::start(&master_args);
+    let url = master.url.clone();
+    let alisten = format!("127.0.0.1:{}", free_port());
+    let agent_args = [
+        "agent",
+        "--master",
+        &url,
+        "--work-dir",
+        &work,
+        "--listen",
+        &alisten,
+        "--resources",
+        "cpus:4;mem:4096",
+    ];
+    let agent = Proc::start(&agent_args);
+    // A readiness-free app whose new version is slow to become healthy: a command check
+    // that passes only after 3 s keeps the upgrade going across the master restart.
+    let app = json!({"id": "/roll", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2,
+        "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.5}});
+    let (code, _) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201);
+    settled(&url, 20);
+    let old: Vec<String> = running(&url, "/roll")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(String::from))
+        .collect();
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/roll"),
+        Some(json!({"cmd": "sleep 3 && touch ok; exec sleep 1000",
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f ok"}, "gracePeriodSeconds": 30, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 0}]})),
+    );
+    assert_eq!(code, 200, "{v}");
+    std::thread::sleep(Duration::from_millis(800));
+    master.kill9();
+    let master = Proc::start(&master_args);
+    let url = master.url.clone();
+    let (_, d) = get(&format!("{url}/v2/deployments"));
+    assert_eq!(
+        d.as_array().map(Vec::len),
+        Some(1),
+        "the deployment did not survive the restart: {d}"
+    );
+    settled(&url, 40);
+    let now: Vec<String> = running(&url, "/roll")
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(String::from))
+        .collect();
+    assert_eq!(now.len(), 2);
+    assert!(
+        now.iter().all(|t| !old.contains(t)),
+        "old tasks still running: {now:?}"
+    );
+    let (_, a) = get(&format!("{url}/v2/apps/roll"));
+    assert_eq!(a["app"]["tasksHealthy"], 2, "{a}");
+
+    // Lose the agent for good: its instances are replaced per unreachableStrategy (default
+    // {0,0}) on a new agent.
+    agent.kill9();
+    let alisten2 = format!("127.0.0.1:{}", free_port());
+    let work2 = dir.path().join("agent2");
+    let work2 = work2.to_str().unwrap_or_default().to_string();
+    let _agent2 = Proc::start(&[
+        "agent",
+        "--master",
+        &url,
+        "--work-dir",
+        &work2,
+        "--listen",
+        &alisten2,
+        "--resources",
+        "cpus:4;mem:4096",
+    ]);
+    wait_for(40, "replacements on the new agent", || {
+        let r = running(&url, "/roll");
+        (r.len() == 2
+            && r.iter()
+                .all(|t| !now.contains(&t["id"].as_str().unwrap_or_default().to_string())))
+        .then_some(())
+    });
+}
