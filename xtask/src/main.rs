@@ -11,7 +11,8 @@ use std::process::Command;
 /// Debian packages the tests need.
 const APT_PACKAGES: &[&str] = &[];
 /// Python packages of the client compatibility tests.
-const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "toml", "requests"];
+const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0",
+    "marathon==0.13.0", "toml", "requests"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +68,11 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     run(Command::new(venv_python(root))
         .arg(root.join("tests/compat/test_mesos_clients.py"))
         .env("KEEL_BIN", &keel))?;
+    // marathon-python 0.13.0 needs the `collections` aliases of tests/compat/sitecustomize.py.
+    run(Command::new(venv_python(root))
+        .arg(root.join("tests/compat/test_marathon_python.py"))
+        .env("KEEL_BIN", &keel)
+        .env("PYTHONPATH", root.join("tests/compat")))?;
     bench::run(root, &["all".into(), "--smoke".into()])?;
     eprintln!("ci passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

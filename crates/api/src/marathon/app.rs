@@ -12,7 +12,7 @@ use super::network::{Network, PortDefinition};
 use super::path_id::PathId;
 use super::spec::{
     Artifact, Constraint, EnvValue, KillSelection, SecretDef, UnreachableStrategy, UpgradeStrategy,
-    VersionInfo,
+    VersionInfo, lenient_int,
 };
 use super::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -29,10 +29,12 @@ pub struct AppUpdate {
     pub args: Option<Vec<String>>,
     pub user: Option<String>,
     pub env: Option<BTreeMap<String, EnvValue>>,
+    #[serde(default, deserialize_with = "lenient_int")]
     pub instances: Option<i64>,
     pub cpus: Option<f64>,
     pub mem: Option<f64>,
     pub disk: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_int")]
     pub gpus: Option<i64>,
     pub executor: Option<String>,
     pub constraints: Option<Vec<Constraint>>,
@@ -43,8 +45,10 @@ pub struct AppUpdate {
     pub ports: Option<Vec<i64>>,
     pub port_definitions: Option<Vec<PortDefinition>>,
     pub require_ports: Option<bool>,
+    #[serde(default, deserialize_with = "lenient_int")]
     pub backoff_seconds: Option<i64>,
     pub backoff_factor: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_int")]
     pub max_launch_delay_seconds: Option<i64>,
     pub container: Option<Container>,
     pub health_checks: Option<Vec<HealthCheck>>,
@@ -59,6 +63,7 @@ pub struct AppUpdate {
     pub secrets: Option<BTreeMap<String, SecretDef>>,
     pub unreachable_strategy: Option<UnreachableStrategy>,
     pub kill_selection: Option<KillSelection>,
+    #[serde(default, deserialize_with = "lenient_int")]
     pub task_kill_grace_period_seconds: Option<i64>,
     pub role: Option<String>,
     /// Only with `id`: a rollback to this stored version.

@@ -631,3 +631,26 @@ fn bad_json_is_a_400_with_a_path() {
         parse_app_update(br#"{"id": "/a", "healthChecks": [{"protocol": "SMTP"}]}"#).unwrap_err();
     assert_eq!(err.details.unwrap()[0].path, "/healthChecks(0)/protocol");
 }
+
+#[test]
+fn integral_floats_are_accepted_for_counts() {
+    assert_eq!(update(r#"{"instances": 3.0}"#).instances, Some(3));
+    let err = parse_app_update(br#"{"instances": 2.5}"#).unwrap_err();
+    assert_eq!(err.details.unwrap()[0].errors, ["error.expected.jsnumber"]);
+}
+
+#[test]
+fn stored_apps_round_trip_through_json() {
+    let body = r#"{"id": "/r", "args": ["a"], "user": "u", "env": {"S": {"secret": "s"}}, "secrets": {"s": {"source": "x"}},
+        "constraints": [["rack", "LIKE", "r[0-9]"]], "acceptedResourceRoles": ["*"], "taskKillGracePeriodSeconds": 3,
+        "container": {"type": "DOCKER", "docker": {"image": "i", "parameters": [{"key": "k", "value": "v"}]},
+            "volumes": [{"containerPath": "/c", "hostPath": "/h", "mode": "RO"}]},
+        "networks": [{"mode": "container", "name": "n", "labels": {"a": "b"}}], "unreachableStrategy": "disabled",
+        "healthChecks": [{"protocol": "MESOS_TCP"}], "tty": true, "check": {"http": {"portIndex": 0}}}"#;
+    let app = AppDefinition::create(update(body), &PathId::root())
+        .unwrap()
+        .with_version(Timestamp(42), None);
+    let json = serde_json::to_string(&app).unwrap();
+    let back: AppDefinition = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, app);
+}
