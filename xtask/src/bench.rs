@@ -30,6 +30,59 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if all || which == "agent-restart" {
         agent_restart(root, smoke)?;
     }
+    if all || which == "jobs" {
+        jobs(root, smoke)?;
+    }
+    Ok(())
+}
+
+/// N scheduled jobs: the scheduler tick in-process (idle, and with every slot due at once),
+/// the memory they take there, and the RSS of `keel dev` holding them.
+fn jobs(root: &Path, smoke: bool) -> anyhow::Result<()> {
+    let n = if smoke { 100 } else { 10_000 };
+    let before = rss_kb(std::process::id());
+    let (f, svc) = keel_metronome::bench::tick_cost(n)?;
+    let after = rss_kb(std::process::id());
+    println!(
+        "jobs: {n} jobs with per-minute schedules, in-process (in-memory store): created in {:.2} s; \
+         idle tick {:.3} ms (median); tick with all {} slots due {:.1} ms; +{:.1} MB   (goal: tick well under 10 ms)",
+        f.create.as_secs_f64(),
+        f.idle_tick.as_secs_f64() * 1000.0,
+        f.fired,
+        f.due_tick.as_secs_f64() * 1000.0,
+        after.saturating_sub(before) as f64 / 1024.0
+    );
+    drop(svc);
+    let bin = keel_bin(root)?;
+    let dir = tempdir("jobs");
+    let data = dir.join("data");
+    let keel = start(
+        &bin,
+        &["dev", "--data-dir", data.to_str().unwrap_or_default(), "--listen", "127.0.0.1:0"],
+    )?;
+    wait_agents(&keel.url, 1)?;
+    let idle = rss_kb(keel.child.id());
+    let t = Instant::now();
+    for i in 0..n {
+        let job = serde_json::json!({
+            "id": format!("bench.job-{i}"),
+            "run": {"cpus": 0.01, "mem": 32, "disk": 0, "cmd": "true"},
+            "schedules": [{"id": "nightly", "cron": format!("{} {} * * *", i % 60, i % 24), "timezone": "Europe/Berlin"}],
+        });
+        post_json(&format!("{}/v1/jobs", keel.url), &job)?;
+    }
+    let created = t.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let full = rss_kb(keel.child.id());
+    println!(
+        "jobs: keel dev RSS {:.1} MB idle, {:.1} MB with {n} scheduled jobs (+{:.1} MB); {n} POST /v1/jobs (durable) in {:.1} s",
+        idle as f64 / 1024.0,
+        full as f64 / 1024.0,
+        full.saturating_sub(idle) as f64 / 1024.0,
+        created.as_secs_f64()
+    );
+    drop(keel);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

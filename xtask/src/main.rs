@@ -14,6 +14,28 @@ const APT_PACKAGES: &[&str] = &[];
 const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0",
     "marathon==0.13.0", "toml", "requests"];
 
+/// The DC/OS CLI gets its own venv: its old pins (virtualenv<16, jsonschema<3, ...) clash
+/// with the other clients. Installed as `shared/reference/clients.md` says: the two
+/// packages without their dependencies (dcoscli pins a cryptography that does not build on
+/// OpenSSL 3), then the dependencies that work.
+const DCOS_CLI: &[&str] = &["dcoscli==0.6.1", "dcos==0.6.1"];
+const DCOS_CLI_DEPS: &[&str] = &[
+    "docopt",
+    "pkginfo==1.2.1",
+    "toml",
+    "virtualenv<16",
+    "sseclient==0.0.19",
+    "retrying==1.3.3",
+    "jsonschema<3",
+    "pager",
+    "prettytable<1",
+    "PyJWT==1.4.2",
+    "pygments<3",
+    "requests",
+    "six",
+    "cryptography",
+];
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = project_root();
@@ -25,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|all> [--smoke]"
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|all> [--smoke]"
             );
             bail!("unknown command {:?}", args.first())
         }
@@ -73,6 +95,10 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         .arg(root.join("tests/compat/test_marathon_python.py"))
         .env("KEEL_BIN", &keel)
         .env("PYTHONPATH", root.join("tests/compat")))?;
+    // dcoscli 0.6.1 (own venv); tests/compat/dcos_env.py sets DCOS_DIR and PYTHONPATH.
+    run(Command::new(root.join(".venv-dcos/bin/python"))
+        .arg(root.join("tests/compat/test_dcos_job.py"))
+        .env("KEEL_BIN", &keel))?;
     bench::run(root, &["all".into(), "--smoke".into()])?;
     eprintln!("ci passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
@@ -111,5 +137,18 @@ fn install_prereqs(root: &Path) -> anyhow::Result<()> {
     run(Command::new(&py)
         .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
         .args(PIP_PACKAGES))?;
+    install_dcos_cli(root)
+}
+
+/// The DC/OS CLI in `.venv-dcos` (see [`DCOS_CLI`]).
+fn install_dcos_cli(root: &Path) -> anyhow::Result<()> {
+    let venv = root.join(".venv-dcos");
+    let py = venv.join("bin/python");
+    if !py.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check"];
+    run(Command::new(&py).args(pip).arg("--no-deps").args(DCOS_CLI))?;
+    run(Command::new(&py).args(pip).args(DCOS_CLI_DEPS))?;
     Ok(())
 }

@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Crates that must stay pure: no async runtime, no sockets, no files, no clock.
-pub const PURE_CRATES: &[&str] = &["keel-model", "keel-resources", "keel-allocator"];
+pub const PURE_CRATES: &[&str] = &[
+    "keel-model",
+    "keel-resources",
+    "keel-allocator",
+    "keel-deploy",
+    "keel-jobs",
+];
 /// Dependencies a pure crate must never pull in, directly or transitively.
 const FORBIDDEN_DEPS: &[&str] = &[
     "tokio", "mio", "hyper", "reqwest", "axum", "redb", "socket2", "libc",

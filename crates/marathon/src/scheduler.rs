@@ -8,7 +8,7 @@ use crate::events;
 use crate::instance::InstanceRecord;
 use crate::launch::{self, FRAMEWORK};
 use crate::state::{QueueEntry, State, Writes, run_spec};
-use keel_api::marathon::{PathId, Timestamp};
+use keel_api::marathon::PathId;
 use keel_deploy::{Goal, Instance, advance, reconcile};
 use keel_master::{MasterError, TaskView};
 use keel_model::{TaskId, TaskState};
@@ -86,41 +86,39 @@ impl Marathon {
         let mut finished = Vec::new();
         for (idx, d) in st.deployments.iter_mut().enumerate() {
             locked.extend(d.plan.affected());
-            loop {
-                let Some(step) = d.plan.steps.get(d.step) else {
-                    finished.push(idx);
-                    break;
-                };
-                let mut all_done = true;
-                for action in &step.actions {
-                    let spec = d.plan.target.run_specs.get(&action.run_spec);
-                    let p = advance(action, spec, instances, now)?;
-                    moves
-                        .kill
-                        .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
-                    moves.expunge.extend(p.expunge);
-                    if p.launch > 0 {
-                        *moves
-                            .launch
-                            .entry(PathId::parse_unchecked(&action.run_spec))
-                            .or_default() += p.launch;
-                    }
-                    all_done &= p.done;
+            let Some(step) = d.plan.steps.get(d.step) else {
+                finished.push(idx);
+                continue;
+            };
+            let mut all_done = true;
+            for action in &step.actions {
+                let spec = d.plan.target.run_specs.get(&action.run_spec);
+                let p = advance(action, spec, instances, now)?;
+                moves
+                    .kill
+                    .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
+                moves.expunge.extend(p.expunge);
+                if p.launch > 0 {
+                    *moves
+                        .launch
+                        .entry(PathId::parse_unchecked(&action.run_spec))
+                        .or_default() += p.launch;
                 }
-                if !all_done {
-                    break;
-                }
-                self.emit(events::step_success(&d.plan, d.step, now));
-                d.step += 1;
-                w.deployment(d)?;
-                if d.step >= d.plan.steps.len() {
-                    finished.push(idx);
-                    break;
-                }
-                self.emit(events::deployment_info(&d.plan, d.step, now));
-                // The next step starts from the same snapshot; later passes see its effects.
-                break;
+                all_done &= p.done;
             }
+            if !all_done {
+                continue;
+            }
+            self.emit(events::step_success(&d.plan, d.step, now));
+            d.step += 1;
+            w.deployment(d)?;
+            if d.step >= d.plan.steps.len() {
+                finished.push(idx);
+                continue;
+            }
+            self.emit(events::deployment_info(&d.plan, d.step, now));
+            // The next step starts in the next pass, which sees this pass's effects.
+            self.inner.wake.notify_one();
         }
         for idx in finished.into_iter().rev() {
             let d = st.deployments.remove(idx);
@@ -280,15 +278,16 @@ impl Marathon {
             let Some(rec) = st.instances.get(&instance_id).cloned() else {
                 return;
             };
-            if status.state.is_terminal() && rec.goal == Goal::Running {
-                if let Some(app) = st.apps.get(&app_id) {
-                    let policy = run_spec(app).backoff;
-                    let cond = crate::instance::condition(view.as_ref());
-                    st.backoff
-                        .entry(app_id.clone())
-                        .or_default()
-                        .on_condition(&policy, cond, now);
-                }
+            if status.state.is_terminal()
+                && rec.goal == Goal::Running
+                && let Some(app) = st.apps.get(&app_id)
+            {
+                let policy = run_spec(app).backoff;
+                let cond = crate::instance::condition(view.as_ref());
+                st.backoff
+                    .entry(app_id.clone())
+                    .or_default()
+                    .on_condition(&policy, cond, now);
             }
             if matches!(
                 status.state,
@@ -322,10 +321,10 @@ impl Marathon {
 }
 
 fn kill(m: &Marathon, task: &TaskId, tasks: &BTreeMap<TaskId, TaskView>) {
-    if tasks.get(task).is_some_and(|t| !t.state.is_terminal()) {
-        if let Err(e) = m.inner.master.kill_task(task, None) {
-            tracing::debug!(task = %task, "kill: {e}");
-        }
+    if tasks.get(task).is_some_and(|t| !t.state.is_terminal())
+        && let Err(e) = m.inner.master.kill_task(task, None)
+    {
+        tracing::debug!(task = %task, "kill: {e}");
     }
 }
 
@@ -406,5 +405,4 @@ fn reconcile_free(
     }) {
         moves.kill.push((i.id.clone(), Goal::Decommissioned));
     }
-    let _ = Timestamp::EPOCH;
 }

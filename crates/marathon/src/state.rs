@@ -242,7 +242,7 @@ impl Writes {
 pub fn app_versions(store: &dyn Store, id: &PathId) -> Result<Vec<AppDefinition>, MarathonError> {
     let mut v = list::<AppDefinition>(store, &format!("{APP_VERSIONS}{id}/"))?;
     v.retain(|a| &a.id == id);
-    v.sort_by(|a, b| b.version.cmp(&a.version));
+    v.sort_by_key(|a| std::cmp::Reverse(a.version));
     Ok(v)
 }
 

@@ -132,6 +132,11 @@ impl GroupUpdate {
             groups.push(g.resolve_in(child, &mut nested));
             v.nest(&path, nested);
         }
+        for (i, dep) in self.dependencies.iter().flatten().enumerate() {
+            if let Err(e) = PathId::parse(dep) {
+                v.add(&format!("/dependencies({i})"), e.to_string());
+            }
+        }
         let dependencies = self
             .dependencies
             .iter()

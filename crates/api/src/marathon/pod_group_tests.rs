@@ -308,13 +308,14 @@ fn group_bodies_resolve_relative_ids() {
 fn group_body_violations_carry_nested_paths() {
     check_group(
         r#"{"id": "/prod", "apps": [{"id": "/other/web", "cmd": "x"}, {"id": "ok"}, {"id": "dup", "cmd": "x"}],
-            "groups": [{"id": "/elsewhere"}, {}, {"id": "dup"}]}"#,
+            "groups": [{"id": "/elsewhere"}, {}, {"id": "dup", "dependencies": ["Bad"]}]}"#,
         "/",
         expect![[r#"
             /apps(0)/id: Identifier is not child of '/prod'
             /apps(1): AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.
             /groups(0)/id: Identifier is not child of '/prod'
             /groups(1)/id: error.path.missing
+            /groups(2)/dependencies(0): must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$'
             /: Groups and Applications may not have the same identifier."#]],
     );
 }
