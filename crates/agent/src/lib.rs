@@ -63,6 +63,8 @@ pub struct Agent {
     updates: Arc<Notify>,
     heartbeat: Arc<Mutex<Duration>>,
     clock: Arc<dyn Clock>,
+    /// Accepts launches without running anything (benchmarks of the control plane).
+    pub(crate) simulated: bool,
 }
 
 impl Agent {
@@ -101,8 +103,79 @@ impl Agent {
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
+            simulated: false,
         };
         Ok((agent, listener))
+    }
+
+    /// A simulated agent: it registers and speaks the real agent protocol, but a launch
+    /// only reports TASK_STARTING and TASK_RUNNING (and a kill TASK_KILLING, TASK_KILLED)
+    /// without running a process. It serves no HTTP. For control-plane benchmarks.
+    pub fn simulated(
+        master: &str,
+        hostname: String,
+        resources: Resources,
+        attributes: Attributes,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        http: reqwest::Client,
+    ) -> Result<Agent, AgentError> {
+        let core = AgentCore::open(store, clock.clone())?;
+        Ok(Agent {
+            core: Arc::new(Mutex::new(core)),
+            settings: LaunchSettings {
+                work_dir: PathBuf::from("/nonexistent"),
+                executor_path: PathBuf::from("/nonexistent"),
+                hostname: hostname.clone(),
+                endpoint_hostport: format!("{hostname}:0"),
+                cgroups: CgroupConfig { enabled: false, root: String::new() },
+                log_rotation: LogRotation::default(),
+            },
+            master: master.trim_end_matches('/').to_string(),
+            endpoint: "http://127.0.0.1:9".into(),
+            resources,
+            attributes,
+            http,
+            start_time: clock.unix_secs(),
+            updates: Arc::new(Notify::new()),
+            heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
+            clock,
+            simulated: true,
+        })
+    }
+
+    /// Runs a simulated agent's master link until the task is aborted.
+    pub async fn run_simulated(self) {
+        let bg = [tokio::spawn(link::run_heartbeats(self.clone())), tokio::spawn(link::run_forwarder(self.clone()))];
+        link::run_link(self).await;
+        for t in bg {
+            t.abort();
+        }
+    }
+
+    /// Reports `states` for `task` as if its executor had sent them.
+    pub(crate) fn simulate(&self, task: &keel_model::TaskId, states: &[keel_model::TaskState]) {
+        let now = self.clock.unix_secs();
+        let r = self.with_core(|c| {
+            let seq = c.tasks.get(task).map(|e| e.rec.last_seq).unwrap_or(0);
+            for (i, state) in states.iter().enumerate() {
+                let st = keel_api::executor::ExecutorStatus {
+                    seq: seq + 1 + i as u64,
+                    state: *state,
+                    reason: None,
+                    message: None,
+                    exit_code: None,
+                    timestamp: now,
+                    healthy: None,
+                };
+                c.executor_status(task, &st)?;
+            }
+            Ok::<(), AgentError>(())
+        });
+        if let Err(e) = r {
+            tracing::error!(task = %task, "simulated status: {e}");
+        }
+        self.updates_ready();
     }
 
     /// Re-adopts executors, connects to the master and serves HTTP until `shutdown`.
@@ -178,6 +251,28 @@ impl Agent {
             reason: "agent is not registered".into(),
         })?;
         let now = self.clock.unix_secs();
+        if self.simulated {
+            let rec = records::TaskRecord {
+                container_id: keel_model::ContainerId::new(uuid::Uuid::new_v4().to_string())
+                    .map_err(|e| AgentError::Launch { task: task.id.to_string(), reason: e.to_string() })?,
+                sandbox: PathBuf::new(),
+                meta_dir: PathBuf::new(),
+                state: keel_model::TaskState::Staging,
+                last_seq: 0,
+                launched_time: now,
+                completed: false,
+                spec: task.clone(),
+                framework_name,
+            };
+            self.with_core(|c| {
+                c.save_task(&rec)?;
+                c.tasks.insert(task.id.clone(), core::TaskEntry { rec, conn: None, pending_kill: None });
+                Ok::<(), AgentError>(())
+            })?;
+            use keel_model::TaskState as S;
+            self.simulate(&task.id, &[S::Starting, S::Running]);
+            return Ok(());
+        }
         let (rec, config) =
             launcher::prepare(&self.settings, &agent_id, &task, &framework_name, now)?;
         self.with_core(|c| {

@@ -133,6 +133,10 @@ async fn launch(agent: &Agent, task: TaskSpec, framework_name: String) {
 }
 
 fn kill(agent: &Agent, task: &TaskId, grace: f64) {
+    if agent.simulated && agent.with_core(|c| c.tasks.get(task).is_some_and(|e| !e.rec.state.is_terminal())) {
+        agent.simulate(task, &[TaskState::Killing, TaskState::Killed]);
+        return;
+    }
     let r = agent.with_core(|c| {
         let Some(e) = c.tasks.get_mut(task) else {
             return c.agent_status(

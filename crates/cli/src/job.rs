@@ -168,7 +168,7 @@ pub async fn job(g: &Global, cmd: JobCmd) -> anyhow::Result<()> {
             let v = call(c, Method::POST, "/v1/jobs", Some(&read_doc(&file)?)).await?;
             done(g, &v, format!("Created job {}", s(&v["id"])))
         }
-        JobCmd::List => list(&c, g).await,
+        JobCmd::List => list(c, g).await,
         JobCmd::Show { id } => {
             let path = format!("/v1/jobs/{id}?embed=activeRuns&embed=historySummary");
             print_json(&call(c, Method::GET, &path, None).await?)
@@ -184,16 +184,16 @@ pub async fn job(g: &Global, cmd: JobCmd) -> anyhow::Result<()> {
             let v = call(c, Method::DELETE, &path, None).await?;
             done(g, &v, format!("Removed job {id}"))
         }
-        JobCmd::Run(a) => run(&c, g, a).await,
-        JobCmd::Runs { id } => runs(&c, g, &id).await,
+        JobCmd::Run(a) => run(c, g, a).await,
+        JobCmd::Runs { id } => runs(c, g, &id).await,
         JobCmd::Stop { id, run } => {
             let path = format!("/v1/jobs/{id}/runs/{run}/actions/stop");
             let v = call(c, Method::POST, &path, None).await?;
             done(g, &v, format!("Stopped run {run} of {id}"))
         }
-        JobCmd::History { id, failures } => history(&c, g, &id, failures).await,
-        JobCmd::Logs(a) => logs(&c, a).await,
-        JobCmd::Schedule(s) => schedule(&c, g, s).await,
+        JobCmd::History { id, failures } => history(c, g, &id, failures).await,
+        JobCmd::Logs(a) => logs(c, a).await,
+        JobCmd::Schedule(s) => schedule(c, g, s).await,
     }
 }
 

@@ -41,6 +41,13 @@ pub struct DevArgs {
     /// Number of agents to run in this process.
     #[arg(long, default_value_t = 1)]
     agents: usize,
+    /// Simulated agents to add: they register and report launched tasks as running
+    /// without running anything (for benchmarks of the control plane).
+    #[arg(long, default_value_t = 0)]
+    simulated_agents: usize,
+    /// Resources of each simulated agent.
+    #[arg(long, default_value = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]")]
+    simulated_resources: String,
     /// Resource overrides for every agent (cpus:4;mem:2048;ports:[31000-32000]).
     #[arg(long)]
     resources: Option<String>,
@@ -283,11 +290,13 @@ async fn start_agent(
 /// `keel dev`.
 pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     init_logging();
+    anyhow::ensure!(a.agents <= 64, "--agents {} must be at most 64", a.agents);
     anyhow::ensure!(
-        a.agents >= 1 && a.agents <= 64,
-        "--agents {} must be between 1 and 64",
-        a.agents
+        a.agents + a.simulated_agents >= 1,
+        "a cluster needs at least one agent (--agents or --simulated-agents)"
     );
+    anyhow::ensure!(a.simulated_agents <= 10_000, "--simulated-agents {} must be at most 10000", a.simulated_agents);
+    let simulated_resources = Resources::parse(&a.simulated_resources)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -310,6 +319,14 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             let _ = rx.changed().await;
         })));
     }
+    let http = reqwest::Client::new();
+    let mut simulated = Vec::new();
+    for i in 0..a.simulated_agents {
+        let store: Arc<dyn Store> = Arc::new(keel_store::MemStore::new(clock.clone()));
+        let attributes = Attributes::parse(&format!("rack:r{}", i % 10))?;
+        let agent = Agent::simulated(&url, format!("sim-{i}"), simulated_resources.clone(), attributes, store, clock.clone(), http.clone())?;
+        simulated.push(tokio::spawn(agent.run_simulated()));
+    }
     println!("Keel is running at {url}");
     let mut rx = stop_rx.clone();
     let server = tokio::spawn(serve_master(master, listener, async move {
@@ -318,6 +335,9 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down; running tasks keep running and are re-adopted on restart");
     let _ = stop_tx.send(true);
+    for s in simulated {
+        s.abort();
+    }
     for a in agents {
         let _ = a.await;
     }

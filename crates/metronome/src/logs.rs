@@ -2,7 +2,7 @@
 //! `stdout` and `stderr` are copied through the cluster entry (`/master/tasks` for the
 //! sandbox path, `/agent/<id>/files/download` for the bytes) into the store, keeping the
 //! last [`MAX_LOG_BYTES`] of each. `GET /v1/jobs/{id}/runs/{run}/logs` serves them (and the
-//! live sandbox while a task runs).
+//! live sandbox while a task runs). The newest [`LOG_RUNS_KEPT`] runs of a job keep theirs.
 
 use crate::error::JobsError;
 use crate::keys::{self, PendingArchive};
@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// Bytes kept per file (the tail).
 pub const MAX_LOG_BYTES: usize = 1 << 20;
+/// Runs per job whose output is kept.
+pub const LOG_RUNS_KEPT: usize = 50;
 /// The files copied per task.
 pub const FILES: [&str; 2] = ["stdout", "stderr"];
 /// Seconds to wait for a killed task to end before copying anyway, and to keep retrying.

@@ -657,6 +657,35 @@ impl Service {
         }
         self.store.txn(txn)?;
         self.lock().archives.remove(key);
+        self.trim_logs(&a.job)
+    }
+
+    /// Keeps the output of the newest [`crate::logs::LOG_RUNS_KEPT`] runs of a job (run ids
+    /// start with their creation time, so key order is age order).
+    fn trim_logs(&self, job: &str) -> Result<(), JobsError> {
+        let prefix = format!("{}logs/{job}/", keys::PREFIX);
+        let kvs = self.store.list(&prefix)?;
+        let mut runs: Vec<&str> = kvs
+            .iter()
+            .filter_map(|kv| kv.key.strip_prefix(&prefix)?.split('/').next())
+            .collect();
+        runs.dedup();
+        let excess = runs.len().saturating_sub(crate::logs::LOG_RUNS_KEPT);
+        if excess == 0 {
+            return Ok(());
+        }
+        let old: Vec<String> = runs[..excess]
+            .iter()
+            .map(|r| format!("{prefix}{r}/"))
+            .collect();
+        let mut txn = Txn::new();
+        for kv in kvs
+            .iter()
+            .filter(|kv| old.iter().any(|o| kv.key.starts_with(o)))
+        {
+            txn = txn.then(Op::delete(kv.key.clone()));
+        }
+        self.store.txn(txn)?;
         Ok(())
     }
 }

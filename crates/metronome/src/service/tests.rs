@@ -430,3 +430,28 @@ fn image_only_jobs_fail_with_the_reason() {
     assert!(h.cluster.launched().is_empty());
     assert_eq!(h.info("img")["history"]["failureCount"], 1);
 }
+
+#[test]
+fn output_is_kept_for_the_newest_runs_only() {
+    let h = Harness::new(T0);
+    h.add(job("chatty", serde_json::json!({})));
+    for i in 0..crate::logs::LOG_RUNS_KEPT + 5 {
+        let a = PendingArchive {
+            job: "chatty".into(),
+            run: format!("20240101{i:06}abcde"),
+            task: format!("chatty_20240101{i:06}abcde.1"),
+            since: T0,
+        };
+        let files = vec![("stdout".to_string(), b"hi\n".to_vec())];
+        h.svc
+            .store_archive("/keel/metronome/archive/x", &a, files)
+            .unwrap();
+    }
+    let kept = h.store.list("/keel/metronome/logs/chatty/").unwrap();
+    assert_eq!(kept.len(), crate::logs::LOG_RUNS_KEPT);
+    assert!(
+        kept[0].key.contains("20240101000005abcde"),
+        "{}",
+        kept[0].key
+    );
+}
