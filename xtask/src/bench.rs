@@ -505,7 +505,13 @@ fn send_json(method: reqwest::Method, url: &str, body: &Value) -> anyhow::Result
 fn marathon_running(url: &str) -> usize {
     get_json(&format!("{url}/v2/apps"))
         .ok()
-        .and_then(|v| v["apps"].as_array().map(|a| a.iter().map(|x| x["tasksRunning"].as_u64().unwrap_or(0) as usize).sum()))
+        .and_then(|v| {
+            v["apps"].as_array().map(|a| {
+                a.iter()
+                    .map(|x| x["tasksRunning"].as_u64().unwrap_or(0) as usize)
+                    .sum()
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -517,7 +523,10 @@ fn wait_marathon_running(url: &str, n: usize, secs: u64) -> anyhow::Result<Durat
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    bail!("only {} of {n} instances running after {secs} s", marathon_running(url))
+    bail!(
+        "only {} of {n} instances running after {secs} s",
+        marathon_running(url)
+    )
 }
 
 fn median_ms(mut f: impl FnMut() -> anyhow::Result<()>, n: usize) -> anyhow::Result<f64> {
@@ -543,35 +552,83 @@ fn apps_batch(prefix: &str, from: usize, n: usize, instances: u32) -> Value {
 /// latency, and end-to-end placement throughput.
 fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
-    let (agents, one_app, many_apps, big_apps) = if smoke { (5, 50, 20, 200) } else { (100, 1_000, 500, 10_000) };
+    let (agents, one_app, many_apps, big_apps) = if smoke {
+        (5, 50, 20, 200)
+    } else {
+        (100, 1_000, 500, 10_000)
+    };
     let dir = tempdir("marathon");
-    let keel = start(&bin, &["dev", "--data-dir", dir.join("data").to_str().unwrap_or_default(), "--listen", "127.0.0.1:0", "--agents", "0", "--simulated-agents", &agents.to_string(), "--simulated-resources", "cpus:200;mem:200000;ports:[31000-32000]"])?;
+    let keel = start(
+        &bin,
+        &[
+            "dev",
+            "--data-dir",
+            dir.join("data").to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:0",
+            "--agents",
+            "0",
+            "--simulated-agents",
+            &agents.to_string(),
+            "--simulated-resources",
+            "cpus:200;mem:200000;ports:[31000-32000]",
+        ],
+    )?;
     let url = keel.url.clone();
     wait_agents(&url, agents)?;
     let t0 = Instant::now();
-    send_json(reqwest::Method::POST, &format!("{url}/v2/apps"), &serde_json::json!({"id": "/one", "cmd": "sleep 1000", "cpus": 0.01, "mem": 1, "instances": one_app, "portDefinitions": []}))?;
+    send_json(
+        reqwest::Method::POST,
+        &format!("{url}/v2/apps"),
+        &serde_json::json!({"id": "/one", "cmd": "sleep 1000", "cpus": 0.01, "mem": 1, "instances": one_app, "portDefinitions": []}),
+    )?;
     wait_marathon_running(&url, one_app, 600)?;
     let took = t0.elapsed();
-    println!("marathon: 1 app x {one_app} instances on {agents} simulated agents: all RUNNING in {:.2} s", took.as_secs_f64());
-    let lat = median_ms(|| get_json(&format!("{url}/v2/apps?embed=apps.tasks")).map(|_| ()), 20)?;
-    println!("marathon: GET /v2/apps?embed=apps.tasks with 1 app x {one_app} tasks: median {lat:.1} ms   (goal <= 50 ms; Marathon 0.8: 12 s at 1k tasks)");
-    send_json(reqwest::Method::DELETE, &format!("{url}/v2/apps/one"), &Value::Null)?;
+    println!(
+        "marathon: 1 app x {one_app} instances on {agents} simulated agents: all RUNNING in {:.2} s",
+        took.as_secs_f64()
+    );
+    let lat = median_ms(
+        || get_json(&format!("{url}/v2/apps?embed=apps.tasks")).map(|_| ()),
+        20,
+    )?;
+    println!(
+        "marathon: GET /v2/apps?embed=apps.tasks with 1 app x {one_app} tasks: median {lat:.1} ms   (goal <= 50 ms; Marathon 0.8: 12 s at 1k tasks)"
+    );
+    send_json(
+        reqwest::Method::DELETE,
+        &format!("{url}/v2/apps/one"),
+        &Value::Null,
+    )?;
     let t0 = Instant::now();
     for i in 0..many_apps {
-        send_json(reqwest::Method::POST, &format!("{url}/v2/apps"), &serde_json::json!({"id": format!("/many/app-{i}"), "cmd": "sleep 1000", "cpus": 0.01, "mem": 1, "portDefinitions": []}))?;
+        send_json(
+            reqwest::Method::POST,
+            &format!("{url}/v2/apps"),
+            &serde_json::json!({"id": format!("/many/app-{i}"), "cmd": "sleep 1000", "cpus": 0.01, "mem": 1, "portDefinitions": []}),
+        )?;
     }
     wait_marathon_running(&url, many_apps, 600)?;
-    println!("marathon: {many_apps} apps x 1 instance (one POST each): all RUNNING in {:.2} s", t0.elapsed().as_secs_f64());
+    println!(
+        "marathon: {many_apps} apps x 1 instance (one POST each): all RUNNING in {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
     let existing = many_apps;
     let mut created = 0;
     while created < big_apps - existing {
         let n = (big_apps - existing - created).min(1000);
-        send_json(reqwest::Method::PUT, &format!("{url}/v2/apps"), &apps_batch("big", created, n, 1))?;
+        send_json(
+            reqwest::Method::PUT,
+            &format!("{url}/v2/apps"),
+            &apps_batch("big", created, n, 1),
+        )?;
         created += n;
     }
     wait_marathon_running(&url, big_apps, 1200)?;
     let lat = median_ms(|| get_json(&format!("{url}/v2/apps")).map(|_| ()), 5)?;
-    println!("marathon: GET /v2/apps with {big_apps} apps / {big_apps} tasks: median {lat:.0} ms   (goal <= 1 s)");
+    println!(
+        "marathon: GET /v2/apps with {big_apps} apps / {big_apps} tasks: median {lat:.0} ms   (goal <= 1 s)"
+    );
     drop(keel);
     let _ = std::fs::remove_dir_all(&dir);
     placement(root, smoke)
@@ -580,17 +637,43 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
 /// End-to-end placement: many simulated agents, many instances, through Marathon.
 fn placement(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
-    let (agents, apps, per_app) = if smoke { (20, 4, 50) } else { (5_000, 100, 1_000) };
+    let (agents, apps, per_app) = if smoke {
+        (20, 4, 50)
+    } else {
+        (5_000, 100, 1_000)
+    };
     let dir = tempdir("placement");
-    let keel = start(&bin, &["dev", "--data-dir", dir.join("data").to_str().unwrap_or_default(), "--listen", "127.0.0.1:0", "--agents", "0", "--simulated-agents", &agents.to_string(), "--simulated-resources", "cpus:8;mem:16384;ports:[31000-32000]"])?;
+    let keel = start(
+        &bin,
+        &[
+            "dev",
+            "--data-dir",
+            dir.join("data").to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:0",
+            "--agents",
+            "0",
+            "--simulated-agents",
+            &agents.to_string(),
+            "--simulated-resources",
+            "cpus:8;mem:16384;ports:[31000-32000]",
+        ],
+    )?;
     let url = keel.url.clone();
     wait_agents(&url, agents)?;
     let total = apps * per_app;
     let t0 = Instant::now();
-    send_json(reqwest::Method::PUT, &format!("{url}/v2/apps"), &apps_batch("p", 0, apps, per_app as u32))?;
+    send_json(
+        reqwest::Method::PUT,
+        &format!("{url}/v2/apps"),
+        &apps_batch("p", 0, apps, per_app as u32),
+    )?;
     let took = wait_marathon_running(&url, total, 3600)?;
     let secs = t0.elapsed().as_secs_f64().max(took.as_secs_f64());
-    println!("placement end to end: {total} instances on {agents} simulated agents RUNNING in {secs:.1} s = {:.0} tasks/s   (goal >= 3,750/s, Nomad C1M; kube-scheduler floor 810/s)", total as f64 / secs);
+    println!(
+        "placement end to end: {total} instances on {agents} simulated agents RUNNING in {secs:.1} s = {:.0} tasks/s   (goal >= 3,750/s, Nomad C1M; kube-scheduler floor 810/s)",
+        total as f64 / secs
+    );
     drop(keel);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -11,8 +11,7 @@ use std::process::Command;
 /// Debian packages the tests need.
 const APT_PACKAGES: &[&str] = &[];
 /// Python packages of the client compatibility tests.
-const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0",
-    "marathon==0.13.0", "toml", "requests"];
+const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
 
 /// The DC/OS CLI gets its own venv: its old pins (virtualenv<16, jsonschema<3, ...) clash
 /// with the other clients. Installed as `shared/reference/clients.md` says: the two

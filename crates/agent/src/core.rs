@@ -189,19 +189,39 @@ impl AgentCore {
     }
 
     /// The master acknowledged update `seq`.
+    #[cfg(test)]
     pub(crate) fn acknowledged(&mut self, seq: u64) -> Result<(), AgentError> {
-        let Some(up) = self.pending.remove(&seq) else {
-            return Ok(());
-        };
-        let mut txn = Txn::new().then(Op::delete(update_key(seq)));
-        let task = &up.status.task_id;
-        let done = up.status.state.is_terminal()
-            && !self.pending.values().any(|p| &p.status.task_id == task);
-        if done && let Some(e) = self.tasks.get_mut(task) {
-            e.rec.completed = true;
-            txn = txn.then(Op::put(task_key(task), encode(&e.rec)?));
+        self.acknowledged_all(&[seq])
+    }
+
+    /// The master acknowledged updates `seqs`: forget them in one transaction, and mark
+    /// tasks whose terminal update was acknowledged as completed.
+    pub(crate) fn acknowledged_all(&mut self, seqs: &[u64]) -> Result<(), AgentError> {
+        let mut txn = Txn::new();
+        let mut ended = Vec::new();
+        for seq in seqs {
+            let Some(up) = self.pending.remove(seq) else {
+                continue;
+            };
+            txn = txn.then(Op::delete(update_key(*seq)));
+            if up.status.state.is_terminal() {
+                ended.push(up.status.task_id);
+            }
         }
-        self.store.txn(txn)?;
+        if !ended.is_empty() {
+            let still: std::collections::BTreeSet<&TaskId> =
+                self.pending.values().map(|p| &p.status.task_id).collect();
+            let ended: Vec<TaskId> = ended.into_iter().filter(|t| !still.contains(t)).collect();
+            for task in ended {
+                if let Some(e) = self.tasks.get_mut(&task) {
+                    e.rec.completed = true;
+                    txn = txn.then(Op::put(task_key(&task), encode(&e.rec)?));
+                }
+            }
+        }
+        if !txn.success.is_empty() {
+            self.store.txn(txn)?;
+        }
         Ok(())
     }
 

@@ -128,7 +128,10 @@ impl Agent {
                 executor_path: PathBuf::from("/nonexistent"),
                 hostname: hostname.clone(),
                 endpoint_hostport: format!("{hostname}:0"),
-                cgroups: CgroupConfig { enabled: false, root: String::new() },
+                cgroups: CgroupConfig {
+                    enabled: false,
+                    root: String::new(),
+                },
                 log_rotation: LogRotation::default(),
             },
             master: master.trim_end_matches('/').to_string(),
@@ -146,7 +149,10 @@ impl Agent {
 
     /// Runs a simulated agent's master link until the task is aborted.
     pub async fn run_simulated(self) {
-        let bg = [tokio::spawn(link::run_heartbeats(self.clone())), tokio::spawn(link::run_forwarder(self.clone()))];
+        let bg = [
+            tokio::spawn(link::run_heartbeats(self.clone())),
+            tokio::spawn(link::run_forwarder(self.clone())),
+        ];
         link::run_link(self).await;
         for t in bg {
             t.abort();
@@ -254,7 +260,10 @@ impl Agent {
         if self.simulated {
             let rec = records::TaskRecord {
                 container_id: keel_model::ContainerId::new(uuid::Uuid::new_v4().to_string())
-                    .map_err(|e| AgentError::Launch { task: task.id.to_string(), reason: e.to_string() })?,
+                    .map_err(|e| AgentError::Launch {
+                        task: task.id.to_string(),
+                        reason: e.to_string(),
+                    })?,
                 sandbox: PathBuf::new(),
                 meta_dir: PathBuf::new(),
                 state: keel_model::TaskState::Staging,
@@ -266,7 +275,14 @@ impl Agent {
             };
             self.with_core(|c| {
                 c.save_task(&rec)?;
-                c.tasks.insert(task.id.clone(), core::TaskEntry { rec, conn: None, pending_kill: None });
+                c.tasks.insert(
+                    task.id.clone(),
+                    core::TaskEntry {
+                        rec,
+                        conn: None,
+                        pending_kill: None,
+                    },
+                );
                 Ok::<(), AgentError>(())
             })?;
             use keel_model::TaskState as S;

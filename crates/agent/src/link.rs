@@ -5,7 +5,7 @@
 use crate::Agent;
 use crate::records::PendingUpdate;
 use futures_util::StreamExt;
-use keel_api::internal::{AgentTask, MasterEvent, RegisterAgent, StatusUpdate};
+use keel_api::internal::{AgentTask, MasterEvent, RegisterAgent, StatusUpdate, StatusUpdates};
 use keel_model::{Reason, TaskId, TaskSpec, TaskState};
 use std::time::Duration;
 
@@ -133,7 +133,13 @@ async fn launch(agent: &Agent, task: TaskSpec, framework_name: String) {
 }
 
 fn kill(agent: &Agent, task: &TaskId, grace: f64) {
-    if agent.simulated && agent.with_core(|c| c.tasks.get(task).is_some_and(|e| !e.rec.state.is_terminal())) {
+    if agent.simulated
+        && agent.with_core(|c| {
+            c.tasks
+                .get(task)
+                .is_some_and(|e| !e.rec.state.is_terminal())
+        })
+    {
         agent.simulate(task, &[TaskState::Killing, TaskState::Killed]);
         return;
     }
@@ -191,7 +197,7 @@ pub async fn run_forwarder(agent: Agent) {
             let (ready, batch) = agent.with_core(|c| {
                 (
                     c.master_connected && c.agent_id.is_some(),
-                    c.pending_batch(64),
+                    c.pending_batch(256),
                 )
             });
             if !ready || batch.is_empty() {
@@ -214,30 +220,38 @@ async fn deliver(agent: &Agent, batch: &[PendingUpdate]) -> Result<(), String> {
     let Some(id) = agent.with_core(|c| c.agent_id.clone()) else {
         return Err("not registered".into());
     };
-    let url = format!("{}/internal/v1/agents/{id}/status", agent.master);
-    for up in batch {
-        let mut status = up.status.clone();
-        status.agent_id = Some(id.clone());
-        let resp = agent
-            .http
-            .post(&url)
-            .json(&StatusUpdate { status })
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        let code = resp.status();
-        if code.is_client_error() && code != reqwest::StatusCode::NOT_FOUND {
-            // The master will never accept this update; retrying would block the queue.
-            tracing::error!(task = %up.status.task_id, "master rejected update ({code}): {}", resp.text().await.unwrap_or_default());
-        } else if !code.is_success() {
-            return Err(format!(
-                "master answered {code}: {}",
-                resp.text().await.unwrap_or_default()
-            ));
-        }
-        agent
-            .with_core(|c| c.acknowledged(up.seq))
-            .map_err(|e| e.to_string())?;
+    let url = format!("{}/internal/v1/agents/{id}/statuses", agent.master);
+    let updates = batch
+        .iter()
+        .map(|up| {
+            let mut status = up.status.clone();
+            status.agent_id = Some(id.clone());
+            StatusUpdate { status }
+        })
+        .collect();
+    let resp = agent
+        .http
+        .post(&url)
+        .json(&StatusUpdates { updates })
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let code = resp.status();
+    if code.is_client_error() && code != reqwest::StatusCode::NOT_FOUND {
+        // The master will never accept these updates; retrying would block the queue.
+        tracing::error!(
+            "master rejected {} updates ({code}): {}",
+            batch.len(),
+            resp.text().await.unwrap_or_default()
+        );
+    } else if !code.is_success() {
+        return Err(format!(
+            "master answered {code}: {}",
+            resp.text().await.unwrap_or_default()
+        ));
     }
-    Ok(())
+    let seqs: Vec<u64> = batch.iter().map(|u| u.seq).collect();
+    agent
+        .with_core(|c| c.acknowledged_all(&seqs))
+        .map_err(|e| e.to_string())
 }

@@ -65,6 +65,13 @@ pub struct StatusUpdate {
     pub status: TaskStatus,
 }
 
+/// `POST /internal/v1/agents/<id>/statuses`: several updates, persisted together; a 200
+/// acknowledges all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusUpdates {
+    pub updates: Vec<StatusUpdate>,
+}
+
 /// `POST /internal/v1/tasks`: launch a plain command task (used by `keel task run` and,
 /// later, by the service and job schedulers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

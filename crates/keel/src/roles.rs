@@ -46,7 +46,10 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 0)]
     simulated_agents: usize,
     /// Resources of each simulated agent.
-    #[arg(long, default_value = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]")]
+    #[arg(
+        long,
+        default_value = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]"
+    )]
     simulated_resources: String,
     /// Resource overrides for every agent (cpus:4;mem:2048;ports:[31000-32000]).
     #[arg(long)]
@@ -295,7 +298,11 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         a.agents + a.simulated_agents >= 1,
         "a cluster needs at least one agent (--agents or --simulated-agents)"
     );
-    anyhow::ensure!(a.simulated_agents <= 10_000, "--simulated-agents {} must be at most 10000", a.simulated_agents);
+    anyhow::ensure!(
+        a.simulated_agents <= 10_000,
+        "--simulated-agents {} must be at most 10000",
+        a.simulated_agents
+    );
     let simulated_resources = Resources::parse(&a.simulated_resources)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
@@ -324,7 +331,15 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     for i in 0..a.simulated_agents {
         let store: Arc<dyn Store> = Arc::new(keel_store::MemStore::new(clock.clone()));
         let attributes = Attributes::parse(&format!("rack:r{}", i % 10))?;
-        let agent = Agent::simulated(&url, format!("sim-{i}"), simulated_resources.clone(), attributes, store, clock.clone(), http.clone())?;
+        let agent = Agent::simulated(
+            &url,
+            format!("sim-{i}"),
+            simulated_resources.clone(),
+            attributes,
+            store,
+            clock.clone(),
+            http.clone(),
+        )?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
     println!("Keel is running at {url}");

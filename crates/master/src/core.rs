@@ -91,6 +91,8 @@ pub struct Core {
     pub(crate) counters: Counters,
     pub(crate) events: broadcast::Sender<TaskStatus>,
     pub(crate) next_generation: u64,
+    /// Number of terminal tasks kept (for pruning without a scan per status).
+    pub(crate) terminal_tasks: usize,
 }
 
 impl Core {
@@ -127,6 +129,7 @@ impl Core {
             counters: Counters::default(),
             events,
             next_generation: 1,
+            terminal_tasks: 0,
         };
         for (role, w) in core.config.weights.clone() {
             core.allocator
@@ -166,6 +169,9 @@ impl Core {
                     tracing::warn!(task = %s.id, "recovering task resources: {e}");
                 }
             }
+            if task.state.is_terminal() {
+                self.terminal_tasks += 1;
+            }
             self.tasks.insert(task.spec.id.clone(), task);
         }
         tracing::info!(
@@ -204,8 +210,19 @@ impl Core {
         save(&*self.store, &format!("{TASKS}{}", rec.spec.id), rec)
     }
 
-    pub(crate) fn delete_task(&self, id: &TaskId) -> Result<(), MasterError> {
-        self.store.delete(&format!("{TASKS}{id}"), Expect::Any)?;
+    /// Persists several task records in one transaction (one durable commit).
+    pub(crate) fn save_tasks<'a>(
+        &self,
+        recs: impl Iterator<Item = &'a TaskRecord>,
+    ) -> Result<(), MasterError> {
+        let mut txn = keel_store::Txn::new();
+        for rec in recs {
+            txn = txn.then(keel_store::Op::put(
+                format!("{TASKS}{}", rec.spec.id),
+                to_bytes(rec)?,
+            ));
+        }
+        self.store.txn(txn)?;
         Ok(())
     }
 

@@ -154,6 +154,7 @@ pub fn router(m: Master) -> Router {
             post(crate::stream::register),
         )
         .route("/internal/v1/agents/{id}/status", post(status_update))
+        .route("/internal/v1/agents/{id}/statuses", post(status_updates))
         .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
         .route("/internal/v1/tasks", post(launch))
         .route("/internal/v1/tasks/{id}/kill", post(kill))
@@ -292,6 +293,18 @@ async fn status_update(
     let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
     let up: StatusUpdate = parse_json(&body)?;
     m.with_core(|c| c.status_update(&agent, up.status))?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn status_updates(
+    State(m): State<Master>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
+    let ups: keel_api::internal::StatusUpdates = parse_json(&body)?;
+    let statuses = ups.updates.into_iter().map(|u| u.status).collect();
+    m.with_core(|c| c.status_updates(&agent, statuses))?;
     Ok(StatusCode::OK.into_response())
 }
 

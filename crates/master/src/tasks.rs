@@ -88,28 +88,68 @@ impl Core {
             .into_iter()
             .map(|u| (u.request_id, u.rejections))
             .collect();
-        launches
+        let records: Vec<Result<TaskRecord, MasterError>> = launches
             .into_iter()
             .zip(framework_ids)
             .map(|(l, fid)| {
                 let fid = fid?;
                 let key = l.task_id.to_string();
                 match placed.remove(&key) {
-                    Some(p) => self.start_placed(l, fid, p),
+                    Some(p) => self.placed_record(l, fid, p),
                     None => Err(MasterError::Unplaceable {
                         rejections: unplaced.remove(&key).unwrap_or_default(),
                     }),
                 }
             })
+            .collect();
+        // One durable commit for the whole batch, before any launch is sent.
+        if let Err(e) = self.save_tasks(records.iter().filter_map(|r| r.as_ref().ok())) {
+            let msg = e.to_string();
+            for rec in records.iter().filter_map(|r| r.as_ref().ok()) {
+                let s = &rec.spec;
+                self.allocator.recover(
+                    &rec.agent_id,
+                    &s.framework_id,
+                    &s.role,
+                    &s.resources,
+                    s.placement_scope.as_deref(),
+                );
+            }
+            return records
+                .into_iter()
+                .map(|r| {
+                    r.and_then(|_| {
+                        Err(MasterError::Corrupt {
+                            key: "<launch batch>".into(),
+                            reason: msg.clone(),
+                        })
+                    })
+                })
+                .collect();
+        }
+        records
+            .into_iter()
+            .map(|r| {
+                let rec = r?;
+                let (task_id, agent_id) = (rec.spec.id.clone(), rec.agent_id.clone());
+                let ev = MasterEvent::Launch {
+                    task: Box::new(rec.spec.clone()),
+                    framework_name: rec.framework_name.clone(),
+                };
+                self.tasks.insert(task_id.clone(), rec);
+                self.send(&agent_id, ev);
+                Ok(LaunchResponse { task_id, agent_id })
+            })
             .collect()
     }
 
-    fn start_placed(
+    /// The TASK_STAGING record of a placed launch (not yet persisted).
+    fn placed_record(
         &mut self,
         l: TaskLaunch,
         framework_id: keel_model::FrameworkId,
         placed: keel_allocator::Placement,
-    ) -> Result<LaunchResponse, MasterError> {
+    ) -> Result<TaskRecord, MasterError> {
         let spec = TaskSpec {
             id: l.task_id.clone(),
             name: l.name,
@@ -124,11 +164,24 @@ impl Core {
             port_names: l.port_names,
             placement_scope: l.placement_scope,
         };
+        if self.tasks.contains_key(&spec.id) {
+            self.allocator.recover(
+                &placed.agent_id,
+                &spec.framework_id,
+                &spec.role,
+                &spec.resources,
+                spec.placement_scope.as_deref(),
+            );
+            return Err(MasterError::invalid(
+                "task_id",
+                format!("task {} already exists", spec.id),
+            ));
+        }
         let now = self.now();
-        let rec = TaskRecord {
-            spec: spec.clone(),
-            framework_name: l.framework.clone(),
-            agent_id: placed.agent_id.clone(),
+        Ok(TaskRecord {
+            spec,
+            framework_name: l.framework,
+            agent_id: placed.agent_id,
             state: TaskState::Staging,
             statuses: vec![StatusEntry {
                 state: TaskState::Staging,
@@ -143,42 +196,6 @@ impl Core {
             healthy: None,
             recent_uuids: Vec::new(),
             launched_time: now,
-        };
-        if self.tasks.contains_key(&spec.id) {
-            self.allocator.recover(
-                &placed.agent_id,
-                &spec.framework_id,
-                &spec.role,
-                &spec.resources,
-                spec.placement_scope.as_deref(),
-            );
-            return Err(MasterError::invalid(
-                "task_id",
-                format!("task {} already exists", spec.id),
-            ));
-        }
-        if let Err(e) = self.save_task(&rec) {
-            self.allocator.recover(
-                &placed.agent_id,
-                &spec.framework_id,
-                &spec.role,
-                &spec.resources,
-                spec.placement_scope.as_deref(),
-            );
-            return Err(e);
-        }
-        self.tasks.insert(spec.id.clone(), rec);
-        let task_id = spec.id.clone();
-        self.send(
-            &placed.agent_id,
-            MasterEvent::Launch {
-                task: Box::new(spec),
-                framework_name: l.framework,
-            },
-        );
-        Ok(LaunchResponse {
-            task_id,
-            agent_id: placed.agent_id,
         })
     }
 
@@ -225,27 +242,54 @@ impl Core {
             self.counters.invalid_status_updates += 1;
             return Err(MasterError::UnknownAgent(agent.clone()));
         }
-        let Some(rec) = self.tasks.get(&status.task_id) else {
-            self.counters.invalid_status_updates += 1;
-            tracing::warn!(task = %status.task_id, "status update for an unknown task; acknowledging and dropping it");
-            return Ok(());
-        };
-        if &rec.agent_id != agent {
+        if let Some(rec) = self.tasks.get(&status.task_id)
+            && &rec.agent_id != agent
+        {
             self.counters.invalid_status_updates += 1;
             return Err(MasterError::WrongAgent {
                 task: status.task_id.clone(),
                 agent: agent.clone(),
             });
         }
-        if status
-            .uuid
-            .as_ref()
-            .is_some_and(|u| rec.recent_uuids.contains(u))
-        {
-            return Ok(());
+        self.status_updates(agent, vec![status])
+    }
+
+    /// Handles a batch of status updates from `agent` in order, persisting all of them in
+    /// one store transaction (one durable commit) before returning. Updates for unknown
+    /// tasks or tasks of another agent are counted invalid and dropped; duplicates (same
+    /// uuid) are ignored.
+    pub fn status_updates(
+        &mut self,
+        agent: &AgentId,
+        statuses: Vec<TaskStatus>,
+    ) -> Result<(), MasterError> {
+        if !self.agents.contains_key(agent) {
+            self.counters.invalid_status_updates += statuses.len() as u64;
+            return Err(MasterError::UnknownAgent(agent.clone()));
         }
-        self.counters.valid_status_updates += 1;
-        self.record_status(agent, status)
+        let mut accepted = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            let Some(rec) = self.tasks.get(&status.task_id) else {
+                self.counters.invalid_status_updates += 1;
+                tracing::warn!(task = %status.task_id, "status update for an unknown task; acknowledging and dropping it");
+                continue;
+            };
+            if &rec.agent_id != agent {
+                self.counters.invalid_status_updates += 1;
+                tracing::warn!(task = %status.task_id, agent = %agent, "status update from an agent the task does not run on; dropped");
+                continue;
+            }
+            if status
+                .uuid
+                .as_ref()
+                .is_some_and(|u| rec.recent_uuids.contains(u))
+            {
+                continue;
+            }
+            self.counters.valid_status_updates += 1;
+            accepted.push(status);
+        }
+        self.record_statuses(agent, accepted)
     }
 
     /// Applies `status` to its task, persists it, releases resources when it ends, and
@@ -255,37 +299,63 @@ impl Core {
         agent: &AgentId,
         status: TaskStatus,
     ) -> Result<(), MasterError> {
-        let Some(rec) = self.tasks.get(&status.task_id) else {
+        self.record_statuses(agent, vec![status])
+    }
+
+    /// Applies statuses in order, persists every changed task in one transaction, then
+    /// releases the resources of tasks that ended and publishes the statuses.
+    fn record_statuses(
+        &mut self,
+        agent: &AgentId,
+        statuses: Vec<TaskStatus>,
+    ) -> Result<(), MasterError> {
+        let mut updated: BTreeMap<TaskId, (TaskRecord, bool)> = BTreeMap::new();
+        let mut published = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            let entry = match updated.remove(&status.task_id) {
+                Some(e) => e,
+                None => match self.tasks.get(&status.task_id) {
+                    Some(rec) => (rec.clone(), rec.state.is_terminal()),
+                    None => continue,
+                },
+            };
+            let (mut rec, was_terminal) = entry;
+            if rec.state.is_terminal() {
+                // A terminal state never changes; remember the uuid so a retry is deduplicated.
+                remember_uuid(&mut rec, &status);
+            } else {
+                apply(&mut rec, &status);
+            }
+            updated.insert(status.task_id.clone(), (rec, was_terminal));
+            published.push(status);
+        }
+        if updated.is_empty() {
             return Ok(());
-        };
-        let was_terminal = rec.state.is_terminal();
-        let mut rec = rec.clone();
-        if was_terminal {
-            // A terminal state never changes; remember the uuid so a retry is deduplicated.
-            remember_uuid(&mut rec, &status);
-        } else {
-            apply(&mut rec, &status);
         }
-        self.save_task(&rec)?;
-        if !was_terminal && rec.state.is_terminal() {
-            let s = &rec.spec;
-            self.allocator.recover(
-                agent,
-                &s.framework_id,
-                &s.role,
-                &s.resources,
-                s.placement_scope.as_deref(),
-            );
-            *self
-                .counters
-                .terminal
-                .entry(rec.state.as_str())
-                .or_default() += 1;
+        self.save_tasks(updated.values().map(|(r, _)| r))?;
+        for (id, (rec, was_terminal)) in updated {
+            if !was_terminal && rec.state.is_terminal() {
+                let s = &rec.spec;
+                self.allocator.recover(
+                    agent,
+                    &s.framework_id,
+                    &s.role,
+                    &s.resources,
+                    s.placement_scope.as_deref(),
+                );
+                *self
+                    .counters
+                    .terminal
+                    .entry(rec.state.as_str())
+                    .or_default() += 1;
+                self.terminal_tasks += 1;
+            }
+            self.tasks.insert(id, rec);
         }
-        self.tasks.insert(status.task_id.clone(), rec);
-        let _ = self.events.send(status);
-        self.prune_completed()?;
-        Ok(())
+        for status in published {
+            let _ = self.events.send(status);
+        }
+        self.prune_completed()
     }
 
     pub(crate) fn insert_adopted(
@@ -333,15 +403,11 @@ impl Core {
         Ok(())
     }
 
-    /// Keeps at most `max_completed_tasks` terminal tasks, dropping the oldest.
+    /// Keeps at most `max_completed_tasks` terminal tasks, dropping the oldest. Prunes in
+    /// batches (10% slack) so the scan is rare.
     fn prune_completed(&mut self) -> Result<(), MasterError> {
-        let terminal = self
-            .tasks
-            .values()
-            .filter(|t| t.state.is_terminal())
-            .count();
-        let excess = terminal.saturating_sub(self.config.max_completed_tasks);
-        if excess == 0 {
+        let max = self.config.max_completed_tasks;
+        if self.terminal_tasks <= max + max / 10 {
             return Ok(());
         }
         let mut done: Vec<(f64, TaskId)> = self
@@ -351,10 +417,24 @@ impl Core {
             .map(|t| (t.last_timestamp(), t.spec.id.clone()))
             .collect();
         done.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (_, id) in done.into_iter().take(excess) {
-            self.delete_task(&id)?;
-            self.tasks.remove(&id);
+        let excess = done.len().saturating_sub(max);
+        let mut txn = keel_store::Txn::new();
+        let ids: Vec<TaskId> = done.into_iter().take(excess).map(|(_, id)| id).collect();
+        for id in &ids {
+            txn = txn.then(keel_store::Op::delete(format!(
+                "{}{id}",
+                crate::records::TASKS
+            )));
         }
+        self.store.txn(txn)?;
+        for id in &ids {
+            self.tasks.remove(id);
+        }
+        self.terminal_tasks = self
+            .tasks
+            .values()
+            .filter(|t| t.state.is_terminal())
+            .count();
         Ok(())
     }
 }
