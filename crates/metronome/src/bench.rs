@@ -39,9 +39,11 @@ pub struct TickFigures {
 /// 2024-01-01T00:00:30Z: half a minute before the first slot.
 const START: f64 = 1_704_067_230.0;
 
-/// Builds `n` scheduled jobs (returning the service so the caller can measure memory),
-/// then measures ticks.
-pub fn tick_cost(n: usize) -> Result<(TickFigures, Arc<Service>), crate::JobsError> {
+/// Builds `n` scheduled jobs, calls `created` (e.g. to measure memory), then measures ticks.
+pub fn tick_cost(
+    n: usize,
+    created: impl FnOnce(),
+) -> Result<(TickFigures, Arc<Service>), crate::JobsError> {
     let clock = Arc::new(ManualClock::new(START));
     let store = Arc::new(MemStore::new(clock.clone()));
     let svc = Service::open(
@@ -60,6 +62,7 @@ pub fn tick_cost(n: usize) -> Result<(TickFigures, Arc<Service>), crate::JobsErr
         svc.create_job(svc.parse_job(&doc)?)?;
     }
     let create = t.elapsed();
+    created();
     clock.advance(Duration::from_secs(10));
     let mut idle = Vec::new();
     for _ in 0..50 {

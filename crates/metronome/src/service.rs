@@ -335,6 +335,9 @@ impl Service {
     }
 
     fn check_dependencies(st: &State, spec: &JobSpec) -> Result<(), JobsError> {
+        if spec.dependencies.is_empty() {
+            return Ok(());
+        }
         let unknown: Vec<&str> = spec
             .dependencies
             .iter()

@@ -18,10 +18,13 @@ use keel_model::{TaskId, TaskState};
 use keel_store::{Expect, Op, Revision, Store, Txn};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// One schedule's live bookkeeping.
+/// One schedule's live bookkeeping. The parsed cron is not kept (croner's pattern takes
+/// ~5 KB); it is parsed again when a slot is due or a view needs it.
 #[derive(Debug, Clone)]
 pub struct SchedEntry {
-    pub cron: Option<CronSchedule>,
+    pub expr: String,
+    pub zone: String,
+    pub syntax: CronSyntax,
     pub params: SlotParams,
     pub cursor: i64,
     /// `mod_revision` of the cursor key, for compare-and-set.
@@ -101,6 +104,13 @@ pub fn slot_params(s: &Schedule) -> SlotParams {
     }
 }
 
+impl SchedEntry {
+    /// The schedule's cron, parsed (`None` if it no longer parses).
+    pub fn cron(&self) -> Option<CronSchedule> {
+        CronSchedule::parse(&self.expr, &self.zone, self.syntax).ok()
+    }
+}
+
 /// A schedule entry armed at `cursor` (slots after it are considered).
 pub fn sched_entry(
     s: &Schedule,
@@ -111,7 +121,9 @@ pub fn sched_entry(
     let cron = CronSchedule::parse(&s.cron, &s.timezone, syntax).ok();
     let next_slot = cron.as_ref().and_then(|c| c.next_after(cursor));
     SchedEntry {
-        cron,
+        expr: s.cron.clone(),
+        zone: s.timezone.clone(),
+        syntax,
         params: slot_params(s),
         cursor,
         rev,
@@ -446,9 +458,9 @@ impl State {
             let (plan, expect) = {
                 let j = &self.jobs[jid];
                 let s = &j.scheds[sid];
-                let Some(cron) = &s.cron else { continue };
+                let Some(cron) = s.cron() else { continue };
                 let plan =
-                    keel_jobs::plan_slots(cron, s.params, s.cursor, now, !j.active.is_empty());
+                    keel_jobs::plan_slots(&cron, s.params, s.cursor, now, !j.active.is_empty());
                 let expect = s.rev.map_or(Expect::Absent, Expect::ModRevision);
                 (plan, expect)
             };
@@ -565,7 +577,7 @@ impl State {
                 if let Some(s) = self.jobs.get_mut(jid).and_then(|j| j.scheds.get_mut(sid)) {
                     s.cursor = c.cursor;
                     s.rev = Some(kv.mod_revision);
-                    s.next_slot = s.cron.as_ref().and_then(|cr| cr.next_after(c.cursor));
+                    s.next_slot = s.cron().and_then(|cr| cr.next_after(c.cursor));
                 }
             }
         }

@@ -62,9 +62,11 @@ pub fn job_run(r: &Run) -> JobRun {
 
 /// A schedule as written in responses, with its next slot after `now`.
 pub fn schedule(s: &Schedule, entry: Option<&SchedEntry>, now: f64) -> Schedule {
-    let next = entry
-        .and_then(|e| e.cron.as_ref())
-        .and_then(|c| c.next_after(now.floor() as i64));
+    let now = now.floor() as i64;
+    let next = entry.and_then(|e| match e.next_slot {
+        Some(n) if n > now => Some(n),
+        _ => e.cron().and_then(|c| c.next_after(now)),
+    });
     Schedule {
         next_run_at: next.map(|n| ts(n as f64)),
         ..s.clone()
