@@ -30,6 +30,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if all || which == "marathon" {
         marathon(root, smoke)?;
     }
+    if which == "placement" {
+        placement(root, smoke)?;
+    }
     if all || which == "agent-restart" {
         agent_restart(root, smoke)?;
     }
@@ -217,7 +220,7 @@ fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
 }
 
 fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         let v: Value = http()
             .get(format!("{url}/master/slaves"))
@@ -637,10 +640,14 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
 /// End-to-end placement: many simulated agents, many instances, through Marathon.
 fn placement(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
-    let (agents, apps, per_app) = if smoke {
-        (20, 4, 50)
-    } else {
-        (5_000, 100, 1_000)
+    let sizes: Option<Vec<usize>> = std::env::var("KEEL_BENCH_PLACEMENT")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect());
+    let (agents, apps, per_app) = match sizes {
+        // `agents,apps,instances-per-app`, to measure other sizes.
+        Some(v) if v.len() == 3 => (v[0], v[1], v[2]),
+        _ if smoke => (20, 4, 50),
+        _ => (5_000, 100, 1_000),
     };
     let dir = tempdir("placement");
     let keel = start(

@@ -65,6 +65,8 @@ pub struct Agent {
     clock: Arc<dyn Clock>,
     /// Accepts launches without running anything (benchmarks of the control plane).
     pub(crate) simulated: bool,
+    /// Bounds the requests simulated agents have in flight together (and so their sockets).
+    pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Agent {
@@ -104,6 +106,7 @@ impl Agent {
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
             simulated: false,
+            permits: None,
         };
         Ok((agent, listener))
     }
@@ -119,6 +122,7 @@ impl Agent {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         http: reqwest::Client,
+        permits: Arc<tokio::sync::Semaphore>,
     ) -> Result<Agent, AgentError> {
         let core = AgentCore::open(store, clock.clone())?;
         Ok(Agent {
@@ -144,6 +148,7 @@ impl Agent {
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
             simulated: true,
+            permits: Some(permits),
         })
     }
 
@@ -215,6 +220,14 @@ impl Agent {
     /// The agent's id, once registered.
     pub fn id(&self) -> Option<keel_model::AgentId> {
         self.with_core(|c| c.agent_id.clone())
+    }
+
+    /// A permit to send a request, for simulated agents that share a bound.
+    pub(crate) async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match &self.permits {
+            Some(p) => p.clone().acquire_owned().await.ok(),
+            None => None,
+        }
     }
 
     pub(crate) fn updates_ready(&self) {

@@ -182,6 +182,7 @@ pub async fn run_heartbeats(agent: Agent) {
         });
         let Some(id) = id else { continue };
         let url = format!("{}/internal/v1/agents/{id}/heartbeat", agent.master);
+        let _permit = agent.permit().await;
         if let Err(e) = agent.http.post(&url).send().await {
             tracing::debug!("heartbeat: {e}");
         }
@@ -221,6 +222,7 @@ async fn deliver(agent: &Agent, batch: &[PendingUpdate]) -> Result<(), String> {
         return Err("not registered".into());
     };
     let url = format!("{}/internal/v1/agents/{id}/statuses", agent.master);
+    let _permit = agent.permit().await;
     let updates = batch
         .iter()
         .map(|up| {

@@ -326,7 +326,8 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             let _ = rx.changed().await;
         })));
     }
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(512));
     let mut simulated = Vec::new();
     for i in 0..a.simulated_agents {
         let store: Arc<dyn Store> = Arc::new(keel_store::MemStore::new(clock.clone()));
@@ -338,7 +339,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             attributes,
             store,
             clock.clone(),
-            http.clone(),
+            http.clone(), permits.clone(),
         )?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }

@@ -77,7 +77,7 @@ impl Marathon {
     fn advance_deployments(
         &self,
         st: &mut State,
-        instances: &[Instance],
+        instances: &BTreeMap<String, Vec<Instance>>,
         now: f64,
         moves: &mut Moves,
         w: &mut Writes,
@@ -93,7 +93,11 @@ impl Marathon {
             let mut all_done = true;
             for action in &step.actions {
                 let spec = d.plan.target.run_specs.get(&action.run_spec);
-                let p = advance(action, spec, instances, now)?;
+                let mine = instances
+                    .get(&action.run_spec)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let p = advance(action, spec, mine, now)?;
                 moves
                     .kill
                     .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
@@ -357,25 +361,31 @@ fn observe_unreachable(
     Ok(())
 }
 
-fn deploy_instances(st: &State, tasks: &BTreeMap<TaskId, TaskView>) -> Vec<Instance> {
-    st.instances
-        .values()
-        .map(|r| {
-            let ready = st
-                .apps
-                .get(&r.run_spec)
-                .is_none_or(|a| a.readiness_checks.is_empty())
-                || tasks
-                    .get(&r.task_id)
-                    .is_some_and(|t| t.state == TaskState::Running);
-            r.to_deploy(tasks.get(&r.task_id), ready)
-        })
-        .collect()
+/// Every instance as `keel-deploy` sees it, grouped by run spec id.
+fn deploy_instances(
+    st: &State,
+    tasks: &BTreeMap<TaskId, TaskView>,
+) -> BTreeMap<String, Vec<Instance>> {
+    let mut by_spec: BTreeMap<String, Vec<Instance>> = BTreeMap::new();
+    let all = st.instances.values().map(|r| {
+        let ready = st
+            .apps
+            .get(&r.run_spec)
+            .is_none_or(|a| a.readiness_checks.is_empty())
+            || tasks
+                .get(&r.task_id)
+                .is_some_and(|t| t.state == TaskState::Running);
+        r.to_deploy(tasks.get(&r.task_id), ready)
+    });
+    for i in all {
+        by_spec.entry(i.run_spec.clone()).or_default().push(i);
+    }
+    by_spec
 }
 
 fn reconcile_free(
     st: &mut State,
-    instances: &[Instance],
+    instances: &BTreeMap<String, Vec<Instance>>,
     locked: &BTreeSet<String>,
     now: f64,
     moves: &mut Moves,
@@ -388,7 +398,8 @@ fn reconcile_free(
         let spec = run_spec(app);
         let backoff = st.backoff.entry(app.id.clone()).or_default();
         backoff.maybe_reset(&spec.backoff, now);
-        let r = reconcile(&spec, instances, backoff, now);
+        let mine = instances.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let r = reconcile(&spec, mine, backoff, now);
         moves
             .kill
             .extend(r.kill.into_iter().map(|k| (k, Goal::Decommissioned)));
@@ -400,7 +411,7 @@ fn reconcile_free(
     }
     // Instances of apps that no longer exist and no deployment stops.
     let known: BTreeSet<String> = st.apps.keys().map(|k| k.to_string()).collect();
-    for i in instances.iter().filter(|i| {
+    for i in instances.values().flatten().filter(|i| {
         !known.contains(&i.run_spec) && !locked.contains(&i.run_spec) && !i.is_going_away()
     }) {
         moves.kill.push((i.id.clone(), Goal::Decommissioned));

@@ -100,12 +100,18 @@ impl State {
         root_of(self.apps.values(), &self.groups)
     }
 
-    /// Instances of one app.
+    /// Instances of one app. Instance ids start with the app's safe path, so they are
+    /// one contiguous range of the map.
     pub fn instances_of<'a>(
         &'a self,
         app: &'a PathId,
     ) -> impl Iterator<Item = &'a InstanceRecord> + 'a {
-        self.instances.values().filter(move |i| &i.run_spec == app)
+        let prefix = format!("{}.instance-", app.safe_path());
+        self.instances
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, i)| i)
+            .filter(move |i| &i.run_spec == app)
     }
 
     /// The running deployment holding `run_spec`, if any.
