@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|all> [--smoke]"
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|marathon|placement|all> [--smoke]"
             );
             bail!("unknown command {:?}", args.first())
         }
@@ -95,9 +95,11 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         .env("KEEL_BIN", &keel)
         .env("PYTHONPATH", root.join("tests/compat")))?;
     // dcoscli 0.6.1 (own venv); tests/compat/dcos_env.py sets DCOS_DIR and PYTHONPATH.
-    run(Command::new(root.join(".venv-dcos/bin/python"))
-        .arg(root.join("tests/compat/test_dcos_job.py"))
-        .env("KEEL_BIN", &keel))?;
+    for script in ["test_dcos_job.py", "test_dcos_marathon.py"] {
+        run(Command::new(root.join(".venv-dcos/bin/python"))
+            .arg(root.join("tests/compat").join(script))
+            .env("KEEL_BIN", &keel))?;
+    }
     bench::run(root, &["all".into(), "--smoke".into()])?;
     eprintln!("ci passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
