@@ -458,3 +458,241 @@ fn master_restart_resumes_a_rolling_upgrade() {
         .then_some(())
     });
 }
+
+#[test]
+fn a_stuck_deployment_rolls_back_at_its_progress_deadline() {
+    let dir = TempDir::new("mar-deadline");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let app = json!({"id": "/dl", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32,
+        "labels": {"KEEL_DEPLOYMENT_PROGRESS_DEADLINE_SECONDS": "2"}});
+    let (code, _) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201);
+    settled(&url, 20);
+    let before = running(&url, "/dl");
+    // No agent has 64 cpus: without the deadline this deployment would run forever.
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/dl"),
+        Some(json!({"cpus": 64})),
+    );
+    assert_eq!(code, 200, "{v}");
+    let stuck = v["deploymentId"].as_str().unwrap_or_default().to_string();
+    wait_for(20, "the automatic rollback", || {
+        let (_, d) = get(&format!("{url}/v2/deployments"));
+        let (_, a) = get(&format!("{url}/v2/apps/dl"));
+        let gone = d
+            .as_array()
+            .is_some_and(|a| !a.iter().any(|x| x["id"] == stuck.as_str()));
+        (gone && a["app"]["cpus"] == 0.1).then_some(())
+    });
+    settled(&url, 20);
+    assert_eq!(running(&url, "/dl").len(), 1);
+    assert_eq!(
+        running(&url, "/dl")[0]["id"],
+        before[0]["id"],
+        "the old task was replaced"
+    );
+}
+
+#[test]
+fn readiness_checks_gate_the_deployment() {
+    let dir = TempDir::new("mar-ready");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    // The task runs at once but answers HTTP only after 3 s.
+    let app = json!({"id": "/ready", "cmd": "sleep 3; exec python3 -m http.server $PORT0 --bind 127.0.0.1", "cpus": 0.1, "mem": 64,
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "readinessChecks": [{"name": "web", "protocol": "HTTP", "path": "/", "portName": "http", "intervalSeconds": 2, "timeoutSeconds": 1}]});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    let started = std::time::Instant::now();
+    wait_for(20, "the task to run", || {
+        running(&url, "/ready").first().cloned()
+    });
+    let (_, d) = get(&format!("{url}/v2/deployments"));
+    assert_eq!(
+        d.as_array().map(Vec::len),
+        Some(1),
+        "the deployment ended before the task was ready: {d}"
+    );
+    settled(&url, 30);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "finished in {:?}, before the readiness check could pass",
+        started.elapsed()
+    );
+}
+
+fn pod_status(url: &str, id: &str) -> Value {
+    get(&format!("{url}/v2/pods{id}::status")).1
+}
+
+/// Waits until pod `id` has exactly `n` STABLE instances and nothing else; returns them.
+fn stable_instances(url: &str, id: &str, n: usize, secs: u64) -> Vec<Value> {
+    wait_for(secs, &format!("{n} stable instances of {id}"), || {
+        let s = pod_status(url, id);
+        let inst = s["instances"].as_array().cloned().unwrap_or_default();
+        (s["status"] == "STABLE" && inst.len() == n && inst.iter().all(|i| i["status"] == "STABLE"))
+            .then_some(inst)
+    })
+}
+
+#[test]
+fn pods_run_as_task_groups_scale_replace_and_go() {
+    let dir = TempDir::new("mar-pod");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let pod = json!({
+        "id": "/svc/pod",
+        "scaling": {"kind": "fixed", "instances": 2},
+        "containers": [
+            {"name": "web", "resources": {"cpus": 0.1, "mem": 32},
+             "exec": {"command": {"shell": "echo $MARATHON_APP_ID $ENDPOINT_HTTP $PORT_HTTP; exec sleep 1000"}},
+             "endpoints": [{"name": "http", "hostPort": 0}]},
+            {"name": "side", "resources": {"cpus": 0.1, "mem": 32},
+             "exec": {"command": {"argv": ["sleep", "1000"]}}}
+        ]
+    });
+    let (code, _) = send("HEAD", &format!("{url}/v2/pods"), None);
+    assert_eq!(code, 200);
+    let r = client()
+        .post(format!("{url}/v2/pods"))
+        .header("content-type", "application/json")
+        .body(pod.to_string())
+        .send()
+        .expect("post pod");
+    assert_eq!(r.status().as_u16(), 201);
+    assert!(r.headers().get("Marathon-Deployment-Id").is_some());
+    assert!(
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.ends_with("/v2/pods/svc/pod")),
+        "{:?}",
+        r.headers()
+    );
+    settled(&url, 30);
+    let inst = stable_instances(&url, "/svc/pod", 2, 30);
+    let mut task_ids = Vec::new();
+    for i in &inst {
+        let containers = i["containers"].as_array().cloned().unwrap_or_default();
+        assert_eq!(containers.len(), 2, "{i}");
+        for c in &containers {
+            assert_eq!(c["status"], "TASK_RUNNING", "{c}");
+            let tid = c["containerId"].as_str().unwrap_or_default().to_string();
+            let t = task(&url, &tid).unwrap_or_default();
+            assert_eq!(
+                t["slave_id"], i["agentId"],
+                "each instance on one agent: {t}"
+            );
+            task_ids.push(tid);
+        }
+        let web = containers
+            .iter()
+            .find(|c| c["name"] == "web")
+            .cloned()
+            .unwrap_or_default();
+        let port = web["endpoints"][0]["allocatedHostPort"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(port > 0, "{web}");
+        let t = task(&url, web["containerId"].as_str().unwrap_or_default()).unwrap_or_default();
+        let out = wait_for(10, "pod stdout", || {
+            Some(read_sandbox(&url, &t, "stdout")).filter(|s| !s.is_empty())
+        });
+        assert_eq!(out.trim(), format!("/svc/pod {port} {port}"));
+    }
+    assert_eq!(task_ids.len(), 4);
+    assert!(task_ids.iter().all(|t| t.starts_with("svc_pod.instance-")));
+    // Pods stay out of the app views and the queue.
+    let (_, tasks) = get(&format!("{url}/v2/tasks"));
+    assert_eq!(tasks["tasks"], json!([]), "{tasks}");
+    let (_, apps) = get(&format!("{url}/v2/apps"));
+    assert_eq!(apps["apps"], json!([]));
+    let (_, q) = get(&format!("{url}/v2/queue"));
+    assert_eq!(q["queue"], json!([]));
+    let (code, list) = get(&format!("{url}/v2/pods"));
+    assert_eq!((code, list[0]["id"].clone()), (200, json!("/svc/pod")));
+    let (_, all) = get(&format!("{url}/v2/pods/::status"));
+    assert_eq!(all.as_array().map(Vec::len), Some(1));
+    let (ok, out, err) = cli(&url, &["pod", "list"]);
+    assert!(
+        ok && out.contains("/svc/pod") && out.contains("STABLE"),
+        "{out}{err}"
+    );
+
+    // Errors: duplicate, invalid, bad JSON, id mismatch, unknown.
+    let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod.clone()));
+    assert_eq!(code, 409, "{v}");
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/pods"),
+        Some(json!({"id": "/Bad_Id", "containers": []})),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["details"].as_array().is_some_and(|d| !d.is_empty()),
+        "{v}"
+    );
+    let (code, _) = send(
+        "POST",
+        &format!("{url}/v2/pods"),
+        Some(Value::String("{".into())),
+    );
+    assert_eq!(code, 400);
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/pods/svc/pod"),
+        Some(json!({"id": "/other", "containers": pod["containers"]})),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(get(&format!("{url}/v2/pods/nope")).0, 404);
+    assert_eq!(get(&format!("{url}/v2/pods/nope::status")).0, 404);
+    assert_eq!(send("DELETE", &format!("{url}/v2/pods/nope"), None).0, 404);
+
+    // Scale with PUT: a scale-only change keeps the running instances.
+    let mut bigger = pod.clone();
+    bigger["scaling"]["instances"] = json!(3);
+    let (code, v) = send("PUT", &format!("{url}/v2/pods/svc/pod"), Some(bigger));
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 30);
+    let inst = stable_instances(&url, "/svc/pod", 3, 30);
+    let (_, versions) = get(&format!("{url}/v2/pods/svc/pod::versions"));
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+    let v0 = versions[1].as_str().unwrap_or_default();
+    let (code, old) = get(&format!("{url}/v2/pods/svc/pod::versions/{v0}"));
+    assert_eq!((code, old["scaling"]["instances"].clone()), (200, json!(2)));
+
+    // Killing an instance kills its tasks; the pod gets a new instance.
+    let victim = inst[0]["id"].as_str().unwrap_or_default().to_string();
+    let (code, v) = send(
+        "DELETE",
+        &format!("{url}/v2/pods/svc/pod::instances/{victim}"),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["instanceId"], victim.as_str());
+    wait_for(30, "a replacement instance", || {
+        let s = pod_status(&url, "/svc/pod");
+        let inst = s["instances"].as_array().cloned().unwrap_or_default();
+        (inst.len() == 3
+            && inst
+                .iter()
+                .all(|i| i["status"] == "STABLE" && i["id"] != victim.as_str()))
+        .then_some(())
+    });
+
+    // DELETE stops every task.
+    let (code, v) = send("DELETE", &format!("{url}/v2/pods/svc/pod"), None);
+    assert_eq!(code, 202, "{v}");
+    assert!(v["deploymentId"].is_string());
+    settled(&url, 30);
+    assert_eq!(get(&format!("{url}/v2/pods/svc/pod")).0, 404);
+    for t in &task_ids {
+        wait_for(10, "pod task to end", || {
+            Some(task_state(&url, t))
+                .filter(|s| s == "TASK_KILLED" || s == "TASK_FINISHED" || s.is_empty())
+        });
+    }
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the tests need.
-const APT_PACKAGES: &[&str] = &[];
+const APT_PACKAGES: &[&str] = &["busybox-static"];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
 

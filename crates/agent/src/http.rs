@@ -123,6 +123,9 @@ async fn metrics(State(agent): State<Agent>) -> Response {
         ] {
             m.insert(format!("slave/tasks_{k}"), json!(count(s)));
         }
+        for (name, value) in agent.gc_counters.snapshot() {
+            m.insert(name.into(), json!(value));
+        }
         let running = c.tasks.values().filter(|e| e.conn.is_some()).count();
         m.insert("slave/executors_running".into(), json!(running));
         let used = c

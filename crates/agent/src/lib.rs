@@ -11,6 +11,7 @@ pub mod detect;
 mod error;
 mod executors;
 mod files;
+pub mod gc;
 mod http;
 mod launcher;
 mod link;
@@ -18,6 +19,7 @@ mod records;
 
 pub use crate::core::AgentCore;
 pub use error::AgentError;
+pub use gc::GcConfig;
 pub use keel_api::executor::{CgroupConfig, LogRotation};
 pub use launcher::LaunchSettings;
 
@@ -47,6 +49,20 @@ pub struct AgentConfig {
     pub executor_path: PathBuf,
     pub cgroups: CgroupConfig,
     pub log_rotation: LogRotation,
+    /// Garbage collection of sandboxes and Docker leftovers.
+    pub gc: GcConfig,
+}
+
+/// What a simulated agent is: where its master is, what it offers, and the HTTP client
+/// and request bound it shares with the other simulated agents of the process.
+#[derive(Debug, Clone)]
+pub struct SimulatedAgent {
+    pub master: String,
+    pub hostname: String,
+    pub resources: Resources,
+    pub attributes: Attributes,
+    pub http: reqwest::Client,
+    pub permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// A running agent, shared by its tasks.
@@ -62,7 +78,9 @@ pub struct Agent {
     pub(crate) start_time: f64,
     updates: Arc<Notify>,
     heartbeat: Arc<Mutex<Duration>>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) gc: GcConfig,
+    pub(crate) gc_counters: Arc<gc::GcCounters>,
     /// Accepts launches without running anything (benchmarks of the control plane).
     pub(crate) simulated: bool,
     /// Bounds the requests simulated agents have in flight together (and so their sockets).
@@ -105,6 +123,8 @@ impl Agent {
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
+            gc: config.gc.clone(),
+            gc_counters: Arc::default(),
             simulated: false,
             permits: None,
         };
@@ -115,15 +135,18 @@ impl Agent {
     /// only reports TASK_STARTING and TASK_RUNNING (and a kill TASK_KILLING, TASK_KILLED)
     /// without running a process. It serves no HTTP. For control-plane benchmarks.
     pub fn simulated(
-        master: &str,
-        hostname: String,
-        resources: Resources,
-        attributes: Attributes,
+        sim: SimulatedAgent,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        http: reqwest::Client,
-        permits: Arc<tokio::sync::Semaphore>,
     ) -> Result<Agent, AgentError> {
+        let SimulatedAgent {
+            master,
+            hostname,
+            resources,
+            attributes,
+            http,
+            permits,
+        } = sim;
         let core = AgentCore::open(store, clock.clone())?;
         Ok(Agent {
             core: Arc::new(Mutex::new(core)),
@@ -147,6 +170,8 @@ impl Agent {
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
+            gc: GcConfig::default(),
+            gc_counters: Arc::default(),
             simulated: true,
             permits: Some(permits),
         })
@@ -200,6 +225,7 @@ impl Agent {
             tokio::spawn(link::run_link(self.clone())),
             tokio::spawn(link::run_heartbeats(self.clone())),
             tokio::spawn(link::run_forwarder(self.clone())),
+            tokio::spawn(gc::run(self.clone())),
         ];
         let app = http::router(self.clone());
         let r = axum::serve(listener, app)

@@ -32,6 +32,7 @@ fn spec(id: &str) -> TaskSpec {
         fetch: vec![],
         port_names: vec![],
         placement_scope: None,
+        container: None,
     }
 }
 

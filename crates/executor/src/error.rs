@@ -38,6 +38,8 @@ pub enum ExecutorError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
 }
 
 impl ExecutorError {

@@ -10,10 +10,14 @@
 //! an agent that finds the socket refusing connections (the executor is gone) can read the
 //! final state from that file ([`read_statuses`]).
 //!
-//! Architecture Invariant: no async runtime; threads and blocking I/O only. The executor
+//! Tasks with a Docker container run through the Docker Engine API instead (`docker`).
+//!
+//! Architecture Invariant: no shared async runtime; threads and blocking I/O only (the
+//! Docker client drives each engine call on a private current-thread runtime). The executor
 //! is the only Keel process that signals task processes or writes task cgroups.
 
 mod cgroups;
+mod docker;
 mod error;
 mod fetch;
 mod health;
@@ -29,6 +33,7 @@ mod supervise;
 pub use cgroups::{
     CgroupError, CgroupFs, CgroupLayout, CgroupLimits, ContainerCgroup, Controller, HostFs, Setting,
 };
+pub use docker::{DockerError, LABEL_AGENT, LABEL_CONTAINER};
 pub use error::ExecutorError;
 pub use fetch::FetchError;
 pub use logs::{RotatingFile, pump};

@@ -38,6 +38,9 @@ pub(crate) fn run_task(
     if let Err(e) = fetch_all(&config.task, &config.sandbox, &FetchOptions::default()) {
         return hub.emit(launch_failed(e.into()));
     }
+    if let Some(docker) = docker_spec(&config.task) {
+        return crate::docker::run_task(config, docker, hub, events, events_tx);
+    }
     let (child, cgroup, pumps) = match launch(config) {
         Ok(launched) => launched,
         Err(failed) => return hub.emit(failed),
@@ -113,8 +116,16 @@ fn create_cgroup(config: &ExecutorConfig) -> Result<Option<ContainerCgroup>, Exe
     )?))
 }
 
+/// The Docker settings of a task that runs in a Docker container.
+fn docker_spec(task: &TaskSpec) -> Option<&keel_model::DockerSpec> {
+    let container = task.container.as_ref()?;
+    (container.kind == keel_model::ContainerKind::Docker)
+        .then_some(container.docker.as_ref())
+        .flatten()
+}
+
 /// The task's assigned host ports, PORT0 first.
-fn task_ports(task: &TaskSpec) -> Vec<u16> {
+pub(crate) fn task_ports(task: &TaskSpec) -> Vec<u16> {
     task.resources
         .ports()
         .values()

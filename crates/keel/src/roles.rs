@@ -276,6 +276,7 @@ fn agent_config(
             ..CgroupConfig::default()
         },
         log_rotation: LogRotation::default(),
+        gc: keel_agent::GcConfig::default(),
     })
 }
 
@@ -326,21 +327,23 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             let _ = rx.changed().await;
         })));
     }
-    let http = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
     let permits = Arc::new(tokio::sync::Semaphore::new(512));
     let mut simulated = Vec::new();
     for i in 0..a.simulated_agents {
         let store: Arc<dyn Store> = Arc::new(keel_store::MemStore::new(clock.clone()));
         let attributes = Attributes::parse(&format!("rack:r{}", i % 10))?;
-        let agent = Agent::simulated(
-            &url,
-            format!("sim-{i}"),
-            simulated_resources.clone(),
+        let sim = keel_agent::SimulatedAgent {
+            master: url.clone(),
+            hostname: format!("sim-{i}"),
+            resources: simulated_resources.clone(),
             attributes,
-            store,
-            clock.clone(),
-            http.clone(), permits.clone(),
-        )?;
+            http: http.clone(),
+            permits: permits.clone(),
+        };
+        let agent = Agent::simulated(sim, store, clock.clone())?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
     println!("Keel is running at {url}");

@@ -33,9 +33,22 @@ pub struct InstanceRecord {
     /// Replaced as unreachable (Marathon's UnreachableInactive).
     #[serde(default)]
     pub inactive: bool,
+    /// Every task of a pod instance, in container order (`task_id` is the first); empty
+    /// for an app instance, whose only task is `task_id`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskId>,
 }
 
 impl InstanceRecord {
+    /// Every task of the instance (one for an app, one per container for a pod).
+    pub fn all_tasks(&self) -> &[TaskId] {
+        if self.tasks.is_empty() {
+            std::slice::from_ref(&self.task_id)
+        } else {
+            &self.tasks
+        }
+    }
+
     /// The instance as `keel-deploy` sees it, given its task (if the master knows it).
     pub fn to_deploy(&self, task: Option<&TaskView>, ready: bool) -> keel_deploy::Instance {
         let mut cond = condition(task);

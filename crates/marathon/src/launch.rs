@@ -29,6 +29,8 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
     let (shell, value, arguments) = match (&app.cmd, &app.args) {
         (Some(cmd), _) => (true, cmd.clone(), Vec::new()),
         (None, Some(args)) if !args.is_empty() => (false, args[0].clone(), args.clone()),
+        // A Docker image without cmd or args runs its own entrypoint and command.
+        _ if crate::container::is_docker(app) => (true, String::new(), Vec::new()),
         _ => (true, "true".to_string(), Vec::new()),
     };
     let command = CommandSpec {
@@ -87,6 +89,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
             .map(|n| n.unwrap_or_default())
             .collect(),
         placement_scope: Some(app.id.to_string()),
+        container: crate::container::container_spec(app),
     }
 }
 

@@ -11,10 +11,15 @@
 //! every deployment from the store.
 
 mod api;
+mod container;
 mod error;
 mod events;
 mod instance;
 mod launch;
+mod pod;
+mod pod_scheduler;
+mod pod_views;
+mod readiness;
 mod scheduler;
 mod state;
 mod views;
@@ -40,6 +45,7 @@ pub(crate) struct Inner {
     pub state: Mutex<state::State>,
     pub bus: events::Bus,
     pub wake: Notify,
+    pub readiness: Mutex<readiness::Readiness>,
 }
 
 impl Marathon {
@@ -61,6 +67,7 @@ impl Marathon {
                 state: Mutex::new(st),
                 bus: events::Bus::new(),
                 wake: Notify::new(),
+                readiness: Mutex::new(readiness::Readiness::default()),
             }),
         })
     }

@@ -7,7 +7,7 @@ use crate::error::MarathonError;
 use crate::events;
 use crate::instance::InstanceRecord;
 use crate::launch::{self, FRAMEWORK};
-use crate::state::{QueueEntry, State, Writes, run_spec};
+use crate::state::{PROGRESS_DEADLINE_LABEL, QueueEntry, State, Writes, run_spec};
 use keel_api::marathon::PathId;
 use keel_deploy::{Goal, Instance, advance, reconcile};
 use keel_master::{MasterError, TaskView};
@@ -28,6 +28,7 @@ impl Marathon {
     /// Runs the loop forever.
     pub async fn run(self) {
         let mut statuses = self.inner.master.subscribe();
+        tokio::spawn(self.clone().run_readiness());
         loop {
             if let Err(e) = self.tick() {
                 tracing::error!("marathon scheduler: {e}");
@@ -61,12 +62,14 @@ impl Marathon {
     /// One pass of the loop.
     pub fn tick(&self) -> Result<(), MarathonError> {
         let now = self.inner.clock.unix_secs();
-        let tasks = self.tasks();
+        let mut tasks = self.tasks();
         let mut st = self.lock();
+        crate::pod_scheduler::overlay_pod_views(&st, &mut tasks);
         let mut w = Writes::default();
         observe_unreachable(&mut st, &tasks, &mut w)?;
-        let instances = deploy_instances(&st, &tasks);
+        let instances = deploy_instances(&st, &tasks, &self.readiness());
         let mut moves = Moves::default();
+        self.enforce_deadlines(&mut st, now);
         let locked = self.advance_deployments(&mut st, &instances, now, &mut moves, &mut w)?;
         reconcile_free(&mut st, &instances, &locked, now, &mut moves);
         self.apply(&mut st, &tasks, moves, now, &mut w)?;
@@ -134,6 +137,47 @@ impl Marathon {
         Ok(locked)
     }
 
+    /// Rolls back deployments that ran past the progress deadline of an app they touch
+    /// (label [`PROGRESS_DEADLINE_LABEL`]); the rollback itself has no deadline.
+    fn enforce_deadlines(&self, st: &mut State, now: f64) {
+        let overdue: Vec<(String, f64)> = st
+            .deployments
+            .iter()
+            .filter(|d| !d.automatic)
+            .filter_map(|d| {
+                let deadline = d
+                    .plan
+                    .affected()
+                    .iter()
+                    .filter_map(|id| st.apps.get(&PathId::parse_unchecked(id)))
+                    .filter_map(|a| a.labels.get(PROGRESS_DEADLINE_LABEL)?.parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .fold(f64::INFINITY, f64::min);
+                (now - d.started_at > deadline).then(|| (d.plan.id.clone(), deadline))
+            })
+            .collect();
+        for (id, deadline) in overdue {
+            let reason = format!("progress deadline of {deadline} s exceeded; rolled back");
+            tracing::warn!(deployment = %id, "{reason}");
+            match self.cancel_deployment(st, &id, false, &reason) {
+                Ok(Some(p)) => {
+                    if let Some(d) = st.deployments.iter_mut().find(|d| d.plan.id == p.id) {
+                        d.automatic = true;
+                        let mut w = Writes::default();
+                        if w.deployment(d)
+                            .and_then(|_| w.commit(&*self.inner.store))
+                            .is_err()
+                        {
+                            tracing::error!(deployment = %p.id, "persisting the rollback mark");
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(deployment = %id, "rolling back: {}", e.0.message),
+            }
+        }
+    }
+
     fn apply(
         &self,
         st: &mut State,
@@ -148,7 +192,7 @@ impl Marathon {
             };
             rec.goal = goal;
             w.instance(rec)?;
-            kill(self, &rec.task_id, tasks);
+            kill(self, rec, tasks);
         }
         for id in moves.inactive {
             if let Some(rec) = st.instances.get_mut(&id) {
@@ -159,17 +203,14 @@ impl Marathon {
         for id in moves.expunge {
             if let Some(rec) = st.instances.remove(&id) {
                 w.remove_instance(&id);
-                kill(self, &rec.task_id, tasks);
+                kill(self, &rec, tasks);
             }
         }
         // Instances told to go whose task ended are forgotten.
         let done: Vec<String> = st
             .instances
             .values()
-            .filter(|r| {
-                r.goal != Goal::Running
-                    && tasks.get(&r.task_id).is_none_or(|t| t.state.is_terminal())
-            })
+            .filter(|r| r.goal != Goal::Running && self.all_ended(r, tasks))
             .map(|r| r.id.clone())
             .collect();
         for id in done {
@@ -186,6 +227,7 @@ impl Marathon {
         now: f64,
         w: &mut Writes,
     ) -> Result<(), MarathonError> {
+        self.launch_pods(st, &wanted, now, w)?;
         let mut batch = Vec::new();
         let mut owners = Vec::new();
         for (app_id, n) in &wanted {
@@ -240,6 +282,7 @@ impl Marathon {
                         staged_at: now,
                         unreachable_since: None,
                         inactive: false,
+                        tasks: Vec::new(),
                     };
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
@@ -282,11 +325,15 @@ impl Marathon {
             let Some(rec) = st.instances.get(&instance_id).cloned() else {
                 return;
             };
+            let policy = st
+                .apps
+                .get(&app_id)
+                .map(|a| run_spec(a).backoff)
+                .or_else(|| st.pods.get(&app_id).map(|p| p.run_spec().backoff));
             if status.state.is_terminal()
                 && rec.goal == Goal::Running
-                && let Some(app) = st.apps.get(&app_id)
+                && let Some(policy) = policy
             {
-                let policy = run_spec(app).backoff;
                 let cond = crate::instance::condition(view.as_ref());
                 st.backoff
                     .entry(app_id.clone())
@@ -324,11 +371,16 @@ impl Marathon {
     }
 }
 
-fn kill(m: &Marathon, task: &TaskId, tasks: &BTreeMap<TaskId, TaskView>) {
-    if tasks.get(task).is_some_and(|t| !t.state.is_terminal())
-        && let Err(e) = m.inner.master.kill_task(task, None)
-    {
-        tracing::debug!(task = %task, "kill: {e}");
+/// Kills every live task of an instance. A pod instance's view in `tasks` is the combined
+/// one, so its tasks are asked one by one (a task that already ended refuses quietly).
+fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &BTreeMap<TaskId, TaskView>) {
+    let pod = !rec.tasks.is_empty();
+    for task in rec.all_tasks() {
+        if (pod || tasks.get(task).is_some_and(|t| !t.state.is_terminal()))
+            && let Err(e) = m.inner.master.kill_task(task, None)
+        {
+            tracing::debug!(task = %task, "kill: {e}");
+        }
     }
 }
 
@@ -365,6 +417,7 @@ fn observe_unreachable(
 fn deploy_instances(
     st: &State,
     tasks: &BTreeMap<TaskId, TaskView>,
+    readiness: &crate::readiness::Readiness,
 ) -> BTreeMap<String, Vec<Instance>> {
     let mut by_spec: BTreeMap<String, Vec<Instance>> = BTreeMap::new();
     let all = st.instances.values().map(|r| {
@@ -372,9 +425,7 @@ fn deploy_instances(
             .apps
             .get(&r.run_spec)
             .is_none_or(|a| a.readiness_checks.is_empty())
-            || tasks
-                .get(&r.task_id)
-                .is_some_and(|t| t.state == TaskState::Running);
+            || readiness.is_ready(&r.id);
         r.to_deploy(tasks.get(&r.task_id), ready)
     });
     for i in all {
@@ -390,13 +441,18 @@ fn reconcile_free(
     now: f64,
     moves: &mut Moves,
 ) {
-    for app in st.apps.values() {
-        let id = app.id.to_string();
+    let specs: Vec<(PathId, keel_deploy::RunSpec)> = st
+        .apps
+        .values()
+        .map(|a| (a.id.clone(), run_spec(a)))
+        .chain(st.pods.iter().map(|(id, p)| (id.clone(), p.run_spec())))
+        .collect();
+    for (pid, spec) in specs {
+        let id = pid.to_string();
         if locked.contains(&id) {
             continue;
         }
-        let spec = run_spec(app);
-        let backoff = st.backoff.entry(app.id.clone()).or_default();
+        let backoff = st.backoff.entry(pid.clone()).or_default();
         backoff.maybe_reset(&spec.backoff, now);
         let mine = instances.get(&id).map(Vec::as_slice).unwrap_or(&[]);
         let r = reconcile(&spec, mine, backoff, now);
@@ -406,11 +462,16 @@ fn reconcile_free(
         moves.expunge.extend(r.expunge);
         moves.inactive.extend(r.mark_inactive);
         if r.launch > 0 {
-            *moves.launch.entry(app.id.clone()).or_default() += r.launch;
+            *moves.launch.entry(pid).or_default() += r.launch;
         }
     }
     // Instances of apps that no longer exist and no deployment stops.
-    let known: BTreeSet<String> = st.apps.keys().map(|k| k.to_string()).collect();
+    let known: BTreeSet<String> = st
+        .apps
+        .keys()
+        .chain(st.pods.keys())
+        .map(|k| k.to_string())
+        .collect();
     for i in instances.values().flatten().filter(|i| {
         !known.contains(&i.run_spec) && !locked.contains(&i.run_spec) && !i.is_going_away()
     }) {

@@ -5,6 +5,7 @@
 
 use crate::error::MarathonError;
 use crate::instance::InstanceRecord;
+pub use crate::pod::PodRecord;
 use keel_api::marathon::spec::{KillSelection, UnreachableStrategy};
 use keel_api::marathon::{AppDefinition, PathId, Timestamp};
 use keel_deploy::{BackoffPolicy, BackoffState, DeploymentPlan, RootGroup, RunSpec, RunSpecKind};
@@ -18,6 +19,8 @@ pub(crate) const APP_VERSIONS: &str = "/keel/marathon/app-versions/";
 pub(crate) const GROUPS: &str = "/keel/marathon/groups/";
 pub(crate) const INSTANCES: &str = "/keel/marathon/instances/";
 pub(crate) const DEPLOYMENTS: &str = "/keel/marathon/deployments/";
+pub(crate) const PODS: &str = "/keel/marathon/pods/";
+pub(crate) const POD_VERSIONS: &str = "/keel/marathon/pod-versions/";
 
 /// Versions kept per app (Marathon's `--zk_max_versions` default).
 pub const MAX_VERSIONS: usize = 50;
@@ -36,7 +39,18 @@ pub struct DeploymentRecord {
     pub plan: DeploymentPlan,
     /// Index of the current step (0-based).
     pub step: usize,
+    /// Unix seconds when it started (for the progress deadline).
+    #[serde(default)]
+    pub started_at: f64,
+    /// Created by Keel to roll back a deployment past its progress deadline; never rolled
+    /// back itself.
+    #[serde(default)]
+    pub automatic: bool,
 }
+
+/// App label that bounds how long a deployment touching the app may run before Keel rolls
+/// it back on its own (seconds). Marathon deployments otherwise run forever.
+pub const PROGRESS_DEADLINE_LABEL: &str = "KEEL_DEPLOYMENT_PROGRESS_DEADLINE_SECONDS";
 
 /// Why an app's instances wait: the allocator's rejections at the last attempt.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,6 +78,7 @@ pub struct LastFailure {
 #[derive(Debug, Default)]
 pub struct State {
     pub apps: BTreeMap<PathId, AppDefinition>,
+    pub pods: BTreeMap<PathId, PodRecord>,
     pub groups: BTreeMap<PathId, GroupRecord>,
     pub instances: BTreeMap<String, InstanceRecord>,
     pub deployments: Vec<DeploymentRecord>,
@@ -78,6 +93,9 @@ impl State {
         let mut s = State::default();
         for app in list::<AppDefinition>(store, APPS)? {
             s.apps.insert(app.id.clone(), app);
+        }
+        for p in list::<PodRecord>(store, PODS)? {
+            s.pods.insert(p.pod.path_id(), p);
         }
         for g in list::<GroupRecord>(store, GROUPS)? {
             s.groups.insert(g.id.clone(), g);
@@ -97,7 +115,7 @@ impl State {
 
     /// The root group as `keel-deploy` sees it.
     pub fn root(&self) -> RootGroup {
-        root_of(self.apps.values(), &self.groups)
+        root_of(self.apps.values(), self.pods.values(), &self.groups)
     }
 
     /// Instances of one app. Instance ids start with the app's safe path, so they are
@@ -124,19 +142,23 @@ impl State {
     }
 }
 
-/// The root group of `apps`, with group dependencies applied to the apps under them.
+/// The root group of `apps` and `pods`, with group dependencies applied to the run specs
+/// under them.
 pub fn root_of<'a>(
     apps: impl Iterator<Item = &'a AppDefinition>,
+    pods: impl Iterator<Item = &'a PodRecord>,
     groups: &BTreeMap<PathId, GroupRecord>,
 ) -> RootGroup {
-    let run_specs = apps
-        .map(|a| {
-            let mut spec = run_spec(a);
-            for g in groups.values().filter(|g| a.id.is_descendant_of(&g.id)) {
+    let specs = apps
+        .map(|a| (a.id.clone(), run_spec(a)))
+        .chain(pods.map(|p| (p.pod.path_id(), p.run_spec())));
+    let run_specs = specs
+        .map(|(id, mut spec)| {
+            for g in groups.values().filter(|g| id.is_descendant_of(&g.id)) {
                 spec.dependencies
                     .extend(g.dependencies.iter().map(|d| d.to_string()));
             }
-            (a.id.to_string(), spec)
+            (id.to_string(), spec)
         })
         .collect();
     RootGroup { run_specs }
@@ -214,6 +236,16 @@ impl Writes {
         self.put(format!("{GROUPS}{}", g.id), g)
     }
 
+    pub fn pod(&mut self, p: &PodRecord) -> Result<(), MarathonError> {
+        let id = p.pod.path_id();
+        self.put(format!("{PODS}{id}"), p)?;
+        self.put(format!("{POD_VERSIONS}{id}/{}", p.version()), p)
+    }
+
+    pub fn remove_pod(&mut self, id: &PathId) {
+        self.delete(format!("{PODS}{id}"));
+    }
+
     pub fn remove_group(&mut self, id: &PathId) {
         self.delete(format!("{GROUPS}{id}"));
     }
@@ -250,6 +282,25 @@ pub fn app_versions(store: &dyn Store, id: &PathId) -> Result<Vec<AppDefinition>
     v.retain(|a| &a.id == id);
     v.sort_by_key(|a| std::cmp::Reverse(a.version));
     Ok(v)
+}
+
+/// Stored versions of a pod, newest first.
+pub fn pod_versions(store: &dyn Store, id: &PathId) -> Result<Vec<PodRecord>, MarathonError> {
+    let mut v = list::<PodRecord>(store, &format!("{POD_VERSIONS}{id}/"))?;
+    v.retain(|p| &p.pod.path_id() == id);
+    v.sort_by_key(|p| std::cmp::Reverse(p.pod.version));
+    Ok(v)
+}
+
+/// Drops pod versions beyond [`MAX_VERSIONS`].
+pub fn prune_pod_versions(store: &dyn Store, id: &PathId) -> Result<(), MarathonError> {
+    for old in pod_versions(store, id)?.iter().skip(MAX_VERSIONS) {
+        store.delete(
+            &format!("{POD_VERSIONS}{id}/{}", old.version()),
+            Expect::Any,
+        )?;
+    }
+    Ok(())
 }
 
 /// Drops versions beyond [`MAX_VERSIONS`].

@@ -36,6 +36,8 @@ pub struct TaskLaunch {
     pub port_names: Vec<String>,
     /// Where stateful constraints count this task (e.g. the Marathon app id).
     pub placement_scope: Option<String>,
+    /// The task's container (Docker image, networking, volumes), if any.
+    pub container: Option<keel_model::ContainerSpec>,
 }
 
 /// A scheduler's view of one task.
@@ -81,6 +83,15 @@ impl Master {
     /// Launches a batch in one allocation; results in request order.
     pub fn launch_tasks(&self, ls: Vec<TaskLaunch>) -> Vec<Result<LaunchResponse, MasterError>> {
         self.with_core(|c| c.launch_batch(ls))
+    }
+
+    /// Launches task groups, each on one agent (see `Core::launch_groups`); results in
+    /// request order, one per group.
+    pub fn launch_groups(
+        &self,
+        groups: Vec<Vec<TaskLaunch>>,
+    ) -> Vec<Result<Vec<LaunchResponse>, MasterError>> {
+        self.with_core(|c| c.launch_groups(groups))
     }
 
     /// Kills a task with `grace` (or its own grace period).

@@ -45,6 +45,7 @@ impl Core {
             fetch: Vec::new(),
             port_names: Vec::new(),
             placement_scope: None,
+            container: None,
         };
         self.launch_batch(vec![launch])
             .pop()
@@ -143,6 +144,154 @@ impl Core {
             .collect()
     }
 
+    /// Places each group of tasks on one agent (a Marathon pod instance): one placement of
+    /// the group's summed scalars and port count under the first task's framework, role,
+    /// constraints and scope; the placed resources are split back per task (scalars as
+    /// requested, host ports in order). All records of all placed groups are persisted in
+    /// one transaction before any launch is sent. Results are in request order; a group is
+    /// placed whole or not at all.
+    pub fn launch_groups(
+        &mut self,
+        groups: Vec<Vec<TaskLaunch>>,
+    ) -> Vec<Result<Vec<LaunchResponse>, MasterError>> {
+        let mut requests = Vec::with_capacity(groups.len());
+        let checked: Vec<Result<keel_model::FrameworkId, MasterError>> = groups
+            .iter()
+            .map(|g| {
+                let fid = self.check_group(g)?;
+                requests.push(group_request(g, &fid));
+                Ok(fid)
+            })
+            .collect();
+        let result = self.allocator.allocate(requests);
+        let mut placed: BTreeMap<String, keel_allocator::Placement> = result
+            .placed
+            .into_iter()
+            .map(|p| (p.request_id.clone(), p))
+            .collect();
+        let mut unplaced: BTreeMap<String, BTreeMap<String, u32>> = result
+            .unplaced
+            .into_iter()
+            .map(|u| (u.request_id, u.rejections))
+            .collect();
+        let records: Vec<Result<Vec<TaskRecord>, MasterError>> = groups
+            .into_iter()
+            .zip(checked)
+            .map(|(g, fid)| {
+                let fid = fid?;
+                let key = g.first().map(|l| l.task_id.to_string()).unwrap_or_default();
+                match placed.remove(&key) {
+                    Some(p) => self.placed_group(g, fid, p),
+                    None => Err(MasterError::Unplaceable {
+                        rejections: unplaced.remove(&key).unwrap_or_default(),
+                    }),
+                }
+            })
+            .collect();
+        let all = records.iter().filter_map(|r| r.as_ref().ok()).flatten();
+        if let Err(e) = self.save_tasks(all) {
+            let msg = e.to_string();
+            for rec in records.iter().filter_map(|r| r.as_ref().ok()).flatten() {
+                let s = &rec.spec;
+                self.allocator.recover(
+                    &rec.agent_id,
+                    &s.framework_id,
+                    &s.role,
+                    &s.resources,
+                    s.placement_scope.as_deref(),
+                );
+            }
+            return records
+                .into_iter()
+                .map(|r| {
+                    r.and_then(|_| {
+                        Err(MasterError::Corrupt {
+                            key: "<launch groups>".into(),
+                            reason: msg.clone(),
+                        })
+                    })
+                })
+                .collect();
+        }
+        records
+            .into_iter()
+            .map(|r| Ok(r?.into_iter().map(|rec| self.send_launch(rec)).collect()))
+            .collect()
+    }
+
+    /// Registers the group's framework; refuses empty groups, mixed frameworks or roles,
+    /// and task ids already in use.
+    fn check_group(&mut self, g: &[TaskLaunch]) -> Result<keel_model::FrameworkId, MasterError> {
+        let first = g
+            .first()
+            .ok_or_else(|| MasterError::invalid("group", "a task group needs a task"))?;
+        if g.iter()
+            .any(|l| l.framework != first.framework || l.role != first.role)
+        {
+            return Err(MasterError::invalid(
+                "group",
+                "the tasks of a group must share framework and role",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for l in g {
+            if self.tasks.contains_key(&l.task_id) || !seen.insert(&l.task_id) {
+                return Err(MasterError::invalid(
+                    "task_id",
+                    format!("task {} already exists", l.task_id),
+                ));
+            }
+        }
+        self.framework(&first.framework, &first.role)
+    }
+
+    /// Splits a group's placement into one TASK_STAGING record per task.
+    fn placed_group(
+        &mut self,
+        g: Vec<TaskLaunch>,
+        fid: keel_model::FrameworkId,
+        placed: keel_allocator::Placement,
+    ) -> Result<Vec<TaskRecord>, MasterError> {
+        let mut ports = placed
+            .resources
+            .ports()
+            .values()
+            .collect::<Vec<u64>>()
+            .into_iter();
+        let mut out = Vec::with_capacity(g.len());
+        for l in g {
+            let mine: Vec<(u64, u64)> = ports
+                .by_ref()
+                .take(l.ports as usize)
+                .map(|p| (p, p))
+                .collect();
+            let mut resources = l.resources.clone();
+            if !mine.is_empty() {
+                resources = resources.with_ranges("ports", keel_resources::Ranges::new(mine));
+            }
+            let part = keel_allocator::Placement {
+                request_id: l.task_id.to_string(),
+                agent_id: placed.agent_id.clone(),
+                resources,
+            };
+            out.push(self.placed_record(l, fid.clone(), part)?);
+        }
+        share_endpoints(&mut out);
+        Ok(out)
+    }
+
+    /// Remembers a persisted record and sends its launch to the agent.
+    fn send_launch(&mut self, rec: TaskRecord) -> LaunchResponse {
+        let (task_id, agent_id) = (rec.spec.id.clone(), rec.agent_id.clone());
+        let ev = MasterEvent::Launch {
+            task: Box::new(rec.spec.clone()),
+            framework_name: rec.framework_name.clone(),
+        };
+        self.tasks.insert(task_id.clone(), rec);
+        self.send(&agent_id, ev);
+        LaunchResponse { task_id, agent_id }
+    }
+
     /// The TASK_STAGING record of a placed launch (not yet persisted).
     fn placed_record(
         &mut self,
@@ -163,6 +312,7 @@ impl Core {
             fetch: l.fetch,
             port_names: l.port_names,
             placement_scope: l.placement_scope,
+            container: l.container,
         };
         if self.tasks.contains_key(&spec.id) {
             self.allocator.recover(
@@ -474,6 +624,53 @@ fn remember_uuid(rec: &mut TaskRecord, status: &TaskStatus) {
         if rec.recent_uuids.len() > RECENT_UUIDS {
             rec.recent_uuids.remove(0);
         }
+    }
+}
+
+/// Every task of a group sees the group's named host ports as `ENDPOINT_<NAME>` (Mesos
+/// task groups share their endpoints, as Marathon pods expect).
+fn share_endpoints(group: &mut [TaskRecord]) {
+    let mut shared = BTreeMap::new();
+    for rec in group.iter() {
+        let ports = rec.spec.resources.ports().values().collect::<Vec<u64>>();
+        for (name, port) in rec.spec.port_names.iter().zip(ports) {
+            if !name.is_empty() {
+                shared.insert(format!("ENDPOINT_{}", env_name(name)), port.to_string());
+            }
+        }
+    }
+    for rec in group.iter_mut() {
+        rec.spec.command.env.extend(shared.clone());
+    }
+}
+
+/// `my-port.1` → `MY_PORT_1`.
+fn env_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// One placement request for a whole group: summed scalars and port counts, keyed by the
+/// first task's id.
+fn group_request(g: &[TaskLaunch], fid: &keel_model::FrameworkId) -> PlacementRequest {
+    let first = &g[0];
+    PlacementRequest {
+        id: first.task_id.to_string(),
+        framework: fid.clone(),
+        role: first.role.clone(),
+        resources: g
+            .iter()
+            .fold(Resources::new(), |acc, l| acc.add(&l.resources)),
+        ports: g.iter().map(|l| l.ports).sum(),
+        constraints: first.constraints.clone(),
+        scope: first.placement_scope.clone(),
     }
 }
 

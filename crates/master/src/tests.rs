@@ -312,3 +312,96 @@ fn launch_validation_names_the_field() {
         "no agent can run this task",
     );
 }
+
+fn group_task(id: &str, cpus: f64, ports: u32) -> crate::TaskLaunch {
+    crate::TaskLaunch {
+        task_id: TaskId::new(id).unwrap(),
+        name: id.into(),
+        framework: "marathon".into(),
+        role: "*".into(),
+        command: keel_model::CommandSpec {
+            shell: true,
+            value: "sleep 100".into(),
+            arguments: Vec::new(),
+            env: Default::default(),
+            user: None,
+        },
+        resources: Resources::new()
+            .with_scalar("cpus", cpus)
+            .with_scalar("mem", 64.0),
+        ports,
+        constraints: Vec::new(),
+        kill_grace_secs: 3.0,
+        labels: Default::default(),
+        health_checks: Vec::new(),
+        fetch: Vec::new(),
+        port_names: Vec::new(),
+        placement_scope: Some("/pod".into()),
+        container: None,
+    }
+}
+
+#[test]
+fn a_task_group_lands_on_one_agent_with_its_resources_split() {
+    let mut h = Harness::new();
+    let (a, mut rx_a) = h.register(None, "http://a:1", "", vec![]);
+    let (b, mut rx_b) = h.register(None, "http://b:1", "", vec![]);
+    let group = |n: &str| {
+        vec![
+            group_task(&format!("{n}.web"), 0.5, 2),
+            group_task(&format!("{n}.log"), 0.5, 1),
+        ]
+    };
+    let results = h.core.launch_groups(vec![group("i1"), group("i2")]);
+    let mut agents = Vec::new();
+    for r in &results {
+        let launched = r.as_ref().unwrap();
+        assert_eq!(launched.len(), 2);
+        assert_eq!(
+            launched[0].agent_id, launched[1].agent_id,
+            "one agent per group"
+        );
+        agents.push(launched[0].agent_id.clone());
+        let web = &h.core.tasks[&launched[0].task_id].spec.resources;
+        let log = &h.core.tasks[&launched[1].task_id].spec.resources;
+        assert_eq!((web.cpus(), web.ports().count()), (0.5, 2));
+        assert_eq!((log.cpus(), log.ports().count()), (0.5, 1));
+        let mut all: Vec<u64> = web.ports().values().chain(log.ports().values()).collect();
+        all.dedup();
+        assert_eq!(all.len(), 3, "ports are not shared: {all:?}");
+    }
+    assert!(agents.contains(&a) || agents.contains(&b));
+    let sent = events(&mut rx_a).len() + events(&mut rx_b).len();
+    assert_eq!(sent, 2 + 4, "two registrations and four launches");
+    // Persisted: a restart knows all four tasks.
+    let ids: Vec<TaskId> = results
+        .iter()
+        .flat_map(|r| r.as_ref().unwrap().iter().map(|l| l.task_id.clone()))
+        .collect();
+    let h = h.restart();
+    for id in &ids {
+        assert_eq!(h.state(id), TaskState::Staging);
+    }
+}
+
+#[test]
+fn a_task_group_that_does_not_fit_whole_is_not_launched() {
+    let mut h = Harness::new();
+    let (_a, mut rx) = h.register(None, "http://a:1", "", vec![]);
+    // 1.5 + 1.0 cpus is more than the agent's 2, though each task alone fits.
+    let group = vec![group_task("big.a", 1.5, 0), group_task("big.b", 1.0, 0)];
+    let r = h.core.launch_groups(vec![group]);
+    assert!(matches!(r[0], Err(MasterError::Unplaceable { .. })));
+    assert!(h.core.tasks.is_empty());
+    assert_eq!(events(&mut rx), ["registered"]);
+    // A duplicate task id refuses the whole group; an empty group is invalid.
+    let ok = h.core.launch_groups(vec![vec![group_task("p.a", 0.5, 0)]]);
+    assert!(ok[0].is_ok());
+    let r = h.core.launch_groups(vec![
+        vec![group_task("p.b", 0.5, 0), group_task("p.a", 0.5, 0)],
+        vec![],
+    ]);
+    assert!(matches!(r[0], Err(MasterError::Invalid { .. })));
+    assert!(matches!(r[1], Err(MasterError::Invalid { .. })));
+    assert!(!h.core.tasks.contains_key(&TaskId::new("p.b").unwrap()));
+}

@@ -159,6 +159,7 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .collect(),
         port_names: Vec::new(),
         placement_scope: Some(job.id.clone()),
+        container: None,
     }
 }
 

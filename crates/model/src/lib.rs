@@ -3,9 +3,14 @@
 //! These types are shared by the master, the agent and the executor. Wire formats of the
 //! compatible APIs live in `keel-api`; this crate only knows Keel's own vocabulary.
 
+mod container;
 mod ids;
 mod task;
 
+pub use container::{
+    ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, PortMapping, PortProtocol, Volume,
+    VolumeMode,
+};
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{
     CommandSpec, Constraint, ConstraintOp, FetchUri, HealthCheck, HealthProtocol, Reason, Source,

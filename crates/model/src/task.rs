@@ -1,7 +1,7 @@
 //! Tasks: what to run (`TaskSpec`), where it may run (`Constraint`), and what became of it
 //! (`TaskState`, `TaskStatus`).
 
-use crate::{AgentId, ContainerId, FrameworkId, TaskId};
+use crate::{AgentId, ContainerId, ContainerSpec, FrameworkId, TaskId};
 use keel_resources::Resources;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -197,6 +197,10 @@ pub struct TaskSpec {
     /// this task, e.g. its Marathon app; `None` counts it per framework.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement_scope: Option<String>,
+    /// The task's container (image, networking, volumes); `None` runs the command on the
+    /// host under Keel's process isolation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSpec>,
 }
 
 /// How a health check probes the task.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod busybox;
 pub mod server;
 
 use keel_api::executor::{
@@ -62,6 +63,7 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
             fetch: Vec::new(),
             port_names: Vec::new(),
             placement_scope: None,
+            container: None,
         },
         container_id: ContainerId::new(format!("container-{unique}")).expect("container id"),
         agent_id: AgentId::new("m1-S1").expect("agent id"),

@@ -6,7 +6,9 @@ use super::{Params, deployment_result, flag, json_response};
 use crate::Marathon;
 use crate::error::HttpError;
 use crate::events;
-use crate::state::{DeploymentRecord, GroupRecord, State, Writes, prune_versions, root_of};
+use crate::state::{
+    DeploymentRecord, GroupRecord, PodRecord, State, Writes, prune_versions, root_of,
+};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A requested change of the whole app/group set.
 pub(crate) struct Change {
     pub apps: BTreeMap<PathId, AppDefinition>,
+    pub pods: BTreeMap<PathId, PodRecord>,
     pub groups: BTreeMap<PathId, GroupRecord>,
     pub restart: BTreeSet<String>,
     /// Instances each Scale action must kill (kill-and-scale).
@@ -30,6 +33,7 @@ impl Change {
     pub fn from(st: &State, force: bool) -> Change {
         Change {
             apps: st.apps.clone(),
+            pods: st.pods.clone(),
             groups: st.groups.clone(),
             restart: BTreeSet::new(),
             sentenced: BTreeMap::new(),
@@ -53,7 +57,7 @@ impl Marathon {
         let now = self.now();
         let version = version_now(self);
         let original = st.root();
-        let target = root_of(change.apps.values(), &change.groups);
+        let target = root_of(change.apps.values(), change.pods.values(), &change.groups);
         let id = uuid::Uuid::new_v4().to_string();
         let p = plan(&original, &target, &change.restart, id, version.to_string())?
             .with_sentenced(&change.sentenced);
@@ -79,6 +83,18 @@ impl Marathon {
         for id in st.apps.keys().filter(|id| !change.apps.contains_key(*id)) {
             w.remove_app(id);
         }
+        let changed_pods: Vec<&PodRecord> = change
+            .pods
+            .iter()
+            .filter(|(id, p)| st.pods.get(*id) != Some(*p))
+            .map(|(_, p)| p)
+            .collect();
+        for p in &changed_pods {
+            w.pod(p)?;
+        }
+        for id in st.pods.keys().filter(|id| !change.pods.contains_key(*id)) {
+            w.remove_pod(id);
+        }
         for g in change
             .groups
             .values()
@@ -96,6 +112,8 @@ impl Marathon {
         let record = DeploymentRecord {
             plan: p.clone(),
             step: 0,
+            started_at: now,
+            automatic: false,
         };
         if !p.is_empty() {
             w.deployment(&record)?;
@@ -105,6 +123,10 @@ impl Marathon {
             st.backoff.remove(&a.id);
             let _ = prune_versions(&*self.inner.store, &a.id);
         }
+        for p in &changed_pods {
+            st.backoff.remove(&p.id());
+            let _ = crate::state::prune_pod_versions(&*self.inner.store, &p.id());
+        }
         let removed: Vec<PathId> = st
             .apps
             .keys()
@@ -112,6 +134,7 @@ impl Marathon {
             .cloned()
             .collect();
         st.apps = change.apps;
+        st.pods = change.pods;
         st.groups = change.groups;
         if !p.is_empty() {
             st.deployments.push(record);
@@ -147,46 +170,72 @@ pub(crate) async fn cancel(
 ) -> Result<Response, HttpError> {
     let force = flag(&q, "force", false);
     let mut st = m.lock();
-    let Some(idx) = st.deployments.iter().position(|d| d.plan.id == id) else {
-        return Err(HttpError(ApiErrorBody::deployment_not_found(&id)));
-    };
-    let d = st.deployments.remove(idx);
-    let mut w = Writes::default();
-    w.remove_deployment(&id);
-    w.commit(&*m.inner.store)?;
-    m.emit(events::deployment_failed(&d.plan, "cancelled", m.now()));
-    if force {
-        m.inner.wake.notify_one();
-        return Ok(StatusCode::ACCEPTED.into_response());
+    match m.cancel_deployment(&mut st, &id, force, "cancelled")? {
+        Some(p) => Ok(deployment_result(StatusCode::OK, &p.id, &p.version)),
+        None => Ok(StatusCode::ACCEPTED.into_response()),
     }
-    // Restore the definitions the cancelled plan replaced.
-    let back = rollback(
-        &d.plan,
-        &st.root(),
-        uuid::Uuid::new_v4().to_string(),
-        version_now(&m).to_string(),
-    )?;
-    let mut change = Change::from(&st, true);
-    for spec_id in d.plan.affected() {
-        let pid = PathId::parse_unchecked(&spec_id);
-        match back.target.run_specs.get(&spec_id) {
-            Some(spec) => {
-                let versions = crate::state::app_versions(&*m.inner.store, &pid)?;
-                if let Some(old) = versions
-                    .into_iter()
-                    .find(|a| a.version.to_string() == spec.version)
-                {
-                    let current = st.apps.get(&pid).cloned();
-                    change
-                        .apps
-                        .insert(pid, old.with_version(version_now(&m), current.as_ref()));
+}
+
+impl Marathon {
+    /// Cancels deployment `id`: with `force` it just stops (`None`); otherwise a new
+    /// deployment restores the definitions the cancelled one replaced (`Some(plan)`).
+    pub(crate) fn cancel_deployment(
+        &self,
+        st: &mut State,
+        id: &str,
+        force: bool,
+        reason: &str,
+    ) -> Result<Option<DeploymentPlan>, HttpError> {
+        let Some(idx) = st.deployments.iter().position(|d| d.plan.id == id) else {
+            return Err(HttpError(ApiErrorBody::deployment_not_found(id)));
+        };
+        let d = st.deployments.remove(idx);
+        let mut w = Writes::default();
+        w.remove_deployment(id);
+        w.commit(&*self.inner.store)?;
+        self.emit(events::deployment_failed(&d.plan, reason, self.now()));
+        self.inner.wake.notify_one();
+        if force {
+            return Ok(None);
+        }
+        let back = rollback(
+            &d.plan,
+            &st.root(),
+            uuid::Uuid::new_v4().to_string(),
+            version_now(self).to_string(),
+        )?;
+        let mut change = Change::from(st, true);
+        for spec_id in d.plan.affected() {
+            let pid = PathId::parse_unchecked(&spec_id);
+            match back.target.run_specs.get(&spec_id) {
+                Some(spec) if spec.kind == keel_deploy::RunSpecKind::Pod => {
+                    let versions = crate::state::pod_versions(&*self.inner.store, &pid)?;
+                    if let Some(old) = versions
+                        .into_iter()
+                        .find(|p| p.version().to_string() == spec.version)
+                    {
+                        let current = st.pods.get(&pid).cloned();
+                        let back = PodRecord::new(old.pod, version_now(self), current.as_ref());
+                        change.pods.insert(pid, back);
+                    }
+                }
+                Some(spec) => {
+                    let versions = crate::state::app_versions(&*self.inner.store, &pid)?;
+                    if let Some(old) = versions
+                        .into_iter()
+                        .find(|a| a.version.to_string() == spec.version)
+                    {
+                        // The original definition, version and all (Marathon's reverter):
+                        // instances launched from it are not restarted.
+                        change.apps.insert(pid, old);
+                    }
+                }
+                None => {
+                    change.apps.remove(&pid);
+                    change.pods.remove(&pid);
                 }
             }
-            None => {
-                change.apps.remove(&pid);
-            }
         }
+        Ok(Some(self.deploy(st, change)?))
     }
-    let p = m.deploy(&mut st, change)?;
-    Ok(deployment_result(StatusCode::OK, &p.id, &p.version))
 }

@@ -37,7 +37,7 @@ struct GroupUpdate {
 fn group_ids(st: &State) -> BTreeSet<PathId> {
     let mut ids: BTreeSet<PathId> = st.groups.keys().cloned().collect();
     ids.insert(PathId::root());
-    for a in st.apps.keys() {
+    for a in st.apps.keys().chain(st.pods.keys()) {
         let mut p = a.parent();
         while !p.is_root() {
             ids.insert(p.clone());
@@ -337,7 +337,8 @@ fn update(m: &Marathon, id: PathId, q: &Params, body: &[u8]) -> Result<Response,
         }
     }
     if flag(q, "dryRun", false) {
-        let target = crate::state::root_of(change.apps.values(), &change.groups);
+        let target =
+            crate::state::root_of(change.apps.values(), change.pods.values(), &change.groups);
         let p = keel_deploy::plan(
             &st.root(),
             &target,
@@ -376,6 +377,7 @@ fn remove(m: &Marathon, id: PathId, q: &Params) -> Result<Response, HttpError> {
     }
     let mut change = Change::from(&st, flag(q, "force", false));
     change.apps.retain(|a, _| !a.is_descendant_of(&id));
+    change.pods.retain(|p, _| !p.is_descendant_of(&id));
     change
         .groups
         .retain(|g, _| !(g.is_descendant_of(&id) || *g == id));

@@ -1,5 +1,5 @@
-//! `/ping`, `/metrics`, `/v2/info`, `/v2/leader`, `/v2/events`, `/v2/queue` and the pod
-//! endpoints, plus Marathon's label selector for `GET /v2/apps?label=`.
+//! `/ping`, `/metrics`, `/v2/info`, `/v2/leader`, `/v2/events` and `/v2/queue`, plus
+//! Marathon's label selector for `GET /v2/apps?label=`.
 
 use super::{Params, json_response, params, path_id};
 use crate::Marathon;
@@ -153,22 +153,6 @@ pub(crate) async fn reset_delay(
     st.backoff.remove(&id);
     m.inner.wake.notify_one();
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-pub(crate) async fn pods_head() -> StatusCode {
-    StatusCode::OK
-}
-
-pub(crate) async fn pods_list() -> Response {
-    json_response(StatusCode::OK, &json!([]))
-}
-
-pub(crate) async fn pods_rest(Path(rest): Path<String>) -> Result<Response, HttpError> {
-    if rest == "::status" {
-        return Ok(json_response(StatusCode::OK, &json!([])));
-    }
-    let id = rest.split("::").next().unwrap_or_default();
-    Err(HttpError(ApiErrorBody::pod_not_found(&path_id(id)?)))
 }
 
 /// Marathon's label selector: `k`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, comma = AND.

@@ -6,6 +6,7 @@ mod apps;
 mod deploy;
 mod groups;
 mod misc;
+mod pods;
 mod tasks;
 
 use crate::Marathon;
@@ -107,7 +108,15 @@ pub(crate) fn routes(m: Marathon) -> Router {
         .route("/v2/tasks/delete", post(tasks::delete_many))
         .route("/v2/queue", get(misc::queue))
         .route("/v2/queue/{*rest}", delete(misc::reset_delay))
-        .route("/v2/pods", get(misc::pods_list).head(misc::pods_head))
-        .route("/v2/pods/{*rest}", get(misc::pods_rest))
+        .route(
+            "/v2/pods",
+            get(pods::list).head(pods::head).post(pods::create),
+        )
+        .route(
+            "/v2/pods/{*rest}",
+            get(pods::get_rest)
+                .put(pods::put_rest)
+                .delete(pods::delete_rest),
+        )
         .with_state(m)
 }

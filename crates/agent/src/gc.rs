@@ -1,0 +1,353 @@
+//! Garbage collection on the agent, on a configurable interval: sandboxes of completed
+//! tasks (Mesos `gc_delay`, sooner under disk pressure as with `disk_watch_interval`), and
+//! Docker leftovers (exited Keel containers, images only Keel containers used, and on the
+//! first pass after a start, running containers of this agent that no task owns).
+//! Nothing a live task uses is ever removed. Each collector logs what it removed and counts
+//! it for `/metrics/snapshot`.
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptions, RemoveContainerOptions, RemoveImageOptions,
+};
+use keel_executor::{LABEL_AGENT, LABEL_CONTAINER};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// How and how often the agent collects garbage.
+#[derive(Debug, Clone)]
+pub struct GcConfig {
+    /// Time between passes.
+    pub interval: Duration,
+    /// How long a completed task's sandbox is kept with an empty disk (Mesos `gc_delay`).
+    pub sandbox_delay: Duration,
+    /// Disk share kept free: the age allowed shrinks to 0 as usage reaches `1 - headroom`
+    /// (Mesos `gc_disk_headroom`).
+    pub disk_headroom: f64,
+    /// Collect Docker containers and images.
+    pub docker: bool,
+    /// Exited Keel containers and unused images Keel used are removed past this age.
+    pub docker_max_age: Duration,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            sandbox_delay: Duration::from_secs(7 * 24 * 3600),
+            disk_headroom: 0.1,
+            docker: true,
+            docker_max_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What the collectors removed since the agent started.
+#[derive(Debug, Default)]
+pub struct GcCounters {
+    pub sandboxes_removed: AtomicU64,
+    pub docker_containers_removed: AtomicU64,
+    pub docker_images_removed: AtomicU64,
+}
+
+impl GcCounters {
+    /// `(metric name, value)` pairs for `/metrics/snapshot`.
+    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+        [
+            (
+                "gc/sandboxes_removed",
+                self.sandboxes_removed.load(Ordering::Relaxed),
+            ),
+            (
+                "gc/docker_containers_removed",
+                self.docker_containers_removed.load(Ordering::Relaxed),
+            ),
+            (
+                "gc/docker_images_removed",
+                self.docker_images_removed.load(Ordering::Relaxed),
+            ),
+        ]
+    }
+}
+
+/// Mesos's rule: the age a sandbox may reach at disk usage `usage` (0..1).
+pub fn allowed_age(delay: Duration, headroom: f64, usage: f64) -> Duration {
+    let factor = (1.0 - headroom - usage).clamp(0.0, 1.0);
+    delay.mul_f64(factor)
+}
+
+/// The used share of the filesystem holding `path`.
+pub fn disk_usage(path: &Path) -> Option<f64> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: a zeroed statvfs is a valid out-parameter.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid NUL-terminated path and out-pointer.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 || st.f_blocks == 0 {
+        return None;
+    }
+    Some(1.0 - st.f_bavail as f64 / st.f_blocks as f64)
+}
+
+/// Removes run directories (`slaves/*/frameworks/*/executors/*/runs/<container>`) and their
+/// meta directories older than `max_age`, except those of `live` containers. Returns the
+/// removed sandboxes.
+pub fn collect_sandboxes(
+    work_dir: &Path,
+    live: &BTreeSet<String>,
+    max_age: Duration,
+    now: SystemTime,
+) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for run in run_dirs(work_dir) {
+        let Some(container) = run.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if live.contains(&container) || container == "latest" {
+            continue;
+        }
+        let age = now.duration_since(newest_mtime(&run)).unwrap_or_default();
+        if age < max_age {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&run) {
+            tracing::warn!(dir = %run.display(), error = %e, "gc: cannot remove sandbox");
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(work_dir.join("meta").join("runs").join(&container));
+        if let Some(runs) = run.parent() {
+            let latest = runs.join("latest");
+            if std::fs::read_link(&latest).is_ok_and(|t| t == Path::new(&container)) {
+                let _ = std::fs::remove_file(&latest);
+            }
+        }
+        tracing::info!(dir = %run.display(), age_secs = age.as_secs(), "gc: removed sandbox");
+        removed.push(run);
+    }
+    removed
+}
+
+fn run_dirs(work_dir: &Path) -> Vec<PathBuf> {
+    let mut level = vec![work_dir.join("slaves")];
+    for step in ["", "frameworks", "", "executors", "", "runs", ""] {
+        level = level
+            .iter()
+            .flat_map(|dir| {
+                if step.is_empty() {
+                    subdirs(dir)
+                } else {
+                    vec![dir.join(step)]
+                }
+            })
+            .collect();
+    }
+    level
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The latest modification of `dir` or a file directly in it (the task's output files).
+fn newest_mtime(dir: &Path) -> SystemTime {
+    let mtime = |p: &Path| std::fs::symlink_metadata(p).and_then(|m| m.modified()).ok();
+    let own = mtime(dir).unwrap_or(SystemTime::UNIX_EPOCH);
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| mtime(&e.path()))
+        .fold(own, SystemTime::max)
+}
+
+/// Connects to the local Docker Engine, or `None` when there is none.
+pub async fn connect_docker() -> Option<Docker> {
+    let docker = Docker::connect_with_local_defaults().ok()?;
+    match tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version()).await {
+        Ok(Ok(docker)) => Some(docker),
+        _ => None,
+    }
+}
+
+/// What one Docker pass removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DockerRemoved {
+    pub containers: Vec<String>,
+    pub images: Vec<String>,
+}
+
+/// One Docker pass for `agent_id`: removes its containers that no `live` container id owns,
+/// when they have exited and were created more than `max_age` ago, or whatever their state
+/// and age when `orphans` is set (the first pass after a start); then images that Keel's
+/// containers used (`used_images`: image → last seen in use, Unix seconds), that no
+/// container uses any more and that were last used more than `max_age` ago.
+pub async fn collect_docker(
+    docker: &Docker,
+    agent_id: &str,
+    live: &BTreeSet<String>,
+    max_age: Duration,
+    orphans: bool,
+    used_images: &mut BTreeMap<String, f64>,
+    now: f64,
+) -> DockerRemoved {
+    let mut removed = DockerRemoved::default();
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{LABEL_AGENT}={agent_id}")],
+    )]);
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(filters),
+        ..Default::default()
+    };
+    let Ok(mine) = docker.list_containers(Some(options)).await else {
+        return removed;
+    };
+    for c in mine {
+        let labels = c.labels.clone().unwrap_or_default();
+        let owner = labels.get(LABEL_CONTAINER).cloned().unwrap_or_default();
+        let image = c.image.clone().unwrap_or_default();
+        let running = c.state.map(|s| s.to_string()) == Some("running".into());
+        if !image.is_empty() {
+            used_images.insert(image, now);
+        }
+        if live.contains(&owner) {
+            continue;
+        }
+        let old = now - c.created.unwrap_or(0) as f64 >= max_age.as_secs_f64();
+        let remove = if running { orphans } else { orphans || old };
+        let Some(id) = c.id.filter(|_| remove) else {
+            continue;
+        };
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker.remove_container(&id, Some(options)).await {
+            Ok(()) => {
+                let what = if running { "orphan" } else { "exited" };
+                tracing::info!(container = %id, task_container = %owner, "gc: removed {what} docker container");
+                removed.containers.push(id);
+            }
+            Err(e) => tracing::warn!(container = %id, error = %e, "gc: cannot remove container"),
+        }
+    }
+    removed.images = collect_images(docker, max_age, used_images, now).await;
+    removed
+}
+
+/// Removes the images Keel used that no container (of anyone) uses and that were last
+/// used more than `max_age` ago.
+async fn collect_images(
+    docker: &Docker,
+    max_age: Duration,
+    used_images: &mut BTreeMap<String, f64>,
+    now: f64,
+) -> Vec<String> {
+    let options = ListContainersOptions {
+        all: true,
+        ..Default::default()
+    };
+    let Ok(all) = docker.list_containers(Some(options)).await else {
+        return Vec::new();
+    };
+    let in_use: BTreeSet<String> = all
+        .iter()
+        .flat_map(|c| [c.image.clone(), c.image_id.clone()])
+        .flatten()
+        .collect();
+    let mut removed = Vec::new();
+    for (image, last_used) in used_images.clone() {
+        if in_use.contains(&image) {
+            used_images.insert(image, now);
+            continue;
+        }
+        if now - last_used < max_age.as_secs_f64() {
+            continue;
+        }
+        match docker
+            .remove_image(&image, None::<RemoveImageOptions>, None)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(%image, "gc: removed unused docker image");
+                removed.push(image.clone());
+            }
+            Err(e) => tracing::debug!(%image, error = %e, "gc: image not removed"),
+        }
+        used_images.remove(&image);
+    }
+    removed
+}
+
+/// Runs the collectors every `config.interval` until the task is aborted.
+pub(crate) async fn run(agent: crate::Agent) {
+    let config = agent.gc.clone();
+    let mut used_images = BTreeMap::new();
+    let mut first = true;
+    loop {
+        pass(&agent, &config, &mut used_images, first).await;
+        first = false;
+        tokio::time::sleep(config.interval).await;
+    }
+}
+
+/// One pass of every collector.
+async fn pass(
+    agent: &crate::Agent,
+    config: &GcConfig,
+    used_images: &mut BTreeMap<String, f64>,
+    orphans: bool,
+) {
+    let live: BTreeSet<String> = agent.with_core(|c| {
+        c.tasks
+            .values()
+            .filter(|e| !e.rec.completed)
+            .map(|e| e.rec.container_id.to_string())
+            .collect()
+    });
+    let work_dir = agent.settings.work_dir.clone();
+    let usage = disk_usage(&work_dir).unwrap_or(0.0);
+    let max_age = allowed_age(config.sandbox_delay, config.disk_headroom, usage);
+    let (dir, sandbox_live) = (work_dir.clone(), live.clone());
+    let removed = tokio::task::spawn_blocking(move || {
+        collect_sandboxes(&dir, &sandbox_live, max_age, SystemTime::now())
+    })
+    .await
+    .unwrap_or_default();
+    let counters = &agent.gc_counters;
+    counters
+        .sandboxes_removed
+        .fetch_add(removed.len() as u64, Ordering::Relaxed);
+    let Some(agent_id) = agent.id().filter(|_| config.docker) else {
+        return;
+    };
+    let Some(docker) = connect_docker().await else {
+        return;
+    };
+    let now = agent.clock.unix_secs();
+    let removed = collect_docker(
+        &docker,
+        agent_id.as_str(),
+        &live,
+        config.docker_max_age,
+        orphans,
+        used_images,
+        now,
+    )
+    .await;
+    counters
+        .docker_containers_removed
+        .fetch_add(removed.containers.len() as u64, Ordering::Relaxed);
+    counters
+        .docker_images_removed
+        .fetch_add(removed.images.len() as u64, Ordering::Relaxed);
+}

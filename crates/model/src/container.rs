@@ -1,0 +1,85 @@
+//! Containers: how a task's process is isolated and from which image it runs
+//! (`ContainerSpec`, Mesos's `ContainerInfo`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which containerizer runs the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContainerKind {
+    /// The Docker Engine runs the task's image.
+    Docker,
+    /// Keel's own runtime (Mesos "UCR").
+    Mesos,
+}
+
+/// A task's container: the runtime, the image settings and the volumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub kind: ContainerKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
+}
+
+/// How a Docker container is networked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DockerNetwork {
+    Bridge,
+    Host,
+    /// A user-defined network, by name.
+    User(String),
+    None,
+}
+
+/// The transport of a port mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortProtocol {
+    Tcp,
+    Udp,
+}
+
+/// A container port published on one of the task's assigned host ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub container_port: u16,
+    /// Index into the task's assigned host ports (PORT0 = 0).
+    pub host_port_index: usize,
+    pub protocol: PortProtocol,
+}
+
+/// The image and engine options of a Docker task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerSpec {
+    pub image: String,
+    pub network: DockerNetwork,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_mappings: Vec<PortMapping>,
+    /// Extra `docker run` options as `(key, value)` pairs (`--label`, `--env`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<(String, String)>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub force_pull: bool,
+}
+
+/// Whether a volume is mounted read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VolumeMode {
+    #[serde(rename = "RO")]
+    ReadOnly,
+    #[serde(rename = "RW")]
+    ReadWrite,
+}
+
+/// A host directory mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub container_path: String,
+    pub host_path: String,
+    pub mode: VolumeMode,
+}
