@@ -11,6 +11,7 @@ use std::time::Duration;
 use support::*;
 
 fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
+    let resources = resources_with_own_ports("cpus:4;mem:4096");
     let data = dir.path().join("data");
     let data = data.to_str().unwrap_or_default().to_string();
     let mut args = vec![
@@ -20,7 +21,7 @@ fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
         "--listen",
         "127.0.0.1:0",
         "--resources",
-        "cpus:4;mem:4096",
+        &resources,
     ];
     args.extend_from_slice(extra);
     Proc::start(&args)

@@ -31,7 +31,34 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        kill_processes_under(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// SIGKILLs every process working in or started from `dir`: the executors and tasks a
+/// test's cluster left behind (they outlive `keel` by design).
+pub fn kill_processes_under(dir: &Path) {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let needle = dir.to_string_lossy().to_string();
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        let cwd = std::fs::read_link(p.path().join("cwd"))
+            .map(|c| c.starts_with(dir))
+            .unwrap_or(false);
+        let cmd = std::fs::read(p.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+            .unwrap_or(false);
+        if cwd || cmd {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 
@@ -219,4 +246,14 @@ pub fn alive(pid: i32) -> bool {
         Ok(s) => !s.split(") ").nth(1).unwrap_or("").starts_with('Z'),
         Err(_) => false,
     }
+}
+
+static PORT_BLOCK: AtomicUsize = AtomicUsize::new(0);
+
+/// Agent resources with a host-port range of its own, so clusters that tests run side by
+/// side never hand the same port to two tasks.
+pub fn resources_with_own_ports(base: &str) -> String {
+    let n = PORT_BLOCK.fetch_add(1, Ordering::SeqCst) % 200;
+    let start = 33_000 + n * 100;
+    format!("{base};ports:[{start}-{}]", start + 99)
 }

@@ -1,0 +1,308 @@
+//! End-to-end tests of Docker containers under a real `keel master` + `keel agent`: a
+//! Marathon app in a bridged busybox container serving HTTP on its mapped host port, which
+//! survives an agent crash and restart and whose container goes away with the app; and the
+//! agent's garbage collection of an orphan container carrying its id.
+
+mod support;
+
+#[path = "../crates/executor/tests/support/busybox.rs"]
+mod busybox;
+
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+/// Master + agent arguments for one test; the agent keeps its listen address and work
+/// directory across restarts.
+struct Cluster {
+    data: String,
+    work: String,
+    mlisten: String,
+    alisten: String,
+    resources: String,
+}
+
+impl Cluster {
+    fn new(dir: &TempDir) -> Self {
+        let path = |p: &str| dir.path().join(p).to_str().unwrap_or_default().to_string();
+        Cluster {
+            data: path("master"),
+            work: path("agent"),
+            mlisten: format!("127.0.0.1:{}", free_port()),
+            alisten: format!("127.0.0.1:{}", free_port()),
+            // One free host port of our own: the default range (31000-32000) is shared
+            // with anything else running on the machine.
+            resources: format!("cpus:4;mem:4096;ports:[{0}-{0}]", free_port()),
+        }
+    }
+
+    fn master(&self) -> Proc {
+        Proc::start(&[
+            "master",
+            "--data-dir",
+            &self.data,
+            "--listen",
+            &self.mlisten,
+            "--heartbeat-interval",
+            "0.5",
+            "--agent-timeout",
+            "30",
+        ])
+    }
+
+    fn agent(&self, master: &str) -> Proc {
+        Proc::start(&[
+            "agent",
+            "--master",
+            master,
+            "--work-dir",
+            &self.work,
+            "--listen",
+            &self.alisten,
+            "--resources",
+            &self.resources,
+        ])
+    }
+}
+
+/// Removes every container carrying `label` when dropped, so a failed test leaves
+/// nothing running.
+struct Containers(String);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        for id in docker_ps(&self.0) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+    }
+}
+
+/// Ids of the containers (any state) with `label` (`key=value`).
+fn docker_ps(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label={label}"),
+        ])
+        .output()
+        .expect("docker ps");
+    assert!(
+        out.status.success(),
+        "docker ps: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn send(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut r = client()
+        .request(m, url)
+        .header("content-type", "application/json");
+    if let Some(b) = body {
+        r = r.body(b.to_string());
+    }
+    let r = r.send().expect("request");
+    let code = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn app_tasks(url: &str, app: &str) -> Vec<Value> {
+    let (_, v) = get(&format!("{url}/v2/apps{app}/tasks"));
+    v["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+/// The body served at `http://127.0.0.1:<port>/`, if anything answers.
+fn http_body(port: u64) -> Option<String> {
+    let c = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let r = c.get(format!("http://127.0.0.1:{port}/")).send().ok()?;
+    r.status().is_success().then(|| r.text().ok()).flatten()
+}
+
+/// The agent's id, once it has registered.
+fn agent_id(agent_url: &str) -> String {
+    wait_for(20, "the agent to register", || {
+        let (_, s) = get(&format!("{agent_url}/state"));
+        s["id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(String::from)
+    })
+}
+
+/// Whether the agent itself reports `task` as TASK_RUNNING (it re-adopted its executor).
+fn agent_runs(agent_url: &str, task: &str) -> bool {
+    let (_, s) = get(&format!("{agent_url}/state"));
+    s["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
+        .any(|t| t["id"] == task && t["state"] == "TASK_RUNNING")
+}
+
+#[test]
+fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_removed() {
+    busybox::busybox_image();
+    let dir = TempDir::new("ctr-app");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let agent = cluster.agent(&url);
+    let aid = agent_id(&agent.url);
+    let _cleanup = Containers(format!("keel.agent_id={aid}"));
+
+    let app = json!({
+        "id": "/web",
+        "cmd": "mkdir -p /www && echo hello-keel > /www/index.html && exec httpd -f -p 8080 -h /www",
+        "cpus": 0.1, "mem": 32, "instances": 1,
+        "container": {"type": "DOCKER",
+            "docker": {"image": busybox::BUSYBOX_IMAGE, "network": "BRIDGE"},
+            "portMappings": [{"containerPort": 8080, "hostPort": 0}]}
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    let t = wait_for(60, "the app's task to run", || {
+        app_tasks(&url, "/web")
+            .into_iter()
+            .find(|t| t["state"] == "TASK_RUNNING")
+    });
+    let id = t["id"].as_str().unwrap_or_default().to_string();
+    let port = t["ports"][0].as_u64().unwrap_or_default();
+    assert!(port > 0, "no host port: {t}");
+    wait_state(&url, &id, "TASK_RUNNING", 10);
+    let body = wait_for(30, "httpd on the host port", || http_body(port));
+    assert_eq!(body.trim(), "hello-keel");
+    let containers = docker_ps(&format!("keel.task_id={id}"));
+    assert_eq!(containers.len(), 1, "{containers:?}");
+
+    // Crash the agent and restart it on the same work directory: it re-adopts the task.
+    agent.kill9();
+    assert_eq!(
+        http_body(port).as_deref().map(str::trim),
+        Some("hello-keel"),
+        "the container should keep serving while the agent is down"
+    );
+    let agent = cluster.agent(&url);
+    assert_eq!(agent_id(&agent.url), aid, "the agent id changed");
+    wait_for(30, "the restarted agent to re-adopt the task", || {
+        agent_runs(&agent.url, &id).then_some(())
+    });
+    // A few heartbeats later nothing has been replaced.
+    std::thread::sleep(Duration::from_secs(2));
+    let tasks = app_tasks(&url, "/web");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["id"], id.as_str(), "{tasks:?}");
+    assert_eq!(tasks[0]["state"], "TASK_RUNNING", "{tasks:?}");
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    assert_eq!(
+        http_body(port).as_deref().map(str::trim),
+        Some("hello-keel")
+    );
+    assert_eq!(docker_ps(&format!("keel.task_id={id}")), containers);
+
+    // Deleting the app kills the task and removes its container.
+    let (code, v) = send("DELETE", &format!("{url}/v2/apps/web"), None);
+    assert_eq!(code, 200, "{v}");
+    wait_for(30, "the app to be gone", || {
+        let (code, _) = get(&format!("{url}/v2/apps/web"));
+        (code == 404).then_some(())
+    });
+    wait_for(30, "the task to be killed", || {
+        (task_state(&url, &id) == "TASK_KILLED").then_some(())
+    });
+    wait_for(30, "the container to be removed", || {
+        docker_ps(&format!("keel.task_id={id}"))
+            .is_empty()
+            .then_some(())
+    });
+    wait_for(10, "the host port to close", || {
+        http_body(port).is_none().then_some(())
+    });
+}
+
+#[test]
+fn the_agent_removes_an_orphan_container_carrying_its_id_when_it_starts() {
+    busybox::busybox_image();
+    let dir = TempDir::new("ctr-orphan");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let agent = cluster.agent(&url);
+    let aid = agent_id(&agent.url);
+    let label = format!("keel.agent_id={aid}");
+    let _cleanup = Containers(label.clone());
+
+    // A container no task of this agent owns, e.g. left behind by a crash, and one of
+    // another agent.
+    let other_label = format!("keel.agent_id=other-{aid}");
+    let _cleanup_other = Containers(other_label.clone());
+    let orphan = docker_run(&label);
+    let other = docker_run(&other_label);
+    assert_eq!(docker_ps(&label), vec![orphan]);
+
+    // Running containers are only taken for orphans on the first pass after a start (later
+    // passes could race a launch), so restart the agent on its work directory.
+    agent.kill9();
+    let agent = cluster.agent(&url);
+    assert_eq!(agent_id(&agent.url), aid, "the agent id changed");
+    wait_for(30, "the orphan container to be removed", || {
+        docker_ps(&label).is_empty().then_some(())
+    });
+    let (_, m) = get(&format!("{}/metrics/snapshot", agent.url));
+    assert!(
+        m["gc/docker_containers_removed"]
+            .as_f64()
+            .unwrap_or_default()
+            >= 1.0,
+        "{m}"
+    );
+    assert_eq!(
+        docker_ps(&other_label),
+        vec![other],
+        "another agent's container"
+    );
+}
+
+/// `docker run -d` of a sleeping busybox labelled `label` and `keel.container_id=bogus`;
+/// returns the container id.
+fn docker_run(label: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--label",
+            label,
+            "--label",
+            "keel.container_id=bogus",
+            busybox::BUSYBOX_IMAGE,
+            "sleep",
+            "1000",
+        ])
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
