@@ -289,9 +289,12 @@ fn failing_health_checks_kill_and_replace() {
             .find(|t| t["id"] != first_id.as_str())
             .map(|_| ())
     });
-    let t = task(&url, &first_id).unwrap_or_default();
-    assert_eq!(t["state"], "TASK_KILLED", "{t}");
-    assert_eq!(t["reason"], "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+    // The replacement starts while the old task is still TASK_KILLING (its grace period).
+    let t = wait_state(&url, &first_id, "TASK_KILLED", 20);
+    assert_eq!(
+        t["reason"], "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+        "{t}"
+    );
 }
 
 #[test]
