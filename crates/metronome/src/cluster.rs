@@ -4,7 +4,10 @@
 
 use keel_api::metronome::{EnvValue, JobSpec};
 use keel_master::{DEFAULT_KILL_GRACE_SECS, Master, MasterError, TaskLaunch};
-use keel_model::{CommandSpec, Constraint, ConstraintOp, FetchUri, TaskId, TaskState};
+use keel_model::{
+    CommandSpec, Constraint, ConstraintOp, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec,
+    FetchUri, TaskId, TaskState,
+};
 use keel_resources::Resources;
 use std::collections::BTreeMap;
 
@@ -71,12 +74,13 @@ fn describe(e: &MasterError) -> String {
     }
 }
 
-/// Whether the job has something Keel can run today: a command. Container images are
-/// accepted and validated, but until the containers issue lands the command runs as a
-/// plain process, and a job with an image and no command cannot run.
+/// Whether the job has something Keel can run today: a command, or a Docker image (run by
+/// the Docker containerizer). UCR images are accepted and validated, but until Keel's own
+/// runtime lands a UCR job's command runs as a plain process, and a UCR job with no command
+/// cannot run.
 pub fn runnable(job: &JobSpec) -> Result<(), String> {
     let r = &job.run;
-    if r.cmd.is_some() || r.args.as_ref().is_some_and(|a| !a.is_empty()) {
+    if r.cmd.is_some() || r.args.as_ref().is_some_and(|a| !a.is_empty()) || r.docker.is_some() {
         return Ok(());
     }
     let image = r
@@ -86,7 +90,7 @@ pub fn runnable(job: &JobSpec) -> Result<(), String> {
         .or_else(|| r.ucr.as_ref().map(|u| u.image.id.clone()))
         .unwrap_or_default();
     Err(format!(
-        "image {image} has no cmd or args: running container images is not supported yet"
+        "UCR image {image} has no cmd or args: Keel's own container runtime is not available yet"
     ))
 }
 
@@ -159,8 +163,30 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .collect(),
         port_names: Vec::new(),
         placement_scope: Some(job.id.clone()),
-        container: None,
+        container: docker_container(job),
     }
+}
+
+/// A job's `run.docker` as a Docker container spec (host networking, as Metronome runs
+/// jobs).
+fn docker_container(job: &JobSpec) -> Option<ContainerSpec> {
+    let d = job.run.docker.as_ref()?;
+    Some(ContainerSpec {
+        kind: ContainerKind::Docker,
+        docker: Some(DockerSpec {
+            image: d.image.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: d
+                .parameters
+                .iter()
+                .map(|p| (p.key.clone(), p.value.clone()))
+                .collect(),
+            privileged: d.privileged,
+            force_pull: d.force_pull_image,
+        }),
+        volumes: Vec::new(),
+    })
 }
 
 fn constraint(c: &keel_api::metronome::ConstraintSpec) -> Option<Constraint> {
@@ -175,4 +201,37 @@ fn constraint(c: &keel_api::metronome::ConstraintSpec) -> Option<Constraint> {
         op,
         value: c.value.clone(),
     })
+}
+
+#[cfg(test)]
+mod docker_tests {
+    use super::*;
+
+    #[test]
+    fn a_docker_job_runs_its_image_through_the_docker_containerizer() {
+        let job: JobSpec = serde_json::from_value(serde_json::json!({
+            "id": "img", "run": {"cpus": 0.1, "mem": 32, "disk": 0,
+            "docker": {"image": "busybox:1", "forcePullImage": true, "parameters": [{"key": "label", "value": "a=b"}]}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runnable(&job), Ok(()));
+        let l = task_launch(
+            &job,
+            "r1",
+            TaskId::new("img.r1").unwrap_or_else(|e| panic!("{e}")),
+        );
+        let c = l.container.unwrap_or_else(|| panic!("no container"));
+        let d = c.docker.unwrap_or_else(|| panic!("no docker"));
+        assert_eq!(
+            (c.kind, d.image.as_str(), d.network, d.force_pull),
+            (
+                ContainerKind::Docker,
+                "busybox:1",
+                DockerNetwork::Host,
+                true
+            )
+        );
+        assert_eq!(d.parameters, vec![("label".to_string(), "a=b".to_string())]);
+        assert!(l.command.value.is_empty() && l.command.arguments.is_empty());
+    }
 }

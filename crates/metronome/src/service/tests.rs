@@ -417,11 +417,11 @@ fn stopping_a_run_kills_its_task_and_deleting_needs_stop_current_runs() {
 }
 
 #[test]
-fn image_only_jobs_fail_with_the_reason() {
+fn ucr_image_only_jobs_fail_with_the_reason() {
     let h = Harness::new(T0);
     let mut doc = job(
         "img",
-        serde_json::json!({"run": {"docker": {"image": "busybox"}}}),
+        serde_json::json!({"run": {"ucr": {"image": {"id": "busybox"}}}}),
     );
     doc["run"].as_object_mut().unwrap().remove("cmd");
     h.add(doc);
@@ -429,6 +429,20 @@ fn image_only_jobs_fail_with_the_reason() {
     assert_eq!(r.status, keel_jobs::RunStatus::Failed);
     assert!(h.cluster.launched().is_empty());
     assert_eq!(h.info("img")["history"]["failureCount"], 1);
+}
+
+#[test]
+fn docker_image_jobs_are_launched() {
+    let h = Harness::new(T0);
+    let mut doc = job(
+        "dimg",
+        serde_json::json!({"run": {"docker": {"image": "busybox"}}}),
+    );
+    doc["run"].as_object_mut().unwrap().remove("cmd");
+    h.add(doc);
+    let r = h.svc.start_run("dimg").unwrap();
+    assert_ne!(r.status, keel_jobs::RunStatus::Failed);
+    assert_eq!(h.cluster.launched().len(), 1);
 }
 
 #[test]
