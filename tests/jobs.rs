@@ -370,6 +370,11 @@ fn a_master_crash_neither_duplicates_nor_loses_a_slot() {
         runs(&url, "exact").first().map(|r| r.0)
     });
     let s1 = (s1 / 10.0).floor() * 10.0;
+    // Crash once s1's run has finished (a crash in the middle of its launch may fail that
+    // run's task, which is not what this test is about).
+    wait_for(8, "the first run to finish", || {
+        (finished(&history(&url, "exact")) >= 1).then_some(())
+    });
     keel.kill9();
     // Down across slot s2; back 4 s after it.
     std::thread::sleep(Duration::from_secs_f64((s1 + 14.0 - now()).max(0.0)));
