@@ -107,14 +107,7 @@ impl Core {
         if let Err(e) = self.save_tasks(records.iter().filter_map(|r| r.as_ref().ok())) {
             let msg = e.to_string();
             for rec in records.iter().filter_map(|r| r.as_ref().ok()) {
-                let s = &rec.spec;
-                self.allocator.recover(
-                    &rec.agent_id,
-                    &s.framework_id,
-                    &s.role,
-                    &s.resources,
-                    s.placement_scope.as_deref(),
-                );
+                self.release(&rec.agent_id, &rec.spec);
             }
             return records
                 .into_iter()
@@ -192,14 +185,7 @@ impl Core {
         if let Err(e) = self.save_tasks(all) {
             let msg = e.to_string();
             for rec in records.iter().filter_map(|r| r.as_ref().ok()).flatten() {
-                let s = &rec.spec;
-                self.allocator.recover(
-                    &rec.agent_id,
-                    &s.framework_id,
-                    &s.role,
-                    &s.resources,
-                    s.placement_scope.as_deref(),
-                );
+                self.release(&rec.agent_id, &rec.spec);
             }
             return records
                 .into_iter()
@@ -315,13 +301,7 @@ impl Core {
             container: l.container,
         };
         if self.tasks.contains_key(&spec.id) {
-            self.allocator.recover(
-                &placed.agent_id,
-                &spec.framework_id,
-                &spec.role,
-                &spec.resources,
-                spec.placement_scope.as_deref(),
-            );
+            self.release(&placed.agent_id, &spec);
             return Err(MasterError::invalid(
                 "task_id",
                 format!("task {} already exists", spec.id),
@@ -347,6 +327,17 @@ impl Core {
             recent_uuids: Vec::new(),
             launched_time: now,
         })
+    }
+
+    /// Gives a task's resources on `agent` back to the allocator.
+    fn release(&mut self, agent: &AgentId, spec: &TaskSpec) {
+        self.allocator.recover(
+            agent,
+            &spec.framework_id,
+            &spec.role,
+            &spec.resources,
+            spec.placement_scope.as_deref(),
+        );
     }
 
     /// Requests a kill; durable: re-sent when the agent re-registers.
@@ -485,14 +476,7 @@ impl Core {
         self.save_tasks(updated.values().map(|(r, _)| r))?;
         for (id, (rec, was_terminal)) in updated {
             if !was_terminal && rec.state.is_terminal() {
-                let s = &rec.spec;
-                self.allocator.recover(
-                    agent,
-                    &s.framework_id,
-                    &s.role,
-                    &s.resources,
-                    s.placement_scope.as_deref(),
-                );
+                self.release(agent, &rec.spec);
                 *self
                     .counters
                     .terminal
