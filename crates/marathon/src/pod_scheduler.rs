@@ -96,7 +96,7 @@ impl Marathon {
                     let ports = launched
                         .iter()
                         .filter_map(|l| self.inner.master.task_view(&l.task_id))
-                        .flat_map(|v| v.resources.ports().values().collect::<Vec<u64>>())
+                        .flat_map(|v| v.ports.clone())
                         .collect();
                     let view = self.inner.master.task_view(&first.task_id);
                     let rec = InstanceRecord {

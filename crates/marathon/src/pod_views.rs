@@ -113,7 +113,7 @@ fn instance_status(
 }
 
 fn container_status(spec: Option<&PodContainer>, v: &TaskView) -> ContainerStatus {
-    let ports: Vec<u64> = v.resources.ports().values().collect();
+    let ports: Vec<u64> = v.ports.clone();
     let endpoints = spec
         .map(|c| {
             c.endpoints

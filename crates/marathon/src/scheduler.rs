@@ -276,9 +276,7 @@ impl Marathon {
                             .as_ref()
                             .map(|v| v.hostname.clone())
                             .unwrap_or_default(),
-                        ports: view
-                            .map(|v| v.resources.ports().values().collect())
-                            .unwrap_or_default(),
+                        ports: view.map(|v| v.ports.clone()).unwrap_or_default(),
                         staged_at: now,
                         unreachable_since: None,
                         inactive: false,

@@ -51,9 +51,9 @@ pub struct TaskView {
     pub state: TaskState,
     pub reason: Option<Reason>,
     pub message: Option<String>,
-    /// Resources as launched, including the assigned `ports` ranges.
-    pub resources: Resources,
-    pub labels: BTreeMap<String, String>,
+    /// The host ports assigned to it, in order (PORT0, PORT1, ...). Schedulers copy every
+    /// view often, so the view carries only what they read.
+    pub ports: Vec<u64>,
     /// Unix seconds of TASK_STAGING and of the first TASK_RUNNING, when seen.
     pub staged_at: f64,
     pub started_at: Option<f64>,
@@ -177,8 +177,7 @@ impl crate::core::Core {
             state: t.state,
             reason: t.reason,
             message: t.message.clone(),
-            resources: t.spec.resources.clone(),
-            labels: t.spec.labels.clone(),
+            ports: t.spec.resources.ports().values().collect(),
             staged_at: t.launched_time,
             started_at: t
                 .statuses
