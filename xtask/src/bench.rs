@@ -561,24 +561,13 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
         (100, 1_000, 500, 10_000)
     };
     let dir = tempdir("marathon");
-    let keel = start(
+    let keel = start_simulated(
         &bin,
-        &[
-            "dev",
-            "--data-dir",
-            dir.join("data").to_str().unwrap_or_default(),
-            "--listen",
-            "127.0.0.1:0",
-            "--agents",
-            "0",
-            "--simulated-agents",
-            &agents.to_string(),
-            "--simulated-resources",
-            "cpus:200;mem:200000;ports:[31000-32000]",
-        ],
+        &dir,
+        agents,
+        "cpus:200;mem:200000;ports:[31000-32000]",
     )?;
     let url = keel.url.clone();
-    wait_agents(&url, agents)?;
     let t0 = Instant::now();
     send_json(
         reqwest::Method::POST,
@@ -637,6 +626,34 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
     placement(root, smoke)
 }
 
+/// `keel dev` with `agents` simulated agents of `resources` each and no real one, once
+/// every agent has registered.
+fn start_simulated(
+    bin: &Path,
+    dir: &Path,
+    agents: usize,
+    resources: &str,
+) -> anyhow::Result<Running> {
+    let data = dir.join("data");
+    let n = agents.to_string();
+    let args = [
+        "dev",
+        "--data-dir",
+        data.to_str().unwrap_or_default(),
+        "--listen",
+        "127.0.0.1:0",
+        "--agents",
+        "0",
+        "--simulated-agents",
+        &n,
+        "--simulated-resources",
+        resources,
+    ];
+    let keel = start(bin, &args)?;
+    wait_agents(&keel.url, agents)?;
+    Ok(keel)
+}
+
 /// End-to-end placement: many simulated agents, many instances, through Marathon.
 fn placement(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
@@ -650,24 +667,8 @@ fn placement(root: &Path, smoke: bool) -> anyhow::Result<()> {
         _ => (5_000, 100, 1_000),
     };
     let dir = tempdir("placement");
-    let keel = start(
-        &bin,
-        &[
-            "dev",
-            "--data-dir",
-            dir.join("data").to_str().unwrap_or_default(),
-            "--listen",
-            "127.0.0.1:0",
-            "--agents",
-            "0",
-            "--simulated-agents",
-            &agents.to_string(),
-            "--simulated-resources",
-            "cpus:8;mem:16384;ports:[31000-32000]",
-        ],
-    )?;
+    let keel = start_simulated(&bin, &dir, agents, "cpus:8;mem:16384;ports:[31000-32000]")?;
     let url = keel.url.clone();
-    wait_agents(&url, agents)?;
     let total = apps * per_app;
     let t0 = Instant::now();
     send_json(
