@@ -193,24 +193,15 @@ impl<'a> Supervisor<'a> {
         config: &ExecutorConfig,
         events_tx: &Sender<Event>,
     ) -> Result<(), ExecutorError> {
-        let specs = &config.task.health_checks;
-        if specs.is_empty() {
-            return Ok(());
+        let procs = self
+            .cgroup
+            .as_ref()
+            .map(ContainerCgroup::procs_files)
+            .unwrap_or_default();
+        if let Some((checkers, health)) = start_checks(config, events_tx, procs)? {
+            self.health = Some(health);
+            self.checkers = Some(checkers);
         }
-        let task = TaskContext {
-            ports: task_ports(&config.task),
-            env: config.env.clone(),
-            sandbox: config.sandbox.clone(),
-            user: config.task.command.user.clone(),
-            cgroup_procs: self
-                .cgroup
-                .as_ref()
-                .map(ContainerCgroup::procs_files)
-                .unwrap_or_default(),
-        };
-        let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
-        self.health = Some(Health::new(rules));
-        self.checkers = Some(checkers);
         Ok(())
     }
 
@@ -396,4 +387,26 @@ impl Drop for Supervisor<'_> {
         procs::reap_orphans();
         remove_cgroup(self.cgroup.as_ref());
     }
+}
+
+/// Starts `config`'s health checks, if it has any, for a task whose processes are listed in
+/// `cgroup_procs` (empty for a Docker container); the results arrive on `events_tx`.
+pub(crate) fn start_checks(
+    config: &ExecutorConfig,
+    events_tx: &Sender<Event>,
+    cgroup_procs: Vec<std::path::PathBuf>,
+) -> Result<Option<(HealthCheckers, Health)>, ExecutorError> {
+    let specs = &config.task.health_checks;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let task = TaskContext {
+        ports: task_ports(&config.task),
+        env: config.env.clone(),
+        sandbox: config.sandbox.clone(),
+        user: config.task.command.user.clone(),
+        cgroup_procs,
+    };
+    let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
+    Ok(Some((checkers, Health::new(rules))))
 }

@@ -12,7 +12,7 @@ pub use engine::DockerError;
 pub use plan::{LABEL_AGENT, LABEL_CONTAINER};
 
 use crate::ExecutorError;
-use crate::health::{Health, HealthCheckers, HealthCommand, Probe, TaskContext};
+use crate::health::{Health, HealthCheckers, HealthCommand, Probe};
 use crate::logs::RotatingFile;
 use crate::outcome::{Ending, OomReport, Outcome};
 use crate::socket::{Event, Hub};
@@ -188,20 +188,12 @@ impl<'a> Supervisor<'a> {
         config: &ExecutorConfig,
         events_tx: &Sender<Event>,
     ) -> Result<(), ExecutorError> {
-        let specs = &config.task.health_checks;
-        if specs.is_empty() {
-            return Ok(());
+        if let Some((checkers, health)) =
+            crate::supervise::start_checks(config, events_tx, Vec::new())?
+        {
+            self.health = Some(health);
+            self.checkers = Some(checkers);
         }
-        let task = TaskContext {
-            ports: crate::supervise::task_ports(&config.task),
-            env: config.env.clone(),
-            sandbox: config.sandbox.clone(),
-            user: config.task.command.user.clone(),
-            cgroup_procs: Vec::new(),
-        };
-        let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
-        self.health = Some(Health::new(rules));
-        self.checkers = Some(checkers);
         Ok(())
     }
 
