@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian packages the tests need.
-const APT_PACKAGES: &[&str] = &["busybox-static"];
+const APT_PACKAGES: &[&str] = &[
+    "busybox-static",
+    "docker-registry",
+    "skopeo",
+    "apache2-utils",
+];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
 
