@@ -1,7 +1,14 @@
-//! End-to-end tests of Docker containers under a real `keel master` + `keel agent`: a
-//! Marathon app in a bridged busybox container serving HTTP on its mapped host port, which
-//! survives an agent crash and restart and whose container goes away with the app; and the
-//! agent's garbage collection of an orphan container carrying its id.
+//! End-to-end tests of containers under a real `keel master` + `keel agent`.
+//!
+//! Docker: a Marathon app in a bridged busybox container serving HTTP on its mapped host
+//! port, which survives an agent crash and restart and whose container goes away with the
+//! app; the agent's garbage collection of an orphan container carrying its id.
+//!
+//! Keel's own runtime (UCR): busybox pulled from a real registry on loopback (Debian's
+//! `docker-registry`) and from an archive directory; the task sees only its own
+//! processes, is held to its memory limit and reads a read-only host volume; a Docker and
+//! a UCR task both survive a kill -9 of the agent; a missing image, a registry that is down
+//! and an invalid reference each end as TASK_FAILED with a clear message.
 
 mod support;
 
@@ -52,7 +59,11 @@ impl Cluster {
     }
 
     fn agent(&self, master: &str) -> Proc {
-        Proc::start(&[
+        self.agent_with(master, &[])
+    }
+
+    fn agent_with(&self, master: &str, extra: &[&str]) -> Proc {
+        let mut args = vec![
             "agent",
             "--master",
             master,
@@ -62,7 +73,9 @@ impl Cluster {
             &self.alisten,
             "--resources",
             &self.resources,
-        ])
+        ];
+        args.extend_from_slice(extra);
+        Proc::start(&args)
     }
 }
 
@@ -305,4 +318,236 @@ fn docker_run(label: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A loopback registry holding busybox as `busybox:latest`.
+fn registry_with_busybox(dir: &TempDir) -> keel_image::testing::Registry {
+    let archive = keel_image::testing::busybox_archive(&dir.path().join("archive"));
+    let registry = keel_image::testing::Registry::start(
+        &dir.path().join("registry"),
+        keel_image::testing::RegistryOptions::default(),
+    );
+    registry.push_archive(&archive, "busybox:latest");
+    registry
+}
+
+/// `keel task run` with `args`; returns the task id.
+fn launch(url: &str, args: &[&str]) -> String {
+    let mut all = vec!["task", "run"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = cli(url, &all);
+    assert!(ok, "keel task run {args:?} failed: {err}");
+    out.trim().to_string()
+}
+
+/// The task's stdout, once it contains `marker`.
+fn stdout_with(url: &str, id: &str, marker: &str) -> String {
+    wait_for(30, &format!("{marker:?} in the stdout of {id}"), || {
+        let t = task(url, id)?;
+        let out = read_sandbox(url, &t, "stdout");
+        out.contains(marker).then_some(out)
+    })
+}
+
+/// Containers of the agent whose writable layer is still on disk.
+fn container_dirs(work: &str) -> Vec<std::path::PathBuf> {
+    let runs = std::path::Path::new(work).join("meta").join("runs");
+    std::fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("container"))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+#[test]
+fn a_ucr_task_from_the_loopback_registry_is_isolated_limited_and_reads_a_readonly_volume() {
+    let dir = TempDir::new("ucr-registry");
+    let registry = registry_with_busybox(&dir);
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let reg = format!("http://{}", registry.addr);
+    let _agent = cluster.agent_with(&url, &["--docker-registry", &reg]);
+    let host = dir.path().join("host-data");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    std::fs::write(host.join("hello"), "from-the-host\n").expect("write");
+    let volume = format!("{}:/data:ro", host.display());
+
+    let script = "echo procs:; ps -o pid,comm; echo :procs; cat /data/hello; \
+        (touch /data/x 2>/dev/null && echo volume-writable) || echo volume-read-only; \
+        echo sandbox=$MESOS_SANDBOX; test -d /mnt/mesos/sandbox && echo sandbox-mounted; \
+        echo done; exec sleep 600";
+    let id = launch(
+        &url,
+        &[
+            "--image", "busybox", "--volume", &volume, "--shell", "--", script,
+        ],
+    );
+    wait_state(&url, &id, "TASK_RUNNING", 60);
+    let out = stdout_with(&url, &id, "done");
+    let procs: Vec<&str> = out
+        .split("procs:")
+        .nth(1)
+        .and_then(|s| s.split(":procs").next())
+        .unwrap_or_default()
+        .lines()
+        .skip(2) // the rest of the marker line and ps's header
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    // The container's init, the shell and ps: none of the host's processes.
+    assert!(procs.len() <= 3, "the task sees other processes: {procs:?}");
+    assert!(
+        procs.iter().any(|l| l.trim().starts_with("1 ")),
+        "no pid 1 in the container: {procs:?}"
+    );
+    assert!(out.contains("from-the-host"), "{out}");
+    assert!(out.contains("volume-read-only"), "{out}");
+    assert!(!host.join("x").exists());
+    assert!(out.contains("sandbox=/mnt/mesos/sandbox"), "{out}");
+    assert!(out.contains("sandbox-mounted"), "{out}");
+    assert_eq!(container_dirs(&cluster.work).len(), 1);
+
+    // Held to its memory limit: 200 MB through `tail` (which keeps a line-less input).
+    let hog = launch(
+        &url,
+        &[
+            "--image",
+            "busybox",
+            "--mem",
+            "24",
+            "--shell",
+            "--",
+            "head -c 200m /dev/zero | tail",
+        ],
+    );
+    let t = wait_state(&url, &hog, "TASK_FAILED", 60);
+    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_MEMORY", "{t}");
+
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "{err}");
+    wait_state(&url, &id, "TASK_KILLED", 30);
+    wait_for(10, "the containers' writable layers to be removed", || {
+        container_dirs(&cluster.work).is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
+    let dir = TempDir::new("ucr-archive");
+    let archives = dir.path().join("archives");
+    let archive = keel_image::testing::busybox_archive(&dir.path().join("build"));
+    std::fs::create_dir_all(&archives).expect("mkdir");
+    std::fs::copy(&archive, archives.join("busybox:latest.tar")).expect("copy archive");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let local = archives.display().to_string();
+    let _agent = cluster.agent_with(&url, &["--docker-registry", &local]);
+
+    let script = "echo archive-ok image=$KEEL_IMAGE; pwd";
+    let id = launch(&url, &["--image", "busybox", "--", "sh", "-c", script]);
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+    let out = stdout_with(&url, &id, "archive-ok");
+    assert!(
+        out.contains("image=busybox"),
+        "the image's environment is not set: {out}"
+    );
+    assert!(
+        out.contains("/mnt/mesos/sandbox"),
+        "not started in the sandbox: {out}"
+    );
+    // No command: the image's own cmd (`sh`, which ends at once on an empty stdin).
+    let id = launch(&url, &["--image", "busybox"]);
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+}
+
+#[test]
+fn a_missing_image_a_registry_that_is_down_and_a_bad_reference_fail_the_task_cleanly() {
+    let dir = TempDir::new("ucr-bad");
+    let registry = registry_with_busybox(&dir);
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let reg = format!("http://{}", registry.addr);
+    let _agent = cluster.agent_with(&url, &["--docker-registry", &reg]);
+    let down = format!("127.0.0.1:{}/busybox:latest", free_port());
+    for (image, expect) in [
+        ("no-such-image:1", "not found"),
+        (down.as_str(), "unreachable"),
+        ("Not//A Valid:Ref", "invalid"),
+    ] {
+        let id = launch(&url, &["--image", image, "--", "true"]);
+        let t = wait_state(&url, &id, "TASK_FAILED", 60);
+        assert_eq!(
+            t["reason"], "REASON_CONTAINER_LAUNCH_FAILED",
+            "{image}: {t}"
+        );
+        let message = t["message"].as_str().unwrap_or_default().to_lowercase();
+        assert!(message.contains(expect), "{image}: {message}");
+    }
+    assert!(container_dirs(&cluster.work).is_empty());
+}
+
+#[test]
+fn docker_and_ucr_tasks_both_survive_a_kill_9_of_the_agent() {
+    busybox::busybox_image();
+    let dir = TempDir::new("ucr-restart");
+    let registry = registry_with_busybox(&dir);
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let reg = format!("http://{}", registry.addr);
+    let agent = cluster.agent_with(&url, &["--docker-registry", &reg]);
+    let aid = agent_id(&agent.url);
+    let _cleanup = Containers(format!("keel.agent_id={aid}"));
+
+    // A Marathon app in Keel's runtime and a Docker task.
+    let app = json!({
+        "id": "/ucr", "cmd": "echo $$ > $MESOS_SANDBOX/pid; exec sleep 600",
+        "cpus": 0.1, "mem": 32, "instances": 1,
+        "container": {"type": "MESOS", "docker": {"image": "busybox"}}
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    let docker = launch(
+        &url,
+        &[
+            "--image",
+            busybox::BUSYBOX_IMAGE,
+            "--docker",
+            "--",
+            "sleep",
+            "600",
+        ],
+    );
+    let ucr = wait_for(60, "the app's task to run", || {
+        app_tasks(&url, "/ucr")
+            .into_iter()
+            .find(|t| t["state"] == "TASK_RUNNING")
+    });
+    let ucr = ucr["id"].as_str().unwrap_or_default().to_string();
+    wait_state(&url, &docker, "TASK_RUNNING", 60);
+
+    agent.kill9();
+    let agent = cluster.agent_with(&url, &["--docker-registry", &reg]);
+    assert_eq!(agent_id(&agent.url), aid, "the agent id changed");
+    for id in [&ucr, &docker] {
+        wait_for(30, "the restarted agent to re-adopt the task", || {
+            agent_runs(&agent.url, id).then_some(())
+        });
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for id in [&ucr, &docker] {
+        assert_eq!(task_state(&url, id), "TASK_RUNNING", "{id}");
+    }
+    let tasks = app_tasks(&url, "/ucr");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        tasks[0]["id"],
+        ucr.as_str(),
+        "the UCR task was replaced: {tasks:?}"
+    );
+    assert_eq!(docker_ps(&format!("keel.task_id={docker}")).len(), 1);
 }

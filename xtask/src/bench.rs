@@ -39,6 +39,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if all || which == "jobs" {
         jobs(root, smoke)?;
     }
+    if all || which == "containers" {
+        crate::bench_containers::containers(root, smoke)?;
+    }
     Ok(())
 }
 
@@ -154,7 +157,7 @@ fn store(smoke: bool) -> anyhow::Result<()> {
 }
 
 /// The keel binary to benchmark: `KEEL_BIN`, else release if built, else debug.
-fn keel_bin(root: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn keel_bin(root: &Path) -> anyhow::Result<PathBuf> {
     if let Ok(b) = std::env::var("KEEL_BIN") {
         return Ok(PathBuf::from(b));
     }
@@ -167,9 +170,9 @@ fn keel_bin(root: &Path) -> anyhow::Result<PathBuf> {
     bail!("build keel first (cargo build --release -p keel)")
 }
 
-struct Running {
-    child: Child,
-    url: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Running {
@@ -179,7 +182,7 @@ impl Drop for Running {
     }
 }
 
-fn start(bin: &Path, args: &[&str]) -> anyhow::Result<Running> {
+pub(crate) fn start(bin: &Path, args: &[&str]) -> anyhow::Result<Running> {
     let mut child = Command::new(bin)
         .args(args)
         .env("KEEL_LOG", "warn")
@@ -209,7 +212,7 @@ fn http() -> reqwest::blocking::Client {
         .unwrap_or_default()
 }
 
-fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
+pub(crate) fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
     let r = http().post(url).json(body).send()?;
     let code = r.status();
     let v: Value = r.json().unwrap_or(Value::Null);
@@ -219,7 +222,7 @@ fn post_json(url: &str, body: &Value) -> anyhow::Result<Value> {
     Ok(v)
 }
 
-fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
+pub(crate) fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         let v: Value = http()
@@ -331,7 +334,7 @@ fn submit(root: &Path, smoke: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tempdir(tag: &str) -> PathBuf {
+pub(crate) fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("keel-bench-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     let _ = std::fs::create_dir_all(&d);
@@ -494,7 +497,7 @@ fn get_json(url: &str) -> anyhow::Result<Value> {
     Ok(http().get(url).send()?.json()?)
 }
 
-fn send_json(method: reqwest::Method, url: &str, body: &Value) -> anyhow::Result<Value> {
+pub(crate) fn send_json(method: reqwest::Method, url: &str, body: &Value) -> anyhow::Result<Value> {
     let r = http().request(method, url).json(body).send()?;
     let code = r.status();
     let v: Value = r.json().unwrap_or(Value::Null);
@@ -505,7 +508,7 @@ fn send_json(method: reqwest::Method, url: &str, body: &Value) -> anyhow::Result
 }
 
 /// Sum of `tasksRunning` over every app.
-fn marathon_running(url: &str) -> usize {
+pub(crate) fn marathon_running(url: &str) -> usize {
     get_json(&format!("{url}/v2/apps"))
         .ok()
         .and_then(|v| {
@@ -518,7 +521,7 @@ fn marathon_running(url: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn wait_marathon_running(url: &str, n: usize, secs: u64) -> anyhow::Result<Duration> {
+pub(crate) fn wait_marathon_running(url: &str, n: usize, secs: u64) -> anyhow::Result<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(secs) {
         if marathon_running(url) >= n {

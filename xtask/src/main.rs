@@ -2,6 +2,7 @@
 //! clippy, every test, client compatibility tests, benchmark smoke), plus `tidy` and `bench`.
 
 mod bench;
+mod bench_containers;
 mod tidy;
 
 use anyhow::{Context, bail};
@@ -51,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|marathon|placement|all> [--smoke]"
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|marathon|placement|containers|all> [--smoke]"
             );
             bail!("unknown command {:?}", args.first())
         }

@@ -29,6 +29,9 @@ pub struct GcConfig {
     pub docker: bool,
     /// Exited Keel containers and unused images Keel used are removed past this age.
     pub docker_max_age: Duration,
+    /// Cached images (Keel's own runtime) no container used for this long are removed;
+    /// shortened under disk pressure like sandboxes.
+    pub image_max_age: Duration,
 }
 
 impl Default for GcConfig {
@@ -39,6 +42,7 @@ impl Default for GcConfig {
             disk_headroom: 0.1,
             docker: true,
             docker_max_age: Duration::from_secs(3600),
+            image_max_age: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -49,11 +53,13 @@ pub struct GcCounters {
     pub sandboxes_removed: AtomicU64,
     pub docker_containers_removed: AtomicU64,
     pub docker_images_removed: AtomicU64,
+    pub images_removed: AtomicU64,
+    pub image_layers_removed: AtomicU64,
 }
 
 impl GcCounters {
     /// `(metric name, value)` pairs for `/metrics/snapshot`.
-    pub fn snapshot(&self) -> [(&'static str, u64); 3] {
+    pub fn snapshot(&self) -> [(&'static str, u64); 5] {
         [
             (
                 "gc/sandboxes_removed",
@@ -66,6 +72,14 @@ impl GcCounters {
             (
                 "gc/docker_images_removed",
                 self.docker_images_removed.load(Ordering::Relaxed),
+            ),
+            (
+                "gc/images_removed",
+                self.images_removed.load(Ordering::Relaxed),
+            ),
+            (
+                "gc/image_layers_removed",
+                self.image_layers_removed.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -288,6 +302,58 @@ async fn collect_images(
     removed
 }
 
+/// The layers of Keel's image cache that live containers use (recorded by their executors).
+fn layers_in_use(meta_dirs: &[PathBuf]) -> BTreeSet<String> {
+    meta_dirs
+        .iter()
+        .filter_map(|d| std::fs::read(d.join(keel_executor::LAYERS_FILE)).ok())
+        .filter_map(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+        .flatten()
+        .collect()
+}
+
+/// Keel's image-cache GC: images unused for `max_age` whose layers no live container uses.
+async fn collect_image_cache(agent: &crate::Agent, max_age: Duration) {
+    let meta_dirs: Vec<PathBuf> = agent.with_core(|c| {
+        c.tasks
+            .values()
+            .filter(|e| !e.rec.completed)
+            .map(|e| e.rec.meta_dir.clone())
+            .collect()
+    });
+    let store_dir = agent.settings.images.store_dir.clone();
+    if !store_dir.exists() {
+        return;
+    }
+    let report = tokio::task::spawn_blocking(move || {
+        let in_use = layers_in_use(&meta_dirs);
+        keel_image::ImageStore::open(&store_dir)
+            .and_then(|store| store.gc(max_age, &in_use, SystemTime::now()))
+    })
+    .await;
+    match report {
+        Ok(Ok(r)) => {
+            for image in &r.images {
+                tracing::info!(%image, "gc: removed cached image");
+            }
+            if !r.layers.is_empty() {
+                tracing::info!(
+                    layers = r.layers.len(),
+                    bytes = r.bytes,
+                    "gc: removed cached layers"
+                );
+            }
+            let c = &agent.gc_counters;
+            c.images_removed
+                .fetch_add(r.images.len() as u64, Ordering::Relaxed);
+            c.image_layers_removed
+                .fetch_add(r.layers.len() as u64, Ordering::Relaxed);
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "gc: image cache"),
+        Err(e) => tracing::warn!(error = %e, "gc: image cache task"),
+    }
+}
+
 /// Runs the collectors every `config.interval` until the task is aborted.
 pub(crate) async fn run(agent: crate::Agent) {
     let config = agent.gc.clone();
@@ -327,6 +393,8 @@ async fn pass(
     counters
         .sandboxes_removed
         .fetch_add(removed.len() as u64, Ordering::Relaxed);
+    let image_age = allowed_age(config.image_max_age, config.disk_headroom, usage);
+    collect_image_cache(agent, image_age).await;
     let Some(agent_id) = agent.id().filter(|_| config.docker) else {
         return;
     };

@@ -3,7 +3,7 @@
 
 use crate::error::AgentError;
 use crate::records::TaskRecord;
-use keel_api::executor::{CONFIG_FILE, CgroupConfig, ExecutorConfig, LogRotation};
+use keel_api::executor::{CONFIG_FILE, CgroupConfig, ExecutorConfig, ImageSettings, LogRotation};
 use keel_model::{AgentId, ContainerId, TaskSpec, TaskState};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
@@ -18,6 +18,8 @@ pub struct LaunchSettings {
     pub endpoint_hostport: String,
     pub cgroups: CgroupConfig,
     pub log_rotation: LogRotation,
+    /// Image sources and cache of Keel's own container runtime.
+    pub images: ImageSettings,
 }
 
 /// The abstract socket name of a container's executor.
@@ -82,6 +84,7 @@ pub fn prepare(
         cgroups: s.cgroups.clone(),
         log_rotation: s.log_rotation.clone(),
         socket_name: socket_name(&container),
+        images: s.images.clone(),
     };
     let path = meta_dir.join(CONFIG_FILE);
     let bytes = serde_json::to_vec_pretty(&config).map_err(|e| AgentError::Launch {

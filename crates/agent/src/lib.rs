@@ -51,6 +51,8 @@ pub struct AgentConfig {
     pub log_rotation: LogRotation,
     /// Garbage collection of sandboxes and Docker leftovers.
     pub gc: GcConfig,
+    /// Image sources and cache of Keel's own container runtime.
+    pub images: keel_api::executor::ImageSettings,
 }
 
 /// What a simulated agent is: where its master is, what it offers, and the HTTP client
@@ -113,6 +115,7 @@ impl Agent {
                 endpoint_hostport: hostport.clone(),
                 cgroups: config.cgroups.clone(),
                 log_rotation: config.log_rotation.clone(),
+                images: config.images.clone(),
             },
             master: config.master.trim_end_matches('/').to_string(),
             endpoint: format!("http://{hostport}"),
@@ -160,6 +163,7 @@ impl Agent {
                     root: String::new(),
                 },
                 log_rotation: LogRotation::default(),
+                images: Default::default(),
             },
             master: master.trim_end_matches('/').to_string(),
             endpoint: "http://127.0.0.1:9".into(),

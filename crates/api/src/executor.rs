@@ -42,6 +42,47 @@ impl Default for CgroupConfig {
     }
 }
 
+/// How Keel's own runtime makes a container's root filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootfsBackend {
+    /// overlayfs when the kernel has it, else copy.
+    #[default]
+    Auto,
+    Overlay,
+    /// The layers copied into a plain directory per container.
+    Copy,
+}
+
+/// Where images come from and where they are kept (Mesos `--docker_registry`,
+/// `--docker_store_dir`, `--docker_config`, `--image_provisioner_backend`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageSettings {
+    /// The layer cache shared by every container of the agent.
+    #[serde(default)]
+    pub store_dir: PathBuf,
+    /// A directory of `<repo>:<tag>.tar` archives tried before any registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_dir: Option<PathBuf>,
+    /// The registry (`host[:port]`) for image names that name none (default Docker Hub).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_registry: Option<String>,
+    /// Registries reached over plain HTTP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insecure_registries: Vec<String>,
+    /// Extra PEM CA certificates trusted for HTTPS registries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Credentials per registry host, from a Docker `config.json` (`auths`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, (String, String)>,
+    /// Time limit of one pull, in seconds (0: the default).
+    #[serde(default)]
+    pub pull_timeout_secs: u64,
+    #[serde(default)]
+    pub backend: RootfsBackend,
+}
+
 /// Everything `keel executor` needs; written by the agent to `<meta_dir>/executor.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutorConfig {
@@ -58,6 +99,9 @@ pub struct ExecutorConfig {
     pub log_rotation: LogRotation,
     /// Name of the abstract Unix socket the executor listens on (without the leading NUL).
     pub socket_name: String,
+    /// Image sources and cache, for containers of Keel's own runtime.
+    #[serde(default)]
+    pub images: ImageSettings,
 }
 
 /// One status transition seen by the executor. `seq` starts at 1 and increases by one.

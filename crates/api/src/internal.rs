@@ -103,6 +103,10 @@ pub struct LaunchRequest {
     pub kill_grace_secs: Option<f64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The task's container; with an image, `cmd` and `args` may both be empty (the image's
+    /// entrypoint and cmd run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<keel_model::ContainerSpec>,
 }
 
 fn default_cpus() -> f64 {

@@ -6,7 +6,10 @@ use clap::Args;
 use comfy_table::{Table, presets::NOTHING};
 use keel_api::internal::{KillRequest, LaunchRequest, LaunchResponse};
 use keel_api::mesos::{ReadChunk, Task, Tasks};
-use keel_model::{Constraint, ConstraintOp};
+use keel_model::{
+    Constraint, ConstraintOp, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, Volume,
+    VolumeMode,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,8 +50,21 @@ pub struct RunArgs {
     /// Wait until the task is running (or has ended).
     #[arg(long)]
     wait: bool,
+    /// Run in a container from this image (Keel's own runtime unless --docker); without a
+    /// command the image's entrypoint and cmd run.
+    #[arg(long)]
+    image: Option<String>,
+    /// Run the image through the Docker Engine instead of Keel's own runtime.
+    #[arg(long, requires = "image")]
+    docker: bool,
+    /// Pull the image even when it is cached.
+    #[arg(long, requires = "image")]
+    force_pull: bool,
+    /// Volume HOST_PATH:CONTAINER_PATH[:ro|rw] (read-write by default; repeatable).
+    #[arg(long = "volume", requires = "image")]
+    volumes: Vec<String>,
     /// The command and its arguments.
-    #[arg(last = true, required = true)]
+    #[arg(last = true, required_unless_present = "image")]
     command: Vec<String>,
 }
 
@@ -110,8 +126,60 @@ fn parse_env(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
+/// `--volume HOST:CONTAINER[:ro|rw]`.
+fn parse_volume(s: &str) -> anyhow::Result<Volume> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, container, mode) = match parts.as_slice() {
+        [h, c] => (h, c, VolumeMode::ReadWrite),
+        [h, c, "ro"] => (h, c, VolumeMode::ReadOnly),
+        [h, c, "rw"] => (h, c, VolumeMode::ReadWrite),
+        _ => {
+            return Err(anyhow!(
+                "--volume {s:?} is not HOST_PATH:CONTAINER_PATH[:ro|rw]"
+            ));
+        }
+    };
+    if host.is_empty() || container.is_empty() {
+        return Err(anyhow!("--volume {s:?} has an empty path"));
+    }
+    Ok(Volume {
+        container_path: container.to_string(),
+        host_path: host.to_string(),
+        mode,
+        image: None,
+    })
+}
+
+fn container_of(a: &RunArgs) -> anyhow::Result<Option<ContainerSpec>> {
+    let Some(image) = &a.image else {
+        return Ok(None);
+    };
+    Ok(Some(ContainerSpec {
+        kind: match a.docker {
+            true => ContainerKind::Docker,
+            false => ContainerKind::Mesos,
+        },
+        docker: Some(DockerSpec {
+            image: image.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: Vec::new(),
+            privileged: false,
+            force_pull: a.force_pull,
+        }),
+        volumes: a
+            .volumes
+            .iter()
+            .map(|v| parse_volume(v))
+            .collect::<anyhow::Result<_>>()?,
+    }))
+}
+
 pub async fn run(c: &Client, g: &Global, a: RunArgs) -> anyhow::Result<()> {
-    let (cmd, args) = if a.shell || a.command.len() == 1 {
+    let container = container_of(&a)?;
+    let (cmd, args) = if a.command.is_empty() {
+        (None, Vec::new())
+    } else if a.shell || a.command.len() == 1 {
         (Some(a.command.join(" ")), Vec::new())
     } else {
         (None, a.command.clone())
@@ -133,6 +201,7 @@ pub async fn run(c: &Client, g: &Global, a: RunArgs) -> anyhow::Result<()> {
         role: a.role,
         kill_grace_secs: a.grace,
         labels: BTreeMap::new(),
+        container,
     };
     let resp: LaunchResponse = c.post("/internal/v1/tasks", &req).await?;
     let mut state = "TASK_STAGING".to_string();

@@ -10,7 +10,9 @@
 //! an agent that finds the socket refusing connections (the executor is gone) can read the
 //! final state from that file ([`read_statuses`]).
 //!
-//! Tasks with a Docker container run through the Docker Engine API instead (`docker`).
+//! Tasks with a Docker container run through the Docker Engine API instead (`docker`);
+//! tasks with a MESOS container and an image run in Keel's own runtime (`ucr`), which
+//! re-executes this binary as `keel container-init` inside new namespaces.
 //!
 //! Architecture Invariant: no shared async runtime; threads and blocking I/O only (the
 //! Docker client drives each engine call on a private current-thread runtime). The executor
@@ -29,6 +31,7 @@ mod socket;
 mod spawn;
 mod status;
 mod supervise;
+mod ucr;
 
 pub use cgroups::{
     CgroupError, CgroupFs, CgroupLayout, CgroupLimits, ContainerCgroup, Controller, HostFs, Setting,
@@ -39,6 +42,7 @@ pub use fetch::FetchError;
 pub use logs::{RotatingFile, pump};
 pub use spawn::{DEFAULT_PATH, SpawnError};
 pub use status::read_statuses;
+pub use ucr::{INIT_PROGRAM_ENV, LAYERS_FILE, container_init};
 
 use keel_api::executor::{ExecutorConfig, ExecutorMessage, PID_FILE, STATUS_FILE};
 use std::io;

@@ -6,6 +6,7 @@ use keel_model::CommandSpec;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,17 @@ pub struct SpawnPlan {
     pub cwd: PathBuf,
     /// `cgroup.procs` files the child joins before exec.
     pub cgroup_procs: Vec<PathBuf>,
+    /// Run `container-init` in new namespaces instead of the command itself.
+    pub container: Option<ContainerInit>,
+}
+
+/// How to start a container of Keel's own runtime: the plan `container-init` carries out
+/// and the pipe it reports the launch on.
+#[derive(Debug, Clone)]
+pub struct ContainerInit {
+    pub program: PathBuf,
+    pub plan_path: PathBuf,
+    pub launch_fd: RawFd,
 }
 
 /// Ids to switch to in the child.
@@ -79,9 +91,10 @@ pub(crate) fn describe(command: &CommandSpec) -> String {
 /// `/dev/null`). The child's pid is registered as claimed, so orphan reaping never steals
 /// its exit status; whoever waits for it must unclaim it.
 pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, SpawnError> {
-    let user = match &plan.command.user {
-        Some(name) => switch_user(name)?,
-        None => None,
+    let user = match (&plan.command.user, &plan.container) {
+        // Inside a container, the image's user database decides (container-init).
+        (Some(name), None) => switch_user(name)?,
+        _ => None,
     };
     let procs = plan
         .cgroup_procs
@@ -91,10 +104,22 @@ pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, Sp
     if let Some(ids) = &user {
         chown_sandbox(&plan.cwd, ids);
     }
-    let mut cmd = build_command(plan);
+    let mut cmd = match &plan.container {
+        Some(init) => init_command(init),
+        None => build_command(plan),
+    };
     cmd.stdout(stdout).stderr(stderr);
+    let container = plan.container.as_ref().map(|c| c.launch_fd);
     // SAFETY: the hook only makes async-signal-safe calls on data prepared before the fork.
-    unsafe { cmd.pre_exec(move || child_setup(&procs, user.as_ref())) };
+    unsafe {
+        cmd.pre_exec(move || {
+            child_setup(&procs, user.as_ref())?;
+            match container {
+                Some(fd) => keep_open(fd),
+                None => Ok(()),
+            }
+        })
+    };
     let launch = |source| SpawnError::Launch {
         command: describe(&plan.command),
         source,
@@ -116,6 +141,29 @@ fn build_command(plan: &SpawnPlan) -> Command {
         .current_dir(&plan.cwd)
         .stdin(Stdio::null());
     cmd
+}
+
+/// `keel container-init <plan> <fd>`, with an empty environment.
+fn init_command(init: &ContainerInit) -> Command {
+    let mut cmd = Command::new(&init.program);
+    cmd.arg0("keel")
+        .arg("container-init")
+        .arg(&init.plan_path)
+        .arg(init.launch_fd.to_string())
+        .env_clear()
+        .env("PATH", DEFAULT_PATH)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// In the child, after `child_setup`: keeps the launch pipe open across exec.
+fn keep_open(launch_fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl takes integers only.
+    if unsafe { libc::fcntl(launch_fd, libc::F_SETFD, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
@@ -343,6 +391,7 @@ mod tests {
             env: BTreeMap::new(),
             cwd: std::env::temp_dir(),
             cgroup_procs: Vec::new(),
+            container: None,
         };
         let result = spawn(&plan, Stdio::null(), Stdio::null());
         let msg = result.err().map(|e| e.to_string()).unwrap_or_default();

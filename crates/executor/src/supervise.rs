@@ -9,11 +9,13 @@ use crate::health::{Health, HealthCheckers, HealthCommand, Probe, TaskContext};
 use crate::logs::OutputPumps;
 use crate::outcome::{Ending, OomReport, Outcome};
 use crate::socket::{Event, Hub};
-use crate::spawn::{SpawnPlan, spawn};
+use crate::spawn::{ContainerInit, SpawnPlan, spawn};
 use crate::status::StatusUpdate;
+use crate::ucr;
 use crate::{ExecutorError, procs};
 use keel_api::executor::{ExecutorConfig, ExecutorStatus};
 use keel_model::{Reason, TaskSpec, TaskState};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -41,22 +43,48 @@ pub(crate) fn run_task(
     if let Some(docker) = docker_spec(&config.task) {
         return crate::docker::run_task(config, docker, hub, events, events_tx);
     }
-    let (child, cgroup, pumps) = match launch(config) {
+    let container = match ucr::image_of(&config.task).map(|d| ucr::prepare(config, d)) {
+        None => None,
+        Some(Ok(prepared)) => Some(prepared),
+        Some(Err(e)) => {
+            ucr::remove(&ucr::plan::Dirs::under(&config.meta_dir));
+            return hub.emit(container_failed(&e.to_string()));
+        }
+    };
+    let launched = launch(config, container.as_ref());
+    let (child, cgroup, pumps) = match launched {
         Ok(launched) => launched,
-        Err(failed) => return hub.emit(failed),
+        Err(failed) => {
+            if let Some(c) = &container {
+                ucr::remove(&c.dirs);
+            }
+            return hub.emit(failed);
+        }
     };
     let mut supervisor = Supervisor::new(hub, child, cgroup, &config.task);
     hub.emit(StatusUpdate::new(TaskState::Running))?;
     supervisor.start_health_checks(config, events_tx)?;
     let outcome = supervisor.watch(events);
     supervisor.clean_up(pumps);
+    if let Some(c) = &container {
+        ucr::remove(&c.dirs);
+    }
     hub.emit(outcome.terminal_update())
 }
 
-/// Starts the output pumps, creates the cgroup and spawns the task. On failure, undoes
-/// what was done and returns the TASK_FAILED update to report.
+/// The container of Keel's own runtime could not be built or its program not started.
+fn container_failed(why: &str) -> StatusUpdate {
+    StatusUpdate::new(TaskState::Failed)
+        .reason(Reason::ReasonContainerLaunchFailed)
+        .message(format!("Failed to launch container: {why}"))
+}
+
+/// Starts the output pumps, creates the cgroup and spawns the task (through
+/// `container-init` for a container of Keel's own runtime). On failure, undoes what was
+/// done and returns the TASK_FAILED update to report.
 fn launch(
     config: &ExecutorConfig,
+    container: Option<&ucr::Prepared>,
 ) -> Result<(Child, Option<ContainerCgroup>, OutputPumps), StatusUpdate> {
     let (pumps, stdout, stderr) =
         OutputPumps::start(&config.sandbox, &config.log_rotation).map_err(launch_failed)?;
@@ -68,6 +96,15 @@ fn launch(
             return Err(launch_failed(e));
         }
     };
+    let pipe = match container.map(|_| launch_pipe()).transpose() {
+        Ok(pipe) => pipe,
+        Err(e) => {
+            drop((stdout, stderr));
+            pumps.drain(DRAIN_TIMEOUT);
+            remove_cgroup(cgroup.as_ref());
+            return Err(launch_failed(ExecutorError::io("create", "launch pipe", e)));
+        }
+    };
     let plan = SpawnPlan {
         command: config.task.command.clone(),
         env: config.env.clone(),
@@ -76,9 +113,33 @@ fn launch(
             .as_ref()
             .map(ContainerCgroup::procs_files)
             .unwrap_or_default(),
+        container: container
+            .zip(pipe.as_ref())
+            .map(|(c, (_, w))| ContainerInit {
+                program: ucr::init_program(),
+                plan_path: c.plan_path.clone(),
+                launch_fd: w.as_raw_fd(),
+            }),
     };
-    match spawn(&plan, stdout, stderr) {
-        Ok(child) => Ok((child, cgroup, pumps)),
+    let spawned = spawn(&plan, stdout, stderr);
+    let verdict = match (spawned.is_ok(), pipe) {
+        (true, Some((read, write))) => {
+            drop(write);
+            Some(ucr::await_launch(read))
+        }
+        _ => None,
+    };
+    match spawned {
+        Ok(mut child) => match verdict {
+            Some(Err(why)) => {
+                let _ = child.wait();
+                procs::claimed().remove(&(child.id() as i32));
+                pumps.drain(DRAIN_TIMEOUT);
+                remove_cgroup(cgroup.as_ref());
+                Err(container_failed(&why))
+            }
+            _ => Ok((child, cgroup, pumps)),
+        },
         Err(e) => {
             pumps.drain(DRAIN_TIMEOUT);
             remove_cgroup(cgroup.as_ref());
@@ -88,6 +149,18 @@ fn launch(
                 .message(e.to_string()))
         }
     }
+}
+
+/// The pipe `container-init` reports the launch on (both ends close-on-exec; the child
+/// keeps its end across exec).
+fn launch_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2(2) writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just opened both descriptors; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The container could not be set up (output files, cgroups).

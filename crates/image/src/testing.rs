@@ -152,7 +152,7 @@ pub fn busybox_layer() -> Vec<u8> {
 /// The container config of the test busybox image.
 pub fn busybox_config() -> serde_json::Value {
     json!({
-        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KEEL_IMAGE=busybox"],
         "Cmd": ["sh"],
     })
 }
@@ -160,6 +160,7 @@ pub fn busybox_config() -> serde_json::Value {
 /// Writes the busybox image as `dir/busybox:latest.tar` (`docker save` format, tagged
 /// `busybox:latest`, the name Mesos's local puller looks for) and returns its path.
 pub fn busybox_archive(dir: &Path) -> PathBuf {
+    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     let path = dir.join("busybox:latest.tar");
     docker_archive(
         &path,

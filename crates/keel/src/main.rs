@@ -1,6 +1,7 @@
 //! The `keel` binary: parses the command line and wires the roles (master, agent,
 //! executor) and the CLI. No decisions live here.
 
+mod node;
 mod roles;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -61,6 +62,14 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
+    // The container init runs before anything else is set up: it is on the path of every
+    // container start.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().take(4).collect();
+    if args.len() == 4 && args[1] == "container-init" {
+        let fd = args[3].to_str().and_then(|s| s.parse().ok()).unwrap_or(-1);
+        let code = keel_executor::container_init(std::path::Path::new(&args[2]), fd);
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Executor { config, listen_fd } => roles::executor(&config, listen_fd),

@@ -1,6 +1,7 @@
 //! Role wiring: builds stores, clocks, listeners and shutdown signals for `keel dev`,
 //! `keel master`, `keel agent` and `keel executor`.
 
+use crate::node::NodeOpts;
 use anyhow::Context;
 use clap::Args;
 use keel_agent::{Agent, AgentConfig, CgroupConfig, LogRotation};
@@ -54,11 +55,10 @@ pub struct DevArgs {
     /// Resource overrides for every agent (cpus:4;mem:2048;ports:[31000-32000]).
     #[arg(long)]
     resources: Option<String>,
-    /// Disable cgroup limits (for hosts where cgroups are not writable).
-    #[arg(long)]
-    no_cgroups: bool,
     #[command(flatten)]
     master: MasterOpts,
+    #[command(flatten)]
+    node: NodeOpts,
 }
 
 #[derive(Debug, Args)]
@@ -89,9 +89,8 @@ pub struct AgentArgs {
     /// Hostname to report (default: this machine's).
     #[arg(long)]
     hostname: Option<String>,
-    /// Disable cgroup limits.
-    #[arg(long)]
-    no_cgroups: bool,
+    #[command(flatten)]
+    node: NodeOpts,
 }
 
 fn init_logging() {
@@ -250,7 +249,7 @@ fn agent_config(
     resources: Option<&str>,
     attributes: Option<&str>,
     hostname: Option<String>,
-    no_cgroups: bool,
+    node: &NodeOpts,
 ) -> anyhow::Result<AgentConfig> {
     let resources = match resources {
         Some(r) => Resources::parse(r)?,
@@ -265,18 +264,19 @@ fn agent_config(
     let work_dir = work_dir.canonicalize()?;
     Ok(AgentConfig {
         master,
-        work_dir,
         listen,
         hostname,
         resources,
         attributes,
         executor_path: std::env::current_exe().context("locating the keel binary")?,
         cgroups: CgroupConfig {
-            enabled: !no_cgroups,
+            enabled: !node.no_cgroups,
             ..CgroupConfig::default()
         },
         log_rotation: LogRotation::default(),
-        gc: keel_agent::GcConfig::default(),
+        gc: node.gc()?,
+        images: node.images(&work_dir)?,
+        work_dir,
     })
 }
 
@@ -319,7 +319,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             a.resources.as_deref(),
             None,
             None,
-            a.no_cgroups,
+            &a.node,
         )?;
         let (agent, l) = start_agent(cfg, clock.clone()).await?;
         let mut rx = stop_rx.clone();
@@ -387,7 +387,7 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         a.resources.as_deref(),
         a.attributes.as_deref(),
         a.hostname,
-        a.no_cgroups,
+        &a.node,
     )?;
     let (agent, listener) = start_agent(cfg, clock).await?;
     println!("Keel agent is running at http://{}", listener.local_addr()?);

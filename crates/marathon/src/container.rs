@@ -102,14 +102,10 @@ fn volumes(c: &Container) -> Vec<Volume> {
                     Some(WireMode::ReadWrite) => VolumeMode::ReadWrite,
                     _ => VolumeMode::ReadOnly,
                 },
+                image: None,
             })
         })
         .collect()
-}
-
-/// Whether `app` runs in a Docker container.
-pub fn is_docker(app: &AppDefinition) -> bool {
-    container_spec(app).is_some_and(|c| c.kind == ContainerKind::Docker)
 }
 
 #[cfg(test)]
@@ -156,7 +152,8 @@ mod tests {
             [Volume {
                 container_path: "/data".into(),
                 host_path: "/srv".into(),
-                mode: VolumeMode::ReadWrite
+                mode: VolumeMode::ReadWrite,
+                image: None,
             }]
         );
         let launch = crate::launch::task_launch(&app, keel_model::TaskId::new("t").expect("id"));

@@ -26,11 +26,14 @@ pub fn new_ids(app: &AppDefinition) -> (String, String) {
 
 /// The launch of one task of `app` with id `task`.
 pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
+    let has_image = crate::container::container_spec(app).is_some();
     let (shell, value, arguments) = match (&app.cmd, &app.args) {
         (Some(cmd), _) => (true, cmd.clone(), Vec::new()),
+        // With an image, args follow the image's entrypoint (they replace its cmd).
+        (None, Some(args)) if !args.is_empty() && has_image => (false, String::new(), args.clone()),
         (None, Some(args)) if !args.is_empty() => (false, args[0].clone(), args.clone()),
-        // A Docker image without cmd or args runs its own entrypoint and command.
-        _ if crate::container::is_docker(app) => (true, String::new(), Vec::new()),
+        // An image without cmd or args runs its own entrypoint and command.
+        _ if has_image => (true, String::new(), Vec::new()),
         _ => (true, "true".to_string(), Vec::new()),
     };
     let command = CommandSpec {

@@ -45,7 +45,7 @@ impl Core {
             fetch: Vec::new(),
             port_names: Vec::new(),
             placement_scope: None,
-            container: None,
+            container: req.container.clone(),
         };
         self.launch_batch(vec![launch])
             .pop()
@@ -718,11 +718,38 @@ fn validate_launch(req: &LaunchRequest) -> Result<CommandSpec, MasterError> {
             ));
         }
     }
+    if let Some(c) = &req.container {
+        let image = c.docker.as_ref().map_or("", |d| d.image.as_str());
+        if image.trim().is_empty() {
+            return Err(MasterError::invalid(
+                "container.docker.image",
+                "a container needs an image",
+            ));
+        }
+        for v in &c.volumes {
+            if v.container_path.is_empty() || (v.host_path.is_empty() && v.image.is_none()) {
+                return Err(MasterError::invalid(
+                    "container.volumes",
+                    format!("{v:?} needs a container path and a host path or an image"),
+                ));
+            }
+        }
+    }
     command_of(req)
 }
 
 fn command_of(req: &LaunchRequest) -> Result<CommandSpec, MasterError> {
     let cmd = req.cmd.as_deref().filter(|c| !c.trim().is_empty());
+    if cmd.is_none() && req.args.is_empty() && req.container.is_some() {
+        // The image's entrypoint and cmd.
+        return Ok(CommandSpec {
+            shell: false,
+            value: String::new(),
+            arguments: Vec::new(),
+            env: req.env.clone(),
+            user: None,
+        });
+    }
     let (shell, value, arguments) = match (cmd, req.args.is_empty()) {
         (Some(_), false) => {
             return Err(MasterError::invalid(

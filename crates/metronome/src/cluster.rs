@@ -116,9 +116,14 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
         },
         (None, args) => {
             let args = args.clone().unwrap_or_default();
+            // With an image, args follow its entrypoint.
+            let has_image = r.docker.is_some() || r.ucr.is_some();
             CommandSpec {
                 shell: false,
-                value: args.first().cloned().unwrap_or_default(),
+                value: match has_image {
+                    true => String::new(),
+                    false => args.first().cloned().unwrap_or_default(),
+                },
                 arguments: args,
                 env,
                 user: r.user.clone(),
@@ -163,8 +168,49 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .collect(),
         port_names: Vec::new(),
         placement_scope: Some(job.id.clone()),
-        container: docker_container(job),
+        container: docker_container(job).or_else(|| ucr_container(job)),
     }
+}
+
+/// A job's `run.ucr` as a container of Keel's own runtime, with its host volumes.
+fn ucr_container(job: &JobSpec) -> Option<ContainerSpec> {
+    let u = job.run.ucr.as_ref()?;
+    Some(ContainerSpec {
+        kind: ContainerKind::Mesos,
+        docker: Some(DockerSpec {
+            image: u.image.id.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: Vec::new(),
+            privileged: u.privileged,
+            force_pull: u.image.force_pull,
+        }),
+        volumes: host_volumes(job),
+    })
+}
+
+/// The job's host volumes (secret volumes are not mounted here).
+fn host_volumes(job: &JobSpec) -> Vec<keel_model::Volume> {
+    job.run
+        .volumes
+        .iter()
+        .filter_map(|v| match v {
+            keel_api::metronome::Volume::Host {
+                container_path,
+                host_path,
+                mode,
+            } => Some(keel_model::Volume {
+                container_path: container_path.clone(),
+                host_path: host_path.clone(),
+                mode: match mode.as_str() {
+                    "RW" => keel_model::VolumeMode::ReadWrite,
+                    _ => keel_model::VolumeMode::ReadOnly,
+                },
+                image: None,
+            }),
+            keel_api::metronome::Volume::Secret { .. } => None,
+        })
+        .collect()
 }
 
 /// A job's `run.docker` as a Docker container spec (host networking, as Metronome runs
@@ -185,7 +231,7 @@ fn docker_container(job: &JobSpec) -> Option<ContainerSpec> {
             privileged: d.privileged,
             force_pull: d.force_pull_image,
         }),
-        volumes: Vec::new(),
+        volumes: host_volumes(job),
     })
 }
 
@@ -206,6 +252,23 @@ fn constraint(c: &keel_api::metronome::ConstraintSpec) -> Option<Constraint> {
 #[cfg(test)]
 mod docker_tests {
     use super::*;
+
+    #[test]
+    fn a_ucr_job_runs_its_image_in_keels_runtime_with_its_host_volumes() {
+        let job: JobSpec = serde_json::from_value(serde_json::json!({
+            "id": "ucr", "run": {"cpus": 0.1, "mem": 32, "disk": 0, "cmd": "ls /data",
+            "ucr": {"image": {"id": "busybox:1", "forcePull": true}},
+            "volumes": [{"containerPath": "/data", "hostPath": "/srv", "mode": "RW"},
+                        {"containerPath": "/s", "secret": "pw"}]}
+        }))
+        .expect("job");
+        let c = ucr_container(&job).expect("a container");
+        assert_eq!(c.kind, ContainerKind::Mesos);
+        let d = c.docker.expect("image");
+        assert_eq!((d.image.as_str(), d.force_pull), ("busybox:1", true));
+        assert_eq!(c.volumes.len(), 1);
+        assert_eq!(c.volumes[0].mode, keel_model::VolumeMode::ReadWrite);
+    }
 
     #[test]
     fn a_docker_job_runs_its_image_through_the_docker_containerizer() {

@@ -76,10 +76,16 @@ pub enum VolumeMode {
     ReadWrite,
 }
 
-/// A host directory mounted into the container.
+/// A directory mounted into the container: a host path (absolute, or relative to the
+/// sandbox), or the root filesystem of another image. A relative `container_path` is inside
+/// the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
     pub container_path: String,
+    #[serde(default)]
     pub host_path: String,
     pub mode: VolumeMode,
+    /// The image whose root filesystem is mounted (Mesos `Volume.Source.Image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }

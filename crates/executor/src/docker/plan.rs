@@ -248,6 +248,7 @@ mod tests {
                         container_path: "/data".into(),
                         host_path: "/srv/data".into(),
                         mode: VolumeMode::ReadOnly,
+                        image: None,
                     }],
                 }),
             },
@@ -263,6 +264,7 @@ mod tests {
             cgroups: CgroupConfig::default(),
             log_rotation: LogRotation::default(),
             socket_name: "s".into(),
+            images: Default::default(),
         }
     }
 

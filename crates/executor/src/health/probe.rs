@@ -151,6 +151,7 @@ fn command_target(spec: &HealthCheck, task: &TaskContext) -> Result<Target, Stri
         env: task.env.clone(),
         cwd: task.sandbox.clone(),
         cgroup_procs: task.cgroup_procs.clone(),
+        container: None,
     }))
 }
 

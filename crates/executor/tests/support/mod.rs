@@ -76,6 +76,7 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
         },
         log_rotation: LogRotation::default(),
         socket_name: format!("keel-executor-test-{unique}"),
+        images: Default::default(),
     }
 }
 
