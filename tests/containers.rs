@@ -503,12 +503,16 @@ fn docker_and_ucr_tasks_both_survive_a_kill_9_of_the_agent() {
     let aid = agent_id(&agent.url);
     let _cleanup = Containers(format!("keel.agent_id={aid}"));
 
-    // A Marathon app in Keel's runtime and a Docker task.
+    // A Marathon app in Keel's runtime, with a command health check that only passes
+    // inside the container, and a Docker task.
     let app = json!({
-        "id": "/ucr", "cmd": "echo $$ > $MESOS_SANDBOX/pid; exec sleep 600",
+        "id": "/ucr", "cmd": "touch /keel-inside-marker; exec sleep 600",
         "cpus": 0.1, "mem": 32, "instances": 1,
-        "container": {"type": "MESOS", "docker": {"image": "busybox"}}
+        "container": {"type": "MESOS", "docker": {"image": "busybox"}},
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "test -f /keel-inside-marker"},
+            "gracePeriodSeconds": 30, "intervalSeconds": 1, "maxConsecutiveFailures": 3}]
     });
+    assert!(!std::path::Path::new("/keel-inside-marker").exists());
     let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
     assert_eq!(code, 201, "{v}");
     let docker = launch(
@@ -529,6 +533,16 @@ fn docker_and_ucr_tasks_both_survive_a_kill_9_of_the_agent() {
     });
     let ucr = ucr["id"].as_str().unwrap_or_default().to_string();
     wait_state(&url, &docker, "TASK_RUNNING", 60);
+    wait_for(
+        30,
+        "the command health check inside the container to pass",
+        || {
+            app_tasks(&url, "/ucr")
+                .first()
+                .filter(|t| t["healthCheckResults"][0]["alive"] == true)
+                .cloned()
+        },
+    );
 
     agent.kill9();
     let agent = cluster.agent_with(&url, &["--docker-registry", &reg]);
@@ -550,4 +564,46 @@ fn docker_and_ucr_tasks_both_survive_a_kill_9_of_the_agent() {
         "the UCR task was replaced: {tasks:?}"
     );
     assert_eq!(docker_ps(&format!("keel.task_id={docker}")).len(), 1);
+}
+
+/// Layer directories in the agent's image cache.
+fn cached_layers(work: &str) -> usize {
+    let dir = std::path::Path::new(work).join("store/docker/layers/sha256");
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn the_image_cache_gc_keeps_layers_a_container_uses_and_removes_them_after() {
+    let dir = TempDir::new("ucr-gc");
+    let archives = dir.path().join("archives");
+    keel_image::testing::busybox_archive(&archives);
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let local = archives.display().to_string();
+    let gc = [
+        "--docker-registry",
+        &local,
+        "--image-gc-max-age",
+        "0secs",
+        "--disk-watch-interval",
+        "200ms",
+        "--no-docker-gc",
+    ];
+    let agent = cluster.agent_with(&url, &gc);
+    let id = launch(&url, &["--image", "busybox", "--", "sleep", "600"]);
+    wait_state(&url, &id, "TASK_RUNNING", 60);
+    assert_eq!(cached_layers(&cluster.work), 1);
+    // Many collection passes later, the layer a running container uses is still there.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(cached_layers(&cluster.work), 1);
+    assert_eq!(task_state(&url, &id), "TASK_RUNNING");
+    let (ok, _, err) = cli(&url, &["task", "kill", &id]);
+    assert!(ok, "{err}");
+    wait_state(&url, &id, "TASK_KILLED", 30);
+    wait_for(30, "the unused image to be collected", || {
+        (cached_layers(&cluster.work) == 0).then_some(())
+    });
+    let (_, m) = get(&format!("{}/metrics/snapshot", agent.url));
+    assert!(m["gc/images_removed"].as_u64() >= Some(1), "{m}");
 }

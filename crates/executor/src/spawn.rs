@@ -38,6 +38,9 @@ pub struct SpawnPlan {
     pub cgroup_procs: Vec<PathBuf>,
     /// Run `container-init` in new namespaces instead of the command itself.
     pub container: Option<ContainerInit>,
+    /// Run the command inside this mount namespace (`/proc/<pid>/ns/mnt` of a container),
+    /// in the container's sandbox.
+    pub mount_ns: Option<PathBuf>,
 }
 
 /// How to start a container of Keel's own runtime: the plan `container-init` carries out
@@ -91,9 +94,10 @@ pub(crate) fn describe(command: &CommandSpec) -> String {
 /// `/dev/null`). The child's pid is registered as claimed, so orphan reaping never steals
 /// its exit status; whoever waits for it must unclaim it.
 pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, SpawnError> {
-    let user = match (&plan.command.user, &plan.container) {
-        // Inside a container, the image's user database decides (container-init).
-        (Some(name), None) => switch_user(name)?,
+    let user = match (&plan.command.user, &plan.container, &plan.mount_ns) {
+        // Inside a container, the image's user database decides (container-init); checks
+        // entering one need their privileges to do so.
+        (Some(name), None, None) => switch_user(name)?,
         _ => None,
     };
     let procs = plan
@@ -110,10 +114,25 @@ pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, Sp
     };
     cmd.stdout(stdout).stderr(stderr);
     let container = plan.container.as_ref().map(|c| c.launch_fd);
+    let mount_ns = match &plan.mount_ns {
+        Some(path) => Some(
+            std::fs::File::open(path).map_err(|source| SpawnError::Launch {
+                command: format!("{} (entering {})", describe(&plan.command), path.display()),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    let ns_fd = mount_ns.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let sandbox = cstring(CONTAINER_SANDBOX.as_bytes(), "sandbox")?;
     // SAFETY: the hook only makes async-signal-safe calls on data prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            // The host's cgroup files first: they are not visible from the container.
             child_setup(&procs, user.as_ref())?;
+            if let Some(fd) = ns_fd {
+                enter_mount_ns(fd, &sandbox)?;
+            }
             match container {
                 Some(fd) => keep_open(fd),
                 None => Ok(()),
@@ -155,6 +174,21 @@ fn init_command(init: &ContainerInit) -> Command {
         .current_dir("/")
         .stdin(Stdio::null());
     cmd
+}
+
+/// Where command checks of a container of Keel's runtime start.
+const CONTAINER_SANDBOX: &str = crate::ucr::plan::CONTAINER_SANDBOX;
+
+/// In the child: moves into the container's mount namespace (which resets the root and
+/// working directory to the container's root) and into its sandbox.
+fn enter_mount_ns(fd: RawFd, sandbox: &CStr) -> io::Result<()> {
+    // SAFETY: setns and chdir take a descriptor and a valid NUL-terminated string.
+    unsafe {
+        if libc::setns(fd, libc::CLONE_NEWNS) != 0 || libc::chdir(sandbox.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// In the child, after `child_setup`: keeps the launch pipe open across exec.
@@ -392,6 +426,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             cgroup_procs: Vec::new(),
             container: None,
+            mount_ns: None,
         };
         let result = spawn(&plan, Stdio::null(), Stdio::null());
         let msg = result.err().map(|e| e.to_string()).unwrap_or_default();

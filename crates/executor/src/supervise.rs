@@ -120,6 +120,7 @@ fn launch(
                 plan_path: c.plan_path.clone(),
                 launch_fd: w.as_raw_fd(),
             }),
+        mount_ns: None,
     };
     let spawned = spawn(&plan, stdout, stderr);
     let verdict = match (spawned.is_ok(), pipe) {
@@ -271,7 +272,12 @@ impl<'a> Supervisor<'a> {
             .as_ref()
             .map(ContainerCgroup::procs_files)
             .unwrap_or_default();
-        if let Some((checkers, health)) = start_checks(config, events_tx, procs)? {
+        // In a container of Keel's runtime, command checks run in its mount namespace
+        // (that of its init, the outer process's child).
+        let mount_ns = ucr::image_of(&config.task)
+            .and_then(|_| ucr::init_pid(self.pgid))
+            .map(|pid| std::path::PathBuf::from(format!("/proc/{pid}/ns/mnt")));
+        if let Some((checkers, health)) = start_checks(config, events_tx, procs, mount_ns)? {
             self.health = Some(health);
             self.checkers = Some(checkers);
         }
@@ -468,6 +474,7 @@ pub(crate) fn start_checks(
     config: &ExecutorConfig,
     events_tx: &Sender<Event>,
     cgroup_procs: Vec<std::path::PathBuf>,
+    mount_ns: Option<std::path::PathBuf>,
 ) -> Result<Option<(HealthCheckers, Health)>, ExecutorError> {
     let specs = &config.task.health_checks;
     if specs.is_empty() {
@@ -479,6 +486,7 @@ pub(crate) fn start_checks(
         sandbox: config.sandbox.clone(),
         user: config.task.command.user.clone(),
         cgroup_procs,
+        mount_ns,
     };
     let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
     Ok(Some((checkers, Health::new(rules))))

@@ -189,7 +189,7 @@ impl<'a> Supervisor<'a> {
         events_tx: &Sender<Event>,
     ) -> Result<(), ExecutorError> {
         if let Some((checkers, health)) =
-            crate::supervise::start_checks(config, events_tx, Vec::new())?
+            crate::supervise::start_checks(config, events_tx, Vec::new(), None)?
         {
             self.health = Some(health);
             self.checkers = Some(checkers);

@@ -25,6 +25,9 @@ pub(crate) struct TaskContext {
     pub user: Option<String>,
     /// `cgroup.procs` files of the task's container (command checks join them).
     pub cgroup_procs: Vec<PathBuf>,
+    /// The mount namespace of a container of Keel's runtime (`/proc/<pid>/ns/mnt`):
+    /// command checks run inside it, in the container's sandbox.
+    pub mount_ns: Option<PathBuf>,
 }
 
 /// A check ready to probe.
@@ -152,6 +155,7 @@ fn command_target(spec: &HealthCheck, task: &TaskContext) -> Result<Target, Stri
         cwd: task.sandbox.clone(),
         cgroup_procs: task.cgroup_procs.clone(),
         container: None,
+        mount_ns: task.mount_ns.clone(),
     }))
 }
 

@@ -167,6 +167,13 @@ pub(crate) fn init_program() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
 }
 
+/// The host pid of a container's init: the only child of `container-init`'s outer
+/// process `outer`.
+pub(crate) fn init_pid(outer: i32) -> Option<i32> {
+    let children = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
 /// Waits for `container-init`'s verdict on the launch pipe: `Ok` once the task's program
 /// runs, else why the container could not be built or the program not started.
 pub(crate) fn await_launch(read: OwnedFd) -> Result<(), String> {
