@@ -13,10 +13,16 @@ use support::*;
 
 /// Starts `keel dev` on `dir` with the jobs test knobs.
 fn dev(dir: &TempDir) -> Proc {
+    dev_with(dir, &[])
+}
+
+/// `dev` with extra `keel dev` arguments.
+fn dev_with(dir: &TempDir, extra: &[&str]) -> Proc {
     let data = dir.path().join("data");
     let mut child = Command::new(KEEL)
         .args(["dev", "--data-dir", data.to_str().unwrap_or_default()])
         .args(["--listen", "127.0.0.1:0", "--resources", "cpus:4;mem:4096"])
+        .args(extra)
         .env("KEEL_LOG", "info")
         .env("KEEL_METRONOME_TICK_MS", "100")
         .env("KEEL_METRONOME_CRON_SECONDS", "1")
@@ -404,4 +410,35 @@ fn a_master_crash_neither_duplicates_nor_loses_a_slot() {
     );
     assert!(all.iter().all(|r| r.1 == "SUCCESS"), "{all:?}");
     assert!(keel.stop());
+}
+
+#[test]
+fn a_job_runs_in_an_image_through_keels_own_runtime() {
+    let dir = TempDir::new("jobs-ucr");
+    let archives = dir.path().join("archives");
+    keel_image::testing::busybox_archive(&archives);
+    let keel = dev_with(
+        &dir,
+        &["--docker-registry", archives.to_str().unwrap_or_default()],
+    );
+    let url = keel.url.clone();
+    let spec = json!({"id": "in-image", "run": {"cpus": 0.1, "mem": 32, "disk": 0,
+        "cmd": "echo in-image=$KEEL_IMAGE sandbox=$MESOS_SANDBOX",
+        "ucr": {"image": {"id": "busybox"}}}});
+    let (code, v) = send("POST", &format!("{url}/v1/jobs"), Some(&spec));
+    assert_eq!(code, 201, "{v}");
+    let (ok, out, err) = cli(&url, &["job", "run", "--wait", "in-image"]);
+    assert!(ok, "job run: {out} {err}");
+    wait_for(30, "a successful run", || {
+        let h = history(&url, "in-image");
+        (h["history"]["successCount"] == 1).then_some(())
+    });
+    let log = wait_for(20, "the run's output", || {
+        let (ok, log, _) = cli(&url, &["job", "logs", "in-image"]);
+        (ok && log.contains("in-image=")).then_some(log)
+    });
+    assert!(
+        log.contains("in-image=busybox sandbox=/mnt/mesos/sandbox"),
+        "not run in the image: {log}"
+    );
 }
