@@ -231,6 +231,22 @@ fn api_shapes_defaults_and_errors() {
         get(&format!("{url}/service/metronome/ping")).1,
         json!("pong")
     );
+    for prefix in ["", "/service/metronome"] {
+        let (code, m) = get(&format!("{url}{prefix}/v1/metrics"));
+        assert_eq!(code, 200, "{m}");
+        assert_eq!(m["gauges"]["dcos.metronome.jobs.count"]["value"], 1, "{m}");
+        assert!(
+            m["counters"]["dcos.metronome.runs.failed"]["count"].is_u64(),
+            "{m}"
+        );
+        let (code, v) = get(&format!("{url}{prefix}/v1/no/such/route"));
+        assert_eq!(code, 404);
+        assert_eq!(
+            v["requestPath"],
+            format!("{prefix}/v1/no/such/route"),
+            "{v}"
+        );
+    }
     let (code, _) = send("DELETE", &format!("{url}/v1/jobs/prod.report"), None);
     assert_eq!(code, 200);
     assert!(keel.stop());

@@ -132,8 +132,16 @@ pub fn router(svc: Arc<Service>) -> Router {
                 &format!("{p}/v0/scheduled-jobs/{{id}}"),
                 axum::routing::put(replace_scheduled),
             )
-            .route(&format!("{p}/v1/queue"), get(queue));
+            .route(&format!("{p}/v1/queue"), get(queue))
+            .route(&format!("{p}/v1/metrics"), get(metrics));
     }
+    // Unknown Metronome routes answer as Metronome's error handler does.
+    r = r
+        .route("/v1/{*rest}", axum::routing::any(unknown_route))
+        .route(
+            "/service/metronome/{*rest}",
+            axum::routing::any(unknown_route),
+        );
     r.route("/service/metronome/ping", get(|| async { "pong" }))
         .route("/service/metronome/info", get(info))
         .route("/service/metronome/v1/info", get(info))
@@ -308,6 +316,49 @@ async fn queue(State(s): Svc) -> R {
             .collect()
     });
     Ok(json(StatusCode::OK, &q))
+}
+
+/// 404 `{"message", "requestPath"}` for a path no route matches.
+async fn unknown_route(uri: axum::http::Uri) -> Response {
+    let body = serde_json::json!({"message": "Not Found", "requestPath": uri.path()});
+    json(StatusCode::NOT_FOUND, &body)
+}
+
+/// Metronome's metrics document (Dropwizard's shape): job, schedule and run gauges and the
+/// run outcome counters.
+async fn metrics(State(s): Svc) -> Response {
+    let doc = s.read(|st| {
+        let jobs = st.jobs.len();
+        let schedules: usize = st.jobs.values().map(|j| j.scheds.len()).sum();
+        let active: usize = st.jobs.values().map(|j| j.active.len()).sum();
+        let success: u64 = st
+            .jobs
+            .values()
+            .map(|j| j.history.summary.success_count)
+            .sum();
+        let failure: u64 = st
+            .jobs
+            .values()
+            .map(|j| j.history.summary.failure_count)
+            .sum();
+        let gauge = |v: usize| serde_json::json!({"value": v});
+        let counter = |v: u64| serde_json::json!({"count": v});
+        serde_json::json!({
+            "version": "4.0.0",
+            "gauges": {
+                "dcos.metronome.jobs.count": gauge(jobs),
+                "dcos.metronome.schedules.count": gauge(schedules),
+                "dcos.metronome.runs.active": gauge(active),
+                "dcos.metronome.tasks.active": gauge(st.tasks.len()),
+            },
+            "counters": {
+                "dcos.metronome.runs.succeeded": counter(success),
+                "dcos.metronome.runs.failed": counter(failure),
+            },
+            "histograms": {}, "meters": {}, "timers": {},
+        })
+    });
+    json(StatusCode::OK, &doc)
 }
 
 async fn info(State(s): Svc) -> Response {
