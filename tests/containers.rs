@@ -378,11 +378,19 @@ fn a_ucr_task_from_the_loopback_registry_is_isolated_limited_and_reads_a_readonl
     let script = "echo procs:; ps -o pid,comm; echo :procs; cat /data/hello; \
         (touch /data/x 2>/dev/null && echo volume-writable) || echo volume-read-only; \
         echo sandbox=$MESOS_SANDBOX; test -d /mnt/mesos/sandbox && echo sandbox-mounted; \
-        echo done; exec sleep 600";
+        echo kept > /cache/note; echo done; exec sleep 600";
     let id = launch(
         &url,
         &[
-            "--image", "busybox", "--volume", &volume, "--shell", "--", script,
+            "--image",
+            "busybox",
+            "--volume",
+            &volume,
+            "--volume",
+            "cache:/cache:rw",
+            "--shell",
+            "--",
+            script,
         ],
     );
     wait_state(&url, &id, "TASK_RUNNING", 60);
@@ -407,6 +415,9 @@ fn a_ucr_task_from_the_loopback_registry_is_isolated_limited_and_reads_a_readonl
     assert!(!host.join("x").exists());
     assert!(out.contains("sandbox=/mnt/mesos/sandbox"), "{out}");
     assert!(out.contains("sandbox-mounted"), "{out}");
+    // A sandbox-relative volume: written in the container, found in the sandbox.
+    let t = task(&url, &id).expect("task");
+    assert_eq!(read_sandbox(&url, &t, "cache/note").trim(), "kept");
     assert_eq!(container_dirs(&cluster.work).len(), 1);
 
     // Held to its memory limit: 200 MB through `tail` (which keeps a line-less input).
@@ -606,4 +617,57 @@ fn the_image_cache_gc_keeps_layers_a_container_uses_and_removes_them_after() {
     });
     let (_, m) = get(&format!("{}/metrics/snapshot", agent.url));
     assert!(m["gc/images_removed"].as_u64() >= Some(1), "{m}");
+}
+
+#[test]
+fn a_ucr_task_pulls_over_https_with_basic_auth_from_the_agents_docker_config() {
+    let dir = TempDir::new("ucr-auth");
+    let archive = keel_image::testing::busybox_archive(&dir.path().join("archive"));
+    let options = keel_image::testing::RegistryOptions {
+        basic_auth: Some(("keel".into(), "s3cret".into())),
+        tls: true,
+    };
+    let registry = keel_image::testing::Registry::start(&dir.path().join("registry"), options);
+    registry.push_archive(&archive, "team/busybox:1");
+    let ca = registry.ca_cert.clone().expect("a CA for the TLS registry");
+    let config = dir.path().join("docker-config.json");
+    // "keel:s3cret" in base64, as `docker login` writes it.
+    let auths = json!({"auths": {registry.addr.clone(): {"auth": "a2VlbDpzM2NyZXQ="}}});
+    std::fs::write(&config, auths.to_string()).expect("write config");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let reg = format!("https://{}", registry.addr);
+    let (ca, config) = (ca.display().to_string(), config.display().to_string());
+    let flags = [
+        "--docker-registry",
+        &reg,
+        "--registry-ca",
+        &ca,
+        "--docker-config",
+        &config,
+    ];
+    let _agent = cluster.agent_with(&url, &flags);
+    let id = launch(
+        &url,
+        &[
+            "--image",
+            "team/busybox:1",
+            "--",
+            "echo",
+            "pulled-with-auth",
+        ],
+    );
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+    stdout_with(&url, &id, "pulled-with-auth");
+    // Without the credentials the registry refuses.
+    let other = TempDir::new("ucr-noauth");
+    let cluster = Cluster::new(&other);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let _agent = cluster.agent_with(&url, &["--docker-registry", &reg, "--registry-ca", &ca]);
+    let id = launch(&url, &["--image", "team/busybox:1", "--", "true"]);
+    let t = wait_state(&url, &id, "TASK_FAILED", 60);
+    let message = t["message"].as_str().unwrap_or_default();
+    assert!(message.contains("unauthorized"), "{message}");
 }

@@ -79,6 +79,14 @@ pub(crate) fn prepare(config: &ExecutorConfig, docker: &DockerSpec) -> Result<Pr
             volumes.insert(i, vol.layers);
         }
     }
+    // Sandbox-relative host paths are created, as Mesos does.
+    for v in config.task.container.iter().flat_map(|c| &c.volumes) {
+        if v.image.is_none() && !v.host_path.is_empty() && !v.host_path.starts_with('/') {
+            let dir = config.sandbox.join(&v.host_path);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| UcrError::Setup(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
     let dirs = Dirs::under(&config.meta_dir);
     let overlay = use_overlay(settings.backend);
     if !overlay {
