@@ -455,7 +455,14 @@ fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
     let master = cluster.master();
     let url = master.url.clone();
     let local = archives.display().to_string();
-    let _agent = cluster.agent_with(&url, &["--docker-registry", &local]);
+    // The copy backend (the overlay one is what the registry tests use).
+    let flags = [
+        "--docker-registry",
+        &local,
+        "--image-provisioner-backend",
+        "copy",
+    ];
+    let _agent = cluster.agent_with(&url, &flags);
 
     let script = "echo archive-ok image=$KEEL_IMAGE; pwd";
     let id = launch(&url, &["--image", "busybox", "--", "sh", "-c", script]);
@@ -472,6 +479,19 @@ fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
     // No command: the image's own cmd (`sh`, which ends at once on an empty stdin).
     let id = launch(&url, &["--image", "busybox"]);
     wait_state(&url, &id, "TASK_FINISHED", 60);
+
+    // An image volume: another image's root filesystem, read-only, at /tools.
+    let req = json!({"name": "tools", "cmd": "/tools/bin/busybox echo tool-ok; touch /tools/x || echo tools-read-only",
+        "cpus": 0.1, "mem": 32,
+        "container": {"kind": "MESOS",
+            "docker": {"image": "busybox", "network": "HOST"},
+            "volumes": [{"container_path": "/tools", "mode": "RO", "image": "busybox"}]}});
+    let (code, v) = send("POST", &format!("{url}/internal/v1/tasks"), Some(req));
+    assert_eq!(code, 201, "{v}");
+    let id = v["task_id"].as_str().unwrap_or_default().to_string();
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+    let out = stdout_with(&url, &id, "tool-ok");
+    assert!(out.contains("tools-read-only"), "{out}");
 }
 
 #[test]
