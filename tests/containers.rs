@@ -492,6 +492,28 @@ fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
     wait_state(&url, &id, "TASK_FINISHED", 60);
     let out = stdout_with(&url, &id, "tool-ok");
     assert!(out.contains("tools-read-only"), "{out}");
+
+    // A Marathon pod whose container names an image runs in Keel's runtime.
+    let pod = json!({"id": "/pod-ucr", "scaling": {"kind": "fixed", "instances": 1},
+        "networks": [{"mode": "host"}],
+        "containers": [{"name": "main", "resources": {"cpus": 0.1, "mem": 32},
+            "image": {"kind": "DOCKER", "id": "busybox"},
+            "exec": {"command": {"shell": "echo pod-in-image=$KEEL_IMAGE; exec sleep 600"}}}]});
+    let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod));
+    assert_eq!(code, 201, "{v}");
+    let t = wait_for(60, "the pod's container to run", || {
+        let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
+        v["tasks"]
+            .as_array()?
+            .iter()
+            .find(|t| t["name"] == "main" && t["state"] == "TASK_RUNNING")
+            .cloned()
+    });
+    let id = t["id"].as_str().unwrap_or_default().to_string();
+    stdout_with(&url, &id, "pod-in-image=busybox");
+    let (code, v) = send("DELETE", &format!("{url}/v2/pods/pod-ucr"), None);
+    assert_eq!(code, 202, "{v}");
+    wait_state(&url, &id, "TASK_KILLED", 30);
 }
 
 #[test]

@@ -11,7 +11,10 @@ use keel_api::marathon::spec::{
 use keel_api::marathon::{PathId, Timestamp, task_id};
 use keel_deploy::{BackoffPolicy, RunSpec, RunSpecKind};
 use keel_master::{TaskLaunch, TaskView};
-use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId, TaskState};
+use keel_model::{
+    CommandSpec, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, FetchUri, HealthCheck,
+    HealthProtocol, TaskId, TaskState, Volume, VolumeMode,
+};
 use keel_resources::Resources;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -181,8 +184,43 @@ impl PodRecord {
                 .collect(),
             port_names: ports.into_iter().map(str::to_string).collect(),
             placement_scope: Some(self.id().to_string()),
-            container: None,
+            container: self.container(c),
         }
+    }
+
+    /// A container with an image runs in Keel's own runtime (Marathon pods are UCR pods),
+    /// with the pod's host volumes it mounts. Ephemeral volumes shared between a pod's
+    /// containers are not mounted (each container has its own sandbox here).
+    fn container(&self, c: &PodContainer) -> Option<ContainerSpec> {
+        let image = c.image.as_ref().filter(|i| !i.id.is_empty())?;
+        let volumes = c
+            .volume_mounts
+            .iter()
+            .filter_map(|m| {
+                let v = self.pod.volumes.iter().find(|v| v.name == m.name)?;
+                Some(Volume {
+                    container_path: m.mount_path.clone(),
+                    host_path: v.host.clone()?,
+                    mode: match m.read_only {
+                        Some(true) => VolumeMode::ReadOnly,
+                        _ => VolumeMode::ReadWrite,
+                    },
+                    image: None,
+                })
+            })
+            .collect();
+        Some(ContainerSpec {
+            kind: ContainerKind::Mesos,
+            docker: Some(DockerSpec {
+                image: image.id.clone(),
+                network: DockerNetwork::Host,
+                port_mappings: Vec::new(),
+                parameters: Vec::new(),
+                privileged: false,
+                force_pull: image.force_pull.unwrap_or(false),
+            }),
+            volumes,
+        })
     }
 
     /// The container's command (`exec.command.shell` or `argv`) with Marathon's pod
@@ -195,6 +233,10 @@ impl PodRecord {
         ) {
             (Some(sh), _) => (true, sh, Vec::new()),
             (None, Some(argv)) if !argv.is_empty() => (false, argv[0].clone(), argv),
+            // An image without a command runs its entrypoint and cmd.
+            _ if c.image.as_ref().is_some_and(|i| !i.id.is_empty()) => {
+                (false, String::new(), Vec::new())
+            }
             _ => (true, "true".to_string(), Vec::new()),
         };
         CommandSpec {
