@@ -700,3 +700,47 @@ fn pods_run_as_task_groups_scale_replace_and_go() {
         });
     }
 }
+
+#[test]
+fn a_group_rolls_back_to_a_stored_version() {
+    let dir = TempDir::new("mara-group-rollback");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let app = |id: &str, n: u32| json!({"id": id, "cmd": "sleep 600", "cpus": 0.01, "mem": 8, "instances": n, "portDefinitions": []});
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/groups"),
+        Some(json!({"id": "/g", "apps": [app("/g/a", 1)]})),
+    );
+    assert_eq!(code, 201, "{v}");
+    settled(&url, 60);
+    let (_, versions) = get(&format!("{url}/v2/groups/g/versions"));
+    let v1 = versions[0].as_str().unwrap_or_default().to_string();
+    assert!(!v1.is_empty(), "{versions}");
+    // Later: /g/a scaled to 2 and /g/b added.
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/groups/g"),
+        Some(json!({"id": "/g", "apps": [app("/g/a", 2), app("/g/b", 1)]})),
+    );
+    assert_eq!(code, 200, "{v}");
+    settled(&url, 60);
+    assert_eq!(running(&url, "/g/a").len(), 2);
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/groups/g"),
+        Some(json!({"version": v1})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(v["deploymentId"].is_string(), "{v}");
+    settled(&url, 60);
+    assert_eq!(running(&url, "/g/a").len(), 1);
+    let (code, _) = get(&format!("{url}/v2/apps/g/b"));
+    assert_eq!(code, 404, "/g/b did not exist at {v1}");
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/groups/g"),
+        Some(json!({"version": "2001-01-01T00:00:00.000Z"})),
+    );
+    assert_eq!(code, 404, "{v}");
+}

@@ -171,7 +171,7 @@ fn map_error(
 ) -> ImageError {
     let image = r.to_string();
     let registry = r.registry().to_string();
-    let unauthorized = |registry| {
+    let unauthorized = |registry, by: &str| {
         let reason = match auth {
             RegistryAuth::Anonymous => "credentials required",
             _ => "credentials rejected",
@@ -179,7 +179,7 @@ fn map_error(
         ImageError::Unauthorized {
             image: r.to_string(),
             registry,
-            reason: reason.to_string(),
+            reason: format!("{reason}{by}"),
         }
     };
     let not_found = |registry: String| ImageError::NotFound {
@@ -197,8 +197,11 @@ fn map_error(
             registry,
             reason: cause(&e),
         },
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => unauthorized(registry),
+        OciDistributionError::UnauthorizedError { .. } => unauthorized(registry, ""),
+        // Only the token endpoint named in the registry's bearer challenge answers this way.
+        OciDistributionError::AuthenticationFailure(_) => {
+            unauthorized(registry, " by its token service")
+        }
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
             if codes.iter().any(|c| is_not_found(c)) {
@@ -207,7 +210,7 @@ fn map_error(
                 .iter()
                 .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
             {
-                unauthorized(registry)
+                unauthorized(registry, "")
             } else {
                 ImageError::Registry {
                     image,
@@ -219,7 +222,7 @@ fn map_error(
         OciDistributionError::ServerError { code: 404, .. } => not_found(registry),
         OciDistributionError::ServerError {
             code: 401 | 403, ..
-        } => unauthorized(registry),
+        } => unauthorized(registry, ""),
         OciDistributionError::ImageManifestNotFoundError(reason) => ImageError::NotFound {
             image,
             place: format!("registry {registry} ({reason})"),

@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): a busybox image built from Debian's `busybox-static`,
 //! written as a `docker save` archive, and a real Debian `docker-registry` on loopback
-//! (optionally with basic auth or TLS) that archives are pushed to with `skopeo`.
+//! (optionally with basic auth, bearer tokens from an in-process token server, or TLS) that
+//! archives are pushed to with `skopeo`.
 //! Missing tools are a panic naming the Debian package, never a skipped test.
 
 use std::fs;
@@ -15,6 +16,10 @@ use serde_json::json;
 
 use crate::digest::sha256;
 use crate::sources::Sources;
+
+mod token;
+
+pub use token::{TokenRequest, TokenServer};
 
 /// Fixed mtime of everything the helpers write, so archives are reproducible.
 pub const MTIME: u64 = 1_700_000_000;
@@ -321,7 +326,8 @@ pub fn oci_arch() -> &'static str {
 /// How to start a test registry.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryOptions {
-    /// Require these credentials (htpasswd, bcrypt).
+    /// Require these credentials (htpasswd, bcrypt; with `Registry::start_token_auth`, at
+    /// the token server).
     pub basic_auth: Option<(String, String)>,
     /// Serve HTTPS with a certificate for 127.0.0.1 signed by a fresh CA (`Registry::ca_cert`).
     pub tls: bool,
@@ -336,25 +342,51 @@ pub struct Registry {
     pub options: RegistryOptions,
     dir: PathBuf,
     child: Child,
+    token_server: Option<TokenServer>,
 }
 
 impl Registry {
     /// Starts a registry keeping its config, storage and log under `dir`.
     pub fn start(dir: &Path, options: RegistryOptions) -> Registry {
+        Self::start_with(dir, options, None)
+    }
+
+    /// Starts a registry that demands bearer tokens (Docker's token authentication) from a
+    /// `TokenServer` started with it, which grants every scope: to anyone, or with
+    /// `options.basic_auth` only to requests carrying those credentials.
+    pub fn start_token_auth(dir: &Path, options: RegistryOptions) -> Registry {
+        let tokens = TokenServer::start(dir, options.basic_auth.clone());
+        Self::start_with(dir, options, Some(tokens))
+    }
+
+    fn start_with(dir: &Path, options: RegistryOptions, tokens: Option<TokenServer>) -> Registry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} not found: install Debian's docker-registry"
         );
         for _ in 0..5 {
-            if let Some(registry) = Self::try_start(dir, &options) {
+            if let Some(mut registry) = Self::try_start(dir, &options, tokens.as_ref()) {
+                registry.token_server = tokens;
                 return registry;
             }
         }
         panic!("docker-registry: could not bind a free port in 5 attempts");
     }
 
+    /// The token server's requests so far (empty without token auth).
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.token_server
+            .as_ref()
+            .map(TokenServer::requests)
+            .unwrap_or_default()
+    }
+
     /// One start on a fresh port; `None` when the port was taken meanwhile.
-    fn try_start(dir: &Path, options: &RegistryOptions) -> Option<Registry> {
+    fn try_start(
+        dir: &Path,
+        options: &RegistryOptions,
+        tokens: Option<&TokenServer>,
+    ) -> Option<Registry> {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let root = dir.join(format!("registry-{port}"));
@@ -375,7 +407,16 @@ impl Registry {
             );
             ca_cert = Some(ca);
         }
-        if let Some((user, password)) = &options.basic_auth {
+        if let Some(tokens) = tokens {
+            config += &format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    \
+                 rootcertbundle: {}\n",
+                tokens.realm,
+                token::SERVICE,
+                token::ISSUER,
+                tokens.cert.display()
+            );
+        } else if let Some((user, password)) = &options.basic_auth {
             let htpasswd = write_htpasswd(&root, user, password);
             config += &format!(
                 "auth:\n  htpasswd:\n    realm: keel\n    path: {}\n",
@@ -400,6 +441,7 @@ impl Registry {
             options: options.clone(),
             dir: root,
             child,
+            token_server: None,
         };
         registry.wait_ready(&log_path).then_some(registry)
     }

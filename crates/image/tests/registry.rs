@@ -1,6 +1,6 @@
 //! Pulls from a real Debian `docker-registry` on loopback, with the busybox image (from
-//! `busybox-static`) pushed by `skopeo`: plain HTTP, basic auth, HTTPS with a private CA,
-//! OCI manifests and multi-platform indexes, errors (down, stalled, unknown, rejected),
+//! `busybox-static`) pushed by `skopeo`: plain HTTP, basic auth, bearer tokens from a token
+//! server (anonymous and credentialed), HTTPS with a private CA, OCI manifests and multi-platform indexes, errors (down, stalled, unknown, rejected),
 //! force pulls and concurrent provisions sharing one cache.
 
 use std::net::TcpListener;
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keel_image::testing::{
-    LayerBuilder, Registry, RegistryOptions, busybox_archive, busybox_layer, docker_archive,
-    free_port, oci_index_layout,
+    LayerBuilder, Registry, RegistryOptions, TokenRequest, busybox_archive, busybox_layer,
+    docker_archive, free_port, oci_index_layout,
 };
 use keel_image::{ImageError, ImageStore, Sources, copy_rootfs};
 use serde_json::json;
@@ -40,6 +40,15 @@ impl Env {
         let archive = busybox_archive(self.path());
         let registry = Registry::start(self.path(), options);
         registry.push_archive(&archive, "busybox:latest");
+        registry
+    }
+
+    /// A registry taking bearer tokens from its token server, with busybox pushed as
+    /// `team/busybox:latest`.
+    fn token_registry(&self, options: RegistryOptions) -> Registry {
+        let archive = busybox_archive(self.path());
+        let registry = Registry::start_token_auth(self.path(), options);
+        registry.push_archive(&archive, "team/busybox:latest");
         registry
     }
 
@@ -189,6 +198,93 @@ fn basic_auth_pull_and_rejected_credentials() -> Result {
         .store
         .provision(&reference, &registry.sources(), false)?;
     assert!(image.layers[0].join("bin/busybox").is_file());
+    Ok(())
+}
+
+#[test]
+fn bearer_tokens_from_an_open_token_server() -> Result {
+    let env = env()?;
+    let registry = env.token_registry(RegistryOptions::default());
+    let pushed = registry.token_requests();
+    assert!(
+        pushed
+            .iter()
+            .any(|r| r.scopes == ["repository:team/busybox:pull,push"]),
+        "skopeo pushed with a token: {pushed:?}"
+    );
+    let reference = registry.reference("team/busybox:latest");
+
+    let image = env
+        .store
+        .provision(&reference, &registry.sources(), false)?;
+    assert_eq!(image.config.cmd, vec!["sh".to_string()]);
+    assert!(image.layers[0].join("bin/busybox").is_file());
+    let pulled = &registry.token_requests()[pushed.len()..];
+    let anonymous_pull = TokenRequest {
+        account: None,
+        scopes: vec!["repository:team/busybox:pull".into()],
+        granted: true,
+    };
+    assert_eq!(pulled, [anonymous_pull]);
+    Ok(())
+}
+
+#[test]
+fn bearer_tokens_for_credentials_and_rejected_ones() -> Result {
+    let env = env()?;
+    let creds = ("keel".to_string(), "s3cret".to_string());
+    let registry = env.token_registry(RegistryOptions {
+        basic_auth: Some(creds.clone()),
+        tls: false,
+    });
+    let pushed = registry.token_requests().len();
+    let reference = registry.reference("team/busybox:latest");
+    let message = |reason: &str| {
+        format!(
+            "image {reference}: registry {} unauthorized: {reason} by its token service",
+            registry.addr
+        )
+    };
+
+    let mut wrong = registry.sources();
+    wrong
+        .credentials
+        .insert(registry.addr.clone(), (creds.0.clone(), "wrong".into()));
+    let err = env.store.provision(&reference, &wrong, false).err();
+    assert!(
+        matches!(err, Some(ImageError::Unauthorized { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.map(|e| e.to_string()),
+        Some(message("credentials rejected"))
+    );
+
+    let mut anonymous = registry.sources();
+    anonymous.credentials.clear();
+    let err = env.store.provision(&reference, &anonymous, false).err();
+    assert_eq!(
+        err.map(|e| e.to_string()),
+        Some(message("credentials required"))
+    );
+
+    let image = env
+        .store
+        .provision(&reference, &registry.sources(), false)?;
+    assert!(image.layers[0].join("bin/busybox").is_file());
+    let pull = |account: Option<&str>, granted| TokenRequest {
+        account: account.map(str::to_string),
+        scopes: vec!["repository:team/busybox:pull".into()],
+        granted,
+    };
+    assert_eq!(
+        registry.token_requests()[pushed..],
+        [
+            pull(Some("keel"), false),
+            pull(None, false),
+            pull(Some("keel"), true)
+        ]
+    );
     Ok(())
 }
 

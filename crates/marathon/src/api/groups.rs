@@ -289,16 +289,9 @@ fn update(m: &Marathon, id: PathId, q: &Params, body: &[u8]) -> Result<Response,
     let mut st = m.lock();
     let now = version_now(m);
     let mut change = Change::from(&st, flag(q, "force", false));
-    if u.version.is_some() {
-        return Err(HttpError(ApiErrorBody::new(
-            404,
-            format!(
-                "Group '{id}' has no stored version {}",
-                u.version.unwrap_or_default()
-            ),
-        )));
-    }
-    if let Some(factor) = u.scale_by {
+    if let Some(want) = u.version.clone() {
+        rollback(m, &st, &id, &want, now, &mut change)?;
+    } else if let Some(factor) = u.scale_by {
         if !(factor.is_finite() && factor >= 0.0) {
             return Err(HttpError(
                 Validation::single("/scaleBy", "must be a non-negative number").into(),
@@ -351,6 +344,53 @@ fn update(m: &Marathon, id: PathId, q: &Params, body: &[u8]) -> Result<Response,
     }
     let p = m.deploy(&mut st, change)?;
     Ok(deployment_result(StatusCode::OK, &p.id, &p.version))
+}
+
+/// The group `id` as it was at version `want` (one of `GET .../versions`): every app in it
+/// goes back to its newest stored version not after `want`, and apps created after `want`
+/// are removed.
+fn rollback(
+    m: &Marathon,
+    st: &crate::state::State,
+    id: &PathId,
+    want: &str,
+    now: keel_api::marathon::Timestamp,
+    change: &mut Change,
+) -> Result<(), HttpError> {
+    let not_stored = || {
+        HttpError(ApiErrorBody::new(
+            404,
+            format!("Group '{id}' has no stored version {want}"),
+        ))
+    };
+    let apps: Vec<&AppDefinition> = st
+        .apps
+        .values()
+        .filter(|a| a.id.is_descendant_of(id))
+        .collect();
+    let mut found = false;
+    for app in apps {
+        let versions = crate::state::app_versions(&*m.inner.store, &app.id)?;
+        found |= versions.iter().any(|v| v.version.to_string() == want);
+        let at = versions
+            .into_iter()
+            .find(|v| v.version.to_string().as_str() <= want);
+        match at {
+            Some(old) if old.version == app.version => {}
+            Some(old) => {
+                change
+                    .apps
+                    .insert(app.id.clone(), old.with_version(now, Some(app)));
+            }
+            None => {
+                change.apps.remove(&app.id);
+            }
+        }
+    }
+    match found {
+        true => Ok(()),
+        false => Err(not_stored()),
+    }
 }
 
 pub(crate) async fn put_root(
