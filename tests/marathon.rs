@@ -526,6 +526,19 @@ fn readiness_checks_gate_the_deployment() {
         "finished in {:?}, before the readiness check could pass",
         started.elapsed()
     );
+
+    // HTTPS, with a self-signed certificate (not verified, as Marathon does not).
+    let cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem -out c.pem -days 1 -subj /CN=keel 2>/dev/null; \
+        sleep 2; exec openssl s_server -quiet -www -accept $PORT0 -cert c.pem -key k.pem";
+    let app = json!({"id": "/ready-tls", "cmd": cmd, "cpus": 0.1, "mem": 64,
+        "portDefinitions": [{"port": 0, "name": "https"}],
+        "readinessChecks": [{"name": "tls", "protocol": "HTTPS", "path": "/", "portName": "https", "intervalSeconds": 2, "timeoutSeconds": 1}]});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    wait_for(20, "the TLS task to run", || {
+        running(&url, "/ready-tls").first().cloned()
+    });
+    settled(&url, 30);
 }
 
 fn pod_status(url: &str, id: &str) -> Value {

@@ -15,6 +15,7 @@ const APT_PACKAGES: &[&str] = &[
     "docker-registry",
     "skopeo",
     "apache2-utils",
+    "openssl",
 ];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
