@@ -590,6 +590,11 @@ fn pods_run_as_task_groups_scale_replace_and_go() {
         r.headers()
     );
     settled(&url, 30);
+    let (_, g) = get(&format!("{url}/v2/groups/svc"));
+    assert_eq!(
+        g["pods"][0]["id"], "/svc/pod",
+        "the group lists its pod: {g}"
+    );
     let inst = stable_instances(&url, "/svc/pod", 2, 30);
     let mut task_ids = Vec::new();
     for i in &inst {

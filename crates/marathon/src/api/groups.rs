@@ -78,7 +78,12 @@ fn group_json(
         "id": id.to_string(),
         "apps": apps,
         "groups": groups,
-        "pods": [],
+        "pods": st
+            .pods
+            .iter()
+            .filter(|(pid, _)| pid.parent() == *id)
+            .map(|(_, p)| super::pods::pod_json(p))
+            .collect::<Vec<_>>(),
         "dependencies": rec.map(|g| g.dependencies.iter().map(|d| d.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
     });
     if let (Some(v), Some(obj)) = (version, o.as_object_mut()) {

@@ -57,7 +57,7 @@ fn not_found(id: &PathId) -> HttpError {
     HttpError(ApiErrorBody::pod_not_found(id))
 }
 
-fn pod_json(p: &PodRecord) -> Value {
+pub(crate) fn pod_json(p: &PodRecord) -> Value {
     serde_json::to_value(&p.pod).unwrap_or(Value::Null)
 }
 
