@@ -6,7 +6,7 @@ use crate::Marathon;
 use crate::error::MarathonError;
 use crate::events;
 use crate::instance::InstanceRecord;
-use crate::launch::{self, FRAMEWORK};
+use crate::launch;
 use crate::state::{PROGRESS_DEADLINE_LABEL, QueueEntry, State, Writes, run_spec};
 use keel_api::marathon::PathId;
 use keel_deploy::{Goal, Instance, advance, reconcile};
@@ -49,22 +49,15 @@ impl Marathon {
         }
     }
 
-    /// Marathon's tasks by id, from the master.
-    pub(crate) fn tasks(&self) -> BTreeMap<TaskId, TaskView> {
-        self.inner
-            .master
-            .tasks_of(FRAMEWORK)
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect()
-    }
-
     /// One pass of the loop.
     pub fn tick(&self) -> Result<(), MarathonError> {
         let now = self.inner.clock.unix_secs();
-        let mut tasks = self.tasks();
+        let mut views = self.tasks();
         let mut st = self.lock();
-        crate::pod_scheduler::overlay_pod_views(&st, &mut tasks);
+        let tasks = PassViews {
+            pods: crate::pod_scheduler::pod_views(&st, &views),
+            all: &views,
+        };
         let mut w = Writes::default();
         observe_unreachable(&mut st, &tasks, &mut w)?;
         let instances = deploy_instances(&st, &tasks, &self.readiness());
@@ -72,7 +65,8 @@ impl Marathon {
         self.enforce_deadlines(&mut st, now);
         let locked = self.advance_deployments(&mut st, &instances, now, &mut moves, &mut w)?;
         reconcile_free(&mut st, &instances, &locked, now, &mut moves);
-        self.apply(&mut st, &tasks, moves, now, &mut w)?;
+        let launched = self.apply(&mut st, &tasks, moves, now, &mut w)?;
+        views.launched(launched);
         w.commit(&*self.inner.store)?;
         Ok(())
     }
@@ -178,14 +172,15 @@ impl Marathon {
         }
     }
 
+    /// Carries out a pass's moves; returns the views of the tasks it launched.
     fn apply(
         &self,
         st: &mut State,
-        tasks: &BTreeMap<TaskId, TaskView>,
+        tasks: &PassViews<'_>,
         moves: Moves,
         now: f64,
         w: &mut Writes,
-    ) -> Result<(), MarathonError> {
+    ) -> Result<Vec<TaskView>, MarathonError> {
         for (id, goal) in moves.kill {
             let Some(rec) = st.instances.get_mut(&id) else {
                 continue;
@@ -210,7 +205,7 @@ impl Marathon {
         let done: Vec<String> = st
             .instances
             .values()
-            .filter(|r| r.goal != Goal::Running && self.all_ended(r, tasks))
+            .filter(|r| r.goal != Goal::Running && crate::pod_scheduler::all_ended(r, tasks))
             .map(|r| r.id.clone())
             .collect();
         for id in done {
@@ -220,14 +215,15 @@ impl Marathon {
         self.launch(st, moves.launch, now, w)
     }
 
+    /// Launches the wanted instances; returns the views of the tasks launched.
     fn launch(
         &self,
         st: &mut State,
         wanted: BTreeMap<PathId, u32>,
         now: f64,
         w: &mut Writes,
-    ) -> Result<(), MarathonError> {
-        self.launch_pods(st, &wanted, now, w)?;
+    ) -> Result<Vec<TaskView>, MarathonError> {
+        let mut launched = self.launch_pods(st, &wanted, now, w)?;
         let mut batch = Vec::new();
         let mut owners = Vec::new();
         for (app_id, n) in &wanted {
@@ -245,7 +241,7 @@ impl Marathon {
         }
         if batch.is_empty() {
             st.queue.retain(|k, _| wanted.contains_key(k));
-            return Ok(());
+            return Ok(launched);
         }
         let agents = self
             .inner
@@ -255,6 +251,18 @@ impl Marathon {
             .filter(|a| a.active)
             .count() as u32;
         let results = self.inner.master.launch_tasks(batch);
+        let placed: Vec<TaskId> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|l| l.task_id.clone()))
+            .collect();
+        let mut views: BTreeMap<TaskId, TaskView> = self
+            .inner
+            .master
+            .task_views(&placed)
+            .into_iter()
+            .flatten()
+            .map(|v| (v.id.clone(), v))
+            .collect();
         let mut waiting: BTreeMap<PathId, (u32, BTreeMap<String, u32>)> = BTreeMap::new();
         for ((app_id, instance, task_id), r) in owners.into_iter().zip(results) {
             match r {
@@ -262,7 +270,7 @@ impl Marathon {
                     let Some(app) = st.apps.get(&app_id) else {
                         continue;
                     };
-                    let view = self.inner.master.task_view(&task_id);
+                    let view = views.remove(&task_id);
                     let rec = InstanceRecord {
                         id: instance,
                         run_spec: app_id.clone(),
@@ -276,7 +284,7 @@ impl Marathon {
                             .as_ref()
                             .map(|v| v.hostname.clone())
                             .unwrap_or_default(),
-                        ports: view.map(|v| v.ports.clone()).unwrap_or_default(),
+                        ports: view.as_ref().map(|v| v.ports.clone()).unwrap_or_default(),
                         staged_at: now,
                         unreachable_since: None,
                         inactive: false,
@@ -284,6 +292,7 @@ impl Marathon {
                     };
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
+                    launched.extend(view);
                 }
                 Err(MasterError::Unplaceable { rejections }) => {
                     let e = waiting.entry(app_id).or_default();
@@ -307,7 +316,7 @@ impl Marathon {
             q.agents = agents;
             q.last_attempt = now;
         }
-        Ok(())
+        Ok(launched)
     }
 
     /// Handles one task status from the master: events, backoff, last failure.
@@ -317,7 +326,7 @@ impl Marathon {
             return;
         };
         let now = self.inner.clock.unix_secs();
-        let view = self.inner.master.task_view(&status.task_id);
+        let view = self.tasks().get(&status.task_id).cloned();
         {
             let mut st = self.lock();
             let Some(rec) = st.instances.get(&instance_id).cloned() else {
@@ -369,9 +378,23 @@ impl Marathon {
     }
 }
 
+/// The task views a pass reads: Marathon's, with the first task of each pod instance
+/// standing for the whole instance (see [`crate::pod_scheduler::pod_views`]).
+pub(crate) struct PassViews<'a> {
+    pub all: &'a BTreeMap<TaskId, TaskView>,
+    pub pods: BTreeMap<TaskId, TaskView>,
+}
+
+impl PassViews<'_> {
+    /// The view of `id`, combined for the first task of a pod instance.
+    pub fn get(&self, id: &TaskId) -> Option<&TaskView> {
+        self.pods.get(id).or_else(|| self.all.get(id))
+    }
+}
+
 /// Kills every live task of an instance. A pod instance's view in `tasks` is the combined
 /// one, so its tasks are asked one by one (a task that already ended refuses quietly).
-fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &BTreeMap<TaskId, TaskView>) {
+fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &PassViews<'_>) {
     let pod = !rec.tasks.is_empty();
     for task in rec.all_tasks() {
         if (pod || tasks.get(task).is_some_and(|t| !t.state.is_terminal()))
@@ -385,7 +408,7 @@ fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &BTreeMap<TaskId, TaskView>) 
 /// Records when instances were first seen unreachable, and clears it when they return.
 fn observe_unreachable(
     st: &mut State,
-    tasks: &BTreeMap<TaskId, TaskView>,
+    tasks: &PassViews<'_>,
     w: &mut Writes,
 ) -> Result<(), MarathonError> {
     for rec in st.instances.values_mut() {
@@ -414,7 +437,7 @@ fn observe_unreachable(
 /// Every instance as `keel-deploy` sees it, grouped by run spec id.
 fn deploy_instances(
     st: &State,
-    tasks: &BTreeMap<TaskId, TaskView>,
+    tasks: &PassViews<'_>,
     readiness: &crate::readiness::Readiness,
 ) -> BTreeMap<String, Vec<Instance>> {
     let mut by_spec: BTreeMap<String, Vec<Instance>> = BTreeMap::new();

@@ -109,6 +109,16 @@ impl Master {
         self.with_core(|c| c.tasks.get(id).map(|t| c.view(t)))
     }
 
+    /// Several tasks in one look (in `ids` order; `None` for a task the master does not
+    /// know, e.g. pruned after it ended).
+    pub fn task_views(&self, ids: &[TaskId]) -> Vec<Option<TaskView>> {
+        self.with_core(|c| {
+            ids.iter()
+                .map(|id| c.tasks.get(id).map(|t| c.view(t)))
+                .collect()
+        })
+    }
+
     /// Every task (active and recently completed) of the framework called `framework`.
     pub fn tasks_of(&self, framework: &str) -> Vec<TaskView> {
         self.with_core(|c| {
