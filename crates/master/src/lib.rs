@@ -9,6 +9,7 @@ mod agents;
 mod core;
 mod dcos;
 mod error;
+mod group_commit;
 mod http;
 mod launch;
 mod records;
@@ -37,6 +38,8 @@ pub struct Master {
     pub(crate) http: reqwest::Client,
     pub(crate) advertise: SocketAddr,
     pub(crate) security: Security,
+    /// Agents' status batches on their way to the group commit.
+    pub(crate) statuses: tokio::sync::mpsc::UnboundedSender<group_commit::Pending>,
 }
 
 impl Master {
@@ -47,9 +50,10 @@ impl Master {
         config: MasterConfig,
     ) -> Result<Self, MasterError> {
         let advertise = config.advertise;
-        let core = Core::open(store, clock, config)?;
+        let core = Arc::new(Mutex::new(Core::open(store, clock, config)?));
         Ok(Self {
-            core: Arc::new(Mutex::new(core)),
+            statuses: group_commit::start(core.clone()),
+            core,
             http: reqwest::Client::new(),
             advertise,
             security: Security::default(),
