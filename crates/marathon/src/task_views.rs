@@ -21,9 +21,18 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 /// How often the views are reloaded whole from the master.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
+/// Which views changed since the scheduler last asked.
+#[derive(Debug, PartialEq)]
+pub enum Changed {
+    /// Possibly any (after a reload).
+    All,
+    Some(BTreeSet<TaskId>),
+}
+
 /// The views of every task of Marathon's framework the master knows, by task id.
 pub struct TaskViews {
     views: BTreeMap<TaskId, TaskView>,
+    changed: Changed,
     statuses: broadcast::Receiver<TaskStatus>,
     clock: Arc<dyn Clock>,
     loaded_at: Duration,
@@ -36,6 +45,7 @@ impl TaskViews {
         let statuses = master.subscribe();
         let mut v = TaskViews {
             views: BTreeMap::new(),
+            changed: Changed::All,
             statuses,
             clock: master.clock(),
             loaded_at: Duration::ZERO,
@@ -68,6 +78,7 @@ impl TaskViews {
         let ids: Vec<TaskId> = changed.into_iter().collect();
         let views = master.task_views(&ids);
         for (id, view) in ids.into_iter().zip(views) {
+            self.mark(&id);
             match view {
                 Some(v) if v.framework == FRAMEWORK => {
                     self.views.insert(id, v);
@@ -84,12 +95,26 @@ impl TaskViews {
     /// launch).
     pub fn launched(&mut self, views: impl IntoIterator<Item = TaskView>) {
         for v in views {
+            self.mark(&v.id);
             self.views.insert(v.id.clone(), v);
+        }
+    }
+
+    /// The tasks whose views changed since the last call (for the scheduler, which looks
+    /// again at just their instances).
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::replace(&mut self.changed, Changed::Some(BTreeSet::new()))
+    }
+
+    fn mark(&mut self, id: &TaskId) {
+        if let Changed::Some(ids) = &mut self.changed {
+            ids.insert(id.clone());
         }
     }
 
     fn reload(&mut self, master: &Master) {
         self.loaded_at = self.clock.monotonic();
+        self.changed = Changed::All;
         self.views = master
             .tasks_of(FRAMEWORK)
             .into_iter()
