@@ -67,7 +67,7 @@ impl Marathon {
                 master: master.clone(),
                 store,
                 clock: master.clock(),
-                tasks: Mutex::new(task_views::TaskViews::load(master)),
+                tasks: Mutex::new(task_views::TaskViews::new()),
                 state: Mutex::new(st),
                 bus: events::Bus::new(),
                 wake: Notify::new(),

@@ -8,6 +8,7 @@ use crate::instance::InstanceRecord;
 use crate::pod::combined_view;
 use crate::scheduler::PassViews;
 use crate::state::{State, Writes};
+use crate::task_views::Views;
 use keel_api::marathon::PathId;
 use keel_deploy::Goal;
 use keel_master::{MasterError, TaskView};
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 /// The combined view (see [`combined_view`]) of each pod instance, under the id of its
 /// first task, so code that reads the view of `instance.task_id` sees the pod instance as
 /// a whole.
-pub fn pod_views(st: &State, tasks: &BTreeMap<TaskId, TaskView>) -> BTreeMap<TaskId, TaskView> {
+pub fn pod_views(st: &State, tasks: &Views) -> BTreeMap<TaskId, TaskView> {
     let mut out = BTreeMap::new();
     for rec in st.instances.values().filter(|r| !r.tasks.is_empty()) {
         let checked = st
@@ -55,7 +56,7 @@ impl Marathon {
         wanted: &BTreeMap<PathId, u32>,
         now: f64,
         w: &mut Writes,
-    ) -> Result<Vec<TaskView>, MarathonError> {
+    ) -> Result<(), MarathonError> {
         let mut groups = Vec::new();
         let mut owners = Vec::new();
         for (id, n) in wanted {
@@ -71,9 +72,8 @@ impl Marathon {
                 groups.push(launches);
             }
         }
-        let mut views = Vec::new();
         if groups.is_empty() {
-            return Ok(views);
+            return Ok(());
         }
         let results = self.inner.master.launch_groups(groups);
         for ((pod_id, instance), r) in owners.into_iter().zip(results) {
@@ -113,7 +113,6 @@ impl Marathon {
                     };
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
-                    views.extend(mine);
                 }
                 Err(MasterError::Unplaceable { rejections }) => {
                     tracing::debug!(pod = %pod_id, ?rejections, "pod instance not placed");
@@ -121,6 +120,6 @@ impl Marathon {
                 Err(e) => tracing::warn!(pod = %pod_id, "launch failed: {e}"),
             }
         }
-        Ok(views)
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::events;
 use crate::instance::InstanceRecord;
 use crate::launch;
 use crate::state::{PROGRESS_DEADLINE_LABEL, QueueEntry, State, Writes, run_spec};
-use crate::task_views::Changed;
+use crate::task_views::{Changed, Views};
 use keel_api::marathon::{PathId, task_id};
 use keel_deploy::{Goal, Instance, advance, reconcile};
 use keel_master::{MasterError, TaskView};
@@ -95,8 +95,7 @@ impl Marathon {
         self.enforce_deadlines(&mut st, now);
         let locked = self.advance_deployments(&mut st, &instances, now, &mut moves, &mut w)?;
         reconcile_free(&mut st, &instances, &locked, now, &mut moves);
-        let launched = self.apply(&mut st, &tasks, moves, now, &mut w)?;
-        views.launched(launched);
+        self.apply(&mut st, &tasks, moves, now, &mut w)?;
         w.commit(&*self.inner.store)?;
         Ok(())
     }
@@ -202,7 +201,7 @@ impl Marathon {
         }
     }
 
-    /// Carries out a pass's moves; returns the views of the tasks it launched.
+    /// Carries out a pass's moves.
     fn apply(
         &self,
         st: &mut State,
@@ -210,7 +209,7 @@ impl Marathon {
         moves: Moves,
         now: f64,
         w: &mut Writes,
-    ) -> Result<Vec<TaskView>, MarathonError> {
+    ) -> Result<(), MarathonError> {
         for (id, goal) in moves.kill {
             let Some(rec) = st.instances.get_mut(&id) else {
                 continue;
@@ -245,15 +244,15 @@ impl Marathon {
         self.launch(st, moves.launch, now, w)
     }
 
-    /// Launches the wanted instances; returns the views of the tasks launched.
+    /// Launches the wanted instances.
     fn launch(
         &self,
         st: &mut State,
         wanted: BTreeMap<PathId, u32>,
         now: f64,
         w: &mut Writes,
-    ) -> Result<Vec<TaskView>, MarathonError> {
-        let mut launched = self.launch_pods(st, &wanted, now, w)?;
+    ) -> Result<(), MarathonError> {
+        self.launch_pods(st, &wanted, now, w)?;
         let mut batch = Vec::new();
         let mut owners = Vec::new();
         for (app_id, n) in &wanted {
@@ -271,7 +270,7 @@ impl Marathon {
         }
         if batch.is_empty() {
             st.queue.retain(|k, _| wanted.contains_key(k));
-            return Ok(launched);
+            return Ok(());
         }
         let agents = self
             .inner
@@ -322,7 +321,6 @@ impl Marathon {
                     };
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
-                    launched.extend(view);
                 }
                 Err(MasterError::Unplaceable { rejections }) => {
                     let e = waiting.entry(app_id).or_default();
@@ -346,7 +344,7 @@ impl Marathon {
             q.agents = agents;
             q.last_attempt = now;
         }
-        Ok(launched)
+        Ok(())
     }
 
     /// Handles one task status from the master: events, backoff, last failure.
@@ -418,7 +416,7 @@ impl Marathon {
 /// The task views a pass reads: Marathon's, with the first task of each pod instance
 /// standing for the whole instance (see [`crate::pod_scheduler::pod_views`]).
 pub(crate) struct PassViews<'a> {
-    pub all: &'a BTreeMap<TaskId, TaskView>,
+    pub all: &'a Views,
     pub pods: BTreeMap<TaskId, TaskView>,
 }
 

@@ -1,100 +1,62 @@
 //! Marathon's copy of the master's views of its tasks. Loaded once, then kept current by
-//! asking the master again for just the tasks its status stream names (plus the tasks the
-//! scheduler launches itself), with a full reload when the stream lagged and every
-//! [`RELOAD_EVERY`] (for the rare changes the stream does not carry: adopted tasks, pruned
-//! tasks, renamed agents). A scheduler pass or an API read so costs the changes since the
-//! previous one, not a copy of every task.
+//! asking the master for just the tasks that changed since the copy's cursor
+//! ([`Master::task_changes`]: launches, statuses, adoptions, pruning, renamed agents). A
+//! scheduler pass or an API read so costs the changes since the previous one, not a copy
+//! of every task.
 //!
-//! Every read goes through [`TaskViews::sync`] first, which drains the stream: the master
-//! publishes a status before it acknowledges it, so a read sees every status recorded
+//! Every read goes through [`TaskViews::sync`] first, and the master records a change
+//! before it acknowledges the request that caused it, so a read sees every change made
 //! before it started, as if it had asked the master.
 
 use crate::launch::FRAMEWORK;
-use keel_clock::Clock;
 use keel_master::{Master, TaskView};
-use keel_model::{TaskId, TaskStatus};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::broadcast::{self, error::TryRecvError};
+use keel_model::TaskId;
+use std::collections::{BTreeSet, HashMap};
 
-/// How often the views are reloaded whole from the master.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// Task views by task id.
+pub type Views = HashMap<TaskId, TaskView>;
 
 /// Which views changed since the scheduler last asked.
 #[derive(Debug, PartialEq)]
 pub enum Changed {
-    /// Possibly any (after a reload).
+    /// Possibly any (after a full load).
     All,
     Some(BTreeSet<TaskId>),
 }
 
 /// The views of every task of Marathon's framework the master knows, by task id.
 pub struct TaskViews {
-    views: BTreeMap<TaskId, TaskView>,
+    views: Views,
     changed: Changed,
-    statuses: broadcast::Receiver<TaskStatus>,
-    clock: Arc<dyn Clock>,
-    loaded_at: Duration,
+    /// The master's change cursor the copy is current with (`None`: not loaded yet).
+    cursor: Option<u64>,
 }
 
 impl TaskViews {
-    /// Subscribes to the master's statuses, then loads every view (so nothing recorded in
-    /// between is missed).
-    pub fn load(master: &Master) -> TaskViews {
-        let statuses = master.subscribe();
-        let mut v = TaskViews {
-            views: BTreeMap::new(),
+    /// An empty copy; the first [`TaskViews::sync`] loads every view.
+    pub fn new() -> TaskViews {
+        TaskViews {
+            views: Views::new(),
             changed: Changed::All,
-            statuses,
-            clock: master.clock(),
-            loaded_at: Duration::ZERO,
-        };
-        v.reload(master);
-        v
+            cursor: None,
+        }
     }
 
-    /// Brings the views up to date with every status the master recorded so far.
+    /// Brings the views up to date with every change the master made so far.
     pub fn sync(&mut self, master: &Master) {
-        let mut changed = BTreeSet::new();
-        let mut lagged = false;
-        loop {
-            match self.statuses.try_recv() {
-                Ok(st) => {
-                    changed.insert(st.task_id);
-                }
-                Err(TryRecvError::Lagged(_)) => lagged = true,
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
-        let due = self.clock.monotonic().saturating_sub(self.loaded_at) >= RELOAD_EVERY;
-        if lagged || due {
-            self.reload(master);
+        let set = master.task_changes(FRAMEWORK, self.cursor);
+        self.cursor = Some(set.cursor);
+        if set.full {
+            self.changed = Changed::All;
+            self.views = set.views.into_iter().map(|v| (v.id.clone(), v)).collect();
             return;
         }
-        if changed.is_empty() {
-            return;
-        }
-        let ids: Vec<TaskId> = changed.into_iter().collect();
-        let views = master.task_views(&ids);
-        for (id, view) in ids.into_iter().zip(views) {
-            self.mark(&id);
-            match view {
-                Some(v) if v.framework == FRAMEWORK => {
-                    self.views.insert(id, v);
-                }
-                Some(_) => {}
-                None => {
-                    self.views.remove(&id);
-                }
+        for id in set.removed {
+            if self.views.remove(&id).is_some() {
+                self.mark(&id);
             }
         }
-    }
-
-    /// Records the views of tasks just launched (the master publishes no status for a
-    /// launch).
-    pub fn launched(&mut self, views: impl IntoIterator<Item = TaskView>) {
-        for v in views {
+        for v in set.views {
             self.mark(&v.id);
             self.views.insert(v.id.clone(), v);
         }
@@ -111,20 +73,10 @@ impl TaskViews {
             ids.insert(id.clone());
         }
     }
-
-    fn reload(&mut self, master: &Master) {
-        self.loaded_at = self.clock.monotonic();
-        self.changed = Changed::All;
-        self.views = master
-            .tasks_of(FRAMEWORK)
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect();
-    }
 }
 
 impl std::ops::Deref for TaskViews {
-    type Target = BTreeMap<TaskId, TaskView>;
+    type Target = Views;
 
     fn deref(&self) -> &Self::Target {
         &self.views

@@ -6,6 +6,7 @@
 //! before the request that caused it is answered.
 
 mod agents;
+mod changes;
 mod core;
 mod dcos;
 mod error;
@@ -21,7 +22,7 @@ mod views;
 pub use crate::core::{Core, MasterConfig};
 pub use error::MasterError;
 pub use http::normalize_uri;
-pub use launch::{AgentView, TaskLaunch, TaskView};
+pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
 

@@ -130,6 +130,7 @@ impl Core {
                     task: Box::new(rec.spec.clone()),
                     framework_name: rec.framework_name.clone(),
                 };
+                self.changes.touch(&task_id);
                 self.tasks.insert(task_id.clone(), rec);
                 self.send(&agent_id, ev);
                 Ok(LaunchResponse { task_id, agent_id })
@@ -273,6 +274,7 @@ impl Core {
             task: Box::new(rec.spec.clone()),
             framework_name: rec.framework_name.clone(),
         };
+        self.changes.touch(&task_id);
         self.tasks.insert(task_id.clone(), rec);
         self.send(&agent_id, ev);
         LaunchResponse { task_id, agent_id }
@@ -535,6 +537,7 @@ impl Core {
                     .or_default() += 1;
                 self.terminal_tasks += 1;
             }
+            self.changes.touch(&id);
             self.tasks.insert(id, rec);
         }
         for status in published {
@@ -584,6 +587,7 @@ impl Core {
         ) {
             tracing::warn!(task = %s.id, "adopted task over-commits its agent: {e}");
         }
+        self.changes.touch(&rec.spec.id);
         self.tasks.insert(rec.spec.id.clone(), rec);
         Ok(())
     }
@@ -614,6 +618,7 @@ impl Core {
         self.store.txn(txn)?;
         for id in &ids {
             self.tasks.remove(id);
+            self.changes.remove(id);
         }
         self.terminal_tasks = self
             .tasks

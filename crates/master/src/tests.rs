@@ -190,6 +190,29 @@ fn a_group_commit_records_every_agents_batch_once() {
 }
 
 #[test]
+fn launches_statuses_and_pruning_advance_the_change_cursor() {
+    let mut h = Harness::new();
+    h.core.config.max_completed_tasks = 0;
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let changed_since = |h: &Harness, cursor: u64| {
+        let d = h.core.changes.since(cursor).unwrap();
+        (d.changed.len(), d.removed.len())
+    };
+    let start = h.core.changes.head();
+    let t = h.launch("sleep 1");
+    assert_eq!(changed_since(&h, start), (1, 0));
+    let launched = h.core.changes.head();
+    let running = h.status(&t, TaskState::Running, "u1");
+    h.core.status_update(&agent, running).unwrap();
+    assert_eq!(changed_since(&h, launched), (1, 0));
+    let finished = h.status(&t, TaskState::Finished, "u2");
+    h.core.status_update(&agent, finished).unwrap();
+    // Kept no terminal task: pruned right away, seen as removed.
+    assert!(!h.core.tasks.contains_key(&t));
+    assert_eq!(changed_since(&h, launched), (0, 1));
+}
+
+#[test]
 fn updates_from_the_wrong_or_unknown_agent_are_refused() {
     let mut h = Harness::new();
     let (a1, _rx1) = h.register(None, "http://a:1", "", vec![]);
