@@ -51,6 +51,11 @@ impl Bus {
         });
     }
 
+    /// Whether anyone listens (events nobody listens to need not be rendered).
+    pub fn watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
         self.tx.subscribe()
     }

@@ -49,15 +49,21 @@ impl InstanceRecord {
         }
     }
 
-    /// The instance as `keel-deploy` sees it, given its task (if the master knows it).
-    pub fn to_deploy(&self, task: Option<&TaskView>, ready: bool) -> keel_deploy::Instance {
+    /// The instance as `keel-deploy` sees it, given its task (if the master knows it) and
+    /// its run spec's id as text.
+    pub fn to_deploy(
+        &self,
+        run_spec: &str,
+        task: Option<&TaskView>,
+        ready: bool,
+    ) -> keel_deploy::Instance {
         let mut cond = condition(task);
         if self.inactive && cond == keel_deploy::Condition::Unreachable {
             cond = keel_deploy::Condition::UnreachableInactive;
         }
         keel_deploy::Instance {
             id: self.id.clone(),
-            run_spec: self.run_spec.to_string(),
+            run_spec: run_spec.to_string(),
             config_version: self.config_version.clone(),
             condition: cond,
             goal: self.goal,

@@ -22,6 +22,7 @@ mod pod_views;
 mod readiness;
 mod scheduler;
 mod state;
+mod task_views;
 mod views;
 
 pub use error::MarathonError;
@@ -42,6 +43,8 @@ pub(crate) struct Inner {
     pub master: Master,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Lock order: `tasks` before `state` (and both before the master's).
+    pub tasks: Mutex<task_views::TaskViews>,
     pub state: Mutex<state::State>,
     pub bus: events::Bus,
     pub wake: Notify,
@@ -64,6 +67,7 @@ impl Marathon {
                 master: master.clone(),
                 store,
                 clock: master.clock(),
+                tasks: Mutex::new(task_views::TaskViews::new()),
                 state: Mutex::new(st),
                 bus: events::Bus::new(),
                 wake: Notify::new(),
@@ -84,6 +88,13 @@ impl Marathon {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, state::State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marathon's task views, brought up to date. Take it before [`Marathon::lock`].
+    pub(crate) fn tasks(&self) -> MutexGuard<'_, task_views::TaskViews> {
+        let mut t = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        t.sync(&self.inner.master);
+        t
     }
 
     pub(crate) fn emit(&self, (event_type, sse): (String, String)) {

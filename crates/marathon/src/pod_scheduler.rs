@@ -6,17 +6,20 @@ use crate::Marathon;
 use crate::error::MarathonError;
 use crate::instance::InstanceRecord;
 use crate::pod::combined_view;
+use crate::scheduler::PassViews;
 use crate::state::{State, Writes};
+use crate::task_views::Views;
 use keel_api::marathon::PathId;
 use keel_deploy::Goal;
 use keel_master::{MasterError, TaskView};
 use keel_model::TaskId;
 use std::collections::BTreeMap;
 
-/// Replaces the view of each pod instance's first task by the instance's combined view
-/// (see [`combined_view`]), so code that reads `tasks[instance.task_id]` sees the pod
-/// instance as a whole.
-pub fn overlay_pod_views(st: &State, tasks: &mut BTreeMap<TaskId, TaskView>) {
+/// The combined view (see [`combined_view`]) of each pod instance, under the id of its
+/// first task, so code that reads the view of `instance.task_id` sees the pod instance as
+/// a whole.
+pub fn pod_views(st: &State, tasks: &Views) -> BTreeMap<TaskId, TaskView> {
+    let mut out = BTreeMap::new();
     for rec in st.instances.values().filter(|r| !r.tasks.is_empty()) {
         let checked = st
             .pods
@@ -31,32 +34,21 @@ pub fn overlay_pod_views(st: &State, tasks: &mut BTreeMap<TaskId, TaskView>) {
             .unwrap_or(0);
         let views: Vec<&TaskView> = rec.tasks.iter().filter_map(|t| tasks.get(t)).collect();
         if let Some(v) = combined_view(&views, checked) {
-            tasks.insert(rec.task_id.clone(), v);
+            out.insert(rec.task_id.clone(), v);
         }
     }
+    out
+}
+
+/// True when no task of `rec` is still alive (each task of a pod instance on its own,
+/// not the combined view).
+pub fn all_ended(rec: &InstanceRecord, tasks: &PassViews<'_>) -> bool {
+    rec.all_tasks()
+        .iter()
+        .all(|t| tasks.all.get(t).is_none_or(|v| v.state.is_terminal()))
 }
 
 impl Marathon {
-    /// True when no task of `rec` is still alive (pod tasks are asked of the master, since
-    /// `tasks` holds the combined view).
-    pub(crate) fn all_ended(
-        &self,
-        rec: &InstanceRecord,
-        tasks: &BTreeMap<TaskId, TaskView>,
-    ) -> bool {
-        if rec.tasks.is_empty() {
-            return tasks
-                .get(&rec.task_id)
-                .is_none_or(|t| t.state.is_terminal());
-        }
-        rec.tasks.iter().all(|t| {
-            self.inner
-                .master
-                .task_view(t)
-                .is_none_or(|v| v.state.is_terminal())
-        })
-    }
-
     /// Launches the wanted instances of pods, each as one task group on one agent.
     pub(crate) fn launch_pods(
         &self,
@@ -93,12 +85,16 @@ impl Marathon {
                     let Some(first) = launched.first() else {
                         continue;
                     };
-                    let ports = launched
-                        .iter()
-                        .filter_map(|l| self.inner.master.task_view(&l.task_id))
-                        .flat_map(|v| v.ports.clone())
+                    let ids: Vec<TaskId> = launched.iter().map(|l| l.task_id.clone()).collect();
+                    let mine: Vec<TaskView> = self
+                        .inner
+                        .master
+                        .task_views(&ids)
+                        .into_iter()
+                        .flatten()
                         .collect();
-                    let view = self.inner.master.task_view(&first.task_id);
+                    let ports = mine.iter().flat_map(|v| v.ports.clone()).collect();
+                    let hostname = mine.first().map(|v| v.hostname.clone());
                     let rec = InstanceRecord {
                         id: instance,
                         run_spec: pod_id.clone(),
@@ -108,7 +104,7 @@ impl Marathon {
                         task_id: first.task_id.clone(),
                         goal: Goal::Running,
                         agent_id: first.agent_id.to_string(),
-                        hostname: view.map(|v| v.hostname).unwrap_or_default(),
+                        hostname: hostname.unwrap_or_default(),
                         ports,
                         staged_at: now,
                         unreachable_since: None,

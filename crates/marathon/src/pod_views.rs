@@ -5,6 +5,7 @@
 use crate::instance::{InstanceRecord, condition};
 use crate::pod::{IMAGE_NOTE, PodRecord, combined_view};
 use crate::state::State;
+use crate::task_views::Views;
 use keel_api::marathon::pod::PodContainer;
 use keel_api::marathon::pod_status::{
     AgentInfo, ContainerEndpointStatus, ContainerStatus, Goal, InstanceState, PodInstanceState,
@@ -13,20 +14,14 @@ use keel_api::marathon::pod_status::{
 use keel_api::marathon::spec::UnreachableStrategy;
 use keel_api::marathon::{Instance, PodInstanceStatus, PodStatus, Timestamp};
 use keel_master::TaskView;
-use keel_model::{TaskId, TaskState};
-use std::collections::BTreeMap;
+use keel_model::TaskState;
 
 fn ts(secs: f64) -> Timestamp {
     Timestamp::from_millis((secs * 1000.0) as i64)
 }
 
 /// The status of pod `p`; `tasks` are the master's real task views.
-pub fn pod_status(
-    st: &State,
-    p: &PodRecord,
-    tasks: &BTreeMap<TaskId, TaskView>,
-    now: f64,
-) -> PodStatus {
+pub fn pod_status(st: &State, p: &PodRecord, tasks: &Views, now: f64) -> PodStatus {
     let id = p.id();
     let instances: Vec<PodInstanceStatus> = st
         .instances_of(&id)
@@ -61,11 +56,7 @@ pub fn pod_status(
 }
 
 /// One live instance (None once every task of an instance told to go has ended).
-fn instance_status(
-    p: &PodRecord,
-    r: &InstanceRecord,
-    tasks: &BTreeMap<TaskId, TaskView>,
-) -> Option<PodInstanceStatus> {
+fn instance_status(p: &PodRecord, r: &InstanceRecord, tasks: &Views) -> Option<PodInstanceStatus> {
     let views: Vec<&TaskView> = r.all_tasks().iter().filter_map(|t| tasks.get(t)).collect();
     let checked = p
         .pod

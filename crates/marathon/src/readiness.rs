@@ -3,7 +3,6 @@
 //! replaced, so readiness gates rolling restarts and scale-ups.
 
 use crate::Marathon;
-use crate::launch::FRAMEWORK;
 use keel_model::TaskState;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -67,13 +66,7 @@ impl Marathon {
             return Vec::new();
         }
         let now = self.now();
-        let tasks: BTreeMap<_, _> = self
-            .inner
-            .master
-            .tasks_of(FRAMEWORK)
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect();
+        let tasks = self.tasks();
         let st = self.lock();
         let mut r = self.readiness();
         let mut out = Vec::new();

@@ -6,14 +6,20 @@ use crate::Marathon;
 use crate::error::MarathonError;
 use crate::events;
 use crate::instance::InstanceRecord;
-use crate::launch::{self, FRAMEWORK};
+use crate::launch;
 use crate::state::{PROGRESS_DEADLINE_LABEL, QueueEntry, State, Writes, run_spec};
-use keel_api::marathon::PathId;
+use crate::task_views::{Changed, Views};
+use keel_api::marathon::{PathId, task_id};
 use keel_deploy::{Goal, Instance, advance, reconcile};
 use keel_master::{MasterError, TaskView};
 use keel_model::{TaskId, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// How many times its own duration the loop rests after a pass.
+const PASS_REST: u32 = 2;
+/// The longest rest after a pass.
+const MAX_REST: Duration = Duration::from_secs(1);
 
 /// What one pass decided.
 #[derive(Default)]
@@ -25,21 +31,28 @@ struct Moves {
 }
 
 impl Marathon {
-    /// Runs the loop forever.
+    /// Runs the loop forever. After a pass the loop rests [`PASS_REST`] times as long as the
+    /// pass took (statuses that arrive meanwhile are handled and wait for the next pass), so
+    /// passes over many instances cannot take the whole machine during a storm of statuses.
     pub async fn run(self) {
         let mut statuses = self.inner.master.subscribe();
         tokio::spawn(self.clone().run_readiness());
         loop {
+            let started = tokio::time::Instant::now();
             if let Err(e) = self.tick() {
                 tracing::error!("marathon scheduler: {e}");
             }
+            let rest = (started.elapsed() * PASS_REST).min(MAX_REST);
+            let until = tokio::time::Instant::now() + rest;
+            loop {
+                tokio::select! {
+                    r = statuses.recv() => if !self.received(r) { return },
+                    _ = tokio::time::sleep_until(until) => break,
+                }
+            }
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
-                r = statuses.recv() => match r {
-                    Ok(st) => self.on_status(&st),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!("marathon missed {n} task statuses; reconciling from the master"),
-                    Err(_) => return,
-                },
+                r = statuses.recv() => if !self.received(r) { return },
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             // Coalesce bursts of statuses into one pass.
@@ -49,24 +62,34 @@ impl Marathon {
         }
     }
 
-    /// Marathon's tasks by id, from the master.
-    pub(crate) fn tasks(&self) -> BTreeMap<TaskId, TaskView> {
-        self.inner
-            .master
-            .tasks_of(FRAMEWORK)
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect()
+    /// Handles what the status stream gave; false once the master is gone.
+    fn received(
+        &self,
+        r: Result<keel_model::TaskStatus, tokio::sync::broadcast::error::RecvError>,
+    ) -> bool {
+        use tokio::sync::broadcast::error::RecvError;
+        match r {
+            Ok(st) => self.on_status(&st),
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("marathon missed {n} task statuses (events, backoff)");
+            }
+            Err(RecvError::Closed) => return false,
+        }
+        true
     }
 
     /// One pass of the loop.
     pub fn tick(&self) -> Result<(), MarathonError> {
         let now = self.inner.clock.unix_secs();
-        let mut tasks = self.tasks();
+        let mut views = self.tasks();
+        let changed = views.take_changed();
         let mut st = self.lock();
-        crate::pod_scheduler::overlay_pod_views(&st, &mut tasks);
+        let tasks = PassViews {
+            pods: crate::pod_scheduler::pod_views(&st, &views),
+            all: &views,
+        };
         let mut w = Writes::default();
-        observe_unreachable(&mut st, &tasks, &mut w)?;
+        observe_unreachable(&mut st, &tasks, &changed, &mut w)?;
         let instances = deploy_instances(&st, &tasks, &self.readiness());
         let mut moves = Moves::default();
         self.enforce_deadlines(&mut st, now);
@@ -178,10 +201,11 @@ impl Marathon {
         }
     }
 
+    /// Carries out a pass's moves.
     fn apply(
         &self,
         st: &mut State,
-        tasks: &BTreeMap<TaskId, TaskView>,
+        tasks: &PassViews<'_>,
         moves: Moves,
         now: f64,
         w: &mut Writes,
@@ -210,7 +234,7 @@ impl Marathon {
         let done: Vec<String> = st
             .instances
             .values()
-            .filter(|r| r.goal != Goal::Running && self.all_ended(r, tasks))
+            .filter(|r| r.goal != Goal::Running && crate::pod_scheduler::all_ended(r, tasks))
             .map(|r| r.id.clone())
             .collect();
         for id in done {
@@ -220,6 +244,7 @@ impl Marathon {
         self.launch(st, moves.launch, now, w)
     }
 
+    /// Launches the wanted instances.
     fn launch(
         &self,
         st: &mut State,
@@ -255,6 +280,18 @@ impl Marathon {
             .filter(|a| a.active)
             .count() as u32;
         let results = self.inner.master.launch_tasks(batch);
+        let placed: Vec<TaskId> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|l| l.task_id.clone()))
+            .collect();
+        let mut views: BTreeMap<TaskId, TaskView> = self
+            .inner
+            .master
+            .task_views(&placed)
+            .into_iter()
+            .flatten()
+            .map(|v| (v.id.clone(), v))
+            .collect();
         let mut waiting: BTreeMap<PathId, (u32, BTreeMap<String, u32>)> = BTreeMap::new();
         for ((app_id, instance, task_id), r) in owners.into_iter().zip(results) {
             match r {
@@ -262,7 +299,7 @@ impl Marathon {
                     let Some(app) = st.apps.get(&app_id) else {
                         continue;
                     };
-                    let view = self.inner.master.task_view(&task_id);
+                    let view = views.remove(&task_id);
                     let rec = InstanceRecord {
                         id: instance,
                         run_spec: app_id.clone(),
@@ -276,7 +313,7 @@ impl Marathon {
                             .as_ref()
                             .map(|v| v.hostname.clone())
                             .unwrap_or_default(),
-                        ports: view.map(|v| v.ports.clone()).unwrap_or_default(),
+                        ports: view.as_ref().map(|v| v.ports.clone()).unwrap_or_default(),
                         staged_at: now,
                         unreachable_since: None,
                         inactive: false,
@@ -317,35 +354,41 @@ impl Marathon {
             return;
         };
         let now = self.inner.clock.unix_secs();
-        let view = self.inner.master.task_view(&status.task_id);
+        let tasks = self.tasks();
+        let view = tasks.get(&status.task_id);
         {
             let mut st = self.lock();
-            let Some(rec) = st.instances.get(&instance_id).cloned() else {
+            let Some(rec) = st.instances.get(&instance_id) else {
                 return;
             };
-            let policy = st
-                .apps
-                .get(&app_id)
-                .map(|a| run_spec(a).backoff)
-                .or_else(|| st.pods.get(&app_id).map(|p| p.run_spec().backoff));
-            if status.state.is_terminal()
-                && rec.goal == Goal::Running
-                && let Some(policy) = policy
-            {
-                let cond = crate::instance::condition(view.as_ref());
-                st.backoff
-                    .entry(app_id.clone())
-                    .or_default()
-                    .on_condition(&policy, cond, now);
-            }
-            if matches!(
+            let replaced = status.state.is_terminal() && rec.goal == Goal::Running;
+            let watched = self.inner.bus.watched();
+            let failed = matches!(
                 status.state,
                 TaskState::Failed
                     | TaskState::Error
                     | TaskState::Lost
                     | TaskState::Dropped
                     | TaskState::Gone
-            ) {
+            );
+            if !replaced && !failed && !watched {
+                return;
+            }
+            let rec = rec.clone();
+            let policy = || {
+                st.apps
+                    .get(&app_id)
+                    .map(|a| run_spec(a).backoff)
+                    .or_else(|| st.pods.get(&app_id).map(|p| p.run_spec().backoff))
+            };
+            if replaced && let Some(policy) = policy() {
+                let cond = crate::instance::condition(view);
+                st.backoff
+                    .entry(app_id.clone())
+                    .or_default()
+                    .on_condition(&policy, cond, now);
+            }
+            if failed {
                 st.last_failure.insert(
                     app_id.clone(),
                     crate::state::LastFailure {
@@ -359,19 +402,34 @@ impl Marathon {
                     },
                 );
             }
-            self.emit(events::status_update(&rec, status, now));
-            self.emit(events::instance_changed(&rec, status, now));
-            if status.healthy.is_some() && status.state == TaskState::Running {
-                self.emit(events::health_changed(&rec, status, now));
+            if watched {
+                self.emit(events::status_update(&rec, status, now));
+                self.emit(events::instance_changed(&rec, status, now));
+                if status.healthy.is_some() && status.state == TaskState::Running {
+                    self.emit(events::health_changed(&rec, status, now));
+                }
             }
         }
-        self.inner.wake.notify_one();
+    }
+}
+
+/// The task views a pass reads: Marathon's, with the first task of each pod instance
+/// standing for the whole instance (see [`crate::pod_scheduler::pod_views`]).
+pub(crate) struct PassViews<'a> {
+    pub all: &'a Views,
+    pub pods: BTreeMap<TaskId, TaskView>,
+}
+
+impl PassViews<'_> {
+    /// The view of `id`, combined for the first task of a pod instance.
+    pub fn get(&self, id: &TaskId) -> Option<&TaskView> {
+        self.pods.get(id).or_else(|| self.all.get(id))
     }
 }
 
 /// Kills every live task of an instance. A pod instance's view in `tasks` is the combined
 /// one, so its tasks are asked one by one (a task that already ended refuses quietly).
-fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &BTreeMap<TaskId, TaskView>) {
+fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &PassViews<'_>) {
     let pod = !rec.tasks.is_empty();
     for task in rec.all_tasks() {
         if (pod || tasks.get(task).is_some_and(|t| !t.state.is_terminal()))
@@ -383,12 +441,25 @@ fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &BTreeMap<TaskId, TaskView>) 
 }
 
 /// Records when instances were first seen unreachable, and clears it when they return.
+/// Looks at just the instances of the tasks whose views `changed` (a pod task's id names
+/// its instance too).
 fn observe_unreachable(
     st: &mut State,
-    tasks: &BTreeMap<TaskId, TaskView>,
+    tasks: &PassViews<'_>,
+    changed: &Changed,
     w: &mut Writes,
 ) -> Result<(), MarathonError> {
-    for rec in st.instances.values_mut() {
+    let ids: Vec<String> = match changed {
+        Changed::All => st.instances.keys().cloned().collect(),
+        Changed::Some(ids) => ids
+            .iter()
+            .filter_map(|t| task_id::parse(t.as_str()).ok().map(|(_, i)| i))
+            .collect(),
+    };
+    for id in ids {
+        let Some(rec) = st.instances.get_mut(&id) else {
+            continue;
+        };
         let Some(t) = tasks.get(&rec.task_id) else {
             continue;
         };
@@ -411,23 +482,34 @@ fn observe_unreachable(
     Ok(())
 }
 
-/// Every instance as `keel-deploy` sees it, grouped by run spec id.
+/// Every instance as `keel-deploy` sees it, grouped by run spec id. Instance ids start
+/// with their run spec's safe path, so a run spec's instances come one after another: the
+/// run spec's id and whether it has readiness checks are worked out once per run.
 fn deploy_instances(
     st: &State,
-    tasks: &BTreeMap<TaskId, TaskView>,
+    tasks: &PassViews<'_>,
     readiness: &crate::readiness::Readiness,
 ) -> BTreeMap<String, Vec<Instance>> {
     let mut by_spec: BTreeMap<String, Vec<Instance>> = BTreeMap::new();
-    let all = st.instances.values().map(|r| {
-        let ready = st
-            .apps
-            .get(&r.run_spec)
-            .is_none_or(|a| a.readiness_checks.is_empty())
-            || readiness.is_ready(&r.id);
-        r.to_deploy(tasks.get(&r.task_id), ready)
-    });
-    for i in all {
-        by_spec.entry(i.run_spec.clone()).or_default().push(i);
+    let mut run: Option<(&PathId, String, bool, Vec<Instance>)> = None;
+    for r in st.instances.values() {
+        if run.as_ref().is_none_or(|(id, ..)| *id != &r.run_spec) {
+            if let Some((_, spec, _, v)) = run.take() {
+                by_spec.entry(spec).or_default().extend(v);
+            }
+            let checked = st
+                .apps
+                .get(&r.run_spec)
+                .is_some_and(|a| !a.readiness_checks.is_empty());
+            run = Some((&r.run_spec, r.run_spec.to_string(), checked, Vec::new()));
+        }
+        if let Some((_, spec, checked, v)) = run.as_mut() {
+            let ready = !*checked || readiness.is_ready(&r.id);
+            v.push(r.to_deploy(spec, tasks.get(&r.task_id), ready));
+        }
+    }
+    if let Some((_, spec, _, v)) = run {
+        by_spec.entry(spec).or_default().extend(v);
     }
     by_spec
 }

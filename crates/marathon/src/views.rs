@@ -4,12 +4,12 @@
 
 use crate::instance::InstanceRecord;
 use crate::state::{DeploymentRecord, QueueEntry, State};
+use crate::task_views::Views;
 use keel_api::marathon::{AppDefinition, PathId, format_ts};
 use keel_deploy::{BackoffState, Goal};
 use keel_master::TaskView;
-use keel_model::{TaskId, TaskState};
+use keel_model::TaskState;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 
 /// Which extras an AppInfo carries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -133,7 +133,7 @@ fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
 pub fn app_tasks<'a>(
     st: &'a State,
     app: &'a PathId,
-    tasks: &'a BTreeMap<TaskId, TaskView>,
+    tasks: &'a Views,
 ) -> impl Iterator<Item = (&'a InstanceRecord, Option<&'a TaskView>)> + 'a {
     st.instances_of(app)
         .map(move |r| (r, tasks.get(&r.task_id)))
@@ -141,12 +141,7 @@ pub fn app_tasks<'a>(
 }
 
 /// AppInfo: the app plus the requested extras.
-pub fn app_info(
-    st: &State,
-    app: &AppDefinition,
-    tasks: &BTreeMap<TaskId, TaskView>,
-    e: Embed,
-) -> Value {
+pub fn app_info(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Value {
     let mut v = app_json(app);
     let Some(o) = v.as_object_mut() else { return v };
     let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = app_tasks(st, &app.id, tasks).collect();

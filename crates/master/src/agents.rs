@@ -33,6 +33,10 @@ impl Core {
             }
         };
         let known = self.agents.get(&id).map(|a| a.rec.registered_time);
+        let renamed = self
+            .agents
+            .get(&id)
+            .is_some_and(|a| a.rec.hostname != req.hostname);
         let rec = AgentRecord {
             id: id.clone(),
             hostname: req.hostname.clone(),
@@ -66,6 +70,18 @@ impl Core {
                 recovered: false,
             },
         );
+        if renamed {
+            // Task views carry their agent's hostname.
+            let mine: Vec<TaskId> = self
+                .tasks
+                .values()
+                .filter(|t| t.agent_id == id)
+                .map(|t| t.spec.id.clone())
+                .collect();
+            for t in &mine {
+                self.changes.touch(t);
+            }
+        }
         self.send(
             &id,
             MasterEvent::Registered {

@@ -93,6 +93,8 @@ pub struct Core {
     pub(crate) next_generation: u64,
     /// Number of terminal tasks kept (for pruning without a scan per status).
     pub(crate) terminal_tasks: usize,
+    /// The order in which tasks changed (for schedulers' copies of task views).
+    pub(crate) changes: crate::changes::TaskChanges,
 }
 
 impl Core {
@@ -130,6 +132,7 @@ impl Core {
             events,
             next_generation: 1,
             terminal_tasks: 0,
+            changes: Default::default(),
         };
         for (role, w) in core.config.weights.clone() {
             core.allocator
@@ -172,6 +175,7 @@ impl Core {
             if task.state.is_terminal() {
                 self.terminal_tasks += 1;
             }
+            self.changes.touch(&task.spec.id);
             self.tasks.insert(task.spec.id.clone(), task);
         }
         tracing::info!(

@@ -24,6 +24,8 @@ pub enum MasterError {
     TaskTerminal { id: TaskId, state: String },
     #[error("task {task} does not run on agent {agent}")]
     WrongAgent { task: TaskId, agent: AgentId },
+    #[error("the master is stopping")]
+    Stopped,
 }
 
 impl MasterError {

@@ -41,7 +41,9 @@ impl From<MasterError> for ApiError {
             | MasterError::TaskTerminal { .. }
             | MasterError::WrongAgent { .. } => StatusCode::CONFLICT,
             MasterError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            MasterError::Unplaceable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            MasterError::Unplaceable { .. } | MasterError::Stopped => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         let rejections = match &e {
             MasterError::Unplaceable { rejections } => rejections.clone(),
@@ -304,7 +306,7 @@ async fn status_updates(
     let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
     let ups: keel_api::internal::StatusUpdates = parse_json(&body)?;
     let statuses = ups.updates.into_iter().map(|u| u.status).collect();
-    m.with_core(|c| c.status_updates(&agent, statuses))?;
+    m.commit_statuses(agent, statuses).await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -63,6 +63,21 @@ pub struct TaskView {
     pub healthy: Option<bool>,
 }
 
+/// What changed among the tasks of a framework since a cursor (see
+/// [`Master::task_changes`]).
+#[derive(Debug, Clone, Default)]
+pub struct TaskChangeSet {
+    /// Covers every change so far: pass it as `since` next time.
+    pub cursor: u64,
+    /// `views` holds every task of the framework (the caller replaces its copy): asked
+    /// without a cursor, or the cursor was too old.
+    pub full: bool,
+    /// The views of the framework's tasks that appeared or changed (all of them if `full`).
+    pub views: Vec<TaskView>,
+    /// Tasks the master forgot since (of any framework; empty if `full`).
+    pub removed: Vec<TaskId>,
+}
+
 /// A scheduler's view of one agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentView {
@@ -107,6 +122,44 @@ impl Master {
     /// One task.
     pub fn task_view(&self, id: &TaskId) -> Option<TaskView> {
         self.with_core(|c| c.tasks.get(id).map(|t| c.view(t)))
+    }
+
+    /// Several tasks in one look (in `ids` order; `None` for a task the master does not
+    /// know, e.g. pruned after it ended).
+    pub fn task_views(&self, ids: &[TaskId]) -> Vec<Option<TaskView>> {
+        self.with_core(|c| {
+            ids.iter()
+                .map(|id| c.tasks.get(id).map(|t| c.view(t)))
+                .collect()
+        })
+    }
+
+    /// What changed among the tasks of the framework called `framework` since `since` (a
+    /// cursor from an earlier answer), or all of them when `since` is `None`: a scheduler
+    /// keeps a copy of its task views current at the cost of the changes only.
+    pub fn task_changes(&self, framework: &str, since: Option<u64>) -> TaskChangeSet {
+        self.with_core(|c| {
+            let mine = |t: &&crate::records::TaskRecord| t.framework_name == framework;
+            let cursor = c.changes.head();
+            match since.and_then(|s| c.changes.since(s)) {
+                Some(d) => TaskChangeSet {
+                    cursor,
+                    full: false,
+                    views: (d.changed.iter())
+                        .filter_map(|id| c.tasks.get(*id))
+                        .filter(mine)
+                        .map(|t| c.view(t))
+                        .collect(),
+                    removed: d.removed.into_iter().cloned().collect(),
+                },
+                None => TaskChangeSet {
+                    cursor,
+                    full: true,
+                    views: c.tasks.values().filter(mine).map(|t| c.view(t)).collect(),
+                    removed: Vec::new(),
+                },
+            }
+        })
     }
 
     /// Every task (active and recently completed) of the framework called `framework`.

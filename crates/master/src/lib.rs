@@ -6,9 +6,11 @@
 //! before the request that caused it is answered.
 
 mod agents;
+mod changes;
 mod core;
 mod dcos;
 mod error;
+mod group_commit;
 mod http;
 mod launch;
 mod records;
@@ -20,7 +22,7 @@ mod views;
 pub use crate::core::{Core, MasterConfig};
 pub use error::MasterError;
 pub use http::normalize_uri;
-pub use launch::{AgentView, TaskLaunch, TaskView};
+pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
 
@@ -37,6 +39,8 @@ pub struct Master {
     pub(crate) http: reqwest::Client,
     pub(crate) advertise: SocketAddr,
     pub(crate) security: Security,
+    /// Agents' status batches on their way to the group commit.
+    pub(crate) statuses: tokio::sync::mpsc::UnboundedSender<group_commit::Pending>,
 }
 
 impl Master {
@@ -47,9 +51,10 @@ impl Master {
         config: MasterConfig,
     ) -> Result<Self, MasterError> {
         let advertise = config.advertise;
-        let core = Core::open(store, clock, config)?;
+        let core = Arc::new(Mutex::new(Core::open(store, clock, config)?));
         Ok(Self {
-            core: Arc::new(Mutex::new(core)),
+            statuses: group_commit::start(core.clone()),
+            core,
             http: reqwest::Client::new(),
             advertise,
             security: Security::default(),

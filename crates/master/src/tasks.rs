@@ -130,6 +130,7 @@ impl Core {
                     task: Box::new(rec.spec.clone()),
                     framework_name: rec.framework_name.clone(),
                 };
+                self.changes.touch(&task_id);
                 self.tasks.insert(task_id.clone(), rec);
                 self.send(&agent_id, ev);
                 Ok(LaunchResponse { task_id, agent_id })
@@ -273,6 +274,7 @@ impl Core {
             task: Box::new(rec.spec.clone()),
             framework_name: rec.framework_name.clone(),
         };
+        self.changes.touch(&task_id);
         self.tasks.insert(task_id.clone(), rec);
         self.send(&agent_id, ev);
         LaunchResponse { task_id, agent_id }
@@ -404,11 +406,51 @@ impl Core {
         agent: &AgentId,
         statuses: Vec<TaskStatus>,
     ) -> Result<(), MasterError> {
+        self.status_batches(vec![(agent.clone(), statuses)])
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Handles the batches of several agents, each as [`Core::status_updates`] does, with
+    /// one durable commit for all of them (a group commit). Results per batch, in order.
+    pub fn status_batches(
+        &mut self,
+        batches: Vec<(AgentId, Vec<TaskStatus>)>,
+    ) -> Vec<Result<(), MasterError>> {
+        let mut accepted = Vec::new();
+        let results: Vec<Result<(), MasterError>> = batches
+            .into_iter()
+            .map(|(agent, statuses)| self.accept_statuses(&agent, statuses, &mut accepted))
+            .collect();
+        match self.record_statuses(accepted) {
+            Ok(()) => results,
+            Err(e) => {
+                let msg = e.to_string();
+                results
+                    .into_iter()
+                    .map(|r| {
+                        r.and_then(|()| {
+                            Err(MasterError::Store(keel_store::StoreError::Backend(
+                                msg.clone(),
+                            )))
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Checks one agent's batch and moves the statuses to record into `accepted`.
+    fn accept_statuses(
+        &mut self,
+        agent: &AgentId,
+        statuses: Vec<TaskStatus>,
+        accepted: &mut Vec<TaskStatus>,
+    ) -> Result<(), MasterError> {
         if !self.agents.contains_key(agent) {
             self.counters.invalid_status_updates += statuses.len() as u64;
             return Err(MasterError::UnknownAgent(agent.clone()));
         }
-        let mut accepted = Vec::with_capacity(statuses.len());
         for status in statuses {
             let Some(rec) = self.tasks.get(&status.task_id) else {
                 self.counters.invalid_status_updates += 1;
@@ -430,7 +472,7 @@ impl Core {
             self.counters.valid_status_updates += 1;
             accepted.push(status);
         }
-        self.record_statuses(agent, accepted)
+        Ok(())
     }
 
     /// Applies `status` to its task, persists it, releases resources when it ends, and
@@ -440,16 +482,18 @@ impl Core {
         agent: &AgentId,
         status: TaskStatus,
     ) -> Result<(), MasterError> {
-        self.record_statuses(agent, vec![status])
+        debug_assert!(
+            self.tasks
+                .get(&status.task_id)
+                .is_none_or(|t| &t.agent_id == agent)
+        );
+        self.record_statuses(vec![status])
     }
 
-    /// Applies statuses in order, persists every changed task in one transaction, then
-    /// releases the resources of tasks that ended and publishes the statuses.
-    fn record_statuses(
-        &mut self,
-        agent: &AgentId,
-        statuses: Vec<TaskStatus>,
-    ) -> Result<(), MasterError> {
+    /// Applies statuses (each of a task on the agent that sent it) in order, persists every
+    /// changed task in one transaction, then releases the resources of tasks that ended and
+    /// publishes the statuses. A status whose uuid its task already saw is skipped.
+    fn record_statuses(&mut self, statuses: Vec<TaskStatus>) -> Result<(), MasterError> {
         let mut updated: BTreeMap<TaskId, (TaskRecord, bool)> = BTreeMap::new();
         let mut published = Vec::with_capacity(statuses.len());
         for status in statuses {
@@ -461,6 +505,15 @@ impl Core {
                 },
             };
             let (mut rec, was_terminal) = entry;
+            if status
+                .uuid
+                .as_ref()
+                .is_some_and(|u| rec.recent_uuids.contains(u))
+            {
+                // Sent again (in another batch of the same group) before the first was recorded.
+                updated.insert(status.task_id.clone(), (rec, was_terminal));
+                continue;
+            }
             if rec.state.is_terminal() {
                 // A terminal state never changes; remember the uuid so a retry is deduplicated.
                 remember_uuid(&mut rec, &status);
@@ -476,7 +529,7 @@ impl Core {
         self.save_tasks(updated.values().map(|(r, _)| r))?;
         for (id, (rec, was_terminal)) in updated {
             if !was_terminal && rec.state.is_terminal() {
-                self.release(agent, &rec.spec);
+                self.release(&rec.agent_id.clone(), &rec.spec);
                 *self
                     .counters
                     .terminal
@@ -484,6 +537,7 @@ impl Core {
                     .or_default() += 1;
                 self.terminal_tasks += 1;
             }
+            self.changes.touch(&id);
             self.tasks.insert(id, rec);
         }
         for status in published {
@@ -533,6 +587,7 @@ impl Core {
         ) {
             tracing::warn!(task = %s.id, "adopted task over-commits its agent: {e}");
         }
+        self.changes.touch(&rec.spec.id);
         self.tasks.insert(rec.spec.id.clone(), rec);
         Ok(())
     }
@@ -563,6 +618,7 @@ impl Core {
         self.store.txn(txn)?;
         for id in &ids {
             self.tasks.remove(id);
+            self.changes.remove(id);
         }
         self.terminal_tasks = self
             .tasks

@@ -158,6 +158,61 @@ fn status_updates_follow_the_state_machine() {
 }
 
 #[test]
+fn a_group_commit_records_every_agents_batch_once() {
+    let mut h = Harness::new();
+    let (a1, _rx1) = h.register(None, "http://a:1", "", vec![]);
+    let (a2, _rx2) = h.register(None, "http://b:1", "", vec![]);
+    let tasks: Vec<TaskId> = (0..4).map(|_| h.launch("sleep 1")).collect();
+    let mut batches: Vec<(AgentId, Vec<TaskStatus>)> = vec![(a1.clone(), vec![]), (a2, vec![])];
+    for (i, t) in tasks.iter().enumerate() {
+        let slot = usize::from(h.core.tasks[t].agent_id != a1);
+        let running = h.status(t, TaskState::Running, &format!("u{i}"));
+        batches[slot].1.push(running.clone());
+        // The same update sent again in the same group counts once.
+        batches[slot].1.push(running);
+    }
+    let ghost = AgentId::new("ghost-S9").unwrap();
+    batches.push((ghost, vec![h.status(&tasks[0], TaskState::Failed, "g")]));
+    let mut seen = h.core.subscribe();
+    let revision = h.store.revision().unwrap();
+    let results = h.core.status_batches(batches);
+    assert!(results[0].is_ok() && results[1].is_ok());
+    assert!(matches!(results[2], Err(MasterError::UnknownAgent(_))));
+    assert_eq!(h.store.revision().unwrap(), revision + 1, "one commit");
+    for t in &tasks {
+        assert_eq!(h.history(t), ["TASK_STAGING", "TASK_RUNNING"]);
+    }
+    let mut published = 0;
+    while seen.try_recv().is_ok() {
+        published += 1;
+    }
+    assert_eq!(published, tasks.len());
+}
+
+#[test]
+fn launches_statuses_and_pruning_advance_the_change_cursor() {
+    let mut h = Harness::new();
+    h.core.config.max_completed_tasks = 0;
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let changed_since = |h: &Harness, cursor: u64| {
+        let d = h.core.changes.since(cursor).unwrap();
+        (d.changed.len(), d.removed.len())
+    };
+    let start = h.core.changes.head();
+    let t = h.launch("sleep 1");
+    assert_eq!(changed_since(&h, start), (1, 0));
+    let launched = h.core.changes.head();
+    let running = h.status(&t, TaskState::Running, "u1");
+    h.core.status_update(&agent, running).unwrap();
+    assert_eq!(changed_since(&h, launched), (1, 0));
+    let finished = h.status(&t, TaskState::Finished, "u2");
+    h.core.status_update(&agent, finished).unwrap();
+    // Kept no terminal task: pruned right away, seen as removed.
+    assert!(!h.core.tasks.contains_key(&t));
+    assert_eq!(changed_since(&h, launched), (0, 1));
+}
+
+#[test]
 fn updates_from_the_wrong_or_unknown_agent_are_refused() {
     let mut h = Harness::new();
     let (a1, _rx1) = h.register(None, "http://a:1", "", vec![]);

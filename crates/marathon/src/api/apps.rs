@@ -97,6 +97,7 @@ pub(crate) async fn create(
 ) -> Result<Response, HttpError> {
     let update = parse_app_update(&body)?;
     let app = AppDefinition::create(update, &PathId::root())?;
+    let tasks = m.tasks();
     let mut st = m.lock();
     if st.apps.contains_key(&app.id) {
         return Err(HttpError(ApiErrorBody::app_exists(&app.id)));
@@ -109,7 +110,6 @@ pub(crate) async fn create(
     change.apps.insert(app.id.clone(), app.clone());
     let p = m.deploy(&mut st, change)?;
     m.emit(events::api_post(uri.path(), &app_json(&app), m.now()));
-    let tasks = m.tasks();
     let info = app_info(
         &st,
         &app,

@@ -6,17 +6,16 @@ use super::{Params, deployment_result, flag, json_response, params, path_id};
 use crate::Marathon;
 use crate::error::HttpError;
 use crate::state::{GroupRecord, State};
+use crate::task_views::Views;
 use crate::views::{Embed, app_info};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keel_api::marathon::{ApiErrorBody, AppDefinition, AppUpdate, PathId, Validation, Violations};
-use keel_master::TaskView;
-use keel_model::TaskId;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A group request body.
 #[derive(Debug, Default, Deserialize)]
@@ -47,13 +46,7 @@ fn group_ids(st: &State) -> BTreeSet<PathId> {
     ids
 }
 
-fn group_json(
-    st: &State,
-    id: &PathId,
-    all: &BTreeSet<PathId>,
-    tasks: &BTreeMap<TaskId, TaskView>,
-    e: Embed,
-) -> Value {
+fn group_json(st: &State, id: &PathId, all: &BTreeSet<PathId>, tasks: &Views, e: Embed) -> Value {
     let apps: Vec<Value> = st
         .apps
         .values()

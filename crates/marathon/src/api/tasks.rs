@@ -65,8 +65,8 @@ pub(crate) fn kill_app_tasks(
     task: Option<String>,
     q: &Params,
 ) -> Result<Response, HttpError> {
-    let tasks = m.tasks();
     let ids: Vec<String> = {
+        let tasks = m.tasks();
         let st = m.lock();
         if !st.apps.contains_key(app) {
             return Err(HttpError(ApiErrorBody::app_not_found(app)));
