@@ -125,7 +125,8 @@ impl fmt::Display for DeploymentPlan {
 ///    another `config_version`, or an id in `restart`, gets Restart. A run spec whose
 ///    `config_version` and `instances` are unchanged (a version-only change) gets nothing.
 ///
-/// Empty steps are dropped; actions within a step are sorted by run spec id.
+/// Empty steps are dropped; actions within a step are sorted by run spec id. The plan's
+/// `original` and `target` hold only the run specs that differ between the two.
 ///
 /// # Errors
 /// [`DeployError::DependencyCycle`] when the target's dependencies form a cycle;
@@ -143,18 +144,35 @@ pub fn plan(
     let mut steps = vec![stop_step(original, target), start_step(original, target)];
     steps.extend(dependency_steps(original, target, restart, &levels));
     steps.retain(|s| !s.actions.is_empty());
+    let (original, target) = differing(original, target);
     Ok(DeploymentPlan {
         id,
         version,
-        original: original.clone(),
-        target: target.clone(),
+        original,
+        target,
         steps,
     })
 }
 
+/// The parts of `original` and `target` that differ. A run spec the two share unchanged
+/// gets no action and nothing to revert, so a plan keeps only the others: a deployment
+/// record stays small however many run specs the root group holds.
+fn differing(original: &RootGroup, target: &RootGroup) -> (RootGroup, RootGroup) {
+    let keep = |from: &RootGroup, other: &RootGroup| RootGroup {
+        run_specs: from
+            .run_specs
+            .iter()
+            .filter(|(id, spec)| other.get(id) != Some(*spec))
+            .map(|(id, spec)| (id.clone(), spec.clone()))
+            .collect(),
+    };
+    (keep(original, target), keep(target, original))
+}
+
 /// The plan that undoes `plan` from the `current` root group, for
 /// `DELETE /v2/deployments/{id}` without `force`: `plan(current, plan.revert(current))`.
-/// Its `target` is the root group to store.
+/// Its `target` holds the definitions to restore (a run spec it lacks but the plan
+/// affects is to be removed).
 ///
 /// # Errors
 /// [`DeployError::DependencyCycle`] when the reverted root group has a cycle.

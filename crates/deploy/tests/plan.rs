@@ -227,8 +227,24 @@ fn rollback_restores_the_original_from_the_current_state() {
     "#]]
     .assert_eq(&back.to_string());
     assert_eq!(back.target.get("/a"), deploy.original.get("/a"));
-    assert!(back.target.get("/other").is_some());
-    assert!(back.target.get("/added").is_none());
+    // The plan holds only what differs: /other is untouched, /added is to go.
+    assert!(back.target.get("/other").is_none() && back.original.get("/other").is_none());
+    assert!(back.target.get("/added").is_none() && back.original.get("/added").is_some());
+}
+
+#[test]
+fn a_plan_holds_only_the_run_specs_that_differ() {
+    let p = make(
+        "old /a n=1
+         old /same
+         old /gone
+         new /a n=2
+         new /same
+         new /added",
+    );
+    let ids = |g: &RootGroup| g.run_specs.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(ids(&p.original), ["/a", "/gone"]);
+    assert_eq!(ids(&p.target), ["/a", "/added"]);
 }
 
 #[test]

@@ -230,10 +230,13 @@ impl Marathon {
                         change.apps.insert(pid, old);
                     }
                 }
-                None => {
+                // Added by the cancelled deployment: it goes.
+                None if back.original.get(&spec_id).is_some() => {
                     change.apps.remove(&pid);
                     change.pods.remove(&pid);
                 }
+                // Already as it was before the cancelled deployment.
+                None => {}
             }
         }
         Ok(Some(self.deploy(st, change)?))
