@@ -500,6 +500,63 @@ fn a_stuck_deployment_rolls_back_at_its_progress_deadline() {
 }
 
 #[test]
+fn abdication_recovers_the_state_from_the_store() {
+    let dir = TempDir::new("mar-abdicate");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let app = json!({"id": "/stay", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2});
+    let (code, _) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201);
+    settled(&url, 20);
+    let ids = |v: Vec<Value>| {
+        let mut ids: Vec<String> = v.iter().map(|t| t["id"].to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let before = ids(running(&url, "/stay"));
+    assert_eq!(before.len(), 2);
+    // A deployment that cannot finish: no agent has 64 cpus.
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(json!({"id": "/big", "cmd": "sleep 1000", "cpus": 64, "mem": 32})),
+    );
+    assert_eq!(code, 201, "{v}");
+
+    let (code, v) = send("DELETE", &format!("{url}/v2/leader"), None);
+    assert_eq!((code, v), (200, json!({"message": "Leadership abdicated"})));
+    let (code, v) = get(&format!("{url}/v2/leader"));
+    assert_eq!(code, 200, "{v}");
+    // Re-elected with the state from the store: the same tasks, the pending deployment.
+    assert_eq!(ids(running(&url, "/stay")), before);
+    let (_, d) = get(&format!("{url}/v2/deployments"));
+    let pending: Vec<String> = d
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|x| x["affectedApps"].as_array().cloned().unwrap_or_default())
+        .map(|a| a.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(pending, ["/big"]);
+    // And it goes on scheduling.
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/stay"),
+        Some(json!({"instances": 3})),
+    );
+    assert_eq!(code, 200, "{v}");
+    wait_for(20, "the third instance", || {
+        (running(&url, "/stay").len() == 3).then_some(())
+    });
+    let (code, _) = send("DELETE", &format!("{url}/v2/apps/big"), None);
+    assert_eq!(code, 200);
+    settled(&url, 20);
+    let now = ids(running(&url, "/stay"));
+    assert!(before.iter().all(|t| now.contains(t)), "{before:?} not in {now:?}");
+}
+
+#[test]
 fn readiness_checks_gate_the_deployment() {
     let dir = TempDir::new("mar-ready");
     let keel = dev(&dir, &[]);

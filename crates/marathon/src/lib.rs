@@ -76,6 +76,33 @@ impl Marathon {
         })
     }
 
+    /// Gives up leadership and, as the only candidate, is elected again: the in-memory
+    /// state (definitions, instances, deployments, task views, readiness, backoff) is
+    /// dropped and recovered from the store, as a new Marathon leader would recover it.
+    /// Running tasks are not touched; deployments resume where their records say.
+    pub(crate) fn reelect(&self) -> Result<(), MarathonError> {
+        let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
+        let fresh = state::State::load(&*self.inner.store)?;
+        tracing::info!(
+            apps = fresh.apps.len(),
+            instances = fresh.instances.len(),
+            deployments = fresh.deployments.len(),
+            "marathon abdicated and was re-elected; state recovered from the store"
+        );
+        *st = fresh;
+        *tasks = task_views::TaskViews::new();
+        *self
+            .inner
+            .readiness
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = readiness::Readiness::default();
+        drop(st);
+        drop(tasks);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
     /// The v2 API routes, at the root and under `/marathon` (DC/OS's Admin Router layout,
     /// also `/service/marathon`).
     pub fn router(&self) -> axum::Router {

@@ -86,9 +86,15 @@ pub(crate) async fn leader(State(m): State<Marathon>) -> Response {
     )
 }
 
-/// `DELETE /v2/leader`: a single master has nobody to hand over to; answered like Marathon.
-pub(crate) async fn abdicate() -> Response {
-    json_response(StatusCode::OK, &json!({"message": "Leadership abdicated"}))
+/// `DELETE /v2/leader`: Marathon's leader steps down and an election follows. A single
+/// master is the only candidate, so it is elected again at once and recovers its state
+/// from the store, as a new leader would.
+pub(crate) async fn abdicate(State(m): State<Marathon>) -> Result<Response, HttpError> {
+    m.reelect()?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Leadership abdicated"}),
+    ))
 }
 
 /// `GET /v2/events`.
