@@ -898,3 +898,36 @@ fn required_ports_in_definition_order_service_ports_and_port_validation() {
         json!([{"path": "/portDefinitions", "errors": ["Ports must be unique."]}])
     );
 }
+
+#[test]
+fn pod_endpoints_with_fixed_host_ports_keep_their_order() {
+    let dir = TempDir::new("mar-pod-ports");
+    let resources = resources_with_own_ports("cpus:4;mem:4096");
+    let lo = first_port(&resources);
+    let keel = dev_with(&dir, &resources, &[]);
+    let url = keel.url.clone();
+    let fixed = lo + 40;
+    let pod = json!({
+        "id": "/pp",
+        "containers": [{"name": "web", "resources": {"cpus": 0.1, "mem": 32},
+            "exec": {"command": {"shell": "echo $PORT0 $PORT1 $ENDPOINT_ADMIN $ENDPOINT_HTTP; exec sleep 1000"}},
+            "endpoints": [{"name": "admin", "hostPort": fixed}, {"name": "http", "hostPort": 0}]}]
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod));
+    assert_eq!(code, 201, "{v}");
+    settled(&url, 30);
+    let inst = stable_instances(&url, "/pp", 1, 30);
+    let web = inst[0]["containers"][0].clone();
+    let allocated: Vec<u64> = web["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["allocatedHostPort"].as_u64())
+        .collect();
+    assert_eq!(allocated, [u64::from(fixed), u64::from(lo)], "{web}");
+    let t = task(&url, web["containerId"].as_str().unwrap_or_default()).unwrap_or_default();
+    let out = wait_for(10, "pod stdout", || {
+        Some(read_sandbox(&url, &t, "stdout")).filter(|s| !s.is_empty())
+    });
+    assert_eq!(out.trim(), format!("{fixed} {lo} {fixed} {lo}"));
+}
