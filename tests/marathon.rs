@@ -11,7 +11,10 @@ use std::time::Duration;
 use support::*;
 
 fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
-    let resources = resources_with_own_ports("cpus:4;mem:4096");
+    dev_with(dir, &resources_with_own_ports("cpus:4;mem:4096"), extra)
+}
+
+fn dev_with(dir: &TempDir, resources: &str, extra: &[&str]) -> Proc {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap_or_default().to_string();
     let mut args = vec![
@@ -21,7 +24,7 @@ fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
         "--listen",
         "127.0.0.1:0",
         "--resources",
-        &resources,
+        resources,
     ];
     args.extend_from_slice(extra);
     Proc::start(&args)
@@ -818,4 +821,170 @@ fn a_group_rolls_back_to_a_stored_version() {
         Some(json!({"version": "2001-01-01T00:00:00.000Z"})),
     );
     assert_eq!(code, 404, "{v}");
+}
+
+/// The first port of a `...;ports:[lo-hi]` resource text.
+fn first_port(resources: &str) -> u16 {
+    let range = resources.split("ports:[").nth(1).unwrap_or_default();
+    range
+        .split('-')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a ports range")
+}
+
+#[test]
+fn required_ports_in_definition_order_service_ports_and_port_validation() {
+    let dir = TempDir::new("mar-ports");
+    let resources = resources_with_own_ports("cpus:4;mem:4096");
+    let lo = first_port(&resources);
+    let (web, admin) = (lo + 50, lo + 10);
+    let keel = dev_with(&dir, &resources, &[]);
+    let url = keel.url.clone();
+
+    // requirePorts: the definitions' ports are the host ports, PORT0 first even though
+    // it is the higher one.
+    let app = json!({"id": "/fixed", "requirePorts": true, "cpus": 0.1, "mem": 64,
+        "cmd": "echo $PORT0 $PORT1 $PORT_WEB $PORT_ADMIN $PORTS; exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+        "portDefinitions": [{"port": web, "name": "web"}, {"port": admin, "name": "admin"}]});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["portDefinitions"][0]["port"], web, "{v}");
+    settled(&url, 30);
+    let tasks = running(&url, "/fixed");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["ports"], json!([web, admin]), "{tasks:?}");
+    assert_eq!(tasks[0]["servicePorts"], json!([web, admin]), "{tasks:?}");
+    let id = tasks[0]["id"].as_str().unwrap_or_default();
+    let t = task(&url, id).unwrap_or_default();
+    let out = wait_for(10, "stdout", || {
+        Some(read_sandbox(&url, &t, "stdout")).filter(|s| !s.is_empty())
+    });
+    assert_eq!(
+        out.trim(),
+        format!("{web} {admin} {web} {admin} {web},{admin}")
+    );
+    wait_for(20, "the task to listen on its fixed port", || {
+        std::net::TcpStream::connect(("127.0.0.1", web)).ok()
+    });
+
+    // The same fixed port again: the only agent has it taken, and the queue says so.
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(
+            json!({"id": "/clash", "requirePorts": true, "cmd": "sleep 1000", "cpus": 0.1,
+                    "mem": 32, "portDefinitions": [{"port": web}]}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let item = wait_for(10, "a queue item", || {
+        let (_, q) = get(&format!("{url}/v2/queue"));
+        q["queue"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["app"]["id"] == "/clash").cloned())
+    });
+    let reasons = item["processedOffersSummary"]["rejectSummaryLastOffers"].to_string();
+    assert!(
+        reasons.contains(&format!("insufficient ports {web}")),
+        "{item}"
+    );
+    assert!(running(&url, "/clash").is_empty());
+
+    // Service ports: 0 becomes the lowest free port of 10000.., unique across apps; host
+    // ports stay dynamic (requirePorts false) and come from the agent's range.
+    for (id, n) in [("/svc-a", 2), ("/svc-b", 1)] {
+        let defs: Vec<Value> = (0..n).map(|_| json!({"port": 0})).collect();
+        let (code, v) = send(
+            "POST",
+            &format!("{url}/v2/apps"),
+            Some(
+                json!({"id": id, "cmd": "sleep 1000", "cpus": 0.1, "mem": 32,
+                        "portDefinitions": defs}),
+            ),
+        );
+        assert_eq!(code, 201, "{v}");
+    }
+    let service_ports = |id: &str| {
+        let (_, v) = get(&format!("{url}/v2/apps{id}"));
+        v["app"]["portDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["port"].as_u64().unwrap_or_default())
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(service_ports("/svc-a"), [10000, 10001]);
+    assert_eq!(service_ports("/svc-b"), [10002]);
+    let tasks = wait_for(30, "a running /svc-a task", || {
+        Some(running(&url, "/svc-a")).filter(|t| !t.is_empty())
+    });
+    assert_eq!(tasks[0]["servicePorts"], json!([10000, 10001]), "{tasks:?}");
+    let host: Vec<u64> = tasks[0]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    let range = u64::from(lo)..u64::from(lo) + 100;
+    assert!(
+        host.len() == 2 && host.iter().all(|p| range.contains(p)),
+        "{host:?}"
+    );
+    assert!(!host.contains(&u64::from(web)) && !host.contains(&u64::from(admin)));
+    // An update that re-posts 0s keeps the app's service ports.
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/svc-b"),
+        Some(json!({"cmd": "sleep 999", "portDefinitions": [{"port": 0}]})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(service_ports("/svc-b"), [10002]);
+
+    // Duplicate ports in one app: Marathon's 422.
+    let (code, v) = send(
+        "POST",
+        &format!("{url}/v2/apps"),
+        Some(
+            json!({"id": "/dup", "cmd": "sleep 1", "portDefinitions": [{"port": 10500}, {"port": 10500}]}),
+        ),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(
+        v["details"],
+        json!([{"path": "/portDefinitions", "errors": ["Ports must be unique."]}])
+    );
+}
+
+#[test]
+fn pod_endpoints_with_fixed_host_ports_keep_their_order() {
+    let dir = TempDir::new("mar-pod-ports");
+    let resources = resources_with_own_ports("cpus:4;mem:4096");
+    let lo = first_port(&resources);
+    let keel = dev_with(&dir, &resources, &[]);
+    let url = keel.url.clone();
+    let fixed = lo + 40;
+    let pod = json!({
+        "id": "/pp",
+        "containers": [{"name": "web", "resources": {"cpus": 0.1, "mem": 32},
+            "exec": {"command": {"shell": "echo $PORT0 $PORT1 $ENDPOINT_ADMIN $ENDPOINT_HTTP; exec sleep 1000"}},
+            "endpoints": [{"name": "admin", "hostPort": fixed}, {"name": "http", "hostPort": 0}]}]
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod));
+    assert_eq!(code, 201, "{v}");
+    settled(&url, 30);
+    let inst = stable_instances(&url, "/pp", 1, 30);
+    let web = inst[0]["containers"][0].clone();
+    let allocated: Vec<u64> = web["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["allocatedHostPort"].as_u64())
+        .collect();
+    assert_eq!(allocated, [u64::from(fixed), u64::from(lo)], "{web}");
+    let t = task(&url, web["containerId"].as_str().unwrap_or_default()).unwrap_or_default();
+    let out = wait_for(10, "pod stdout", || {
+        Some(read_sandbox(&url, &t, "stdout")).filter(|s| !s.is_empty())
+    });
+    assert_eq!(out.trim(), format!("{fixed} {lo} {fixed} {lo}"));
 }

@@ -124,7 +124,16 @@ pub fn task_env(
     env.insert("MESOS_SLAVE_ID".into(), agent.to_string());
     env.insert("MESOS_AGENT_ENDPOINT".into(), s.endpoint_hostport.clone());
     env.insert("HOST".into(), s.hostname.clone());
-    let ports: Vec<u64> = task.resources.ports().values().collect();
+    env.extend(port_env(task));
+    env.extend(task.command.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// `PORT0`.. in the task's host-port order, `PORT` (the first), `PORTS` and
+/// `PORT_<NAME>` for its named ports.
+pub(crate) fn port_env(task: &TaskSpec) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let ports: Vec<u16> = task.host_ports();
     for (i, p) in ports.iter().enumerate() {
         env.insert(format!("PORT{i}"), p.to_string());
     }
@@ -132,7 +141,7 @@ pub fn task_env(
         env.insert("PORT".into(), p.to_string());
     }
     if !ports.is_empty() {
-        let all: Vec<String> = ports.iter().map(u64::to_string).collect();
+        let all: Vec<String> = ports.iter().map(u16::to_string).collect();
         env.insert("PORTS".into(), all.join(","));
     }
     for (name, port) in task.port_names.iter().zip(&ports) {
@@ -150,7 +159,6 @@ pub fn task_env(
             env.insert(format!("PORT_{var}"), port.to_string());
         }
     }
-    env.extend(task.command.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }
 

@@ -32,6 +32,7 @@ fn spec(id: &str) -> TaskSpec {
         fetch: vec![],
         port_names: vec![],
         placement_scope: None,
+        host_ports: Vec::new(),
         container: None,
     }
 }
@@ -175,4 +176,26 @@ fn agent_generated_updates_and_terminal_states_stick() {
         (first.reason, first.message.as_deref()),
         (Some(Reason::ReasonExecutorTerminated), Some("gone"))
     );
+}
+
+#[test]
+fn port_variables_follow_the_task_order_not_the_numeric_one() {
+    let mut task = spec("t.1");
+    task.resources = Resources::parse("cpus:0.1;ports:[31000-31001]").unwrap();
+    task.host_ports = vec![31001, 31000];
+    task.port_names = vec!["http".into(), String::new()];
+    let env = crate::launcher::port_env(&task);
+    let got: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(
+        got,
+        [
+            "PORT=31001",
+            "PORT0=31001",
+            "PORT1=31000",
+            "PORTS=31001,31000",
+            "PORT_HTTP=31001"
+        ]
+    );
+    task.host_ports.clear();
+    assert_eq!(crate::launcher::port_env(&task)["PORT0"], "31000");
 }

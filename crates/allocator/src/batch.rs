@@ -13,9 +13,9 @@
 
 use crate::agents::AgentTable;
 use crate::constraints::{Compiled, RegexCache, Tally, compile};
-use crate::search::{Job, Memo, placement_resources, render, scan_memo, scan_plain};
+use crate::search::{Job, Memo, WantedPorts, placement_resources, render, scan_memo, scan_plain};
 use crate::{AllocationResult, Allocator, Placement, PlacementRequest, Unplaced};
-use keel_model::{Constraint, FrameworkId};
+use keel_model::{Constraint, FrameworkId, HostPort};
 use keel_resources::Resources;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -28,7 +28,7 @@ type ScopeKey = (FrameworkId, Option<String>);
 /// The shape of the previous request, so runs of identical requests skip the shape key.
 struct LastShape {
     resources: Resources,
-    ports: u32,
+    ports: Vec<HostPort>,
     constraints: Vec<Constraint>,
     /// The request's scope, if the shape is stateful.
     scope: Option<ScopeKey>,
@@ -203,6 +203,7 @@ impl Allocator {
             });
         }
         Job {
+            ports: WantedPorts::new(&req.ports),
             req,
             constraints,
             pins,
@@ -215,14 +216,14 @@ impl Allocator {
             return;
         };
         let agent_id = agent.info.id.clone();
-        let resources = placement_resources(agent, &job.req);
+        let resources = placement_resources(agent, &job);
         for c in job.constraints.iter().filter(|c| c.pinnable()) {
             let key = pin_key(&job.req, &c.field);
             if let (false, Some(v)) = (batch.pins.contains_key(&key), agent.field(&c.field)) {
                 batch.pins.insert(key, v.to_string());
             }
         }
-        let granted = resources.is_some_and(|r| {
+        let granted = resources.is_some_and(|(r, host_ports)| {
             let req = &job.req;
             let ok = self.grant(
                 slot,
@@ -236,6 +237,7 @@ impl Allocator {
                     request_id: job.req.id.clone(),
                     agent_id,
                     resources: r,
+                    host_ports,
                 });
             }
             ok
@@ -276,7 +278,7 @@ impl Batch {
         let memo = self.memo_by_key(job, stateful, tally, slots);
         self.last_shape = Some(LastShape {
             resources: req.resources.clone(),
-            ports: req.ports,
+            ports: req.ports.clone(),
             constraints: req.constraints.clone(),
             scope: stateful.then(|| (req.framework.clone(), req.scope.clone())),
             memo,
@@ -293,7 +295,7 @@ impl Batch {
     ) -> Option<usize> {
         let req = &job.req;
         let key = format!(
-            "{}|{}|{:?}|{:?}",
+            "{}|{:?}|{:?}|{:?}",
             req.resources,
             req.ports,
             req.constraints,
@@ -397,13 +399,17 @@ mod tests {
         shape: u8,
         constraint: Option<usize>,
     ) -> PlacementRequest {
+        let any = HostPort::Any;
         let (cpus, mem, ports) = [
-            (1.0, 100.0, 0),
-            (2.0, 50.0, 0),
-            (0.5, 0.0, 0),
-            (1.0, 0.0, 1),
-            (1.0, 300.0, 2),
-        ][usize::from(shape) % 5];
+            (1.0, 100.0, vec![]),
+            (2.0, 50.0, vec![]),
+            (0.5, 0.0, vec![]),
+            (1.0, 0.0, vec![any]),
+            (1.0, 300.0, vec![any, any]),
+            (0.5, 0.0, vec![HostPort::Fixed(2)]),
+            (0.5, 0.0, vec![any, HostPort::Fixed(1)]),
+        ][usize::from(shape) % 7]
+            .clone();
         PlacementRequest {
             id: format!("t{i}"),
             framework: id(FrameworkId::new(format!("f{fw}"))),
@@ -435,7 +441,7 @@ mod tests {
         fn memos_match_plain_scans(
             agents in prop::collection::vec((0u8..6, 0u8..5, 0u8..4, 0u8..4, prop::bool::weighted(0.85)), 0..8),
             used in prop::collection::vec((0usize..8, 0u8..3, 0u8..3, 0u8..3), 0..4),
-            reqs in prop::collection::vec(((0u8..3, 0u8..3), 0u8..5, prop::option::of(0usize..8)), 0..40),
+            reqs in prop::collection::vec(((0u8..3, 0u8..3), 0u8..7, prop::option::of(0usize..8)), 0..40),
             cursor in 0usize..8,
         ) {
             let mut memo = cluster(&agents, &used);

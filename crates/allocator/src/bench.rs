@@ -67,7 +67,7 @@ pub fn requests(n: usize) -> Vec<PlacementRequest> {
                 framework,
                 role,
                 resources: resources.clone(),
-                ports: 1,
+                ports: vec![keel_model::HostPort::Any],
                 constraints: Vec::new(),
                 scope: None,
             }

@@ -41,7 +41,7 @@ mod skip;
 pub use allocator::Allocator;
 pub use error::AllocatorError;
 
-use keel_model::{AgentId, Constraint, FrameworkId};
+use keel_model::{AgentId, Constraint, FrameworkId, HostPort};
 use keel_resources::{Attributes, Resources};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -63,8 +63,10 @@ pub struct PlacementRequest {
     pub role: String,
     /// Scalars (cpus, mem, disk, ...); ranges and sets are honoured too.
     pub resources: Resources,
-    /// Number of host ports wanted, assigned (lowest first) from the agent's `ports` ranges.
-    pub ports: u32,
+    /// The host ports wanted, in the task's order (PORT0 first): each fixed port must be
+    /// free on the agent; the `Any` entries get the lowest of its other free ports.
+    #[serde(default)]
+    pub ports: Vec<HostPort>,
     pub constraints: Vec<Constraint>,
     /// The constraint scope (a Marathon app id): UNIQUE, MAX_PER, GROUP_BY and CLUSTER
     /// pinning count the live allocations of `(framework, scope)`. `None` is the framework
@@ -80,6 +82,9 @@ pub struct Placement {
     pub agent_id: AgentId,
     /// The requested resources plus the concrete `ports` ranges assigned.
     pub resources: Resources,
+    /// The assigned host ports in the request's order (one per entry of its `ports`).
+    #[serde(default)]
+    pub host_ports: Vec<u16>,
 }
 
 /// A request that fit nowhere, with why.
@@ -88,7 +93,9 @@ pub struct Unplaced {
     pub request_id: String,
     /// Reason → number of agents that rejected the request for it; one reason per agent, the
     /// first failing check in the order: `agent inactive`, `constraint <field:OP[:value]>`,
-    /// `insufficient <resource>`, `insufficient ports`. A constraint that cannot be compiled
+    /// `insufficient <resource>`, `insufficient ports <p1>,<p2>` (a fixed host port is not
+    /// free; the text names every fixed port of the request), `insufficient ports` (too few
+    /// free ports for the others). A constraint that cannot be compiled
     /// gives `invalid constraint <field:OP[:value]>`, counted once per agent.
     pub rejections: BTreeMap<String, u32>,
 }

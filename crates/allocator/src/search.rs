@@ -7,6 +7,7 @@ use crate::PlacementRequest;
 use crate::agents::{AgentState, AgentTable};
 use crate::constraints::{Compiled, Tally};
 use crate::skip::Skip;
+use keel_model::HostPort;
 use keel_resources::{EPSILON, Ranges, Resources};
 use std::collections::BTreeMap;
 
@@ -19,7 +20,42 @@ pub(crate) enum Reject {
     Scalar(u16),
     Range(u16),
     Set(u16),
+    /// Too few free ports for the request's `Any` entries.
     Ports,
+    /// A fixed port is not free (or the request names one twice).
+    FixedPorts,
+}
+
+/// A request's wanted host ports, digested for the checks.
+pub(crate) struct WantedPorts {
+    /// The fixed ports.
+    fixed: Ranges,
+    /// False if a fixed port is named twice (no agent can satisfy it).
+    distinct: bool,
+    /// How many ports may be any free one.
+    any: u64,
+}
+
+impl WantedPorts {
+    pub(crate) fn new(ports: &[HostPort]) -> Self {
+        let fixed: Vec<u64> = ports
+            .iter()
+            .filter_map(|p| match p {
+                HostPort::Fixed(p) => Some(u64::from(*p)),
+                HostPort::Any => None,
+            })
+            .collect();
+        let ranges = Ranges::new(fixed.iter().map(|&p| (p, p)).collect());
+        Self {
+            distinct: ranges.count() == fixed.len() as u64,
+            fixed: ranges,
+            any: (ports.len() - fixed.len()) as u64,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.any == 0 && self.fixed.is_empty()
+    }
 }
 
 /// A request being served, with what its checks read besides the agent.
@@ -30,6 +66,7 @@ pub(crate) struct Job {
     pub(crate) pins: Vec<Option<String>>,
     /// Per constraint: the lowest tally over the field's values, for GROUP_BY.
     pub(crate) group_min: Vec<u32>,
+    pub(crate) ports: WantedPorts,
 }
 
 /// What a batch remembers about one request shape.
@@ -123,7 +160,19 @@ pub(crate) fn check(agent: &AgentState, job: &Job, tally: Option<&Tally>) -> Res
             return Err(Reject::Set(i as u16));
         }
     }
-    if job.req.ports > 0 && free_ports(free, want).count() < u64::from(job.req.ports) {
+    if !job.ports.is_empty() {
+        check_ports(free, want, &job.ports)?;
+    }
+    Ok(())
+}
+
+/// Every fixed port free, and enough other free ports for the rest.
+fn check_ports(free: &Resources, want: &Resources, ports: &WantedPorts) -> Result<(), Reject> {
+    let avail = free_ports(free, want);
+    if !ports.distinct || !avail.contains(&ports.fixed) {
+        return Err(Reject::FixedPorts);
+    }
+    if avail.count() - ports.fixed.count() < ports.any {
         return Err(Reject::Ports);
     }
     Ok(())
@@ -138,13 +187,26 @@ pub(crate) fn free_ports(free: &Resources, want: &Resources) -> Ranges {
     }
 }
 
-/// The request's resources plus its lowest free ports on `agent`.
-pub(crate) fn placement_resources(agent: &AgentState, req: &PlacementRequest) -> Option<Resources> {
-    if req.ports == 0 {
-        return Some(req.resources.clone());
+/// The request's resources plus its host ports on `agent` (the fixed ones, and the lowest
+/// other free ports for the `Any` entries), and those ports in the request's order.
+pub(crate) fn placement_resources(agent: &AgentState, job: &Job) -> Option<(Resources, Vec<u16>)> {
+    let req = &job.req;
+    if job.ports.is_empty() {
+        return Some((req.resources.clone(), Vec::new()));
     }
-    let ports = free_ports(&agent.free, &req.resources).take_lowest(u64::from(req.ports))?;
-    Some(req.resources.clone().with_ranges("ports", ports))
+    let rest = free_ports(&agent.free, &req.resources).subtract(&job.ports.fixed);
+    let dynamic = rest.take_lowest(job.ports.any)?;
+    let mut next = dynamic.values();
+    let ordered = req
+        .ports
+        .iter()
+        .map(|p| match p {
+            HostPort::Fixed(p) => Some(*p),
+            HostPort::Any => next.next().and_then(|v| u16::try_from(v).ok()),
+        })
+        .collect::<Option<Vec<u16>>>()?;
+    let ports = dynamic.add(&job.ports.fixed);
+    Some((req.resources.clone().with_ranges("ports", ports), ordered))
 }
 
 pub(crate) fn monotone(r: Reject, job: &Job) -> bool {
@@ -237,6 +299,10 @@ pub(crate) fn render(rejects: &BTreeMap<Reject, u32>, job: &Job) -> BTreeMap<Str
                 want.sets.keys().nth(i(x)).map_or("", String::as_str)
             ),
             Reject::Ports => "insufficient ports".to_string(),
+            Reject::FixedPorts => {
+                let fixed: Vec<String> = job.ports.fixed.values().map(|p| p.to_string()).collect();
+                format!("insufficient ports {}", fixed.join(","))
+            }
         };
         *out.entry(reason).or_insert(0) += n;
     }

@@ -1,11 +1,12 @@
 //! Property tests over the public API: no agent is ever over-committed, the books (free,
 //! allocated, shares, per-scope constraint tallies) agree with a ledger of every grant,
-//! UNIQUE holds per scope, and DRF is fair between roles with equal and with 2:1 weights.
+//! UNIQUE holds per scope, host ports come back in the request's order with every fixed
+//! port as asked, and DRF is fair between roles with equal and with 2:1 weights.
 
 #![allow(clippy::unwrap_used)]
 
 use keel_allocator::{AgentInfo, Allocator, PlacementRequest};
-use keel_model::{AgentId, Constraint, ConstraintOp, FrameworkId};
+use keel_model::{AgentId, Constraint, ConstraintOp, FrameworkId, HostPort};
 use keel_resources::{Attributes, EPSILON, Ranges, Resources};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,8 @@ struct Req {
     tenth_cpus: u8,
     mem: u8,
     ports: u8,
+    /// A fixed port (100 + n) wanted after the first `Any` one.
+    fixed: Option<u8>,
     constraint: Option<u8>,
 }
 
@@ -74,17 +77,20 @@ fn op() -> impl Strategy<Value = Op> {
         (0u8..4, 0u8..3),
         1u8..30,
         0u8..4,
-        0u8..3,
+        (0u8..3, prop::option::of(0u8..8)),
         prop::option::of(0u8..6),
     )
-        .prop_map(|((fw, scope), tenth_cpus, mem, ports, constraint)| Req {
-            fw,
-            scope,
-            tenth_cpus,
-            mem,
-            ports,
-            constraint,
-        });
+        .prop_map(
+            |((fw, scope), tenth_cpus, mem, (ports, fixed), constraint)| Req {
+                fw,
+                scope,
+                tenth_cpus,
+                mem,
+                ports,
+                fixed,
+                constraint,
+            },
+        );
     prop_oneof![
         3 => (0u8..6, 0u8..8, 0u8..8, 0u8..6, 0u8..3)
             .prop_map(|(agent, cpus, mem, ports, rack)| Op::Add { agent, cpus, mem, ports, rack }),
@@ -114,6 +120,15 @@ fn constraint(n: u8) -> Constraint {
         op,
         value: value.map(str::to_string),
     }
+}
+
+/// `ports` dynamic ports, with the fixed one (if any) second.
+fn wanted_ports(r: &Req) -> Vec<HostPort> {
+    let mut ports = vec![HostPort::Any; usize::from(r.ports)];
+    if let Some(f) = r.fixed {
+        ports.insert(ports.len().min(1), HostPort::Fixed(100 + u16::from(f)));
+    }
+    ports
 }
 
 /// One grant the allocator made: agent, framework and scope numbers, and what was granted.
@@ -257,7 +272,7 @@ impl Model {
                 resources: Resources::new()
                     .with_scalar("cpus", f64::from(r.tenth_cpus) / 10.0)
                     .with_scalar("mem", f64::from(r.mem) * 64.0),
-                ports: u32::from(r.ports),
+                ports: wanted_ports(r),
                 constraints: r.constraint.map(constraint).into_iter().collect(),
                 scope: scope(r.scope).map(str::to_string),
             })
@@ -270,7 +285,15 @@ impl Model {
             let (req, r) = (&batch[i], &reqs[i]);
             let agent = self.agent_number(&p.agent_id);
             prop_assert!(p.resources.contains(&req.resources));
-            prop_assert_eq!(p.resources.ports().count(), u64::from(req.ports));
+            prop_assert_eq!(p.host_ports.len(), req.ports.len());
+            for (want, got) in req.ports.iter().zip(&p.host_ports) {
+                if let HostPort::Fixed(port) = want {
+                    prop_assert_eq!(port, got, "fixed port moved");
+                }
+            }
+            let ranges = Ranges::new(p.host_ports.iter().map(|&x| (x.into(), x.into())).collect());
+            prop_assert_eq!(ranges.count(), p.host_ports.len() as u64, "a port twice");
+            prop_assert_eq!(p.resources.ports(), ranges);
             if req
                 .constraints
                 .first()
@@ -440,7 +463,7 @@ fn contest(
             framework: f,
             role: role.into(),
             resources: resources.clone(),
-            ports: 0,
+            ports: Vec::new(),
             constraints: Vec::new(),
             scope: None,
         });

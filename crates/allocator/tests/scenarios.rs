@@ -3,13 +3,15 @@
 //!
 //! Setup lines: `agent <id> <hostname> <attrs|-> <resources>`, `inactive <id>`,
 //! `weight <role> <w>`, `used <agent> <framework> <role> <resources> [scope]`.
-//! Request lines: `<id> <framework> <role> <resources> [ports=N] [scope=S]
-//! [field:OP[:value]]...`.
+//! Request lines: `<id> <framework> <role> <resources> [ports=N] [hostports=P,any,...]
+//! [scope=S] [field:OP[:value]]...` (`ports=N`: N dynamic host ports; `hostports`: the
+//! wanted host ports in order, fixed or `any`). A placement renders its host ports in
+//! order after `->` when it has any.
 
 #![allow(clippy::unwrap_used)]
 
 use keel_allocator::{AgentInfo, AllocationResult, Allocator, PlacementRequest};
-use keel_model::{AgentId, Constraint, ConstraintOp, FrameworkId};
+use keel_model::{AgentId, Constraint, ConstraintOp, FrameworkId, HostPort};
 use keel_resources::{Attributes, Resources};
 
 fn agent_id(s: &str) -> AgentId {
@@ -85,13 +87,21 @@ fn requests(text: &str) -> Vec<PlacementRequest> {
                 framework: fw(w[1]),
                 role: w[2].to_string(),
                 resources: res(w[3]),
-                ports: 0,
+                ports: Vec::new(),
                 constraints: Vec::new(),
                 scope: None,
             };
             for extra in &w[4..] {
                 if let Some(n) = extra.strip_prefix("ports=") {
-                    req.ports = n.parse().unwrap();
+                    req.ports = vec![HostPort::Any; n.parse().unwrap()];
+                } else if let Some(list) = extra.strip_prefix("hostports=") {
+                    req.ports = list
+                        .split(',')
+                        .map(|p| match p {
+                            "any" => HostPort::Any,
+                            p => HostPort::Fixed(p.parse().unwrap()),
+                        })
+                        .collect();
                 } else if let Some(s) = extra.strip_prefix("scope=") {
                     req.scope = Some(s.to_string());
                 } else {
@@ -110,7 +120,12 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 fn render(r: &AllocationResult) -> String {
     let mut out = Vec::new();
     for p in &r.placed {
-        out.push(format!("{} {} {}", p.request_id, p.agent_id, p.resources));
+        let mut line = format!("{} {} {}", p.request_id, p.agent_id, p.resources);
+        if !p.host_ports.is_empty() {
+            let ports: Vec<String> = p.host_ports.iter().map(u16::to_string).collect();
+            line = format!("{line} -> {}", ports.join(","));
+        }
+        out.push(line);
     }
     for u in &r.unplaced {
         let reasons: Vec<String> = u
@@ -152,10 +167,10 @@ fn spreads_with_a_rotating_cursor() {
         t4 f1 web cpus:1;mem:10 ports=1
         ",
         "
-        t1 a1 cpus:1;mem:10;ports:[31000-31000]
-        t2 a2 cpus:1;mem:10;ports:[31000-31001]
+        t1 a1 cpus:1;mem:10;ports:[31000-31000] -> 31000
+        t2 a2 cpus:1;mem:10;ports:[31000-31001] -> 31000,31001
         t3 a3 cpus:1;mem:10
-        t4 a1 cpus:1;mem:10;ports:[31001-31001]
+        t4 a1 cpus:1;mem:10;ports:[31001-31001] -> 31001
         ",
     );
 }
@@ -192,9 +207,51 @@ fn ports_run_out() {
         t3 f1 web cpus:1 ports=1
         ",
         "
-        t1 a1 cpus:1;ports:[31000-31001]
-        t2 a1 cpus:1;ports:[31005-31005]
+        t1 a1 cpus:1;ports:[31000-31001] -> 31000,31001
+        t2 a1 cpus:1;ports:[31005-31005] -> 31005
         t3 unplaced: insufficient ports=1
+        ",
+    );
+}
+
+#[test]
+fn fixed_host_ports_keep_the_request_order() {
+    check(
+        "agent a1 h1 - cpus:8;mem:1024;ports:[31000-31009]",
+        "
+        t1 f1 web cpus:1 hostports=31005,any,31001,any
+        t2 f1 web cpus:1 hostports=any,31001
+        t3 f1 web cpus:1 hostports=31009,any
+        t4 f1 web cpus:1 hostports=31003,31003
+        ",
+        "
+        t1 a1 cpus:1;ports:[31000-31002, 31005-31005] -> 31005,31000,31001,31002
+        t3 a1 cpus:1;ports:[31003-31003, 31009-31009] -> 31009,31003
+        t2 unplaced: insufficient ports 31001=1
+        t4 unplaced: insufficient ports 31003=1
+        ",
+    );
+}
+
+#[test]
+fn fixed_ports_outside_every_range_or_taken_name_the_ports() {
+    check(
+        "
+        agent a1 h1 - cpus:8;mem:1024;ports:[31000-31001]
+        agent a2 h2 - cpus:8;mem:1024;ports:[31000-31003]
+        agent a3 h3 - cpus:8;mem:1024;ports:[31002-31003]
+        agent a4 h4 - cpus:8;mem:1024;ports:[31002-31002]
+        used a2 f1 web ports:[31002-31002]
+        ",
+        "
+        t1 f1 web cpus:1 hostports=8080,any
+        t2 f1 web cpus:1 hostports=31002,any
+        t3 f1 web cpus:1 hostports=31002,any
+        ",
+        "
+        t2 a3 cpus:1;ports:[31002-31003] -> 31002,31003
+        t1 unplaced: insufficient ports 8080=4
+        t3 unplaced: insufficient ports=1, insufficient ports 31002=3
         ",
     );
 }

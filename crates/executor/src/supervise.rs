@@ -200,11 +200,7 @@ fn docker_spec(task: &TaskSpec) -> Option<&keel_model::DockerSpec> {
 
 /// The task's assigned host ports, PORT0 first.
 pub(crate) fn task_ports(task: &TaskSpec) -> Vec<u16> {
-    task.resources
-        .ports()
-        .values()
-        .filter_map(|p| u16::try_from(p).ok())
-        .collect()
+    task.host_ports()
 }
 
 fn remove_cgroup(cgroup: Option<&ContainerCgroup>) {

@@ -123,7 +123,7 @@ fn a_bridge_port_mapping_is_reachable_on_the_assigned_host_port() {
         DockerNetwork::Bridge,
         vec![PortMapping {
             container_port: 8080,
-            host_port_index: 0,
+            host_port_index: Some(0),
             protocol: PortProtocol::Tcp,
         }],
     );

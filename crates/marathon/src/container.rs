@@ -66,20 +66,25 @@ fn network(app: &AppDefinition, legacy: Option<WireNetwork>) -> DockerNetwork {
     }
 }
 
-/// Every mapping gets one assigned host port, in order (PORT0 for the first mapping).
+/// Each mapping with a `hostPort` (0 or fixed) is published on the task's next host port,
+/// in order (PORT0 for the first such mapping); one without is not published.
 fn port_mappings(c: &Container) -> Vec<PortMapping> {
     let mappings = c
         .port_mappings
         .as_ref()
         .or_else(|| c.docker.as_ref().and_then(|d| d.port_mappings.as_ref()));
+    let mut next = 0;
     mappings
         .into_iter()
         .flatten()
-        .enumerate()
-        .filter_map(|(i, m)| {
+        .filter_map(|m| {
+            let host_port_index = m.host_port.map(|_| {
+                next += 1;
+                next - 1
+            });
             Some(PortMapping {
                 container_port: u16::try_from(m.container_port).ok()?,
-                host_port_index: i,
+                host_port_index,
                 protocol: if m.protocol.eq_ignore_ascii_case("udp") {
                     PortProtocol::Udp
                 } else {
@@ -113,6 +118,7 @@ mod tests {
     use super::*;
     use keel_api::marathon::PathId;
     use keel_api::marathon::app::parse_app_update;
+    use keel_model::HostPort;
 
     fn app(json: &str) -> AppDefinition {
         let update = parse_app_update(json.as_bytes()).expect("app json");
@@ -145,7 +151,10 @@ mod tests {
             .collect();
         assert_eq!(
             mappings,
-            [(8080, 0, PortProtocol::Tcp), (53, 1, PortProtocol::Udp)]
+            [
+                (8080, Some(0), PortProtocol::Tcp),
+                (53, Some(1), PortProtocol::Udp)
+            ]
         );
         assert_eq!(
             spec.volumes,
@@ -157,9 +166,30 @@ mod tests {
             }]
         );
         let launch = crate::launch::task_launch(&app, keel_model::TaskId::new("t").expect("id"));
-        assert_eq!(launch.ports, 2);
+        assert_eq!(launch.ports, [HostPort::Any, HostPort::Any]);
         assert_eq!(launch.command.value, "");
         assert_eq!(launch.container, Some(spec));
+    }
+
+    #[test]
+    fn fixed_dynamic_and_absent_host_ports_of_mappings() {
+        let app = app(r#"{"id": "/u", "cpus": 0.1, "mem": 32,
+            "networks": [{"mode": "container", "name": "net"}],
+            "container": {"type": "DOCKER", "docker": {"image": "busybox"},
+              "portMappings": [{"containerPort": 80, "hostPort": 31005, "name": "web"},
+                               {"containerPort": 81},
+                               {"containerPort": 82, "hostPort": 0, "name": "admin"}]}}"#);
+        let docker = container_spec(&app).and_then(|c| c.docker).expect("docker");
+        assert_eq!(docker.network, DockerNetwork::User("net".into()));
+        let mappings: Vec<_> = docker
+            .port_mappings
+            .iter()
+            .map(|m| (m.container_port, m.host_port_index))
+            .collect();
+        assert_eq!(mappings, [(80, Some(0)), (81, None), (82, Some(1))]);
+        let launch = crate::launch::task_launch(&app, keel_model::TaskId::new("t").expect("id"));
+        assert_eq!(launch.ports, [HostPort::Fixed(31005), HostPort::Any]);
+        assert_eq!(launch.port_names, ["web", "admin"]);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub fn new_ids(app: &AppDefinition) -> (String, String) {
     )
 }
 
-/// The launch of one task of `app` with id `task`.
+/// The launch of one task of `app` with id `task`; its host ports follow the app's port
+/// order (see [`AppDefinition::host_ports`]).
 pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
     let has_image = crate::container::container_spec(app).is_some();
     let (shell, value, arguments) = match (&app.cmd, &app.args) {
@@ -51,6 +52,12 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
     let mut labels = app.labels.clone();
     labels.insert("MARATHON_APP_ID".into(), app.id.to_string());
     labels.insert("MARATHON_APP_VERSION".into(), app.version.to_string());
+    let (ports, port_names): (Vec<_>, Vec<_>) = app
+        .host_ports()
+        .into_iter()
+        .map(|(port, name)| (port, name.unwrap_or_default()))
+        .unzip();
+    let indices = app.host_port_indices();
     TaskLaunch {
         task_id: task,
         name: app
@@ -63,7 +70,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
         role: app.role.clone(),
         command,
         resources,
-        ports: app.port_names().len() as u32,
+        ports,
         constraints: app
             .constraints
             .iter()
@@ -74,7 +81,11 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
             .map(f64::from)
             .unwrap_or(DEFAULT_GRACE),
         labels,
-        health_checks: app.health_checks.iter().filter_map(health_check).collect(),
+        health_checks: app
+            .health_checks
+            .iter()
+            .filter_map(|h| health_check(h, &indices))
+            .collect(),
         fetch: app
             .fetch
             .iter()
@@ -86,11 +97,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
                 dest_path: a.dest_path.clone(),
             })
             .collect(),
-        port_names: app
-            .port_names()
-            .into_iter()
-            .map(|n| n.unwrap_or_default())
-            .collect(),
+        port_names,
         placement_scope: Some(app.id.to_string()),
         container: crate::container::container_spec(app),
     }
@@ -138,8 +145,12 @@ fn env(app: &AppDefinition) -> BTreeMap<String, String> {
     env
 }
 
-/// A Marathon health check as the executor runs it.
-fn health_check(h: &keel_api::marathon::checks::HealthCheck) -> Option<HealthCheck> {
+/// A Marathon health check as the executor runs it; its `portIndex` (into the app's
+/// ports) becomes an index into the task's host ports (`indices`).
+fn health_check(
+    h: &keel_api::marathon::checks::HealthCheck,
+    indices: &[Option<usize>],
+) -> Option<HealthCheck> {
     let protocol = match h.protocol {
         HealthCheckProtocol::Http | HealthCheckProtocol::MesosHttp => HealthProtocol::Http,
         HealthCheckProtocol::Https | HealthCheckProtocol::MesosHttps => HealthProtocol::Https,
@@ -151,7 +162,8 @@ fn health_check(h: &keel_api::marathon::checks::HealthCheck) -> Option<HealthChe
         port_index: if h.port.is_some() {
             None
         } else {
-            Some(h.port_index.unwrap_or(0).max(0) as usize)
+            let i = h.port_index.unwrap_or(0).max(0) as usize;
+            Some(indices.get(i).copied().flatten().unwrap_or(i))
         },
         port: h.port.and_then(|p| u16::try_from(p).ok()),
         path: h.path.clone(),

@@ -21,6 +21,7 @@ mod pod_scheduler;
 mod pod_views;
 mod readiness;
 mod scheduler;
+mod service_ports;
 mod state;
 mod task_views;
 mod views;

@@ -13,7 +13,7 @@ use keel_deploy::{BackoffPolicy, RunSpec, RunSpecKind};
 use keel_master::{TaskLaunch, TaskView};
 use keel_model::{
     CommandSpec, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, FetchUri, HealthCheck,
-    HealthProtocol, TaskId, TaskState, Volume, VolumeMode,
+    HealthProtocol, HostPort, TaskId, TaskState, Volume, VolumeMode,
 };
 use keel_resources::Resources;
 use serde::{Deserialize, Serialize};
@@ -133,12 +133,18 @@ impl PodRecord {
         labels.extend(c.labels.clone());
         labels.insert("MARATHON_APP_ID".into(), self.id().to_string());
         labels.insert("MARATHON_APP_VERSION".into(), self.version().to_string());
-        let ports: Vec<&str> = c
+        // Marathon's PortsMatcher: hostPort n is fixed, 0 any free port, absent none.
+        let (ports, port_names): (Vec<HostPort>, Vec<String>) = c
             .endpoints
             .iter()
-            .filter(|e| e.host_port.is_some())
-            .map(|e| e.name.as_str())
-            .collect();
+            .filter_map(|e| {
+                let port = match u16::try_from(e.host_port?) {
+                    Ok(p) if p != 0 => HostPort::Fixed(p),
+                    _ => HostPort::Any,
+                };
+                Some((port, e.name.clone()))
+            })
+            .unzip();
         TaskLaunch {
             command: self.command(c, &task),
             task_id: task,
@@ -150,7 +156,7 @@ impl PodRecord {
                 .with_scalar("mem", c.resources.mem)
                 .with_scalar("disk", c.resources.disk)
                 .with_scalar("gpus", c.resources.gpus as f64),
-            ports: ports.len() as u32,
+            ports,
             constraints: pod
                 .scheduling
                 .placement
@@ -182,7 +188,7 @@ impl PodRecord {
                     dest_path: a.dest_path.clone(),
                 })
                 .collect(),
-            port_names: ports.into_iter().map(str::to_string).collect(),
+            port_names,
             placement_scope: Some(self.id().to_string()),
             container: self.container(c),
         }
@@ -481,5 +487,37 @@ mod tests {
         let third = PodRecord::new(changed, Timestamp::from_millis(3000), Some(&second));
         assert_eq!(third.config_version, Timestamp::from_millis(3000));
         assert_eq!(third.run_spec().kind, RunSpecKind::Pod);
+    }
+
+    #[test]
+    fn endpoint_host_ports_fixed_dynamic_or_none() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+        "id": "/p",
+        "networks": [{"mode": "container", "name": "n"}],
+        "containers": [
+            {"name": "a", "endpoints": [
+                {"name": "web", "containerPort": 80, "hostPort": 31007},
+                {"name": "inner", "containerPort": 81},
+                {"name": "admin", "containerPort": 82, "hostPort": 0}]},
+            {"name": "b", "endpoints": [{"name": "log", "containerPort": 83, "hostPort": 0}]}
+        ]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let pod = pod.normalize().unwrap_or_else(|e| panic!("{e:?}"));
+        let record = PodRecord::new(pod, Timestamp::from_millis(1000), None);
+        let (_, launches) = record.new_instance();
+        let ports: Vec<(Vec<HostPort>, Vec<String>)> = launches
+            .into_iter()
+            .map(|l| (l.ports, l.port_names))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (
+                    vec![HostPort::Fixed(31007), HostPort::Any],
+                    vec!["web".to_string(), "admin".to_string()]
+                ),
+                (vec![HostPort::Any], vec!["log".to_string()]),
+            ]
+        );
     }
 }

@@ -75,9 +75,9 @@ impl Marathon {
                 continue;
             };
             let port_index = app
-                .port_names()
+                .host_ports()
                 .iter()
-                .position(|n| n.as_deref() == Some(check.port_name.as_str()));
+                .position(|(_, n)| n.as_deref() == Some(check.port_name.as_str()));
             for rec in st.instances_of(&app.id) {
                 let running = tasks
                     .get(&rec.task_id)

@@ -6,7 +6,8 @@ use crate::error::MasterError;
 use keel_api::internal::LaunchResponse;
 use keel_clock::Clock;
 use keel_model::{
-    AgentId, CommandSpec, Constraint, FetchUri, HealthCheck, Reason, TaskId, TaskState, TaskStatus,
+    AgentId, CommandSpec, Constraint, FetchUri, HealthCheck, HostPort, Reason, TaskId, TaskState,
+    TaskStatus,
 };
 use keel_resources::{Attributes, Resources};
 use keel_store::Store;
@@ -25,8 +26,9 @@ pub struct TaskLaunch {
     pub command: CommandSpec,
     /// Scalar resources (cpus, mem, disk, ...).
     pub resources: Resources,
-    /// Host ports to assign from the agent's ranges (PORT0, PORT1, ...).
-    pub ports: u32,
+    /// The host ports wanted, in order (PORT0, PORT1, ...): each fixed or any free one
+    /// of the agent's `ports` ranges.
+    pub ports: Vec<HostPort>,
     pub constraints: Vec<Constraint>,
     pub kill_grace_secs: f64,
     pub labels: BTreeMap<String, String>,
@@ -230,7 +232,7 @@ impl crate::core::Core {
             state: t.state,
             reason: t.reason,
             message: t.message.clone(),
-            ports: t.spec.resources.ports().values().collect(),
+            ports: t.spec.host_ports().into_iter().map(u64::from).collect(),
             staged_at: t.launched_time,
             started_at: t
                 .statuses

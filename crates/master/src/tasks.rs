@@ -6,7 +6,7 @@ use crate::error::MasterError;
 use crate::records::{StatusEntry, TaskRecord};
 use keel_allocator::PlacementRequest;
 use keel_api::internal::{AgentTask, LaunchRequest, LaunchResponse, MasterEvent};
-use keel_model::{AgentId, CommandSpec, TaskId, TaskSpec, TaskState, TaskStatus};
+use keel_model::{AgentId, CommandSpec, HostPort, TaskId, TaskSpec, TaskState, TaskStatus};
 use keel_resources::Resources;
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ impl Core {
                 .with_scalar("cpus", req.cpus)
                 .with_scalar("mem", req.mem)
                 .with_scalar("disk", req.disk),
-            ports: req.ports,
+            ports: vec![HostPort::Any; req.ports as usize],
             constraints: req.constraints.clone(),
             kill_grace_secs: req.kill_grace_secs.unwrap_or(DEFAULT_KILL_GRACE_SECS),
             labels: req.labels.clone(),
@@ -69,7 +69,7 @@ impl Core {
                         framework: fid.clone(),
                         role: l.role.clone(),
                         resources: l.resources.clone(),
-                        ports: l.ports,
+                        ports: l.ports.clone(),
                         constraints: l.constraints.clone(),
                         scope: l.placement_scope.clone(),
                     });
@@ -139,7 +139,7 @@ impl Core {
     }
 
     /// Places each group of tasks on one agent (a Marathon pod instance): one placement of
-    /// the group's summed scalars and port count under the first task's framework, role,
+    /// the group's summed scalars and its tasks' wanted host ports in turn, under the first task's framework, role,
     /// constraints and scope; the placed resources are split back per task (scalars as
     /// requested, host ports in order). All records of all placed groups are persisted in
     /// one transaction before any launch is sent. Results are in request order; a group is
@@ -239,27 +239,20 @@ impl Core {
         fid: keel_model::FrameworkId,
         placed: keel_allocator::Placement,
     ) -> Result<Vec<TaskRecord>, MasterError> {
-        let mut ports = placed
-            .resources
-            .ports()
-            .values()
-            .collect::<Vec<u64>>()
-            .into_iter();
+        let mut ports = placed.host_ports.into_iter();
         let mut out = Vec::with_capacity(g.len());
         for l in g {
-            let mine: Vec<(u64, u64)> = ports
-                .by_ref()
-                .take(l.ports as usize)
-                .map(|p| (p, p))
-                .collect();
+            let mine: Vec<u16> = ports.by_ref().take(l.ports.len()).collect();
             let mut resources = l.resources.clone();
             if !mine.is_empty() {
-                resources = resources.with_ranges("ports", keel_resources::Ranges::new(mine));
+                let ranges = mine.iter().map(|&p| (u64::from(p), u64::from(p))).collect();
+                resources = resources.with_ranges("ports", keel_resources::Ranges::new(ranges));
             }
             let part = keel_allocator::Placement {
                 request_id: l.task_id.to_string(),
                 agent_id: placed.agent_id.clone(),
                 resources,
+                host_ports: mine,
             };
             out.push(self.placed_record(l, fid.clone(), part)?);
         }
@@ -301,6 +294,7 @@ impl Core {
             port_names: l.port_names,
             placement_scope: l.placement_scope,
             container: l.container,
+            host_ports: placed.host_ports,
         };
         if self.tasks.contains_key(&spec.id) {
             self.release(&placed.agent_id, &spec);
@@ -672,7 +666,7 @@ fn remember_uuid(rec: &mut TaskRecord, status: &TaskStatus) {
 fn share_endpoints(group: &mut [TaskRecord]) {
     let mut shared = BTreeMap::new();
     for rec in group.iter() {
-        let ports = rec.spec.resources.ports().values().collect::<Vec<u64>>();
+        let ports = rec.spec.host_ports();
         for (name, port) in rec.spec.port_names.iter().zip(ports) {
             if !name.is_empty() {
                 shared.insert(format!("ENDPOINT_{}", env_name(name)), port.to_string());
@@ -697,8 +691,8 @@ fn env_name(name: &str) -> String {
         .collect()
 }
 
-/// One placement request for a whole group: summed scalars and port counts, keyed by the
-/// first task's id.
+/// One placement request for a whole group: summed scalars and every task's wanted host
+/// ports in task order, keyed by the first task's id.
 fn group_request(g: &[TaskLaunch], fid: &keel_model::FrameworkId) -> PlacementRequest {
     let first = &g[0];
     PlacementRequest {
@@ -708,7 +702,7 @@ fn group_request(g: &[TaskLaunch], fid: &keel_model::FrameworkId) -> PlacementRe
         resources: g
             .iter()
             .fold(Resources::new(), |acc, l| acc.add(&l.resources)),
-        ports: g.iter().map(|l| l.ports).sum(),
+        ports: g.iter().flat_map(|l| l.ports.iter().copied()).collect(),
         constraints: first.constraints.clone(),
         scope: first.placement_scope.clone(),
     }

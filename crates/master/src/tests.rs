@@ -4,7 +4,7 @@
 use crate::{Core, MasterConfig, MasterError};
 use keel_api::internal::{AgentTask, LaunchRequest, MasterEvent, RegisterAgent};
 use keel_clock::{Clock, ManualClock};
-use keel_model::{AgentId, Source, TaskId, TaskState, TaskStatus};
+use keel_model::{AgentId, HostPort, Source, TaskId, TaskState, TaskStatus};
 use keel_resources::{Attributes, Resources};
 use keel_store::{MemStore, Store};
 use std::sync::Arc;
@@ -368,7 +368,7 @@ fn launch_validation_names_the_field() {
     );
 }
 
-fn group_task(id: &str, cpus: f64, ports: u32) -> crate::TaskLaunch {
+fn group_task(id: &str, cpus: f64, ports: Vec<HostPort>) -> crate::TaskLaunch {
     crate::TaskLaunch {
         task_id: TaskId::new(id).unwrap(),
         name: id.into(),
@@ -403,8 +403,8 @@ fn a_task_group_lands_on_one_agent_with_its_resources_split() {
     let (b, mut rx_b) = h.register(None, "http://b:1", "", vec![]);
     let group = |n: &str| {
         vec![
-            group_task(&format!("{n}.web"), 0.5, 2),
-            group_task(&format!("{n}.log"), 0.5, 1),
+            group_task(&format!("{n}.web"), 0.5, vec![HostPort::Any; 2]),
+            group_task(&format!("{n}.log"), 0.5, vec![HostPort::Any]),
         ]
     };
     let results = h.core.launch_groups(vec![group("i1"), group("i2")]);
@@ -444,19 +444,65 @@ fn a_task_group_that_does_not_fit_whole_is_not_launched() {
     let mut h = Harness::new();
     let (_a, mut rx) = h.register(None, "http://a:1", "", vec![]);
     // 1.5 + 1.0 cpus is more than the agent's 2, though each task alone fits.
-    let group = vec![group_task("big.a", 1.5, 0), group_task("big.b", 1.0, 0)];
+    let group = vec![
+        group_task("big.a", 1.5, vec![]),
+        group_task("big.b", 1.0, vec![]),
+    ];
     let r = h.core.launch_groups(vec![group]);
     assert!(matches!(r[0], Err(MasterError::Unplaceable { .. })));
     assert!(h.core.tasks.is_empty());
     assert_eq!(events(&mut rx), ["registered"]);
     // A duplicate task id refuses the whole group; an empty group is invalid.
-    let ok = h.core.launch_groups(vec![vec![group_task("p.a", 0.5, 0)]]);
+    let ok = h
+        .core
+        .launch_groups(vec![vec![group_task("p.a", 0.5, vec![])]]);
     assert!(ok[0].is_ok());
     let r = h.core.launch_groups(vec![
-        vec![group_task("p.b", 0.5, 0), group_task("p.a", 0.5, 0)],
+        vec![
+            group_task("p.b", 0.5, vec![]),
+            group_task("p.a", 0.5, vec![]),
+        ],
         vec![],
     ]);
     assert!(matches!(r[0], Err(MasterError::Invalid { .. })));
     assert!(matches!(r[1], Err(MasterError::Invalid { .. })));
     assert!(!h.core.tasks.contains_key(&TaskId::new("p.b").unwrap()));
+}
+
+#[test]
+fn fixed_host_ports_keep_their_order_in_groups_views_and_endpoints() {
+    let mut h = Harness::new();
+    let (_a, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let mut web = group_task("i1.web", 0.5, vec![HostPort::Fixed(31007), HostPort::Any]);
+    web.port_names = vec!["http".into(), "admin".into()];
+    let mut log = group_task("i1.log", 0.5, vec![HostPort::Any]);
+    log.port_names = vec!["log".into()];
+    let launched = h
+        .core
+        .launch_groups(vec![vec![web, log]])
+        .remove(0)
+        .unwrap();
+    let spec = |i: usize| h.core.tasks[&launched[i].task_id].spec.clone();
+    assert_eq!(spec(0).host_ports, [31007, 31000]);
+    assert_eq!(spec(1).host_ports, [31001]);
+    assert_eq!(
+        spec(0).resources.ports().to_string(),
+        "[31000-31000, 31007-31007]"
+    );
+    let env = &spec(1).command.env;
+    let endpoints = ["ENDPOINT_HTTP", "ENDPOINT_ADMIN", "ENDPOINT_LOG"].map(|k| env[k].as_str());
+    assert_eq!(endpoints, ["31007", "31000", "31001"]);
+    let view = h.core.view(&h.core.tasks[&launched[0].task_id]);
+    assert_eq!(view.ports, [31007, 31000]);
+    // The same fixed port again: no agent has it free, and the reason names it.
+    let again = group_task("i2.web", 0.5, vec![HostPort::Fixed(31007)]);
+    match h.core.launch_groups(vec![vec![again]]).remove(0) {
+        Err(crate::MasterError::Unplaceable { rejections }) => {
+            assert_eq!(
+                rejections.keys().collect::<Vec<_>>(),
+                ["insufficient ports 31007"]
+            );
+        }
+        other => panic!("placed twice: {other:?}"),
+    }
 }

@@ -143,7 +143,7 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .with_scalar("cpus", r.cpus)
             .with_scalar("mem", r.mem)
             .with_scalar("disk", r.disk),
-        ports: 0,
+        ports: Vec::new(),
         constraints: r
             .placement
             .constraints

@@ -42,12 +42,14 @@ pub enum PortProtocol {
     Udp,
 }
 
-/// A container port published on one of the task's assigned host ports.
+/// A container port, published on one of the task's assigned host ports or on none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
     pub container_port: u16,
-    /// Index into the task's assigned host ports (PORT0 = 0).
-    pub host_port_index: usize,
+    /// Index into the task's assigned host ports (PORT0 = 0); `None`: not published on
+    /// the host (a mapping without `hostPort` on a user network).
+    #[serde(default)]
+    pub host_port_index: Option<usize>,
     pub protocol: PortProtocol,
 }
 

@@ -13,6 +13,6 @@ pub use container::{
 };
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{
-    CommandSpec, Constraint, ConstraintOp, FetchUri, HealthCheck, HealthProtocol, Reason, Source,
-    TaskSpec, TaskState, TaskStatus,
+    CommandSpec, Constraint, ConstraintOp, FetchUri, HealthCheck, HealthProtocol, HostPort, Reason,
+    Source, TaskSpec, TaskState, TaskStatus,
 };

@@ -201,6 +201,38 @@ pub struct TaskSpec {
     /// host under Keel's process isolation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerSpec>,
+    /// The assigned host ports in the order the task asked for them (PORT0 first); also in
+    /// `resources` as `ports` ranges. Empty in specs written before the order was kept:
+    /// see [`TaskSpec::host_ports`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ports: Vec<u16>,
+}
+
+impl TaskSpec {
+    /// The task's host ports, PORT0 first: `host_ports`, or for older specs that did not
+    /// record the order, the `ports` ranges of `resources` in numeric order.
+    pub fn host_ports(&self) -> Vec<u16> {
+        if !self.host_ports.is_empty() {
+            return self.host_ports.clone();
+        }
+        self.resources
+            .ports()
+            .values()
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect()
+    }
+}
+
+/// One host port a task asks for. A task's wanted host ports form an ordered list: the
+/// n-th entry becomes its `PORT<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostPort {
+    /// Any free port of the agent's `ports` ranges (Marathon's port 0).
+    Any,
+    /// Exactly this port, which must be free on the agent (Marathon's `requirePorts`, a
+    /// non-zero `hostPort`).
+    Fixed(u16),
 }
 
 /// How a health check probes the task.
@@ -290,4 +322,29 @@ pub struct Constraint {
     pub op: ConstraintOp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_ports_keep_their_order_and_old_specs_fall_back_to_the_ranges() {
+        let old = r#"{"id":"t","name":"t","framework_id":"f","role":"*",
+            "command":{"shell":true,"value":"true"},
+            "resources":{"ranges":{"ports":[[31000,31001]]}},"kill_grace_secs":3}"#;
+        let mut spec: TaskSpec = serde_json::from_str(old).expect("an old spec loads");
+        assert_eq!(spec.host_ports(), [31000, 31001]);
+        spec.host_ports = vec![31001, 31000];
+        assert_eq!(spec.host_ports(), [31001, 31000]);
+        let json = serde_json::to_value(&spec).expect("json");
+        assert_eq!(json["host_ports"], serde_json::json!([31001, 31000]));
+    }
+
+    #[test]
+    fn wanted_host_ports_on_the_wire() {
+        let wanted = vec![HostPort::Fixed(8080), HostPort::Any];
+        let json = serde_json::to_string(&wanted).expect("json");
+        assert_eq!(json, r#"[{"fixed":8080},"any"]"#);
+    }
 }

@@ -6,7 +6,7 @@
 use super::app_normalize::{merge, resolve_id};
 use super::app_validate::{validate_app, validate_update};
 use super::checks::{HealthCheck, ReadinessCheck};
-use super::container::Container;
+use super::container::{Container, PortMapping};
 use super::error::{ApiErrorBody, Validation, Violations, parse_json, parse_object};
 use super::network::{Network, PortDefinition};
 use super::path_id::PathId;
@@ -15,6 +15,7 @@ use super::spec::{
     VersionInfo, lenient_int,
 };
 use super::time::Timestamp;
+use keel_model::HostPort;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -298,6 +299,59 @@ impl AppDefinition {
             }
             _ => self.port_definitions.iter().map(|p| p.port).collect(),
         }
+    }
+
+    /// The host ports the app's tasks want, one per port that has one, in port order, with
+    /// the port's name (Marathon's `PortsMatcher`). With port mappings: `hostPort` n is
+    /// fixed, 0 any free port, absent no host port. Otherwise one per port definition:
+    /// under `requirePorts` its `port` is the host port (a 0 never assigned a service port
+    /// is any), else any free port.
+    pub fn host_ports(&self) -> Vec<(HostPort, Option<String>)> {
+        let wanted = |port: i64| match u16::try_from(port) {
+            Ok(p) if p != 0 => HostPort::Fixed(p),
+            _ => HostPort::Any,
+        };
+        match self.port_mappings() {
+            Some(mappings) => mappings
+                .iter()
+                .filter_map(|m| Some((wanted(m.host_port?), m.name.clone())))
+                .collect(),
+            None => self
+                .port_definitions
+                .iter()
+                .map(|d| {
+                    let port = if self.require_ports { d.port } else { 0 };
+                    (wanted(port), d.name.clone())
+                })
+                .collect(),
+        }
+    }
+
+    /// Per port (mapping or definition, in order): its index among [`Self::host_ports`],
+    /// or `None` for a port mapping without a host port.
+    pub fn host_port_indices(&self) -> Vec<Option<usize>> {
+        let mut next = 0;
+        let mut index = |has: bool| {
+            has.then(|| {
+                next += 1;
+                next - 1
+            })
+        };
+        match self.port_mappings() {
+            Some(mappings) => mappings
+                .iter()
+                .map(|m| index(m.host_port.is_some()))
+                .collect(),
+            None => self.port_definitions.iter().map(|_| index(true)).collect(),
+        }
+    }
+
+    /// The container's port mappings, if it has any.
+    fn port_mappings(&self) -> Option<&[PortMapping]> {
+        self.container
+            .as_ref()
+            .and_then(|c| c.port_mappings.as_deref())
+            .filter(|m| !m.is_empty())
     }
 
     /// The port names, in port order (`PORT_<NAME>`, readiness `portName`).

@@ -115,20 +115,21 @@ fn publishes_ports(network: &DockerNetwork) -> bool {
     matches!(network, DockerNetwork::Bridge | DockerNetwork::User(_))
 }
 
-/// `<containerPort>/<proto>` → the assigned host port at the mapping's index, on 0.0.0.0.
-/// Mappings whose index has no assigned port are left unpublished.
+/// `<containerPort>/<proto>` → the assigned host port at the mapping's index (PORT0 = 0),
+/// on 0.0.0.0. Mappings without an index (no host port wanted) or whose index has no
+/// assigned port are left unpublished.
 fn port_bindings(
     config: &ExecutorConfig,
     docker: &DockerSpec,
 ) -> HashMap<String, Option<Vec<PortBinding>>> {
-    let host_ports: Vec<u64> = config.task.resources.ports().values().collect();
+    let host_ports = config.task.host_ports();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for m in &docker.port_mappings {
-        let Some(host_port) = host_ports.get(m.host_port_index) else {
-            tracing::warn!(
-                index = m.host_port_index,
-                "port mapping without a host port"
-            );
+        let Some(index) = m.host_port_index else {
+            continue;
+        };
+        let Some(host_port) = host_ports.get(index) else {
+            tracing::warn!(index, "port mapping without a host port");
             continue;
         };
         let proto = match m.protocol {
@@ -202,7 +203,7 @@ mod tests {
             network: DockerNetwork::Bridge,
             port_mappings: vec![PortMapping {
                 container_port: 80,
-                host_port_index: 1,
+                host_port_index: Some(1),
                 protocol: PortProtocol::Tcp,
             }],
             parameters: vec![
@@ -241,6 +242,8 @@ mod tests {
                 fetch: Vec::new(),
                 port_names: Vec::new(),
                 placement_scope: None,
+                // PORT0 = 31001: mapping index 1 publishes on 31000.
+                host_ports: vec![31001, 31000],
                 container: Some(ContainerSpec {
                     kind: ContainerKind::Docker,
                     docker: Some(docker),
@@ -292,7 +295,7 @@ mod tests {
         let host = &json["HostConfig"];
         assert_eq!(
             host["PortBindings"]["80/tcp"],
-            serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": "31001"}])
+            serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": "31000"}])
         );
         assert_eq!(json["ExposedPorts"], serde_json::json!({"80/tcp": {}}));
         assert_eq!(host["NetworkMode"], "bridge");

@@ -344,6 +344,7 @@ mod tests {
             fetch: Vec::new(),
             port_names: Vec::new(),
             placement_scope: None,
+            host_ports: Vec::new(),
             container: Some(ContainerSpec {
                 kind: ContainerKind::Mesos,
                 docker: None,

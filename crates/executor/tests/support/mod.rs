@@ -63,6 +63,7 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
             fetch: Vec::new(),
             port_names: Vec::new(),
             placement_scope: None,
+            host_ports: Vec::new(),
             container: None,
         },
         container_id: ContainerId::new(format!("container-{unique}")).expect("container id"),

@@ -109,6 +109,8 @@ pub(crate) async fn create(
     let mut change = Change::from(&st, flag(&q, "force", false));
     change.apps.insert(app.id.clone(), app.clone());
     let p = m.deploy(&mut st, change)?;
+    // With its service ports as assigned.
+    let app = st.apps.get(&app.id).cloned().unwrap_or(app);
     m.emit(events::api_post(uri.path(), &app_json(&app), m.now()));
     let info = app_info(
         &st,

@@ -48,14 +48,16 @@ pub(crate) fn version_now(m: &Marathon) -> Timestamp {
 }
 
 impl Marathon {
-    /// Plans, persists and starts `change`; returns the plan.
+    /// Assigns the service ports `change` leaves 0, then plans, persists and starts it;
+    /// returns the plan.
     pub(crate) fn deploy(
         &self,
         st: &mut State,
-        change: Change,
+        mut change: Change,
     ) -> Result<DeploymentPlan, HttpError> {
         let now = self.now();
         let version = version_now(self);
+        assign_service_ports(st, &mut change)?;
         let original = st.root();
         let target = root_of(change.apps.values(), change.pods.values(), &change.groups);
         let id = uuid::Uuid::new_v4().to_string();
@@ -149,6 +151,21 @@ impl Marathon {
         self.inner.wake.notify_one();
         Ok(p)
     }
+}
+
+/// Marathon's service port assignment; an app it changed whose configuration is then the
+/// same as before (it re-posted 0s and got its ports back) keeps its `lastConfigChangeAt`.
+fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError> {
+    let assigned = crate::service_ports::assign(&st.apps, &mut change.apps)
+        .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;
+    for id in assigned {
+        if let (Some(app), Some(prev)) = (change.apps.get_mut(&id), st.apps.get(&id))
+            && !app.is_upgrade(prev)
+        {
+            app.version_info.last_config_change_at = prev.version_info.last_config_change_at;
+        }
+    }
+    Ok(())
 }
 
 /// `GET /v2/deployments`.
