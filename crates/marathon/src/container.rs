@@ -103,6 +103,7 @@ fn volumes(c: &Container) -> Vec<Volume> {
                     _ => VolumeMode::ReadOnly,
                 },
                 image: None,
+                group: None,
             })
         })
         .collect()
@@ -154,6 +155,7 @@ mod tests {
                 host_path: "/srv".into(),
                 mode: VolumeMode::ReadWrite,
                 image: None,
+                group: None,
             }]
         );
         let launch = crate::launch::task_launch(&app, keel_model::TaskId::new("t").expect("id"));

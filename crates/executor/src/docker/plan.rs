@@ -249,6 +249,7 @@ mod tests {
                         host_path: "/srv/data".into(),
                         mode: VolumeMode::ReadOnly,
                         image: None,
+                        group: None,
                     }],
                 }),
             },

@@ -374,6 +374,7 @@ mod tests {
             host_path: host.into(),
             mode,
             image: image.map(str::to_string),
+            group: None,
         }
     }
 
