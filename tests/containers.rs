@@ -493,12 +493,21 @@ fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
     let out = stdout_with(&url, &id, "tool-ok");
     assert!(out.contains("tools-read-only"), "{out}");
 
-    // A Marathon pod whose container names an image runs in Keel's runtime.
+    // A Marathon pod whose container names an image runs in Keel's runtime; it sees the
+    // instance's ephemeral volume (bind mounted read-only at /shared) that its container
+    // without an image fills (a link at `data` in that one's sandbox).
+    let main = "echo pod-in-image=$KEEL_IMAGE; while [ ! -s /shared/msg ]; do sleep 0.1; done; \
+        echo got=$(cat /shared/msg); touch /shared/x || echo shared-read-only; exec sleep 600";
     let pod = json!({"id": "/pod-ucr", "scaling": {"kind": "fixed", "instances": 1},
         "networks": [{"mode": "host"}],
+        "volumes": [{"name": "shared"}],
         "containers": [{"name": "main", "resources": {"cpus": 0.1, "mem": 32},
             "image": {"kind": "DOCKER", "id": "busybox"},
-            "exec": {"command": {"shell": "echo pod-in-image=$KEEL_IMAGE; exec sleep 600"}}}]});
+            "volumeMounts": [{"name": "shared", "mountPath": "/shared", "readOnly": true}],
+            "exec": {"command": {"shell": main}}},
+            {"name": "side", "resources": {"cpus": 0.1, "mem": 32},
+            "volumeMounts": [{"name": "shared", "mountPath": "data"}],
+            "exec": {"command": {"shell": "echo from-side > data/msg; exec sleep 600"}}}]});
     let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod));
     assert_eq!(code, 201, "{v}");
     let t = wait_for(60, "the pod's container to run", || {
@@ -511,6 +520,8 @@ fn a_ucr_task_runs_from_an_image_archive_directory_with_the_image_defaults() {
     });
     let id = t["id"].as_str().unwrap_or_default().to_string();
     stdout_with(&url, &id, "pod-in-image=busybox");
+    let out = stdout_with(&url, &id, "got=from-side");
+    assert!(out.contains("shared-read-only"), "{out}");
     let (code, v) = send("DELETE", &format!("{url}/v2/pods/pod-ucr"), None);
     assert_eq!(code, 202, "{v}");
     wait_state(&url, &id, "TASK_KILLED", 30);

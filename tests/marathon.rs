@@ -507,7 +507,8 @@ fn abdication_recovers_the_state_from_the_store() {
     let dir = TempDir::new("mar-abdicate");
     let keel = dev(&dir, &[]);
     let url = keel.url.clone();
-    let app = json!({"id": "/stay", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2});
+    let app =
+        json!({"id": "/stay", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2});
     let (code, _) = send("POST", &format!("{url}/v2/apps"), Some(app));
     assert_eq!(code, 201);
     settled(&url, 20);
@@ -556,7 +557,10 @@ fn abdication_recovers_the_state_from_the_store() {
     assert_eq!(code, 200);
     settled(&url, 20);
     let now = ids(running(&url, "/stay"));
-    assert!(before.iter().all(|t| now.contains(t)), "{before:?} not in {now:?}");
+    assert!(
+        before.iter().all(|t| now.contains(t)),
+        "{before:?} not in {now:?}"
+    );
 }
 
 #[test]
@@ -777,6 +781,154 @@ fn pods_run_as_task_groups_scale_replace_and_go() {
                 .filter(|s| s == "TASK_KILLED" || s == "TASK_FINISHED" || s.is_empty())
         });
     }
+}
+
+/// A file of a task's sandbox through the agent's files API, once it exists.
+fn sandbox_file(url: &str, t: &Value, file: &str) -> Option<String> {
+    let path = format!(
+        "/frameworks/{}/executors/{}/runs/latest/{file}",
+        t["framework_id"].as_str()?,
+        t["id"].as_str()?
+    );
+    let agent = t["slave_id"].as_str()?;
+    let (code, v) = get(&format!(
+        "{url}/agent/{agent}/files/read?path={path}&offset=0"
+    ));
+    (code == 200).then(|| v["data"].as_str().map(str::to_string))?
+}
+
+#[test]
+fn containers_of_a_pod_instance_share_its_ephemeral_volume() {
+    let dir = TempDir::new("mar-podvol");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    // The writer fills the volume; the reader (read-only mount elsewhere in its sandbox)
+    // waits for the file and copies it into its own sandbox.
+    let pod = json!({
+        "id": "/vol",
+        "volumes": [{"name": "shared"}],
+        "containers": [
+            {"name": "writer", "resources": {"cpus": 0.1, "mem": 32},
+             "volumeMounts": [{"name": "shared", "mountPath": "data"}],
+             "exec": {"command": {"shell": "echo hello from $MARATHON_CONTAINER_ID > data/msg; exec sleep 1000"}}},
+            {"name": "reader", "resources": {"cpus": 0.1, "mem": 32},
+             "volumeMounts": [{"name": "shared", "mountPath": "in/shared", "readOnly": true}],
+             "exec": {"command": {"shell": "while [ ! -s in/shared/msg ]; do sleep 0.1; done; cat in/shared/msg > got; exec sleep 1000"}}}
+        ]
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(pod));
+    assert_eq!(code, 201, "{v}");
+    settled(&url, 30);
+    let inst = stable_instances(&url, "/vol", 1, 30);
+    let containers = inst[0]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let of = |name: &str| {
+        let c = containers.iter().find(|c| c["name"] == name).cloned();
+        let id = c.and_then(|c| c["containerId"].as_str().map(str::to_string));
+        task(&url, &id.unwrap_or_default()).unwrap_or_default()
+    };
+    let (writer, reader) = (of("writer"), of("reader"));
+    let got = wait_for(20, "the reader to copy the writer's file", || {
+        sandbox_file(&url, &reader, "got").filter(|s| !s.is_empty())
+    });
+    assert_eq!(got.trim(), "hello from writer");
+    // The volume is one directory: seen through either container's sandbox.
+    assert_eq!(
+        sandbox_file(&url, &writer, "data/msg").as_deref(),
+        Some(got.as_str())
+    );
+    assert_eq!(
+        sandbox_file(&url, &reader, "in/shared/msg").as_deref(),
+        Some(got.as_str())
+    );
+    let (code, _) = send("DELETE", &format!("{url}/v2/pods/vol"), None);
+    assert_eq!(code, 202);
+    settled(&url, 30);
+}
+
+#[test]
+fn an_unplaceable_pod_waits_in_the_queue_with_the_reasons() {
+    let dir = TempDir::new("mar-podq");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    // 3 + 3 cpus asked of a 4-cpu agent, and a constraint no agent matches.
+    let big = json!({"id": "/big", "containers": [
+        {"name": "a", "resources": {"cpus": 3, "mem": 32}, "exec": {"command": {"shell": "sleep 1000"}}},
+        {"name": "b", "resources": {"cpus": 3, "mem": 32}, "exec": {"command": {"shell": "sleep 1000"}}}]});
+    let picky = json!({"id": "/picky", "scaling": {"kind": "fixed", "instances": 2},
+        "scheduling": {"placement": {"constraints": [{"fieldName": "hostname", "operator": "LIKE", "value": "no-such-host"}]}},
+        "containers": [{"name": "a", "resources": {"cpus": 0.1, "mem": 32}, "exec": {"command": {"shell": "sleep 1000"}}}]});
+    for p in [&big, &picky] {
+        let (code, v) = send("POST", &format!("{url}/v2/pods"), Some(p.clone()));
+        assert_eq!(code, 201, "{v}");
+    }
+    let items = wait_for(20, "two pod queue items", || {
+        let (_, q) = get(&format!("{url}/v2/queue?embed=pods"));
+        q["queue"].as_array().filter(|a| a.len() == 2).cloned()
+    });
+    // Without `embed=pods` the queue holds apps only (marathon-python 0.13.0 parses every
+    // item as an app).
+    let (_, q) = get(&format!("{url}/v2/queue"));
+    assert_eq!(q["queue"], json!([]), "{q}");
+    let item = |id: &str| {
+        items
+            .iter()
+            .find(|i| i["pod"]["id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (big_item, picky_item) = (item("/big"), item("/picky"));
+    for (i, count) in [(&big_item, 1), (&picky_item, 2)] {
+        assert_eq!(i["count"], count, "{i}");
+        assert!(i.get("app").is_none() && i.get("role").is_none(), "{i}");
+        assert_eq!(i["delay"]["overdue"], true, "{i}");
+        assert!(i["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{i}");
+        assert_eq!(
+            i["processedOffersSummary"]["processedOffersCount"], 1,
+            "{i}"
+        );
+    }
+    let reasons = |i: &Value| i["processedOffersSummary"]["rejectSummaryLastOffers"].to_string();
+    assert!(
+        reasons(&big_item).contains("insufficient cpus"),
+        "{big_item}"
+    );
+    assert!(
+        reasons(&picky_item).contains("constraint hostname"),
+        "{picky_item}"
+    );
+    assert_eq!(
+        big_item["pod"]["containers"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // The pod's status says why too.
+    let status = pod_status(&url, "/big");
+    assert!(
+        status["message"].as_str().is_some_and(
+            |m| m.starts_with("1 instance not placed: ") && m.contains("insufficient cpus")
+        ),
+        "{status}"
+    );
+
+    // The backoff of a pod is reset like an app's; unknown run specs are 404.
+    let (code, _) = send("DELETE", &format!("{url}/v2/queue/big/delay"), None);
+    assert_eq!(code, 204);
+    let (code, _) = send("DELETE", &format!("{url}/v2/queue/nope/delay"), None);
+    assert_eq!(code, 404);
+
+    // Deleted pods leave the queue.
+    for id in ["big", "picky"] {
+        let (code, v) = send("DELETE", &format!("{url}/v2/pods/{id}?force=true"), None);
+        assert_eq!(code, 202, "{v}");
+    }
+    settled(&url, 30);
+    wait_for(20, "an empty queue", || {
+        let (_, q) = get(&format!("{url}/v2/queue?embed=pods"));
+        q["queue"].as_array().filter(|a| a.is_empty()).map(|_| ())
+    });
 }
 
 #[test]

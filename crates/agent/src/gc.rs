@@ -1,5 +1,6 @@
 //! Garbage collection on the agent, on a configurable interval: sandboxes of completed
-//! tasks (Mesos `gc_delay`, sooner under disk pressure as with `disk_watch_interval`), and
+//! tasks and the ephemeral volume directories of task groups none of whose tasks is live
+//! (Mesos `gc_delay`, sooner under disk pressure as with `disk_watch_interval`), and
 //! Docker leftovers (exited Keel containers, images only Keel containers used, and on the
 //! first pass after a start, running containers of this agent that no task owns).
 //! Nothing a live task uses is ever removed. Each collector logs what it removed and counts
@@ -380,10 +381,18 @@ async fn pass(
             .map(|e| e.rec.container_id.to_string())
             .collect()
     });
+    // A task group's volume directory lives as long as a task of the group does.
+    let groups: BTreeSet<String> = agent.with_core(|c| {
+        c.tasks
+            .values()
+            .filter(|e| !e.rec.completed)
+            .flat_map(|e| crate::volumes::groups_of(&e.rec.spec).map(str::to_string))
+            .collect()
+    });
     let work_dir = agent.settings.work_dir.clone();
     let usage = disk_usage(&work_dir).unwrap_or(0.0);
     let max_age = allowed_age(config.sandbox_delay, config.disk_headroom, usage);
-    let (dir, sandbox_live) = (work_dir.clone(), live.clone());
+    let (dir, sandbox_live) = (work_dir.clone(), &live | &groups);
     let removed = tokio::task::spawn_blocking(move || {
         collect_sandboxes(&dir, &sandbox_live, max_age, SystemTime::now())
     })

@@ -48,7 +48,8 @@ fn runs_dir(work_dir: &Path, agent: &AgentId, task: &TaskSpec) -> PathBuf {
         .join("runs")
 }
 
-/// Creates the sandbox and meta directories and the task record (not yet persisted).
+/// Creates the sandbox and meta directories, the task's volumes (see [`crate::volumes`])
+/// and the task record (not yet persisted).
 pub fn prepare(
     s: &LaunchSettings,
     agent: &AgentId,
@@ -74,6 +75,9 @@ pub fn prepare(
     let _ = std::fs::remove_file(&latest);
     std::os::unix::fs::symlink(container.as_str(), &latest)
         .map_err(|e| AgentError::io(&latest, e))?;
+    let mut task = task.clone();
+    crate::volumes::prepare(&s.work_dir, agent, &mut task, &sandbox)?;
+    let task = &task;
     let config = ExecutorConfig {
         task: task.clone(),
         container_id: container.clone(),

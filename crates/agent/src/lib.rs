@@ -16,6 +16,7 @@ mod http;
 mod launcher;
 mod link;
 mod records;
+mod volumes;
 
 pub use crate::core::AgentCore;
 pub use error::AgentError;

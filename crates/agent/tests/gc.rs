@@ -45,6 +45,26 @@ fn stale_sandboxes_are_removed_and_live_ones_kept() {
     assert!(runs.join("live/stdout").exists() && work.path().join("meta/runs/live").exists());
 }
 
+#[test]
+fn a_group_volume_directory_goes_once_no_task_of_the_group_lives() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let group = "p.instance-1";
+    let dir = work
+        .path()
+        .join("slaves/a1/frameworks/fw/executors")
+        .join(group)
+        .join("runs")
+        .join(group);
+    std::fs::create_dir_all(dir.join("shared")).expect("mkdir");
+    std::fs::write(dir.join("shared/msg"), "hi\n").expect("write");
+    let in_two_hours = SystemTime::now() + 2 * HOUR;
+    let live = BTreeSet::from([group.to_string()]);
+    assert!(collect_sandboxes(work.path(), &live, HOUR, in_two_hours).is_empty());
+    let removed = collect_sandboxes(work.path(), &BTreeSet::new(), HOUR, in_two_hours);
+    assert_eq!(removed, std::slice::from_ref(&dir));
+    assert!(!dir.exists());
+}
+
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");
     assert!(

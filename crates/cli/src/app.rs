@@ -474,22 +474,35 @@ fn progress_line(d: &Value) -> String {
     )
 }
 
-/// The queue's explanation for an affected app that waits for placement.
+/// The queue's explanation for an affected app or pod that waits for placement.
 async fn why_waiting(c: &Client, d: &Value) -> Option<String> {
-    let queue = c.call(Method::GET, "/v2/queue", None).await.ok()?;
-    let affected: Vec<&str> = d["affectedApps"]
-        .as_array()?
+    let queue = c
+        .call(Method::GET, "/v2/queue?embed=pods", None)
+        .await
+        .ok()?;
+    explain_queue(&queue, d)
+}
+
+/// The first queue item of a run spec deployment `d` affects, explained: its backoff, or
+/// how many agents rejected it for which reason.
+fn explain_queue(queue: &Value, d: &Value) -> Option<String> {
+    let affected: Vec<&str> = ["affectedApps", "affectedPods"]
         .iter()
+        .filter_map(|k| d[*k].as_array())
+        .flatten()
         .filter_map(Value::as_str)
         .collect();
     for item in queue["queue"].as_array()? {
-        let app = item["app"]["id"].as_str().unwrap_or_default();
-        if !affected.contains(&app) {
+        let id = item["app"]["id"]
+            .as_str()
+            .or(item["pod"]["id"].as_str())
+            .unwrap_or_default();
+        if !affected.contains(&id) {
             continue;
         }
         if item["delay"]["overdue"] == false {
             return Some(format!(
-                "{app} backing off for {} s",
+                "{id} backing off for {} s",
                 item["delay"]["timeLeftSeconds"]
             ));
         }
@@ -508,7 +521,7 @@ async fn why_waiting(c: &Client, d: &Value) -> Option<String> {
             .collect();
         if !reasons.is_empty() {
             return Some(format!(
-                "{app} waiting for {} instance(s): {}",
+                "{id} waiting for {} instance(s): {}",
                 item["count"],
                 reasons.join("; ")
             ));
@@ -780,5 +793,31 @@ mod tests {
     fn progress_names_the_actions() {
         let d = json!({"currentStep": 1, "totalSteps": 2, "currentActions": [{"action": "ScaleApplication", "app": "/a"}]});
         assert_eq!(progress_line(&d), "[step 1/2] ScaleApplication /a");
+    }
+
+    #[test]
+    fn the_queue_explains_waiting_apps_and_pods() {
+        let reasons = json!({"rejectSummaryLastOffers": [
+            {"reason": "insufficient cpus", "declined": 2, "processed": 2},
+            {"reason": "UnfulfilledRole", "declined": 0, "processed": 2}]});
+        let queue = json!({"queue": [
+            {"app": {"id": "/a"}, "count": 1, "delay": {"timeLeftSeconds": 4, "overdue": false},
+             "processedOffersSummary": {}},
+            {"pod": {"id": "/p"}, "count": 2, "delay": {"timeLeftSeconds": 0, "overdue": true},
+             "processedOffersSummary": reasons}]});
+        let pod = json!({"affectedApps": [], "affectedPods": ["/p"]});
+        assert_eq!(
+            explain_queue(&queue, &pod).as_deref(),
+            Some("/p waiting for 2 instance(s): 2 agent(s): insufficient cpus")
+        );
+        let app = json!({"affectedApps": ["/a"]});
+        assert_eq!(
+            explain_queue(&queue, &app).as_deref(),
+            Some("/a backing off for 4 s")
+        );
+        assert_eq!(
+            explain_queue(&queue, &json!({"affectedApps": ["/x"]})),
+            None
+        );
     }
 }

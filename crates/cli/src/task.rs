@@ -147,6 +147,7 @@ fn parse_volume(s: &str) -> anyhow::Result<Volume> {
         host_path: host.to_string(),
         mode,
         image: None,
+        group: None,
     })
 }
 

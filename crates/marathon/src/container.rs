@@ -108,6 +108,7 @@ fn volumes(c: &Container) -> Vec<Volume> {
                     _ => VolumeMode::ReadOnly,
                 },
                 image: None,
+                group: None,
             })
         })
         .collect()
@@ -163,6 +164,7 @@ mod tests {
                 host_path: "/srv".into(),
                 mode: VolumeMode::ReadWrite,
                 image: None,
+                group: None,
             }]
         );
         let launch = crate::launch::task_launch(&app, keel_model::TaskId::new("t").expect("id"));

@@ -1,10 +1,11 @@
 //! Marathon pods as run specs: the stored record (spec plus config version), its reduction
 //! to a `keel-deploy` run spec, and the launch of one instance as a task group (one task
-//! per container, all on one agent). Images are accepted but containers run as plain
-//! processes until container runtimes land.
+//! per container, all on one agent). Containers with an image run in Keel's own runtime,
+//! others as plain processes; ephemeral pod volumes are one directory per instance on the
+//! agent, shared by the instance's containers.
 
 use crate::launch::FRAMEWORK;
-use keel_api::marathon::pod::{Pod, PodContainer, PodHealthCheck};
+use keel_api::marathon::pod::{Pod, PodContainer, PodHealthCheck, VolumeMount};
 use keel_api::marathon::spec::{
     Constraint, EnvValue, KillSelection, UnreachableStrategy, UpgradeStrategy,
 };
@@ -12,8 +13,8 @@ use keel_api::marathon::{PathId, Timestamp, task_id};
 use keel_deploy::{BackoffPolicy, RunSpec, RunSpecKind};
 use keel_master::{TaskLaunch, TaskView};
 use keel_model::{
-    CommandSpec, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, FetchUri, HealthCheck,
-    HealthProtocol, HostPort, TaskId, TaskState, Volume, VolumeMode,
+    CommandSpec, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, FetchUri, GroupVolume,
+    HealthCheck, HealthProtocol, HostPort, TaskId, TaskState, Volume, VolumeMode,
 };
 use keel_resources::Resources;
 use serde::{Deserialize, Serialize};
@@ -22,10 +23,6 @@ use uuid::Uuid;
 
 /// Kill grace when a container sets no `lifecycle.killGracePeriodSeconds`.
 const DEFAULT_GRACE: f64 = 3.0;
-
-/// What the status of a pod says about images until containers are run.
-pub const IMAGE_NOTE: &str =
-    "container images are not run yet: every container runs as a plain process on the agent";
 
 /// A stored pod: the normalized spec (with `version` set) and the version of its last
 /// change other than scaling (Marathon's `lastConfigChangeAt`).
@@ -115,19 +112,20 @@ impl PodRecord {
     pub fn new_instance(&self) -> (String, Vec<TaskLaunch>) {
         let id = self.id();
         let uuid = Uuid::new_v4();
+        let instance = task_id::instance_id(&id, uuid);
         let launches = self
             .pod
             .containers
             .iter()
             .filter_map(|c| {
                 let task = TaskId::new(task_id::mint_pod_task(&id, uuid, &c.name, 1)).ok()?;
-                Some(self.container_launch(c, task))
+                Some(self.container_launch(c, task, &instance))
             })
             .collect();
-        (task_id::instance_id(&id, uuid), launches)
+        (instance, launches)
     }
 
-    fn container_launch(&self, c: &PodContainer, task: TaskId) -> TaskLaunch {
+    fn container_launch(&self, c: &PodContainer, task: TaskId, instance: &str) -> TaskLaunch {
         let pod = &self.pod;
         let mut labels = pod.labels.clone();
         labels.extend(c.labels.clone());
@@ -190,34 +188,27 @@ impl PodRecord {
                 .collect(),
             port_names,
             placement_scope: Some(self.id().to_string()),
-            container: self.container(c),
+            container: self.container(c, instance),
         }
     }
 
-    /// A container with an image runs in Keel's own runtime (Marathon pods are UCR pods),
-    /// with the pod's host volumes it mounts. Ephemeral volumes shared between a pod's
-    /// containers are not mounted (each container has its own sandbox here).
-    fn container(&self, c: &PodContainer) -> Option<ContainerSpec> {
-        let image = c.image.as_ref().filter(|i| !i.id.is_empty())?;
-        let volumes = c
+    /// A container with an image runs in Keel's own runtime (Marathon pods are UCR pods);
+    /// one without an image but with volume mounts is a MESOS container without an image
+    /// (it runs on the host; the agent links its volumes into the sandbox). Either way it
+    /// gets the pod's volumes it mounts (see [`PodRecord::volume`]).
+    fn container(&self, c: &PodContainer, instance: &str) -> Option<ContainerSpec> {
+        let image = c.image.as_ref().filter(|i| !i.id.is_empty());
+        let volumes: Vec<Volume> = c
             .volume_mounts
             .iter()
-            .filter_map(|m| {
-                let v = self.pod.volumes.iter().find(|v| v.name == m.name)?;
-                Some(Volume {
-                    container_path: m.mount_path.clone(),
-                    host_path: v.host.clone()?,
-                    mode: match m.read_only {
-                        Some(true) => VolumeMode::ReadOnly,
-                        _ => VolumeMode::ReadWrite,
-                    },
-                    image: None,
-                })
-            })
+            .filter_map(|m| self.volume(m, instance))
             .collect();
+        if image.is_none() && volumes.is_empty() {
+            return None;
+        }
         Some(ContainerSpec {
             kind: ContainerKind::Mesos,
-            docker: Some(DockerSpec {
+            docker: image.map(|image| DockerSpec {
                 image: image.id.clone(),
                 network: DockerNetwork::Host,
                 port_mappings: Vec::new(),
@@ -226,6 +217,32 @@ impl PodRecord {
                 force_pull: image.force_pull.unwrap_or(false),
             }),
             volumes,
+        })
+    }
+
+    /// The volume a mount refers to: a host volume (`host`: an absolute path on the agent,
+    /// or relative to the sandbox), or an ephemeral volume (neither `host`, `secret` nor
+    /// `persistent`), which every container of `instance` shares (Mesos's `SANDBOX_PATH`
+    /// volume of type PARENT). Other kinds are not mounted.
+    fn volume(&self, m: &VolumeMount, instance: &str) -> Option<Volume> {
+        let v = self.pod.volumes.iter().find(|v| v.name == m.name)?;
+        let ephemeral = v.host.is_none() && v.secret.is_none() && v.persistent.is_none();
+        let group = match ephemeral {
+            true => Some(GroupVolume::new(instance, &v.name).ok()?),
+            false => None,
+        };
+        Some(Volume {
+            container_path: m.mount_path.clone(),
+            host_path: match &group {
+                Some(_) => String::new(),
+                None => v.host.clone()?,
+            },
+            mode: match m.read_only {
+                Some(true) => VolumeMode::ReadOnly,
+                _ => VolumeMode::ReadWrite,
+            },
+            image: None,
+            group,
         })
     }
 
@@ -469,6 +486,57 @@ mod tests {
             (Running, Some(false), Some(3.0)),
         );
         assert!(combined_view(&[], 0).is_none());
+    }
+
+    #[test]
+    fn an_instance_shares_its_ephemeral_volumes() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "id": "/p",
+            "volumes": [{"name": "shared"}, {"name": "etc", "host": "/srv/etc"}],
+            "containers": [
+                {"name": "a", "volumeMounts": [{"name": "shared", "mountPath": "data"},
+                                               {"name": "etc", "mountPath": "conf", "readOnly": true}]},
+                {"name": "b", "image": {"kind": "DOCKER", "id": "busybox"},
+                 "volumeMounts": [{"name": "shared", "mountPath": "/data", "readOnly": true}]},
+                {"name": "c"}
+            ]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let rec = PodRecord::new(pod, Timestamp::from_millis(1000), None);
+        let (instance, launches) = rec.new_instance();
+        let shared = GroupVolume::new(&instance, "shared").ok();
+        let volumes = |i: usize| {
+            let c = launches[i].container.as_ref();
+            let v: Vec<(String, String, VolumeMode, Option<GroupVolume>)> = c
+                .iter()
+                .flat_map(|c| &c.volumes)
+                .map(|v| {
+                    let path = v.container_path.clone();
+                    (path, v.host_path.clone(), v.mode, v.group.clone())
+                })
+                .collect();
+            (c.map(|c| (c.kind, c.docker.is_some())), v)
+        };
+        let rw = VolumeMode::ReadWrite;
+        let ro = VolumeMode::ReadOnly;
+        assert_eq!(
+            volumes(0),
+            (
+                Some((ContainerKind::Mesos, false)),
+                vec![
+                    ("data".into(), String::new(), rw, shared.clone()),
+                    ("conf".into(), "/srv/etc".into(), ro, None),
+                ]
+            )
+        );
+        assert_eq!(
+            volumes(1),
+            (
+                Some((ContainerKind::Mesos, true)),
+                vec![("/data".into(), String::new(), ro, shared)]
+            )
+        );
+        assert_eq!(volumes(2), (None, Vec::new()));
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The scheduler's pod half: a pod instance's tasks seen as one (so deployment decisions
-//! treat pods like apps), launching instances as task groups, and knowing when every task
-//! of an instance has ended.
+//! treat pods like apps), launching instances as task groups (those no agent takes wait in
+//! the launch queue, as apps do), and knowing when every task of an instance has ended.
 
 use crate::Marathon;
 use crate::error::MarathonError;
 use crate::instance::InstanceRecord;
 use crate::pod::combined_view;
 use crate::scheduler::PassViews;
-use crate::state::{State, Writes};
+use crate::state::{State, Unplaced, Writes};
 use crate::task_views::Views;
 use keel_api::marathon::PathId;
 use keel_deploy::Goal;
@@ -49,14 +49,16 @@ pub fn all_ended(rec: &InstanceRecord, tasks: &PassViews<'_>) -> bool {
 }
 
 impl Marathon {
-    /// Launches the wanted instances of pods, each as one task group on one agent.
+    /// Launches the wanted instances of pods, each as one task group on one agent, and
+    /// returns the instances no agent could take.
     pub(crate) fn launch_pods(
         &self,
         st: &mut State,
         wanted: &BTreeMap<PathId, u32>,
         now: f64,
         w: &mut Writes,
-    ) -> Result<(), MarathonError> {
+    ) -> Result<Unplaced, MarathonError> {
+        let mut unplaced = Unplaced::default();
         let mut groups = Vec::new();
         let mut owners = Vec::new();
         for (id, n) in wanted {
@@ -73,7 +75,7 @@ impl Marathon {
             }
         }
         if groups.is_empty() {
-            return Ok(());
+            return Ok(unplaced);
         }
         let results = self.inner.master.launch_groups(groups);
         for ((pod_id, instance), r) in owners.into_iter().zip(results) {
@@ -114,12 +116,10 @@ impl Marathon {
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
                 }
-                Err(MasterError::Unplaceable { rejections }) => {
-                    tracing::debug!(pod = %pod_id, ?rejections, "pod instance not placed");
-                }
+                Err(MasterError::Unplaceable { rejections }) => unplaced.add(pod_id, rejections),
                 Err(e) => tracing::warn!(pod = %pod_id, "launch failed: {e}"),
             }
         }
-        Ok(())
+        Ok(unplaced)
     }
 }

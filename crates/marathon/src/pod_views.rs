@@ -3,7 +3,7 @@
 //! instances are killed.
 
 use crate::instance::{InstanceRecord, condition};
-use crate::pod::{IMAGE_NOTE, PodRecord, combined_view};
+use crate::pod::{PodRecord, combined_view};
 use crate::state::State;
 use crate::task_views::Views;
 use keel_api::marathon::pod::PodContainer;
@@ -18,6 +18,22 @@ use keel_model::TaskState;
 
 fn ts(secs: f64) -> Timestamp {
     Timestamp::from_millis((secs * 1000.0) as i64)
+}
+
+/// Why instances of a pod wait (the status `message`): how many, and which reasons kept
+/// them off how many agents, e.g. `1 instance not placed: insufficient cpus (1 of 1 agents)`.
+fn waiting_message(q: &crate::state::QueueEntry) -> String {
+    let reasons: Vec<String> = q
+        .rejections
+        .iter()
+        .map(|(reason, n)| format!("{reason} ({n} of {} agents)", q.agents))
+        .collect();
+    let noun = if q.waiting == 1 {
+        "instance"
+    } else {
+        "instances"
+    };
+    format!("{} {noun} not placed: {}", q.waiting, reasons.join(", "))
 }
 
 /// The status of pod `p`; `tasks` are the master's real task views.
@@ -36,7 +52,6 @@ pub fn pod_status(st: &State, p: &PodRecord, tasks: &Views, now: f64) -> PodStat
     } else {
         PodState::Degraded
     };
-    let images = p.pod.containers.iter().any(|c| c.image.is_some());
     let changed = instances
         .iter()
         .map(|i| i.last_changed)
@@ -47,7 +62,7 @@ pub fn pod_status(st: &State, p: &PodRecord, tasks: &Views, now: f64) -> PodStat
         spec: p.pod.clone(),
         status,
         status_since: changed,
-        message: images.then(|| IMAGE_NOTE.to_string()),
+        message: st.queue.get(&id).map(waiting_message),
         instances,
         termination_history: Vec::new(),
         last_updated: ts(now),

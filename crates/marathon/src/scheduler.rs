@@ -7,7 +7,7 @@ use crate::error::MarathonError;
 use crate::events;
 use crate::instance::InstanceRecord;
 use crate::launch;
-use crate::state::{PROGRESS_DEADLINE_LABEL, QueueEntry, State, Writes, run_spec};
+use crate::state::{PROGRESS_DEADLINE_LABEL, State, Unplaced, Writes, run_spec};
 use crate::task_views::{Changed, Views};
 use keel_api::marathon::{PathId, task_id};
 use keel_deploy::{Goal, Instance, advance, reconcile};
@@ -244,7 +244,8 @@ impl Marathon {
         self.launch(st, moves.launch, now, w)
     }
 
-    /// Launches the wanted instances.
+    /// Launches the wanted instances of pods and apps; those no agent takes make up the
+    /// launch queue (`/v2/queue`), with the reasons.
     fn launch(
         &self,
         st: &mut State,
@@ -252,10 +253,34 @@ impl Marathon {
         now: f64,
         w: &mut Writes,
     ) -> Result<(), MarathonError> {
-        self.launch_pods(st, &wanted, now, w)?;
+        let mut unplaced = self.launch_pods(st, &wanted, now, w)?;
+        self.launch_apps(st, &wanted, now, w, &mut unplaced)?;
+        let agents = if unplaced.is_empty() {
+            0
+        } else {
+            self.inner
+                .master
+                .agents_view()
+                .iter()
+                .filter(|a| a.active)
+                .count() as u32
+        };
+        unplaced.record(&mut st.queue, agents, now);
+        Ok(())
+    }
+
+    /// Launches the wanted instances of apps, one task each, in one batch.
+    fn launch_apps(
+        &self,
+        st: &mut State,
+        wanted: &BTreeMap<PathId, u32>,
+        now: f64,
+        w: &mut Writes,
+        unplaced: &mut Unplaced,
+    ) -> Result<(), MarathonError> {
         let mut batch = Vec::new();
         let mut owners = Vec::new();
-        for (app_id, n) in &wanted {
+        for (app_id, n) in wanted {
             let Some(app) = st.apps.get(app_id) else {
                 continue;
             };
@@ -269,16 +294,8 @@ impl Marathon {
             }
         }
         if batch.is_empty() {
-            st.queue.retain(|k, _| wanted.contains_key(k));
             return Ok(());
         }
-        let agents = self
-            .inner
-            .master
-            .agents_view()
-            .iter()
-            .filter(|a| a.active)
-            .count() as u32;
         let results = self.inner.master.launch_tasks(batch);
         let placed: Vec<TaskId> = results
             .iter()
@@ -292,7 +309,6 @@ impl Marathon {
             .flatten()
             .map(|v| (v.id.clone(), v))
             .collect();
-        let mut waiting: BTreeMap<PathId, (u32, BTreeMap<String, u32>)> = BTreeMap::new();
         for ((app_id, instance, task_id), r) in owners.into_iter().zip(results) {
             match r {
                 Ok(resp) => {
@@ -322,27 +338,9 @@ impl Marathon {
                     w.instance(&rec)?;
                     st.instances.insert(rec.id.clone(), rec);
                 }
-                Err(MasterError::Unplaceable { rejections }) => {
-                    let e = waiting.entry(app_id).or_default();
-                    e.0 += 1;
-                    for (k, v) in rejections {
-                        let slot = e.1.entry(k).or_default();
-                        *slot = (*slot).max(v);
-                    }
-                }
+                Err(MasterError::Unplaceable { rejections }) => unplaced.add(app_id, rejections),
                 Err(e) => tracing::warn!(app = %app_id, "launch failed: {e}"),
             }
-        }
-        st.queue.retain(|k, _| waiting.contains_key(k));
-        for (app_id, (n, rejections)) in waiting {
-            let q = st.queue.entry(app_id).or_insert_with(|| QueueEntry {
-                since: now,
-                ..QueueEntry::default()
-            });
-            q.waiting = n;
-            q.rejections = rejections;
-            q.agents = agents;
-            q.last_attempt = now;
         }
         Ok(())
     }

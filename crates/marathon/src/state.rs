@@ -52,7 +52,7 @@ pub struct DeploymentRecord {
 /// it back on its own (seconds). Marathon deployments otherwise run forever.
 pub const PROGRESS_DEADLINE_LABEL: &str = "KEEL_DEPLOYMENT_PROGRESS_DEADLINE_SECONDS";
 
-/// Why an app's instances wait: the allocator's rejections at the last attempt.
+/// Why an app's or pod's instances wait: the allocator's rejections at the last attempt.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueEntry {
     pub since: f64,
@@ -60,6 +60,43 @@ pub struct QueueEntry {
     pub rejections: BTreeMap<String, u32>,
     pub agents: u32,
     pub last_attempt: f64,
+}
+
+/// Instances of one launch attempt that found no agent, per run spec: how many, and the
+/// most agents any of them was rejected by, per reason.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unplaced(pub BTreeMap<PathId, (u32, BTreeMap<String, u32>)>);
+
+impl Unplaced {
+    /// Counts one instance of `id` that `rejections` (reason -> agents) kept off every agent.
+    pub fn add(&mut self, id: PathId, rejections: BTreeMap<String, u32>) {
+        let e = self.0.entry(id).or_default();
+        e.0 += 1;
+        for (k, v) in rejections {
+            let slot = e.1.entry(k).or_default();
+            *slot = (*slot).max(v);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The launch queue after an attempt at `now` with `agents` active agents: exactly
+    /// the run specs of this attempt that wait, each keeping the time it started waiting.
+    pub fn record(self, queue: &mut BTreeMap<PathId, QueueEntry>, agents: u32, now: f64) {
+        queue.retain(|k, _| self.0.contains_key(k));
+        for (id, (n, rejections)) in self.0 {
+            let q = queue.entry(id).or_insert_with(|| QueueEntry {
+                since: now,
+                ..QueueEntry::default()
+            });
+            q.waiting = n;
+            q.rejections = rejections;
+            q.agents = agents;
+            q.last_attempt = now;
+        }
+    }
 }
 
 /// The last task failure of an app (`lastTaskFailure`).

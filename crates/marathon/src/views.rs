@@ -3,7 +3,7 @@
 //! existing clients parse (marathon-python 0.13.0 rejects unknown ones).
 
 use crate::instance::InstanceRecord;
-use crate::state::{DeploymentRecord, QueueEntry, State};
+use crate::state::{DeploymentRecord, PodRecord, QueueEntry, State};
 use crate::task_views::Views;
 use keel_api::marathon::{AppDefinition, PathId, format_ts};
 use keel_deploy::{BackoffState, Goal};
@@ -230,9 +230,35 @@ pub fn deployment_json(d: &DeploymentRecord) -> Value {
     })
 }
 
-/// One `/v2/queue` item.
+/// What a `/v2/queue` item is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Queued<'a> {
+    App(&'a AppDefinition),
+    Pod(&'a PodRecord),
+}
+
+impl Queued<'_> {
+    /// The run spec `id` of `st`, if it exists.
+    pub fn find<'a>(st: &'a State, id: &PathId) -> Option<Queued<'a>> {
+        st.apps
+            .get(id)
+            .map(Queued::App)
+            .or_else(|| st.pods.get(id).map(Queued::Pod))
+    }
+
+    /// The item's key (`app` or `pod`, as in Marathon's `QueueApp`/`QueuePod`) and body.
+    fn entry(self) -> (&'static str, Value) {
+        match self {
+            Queued::App(app) => ("app", app_json(app)),
+            Queued::Pod(p) => ("pod", serde_json::to_value(&p.pod).unwrap_or(Value::Null)),
+        }
+    }
+}
+
+/// One `/v2/queue` item: `app` or `pod`, `count`, `delay`, `since` and the reasons in
+/// `processedOffersSummary` (no `role`, which marathon-python 0.13.0 rejects).
 pub fn queue_json(
-    app: &AppDefinition,
+    spec: Queued<'_>,
     q: Option<&QueueEntry>,
     backoff: Option<&BackoffState>,
     waiting: u32,
@@ -249,8 +275,8 @@ pub fn queue_json(
         .unwrap_or_default();
     let processed = q.map(|q| q.agents).unwrap_or(0);
     let declined: u32 = q.map(|q| q.rejections.values().sum()).unwrap_or(0);
-    json!({
-        "app": app_json(app),
+    let (key, body) = spec.entry();
+    let mut item = json!({
         "count": waiting,
         "delay": {"timeLeftSeconds": left.ceil() as i64, "overdue": left <= 0.0},
         "since": ts(q.map(|q| q.since).unwrap_or(now)),
@@ -259,5 +285,7 @@ pub fn queue_json(
             "unusedOffersCount": declined.min(processed),
             "rejectSummaryLastOffers": rejections,
         },
-    })
+    });
+    item[key] = body;
+    item
 }

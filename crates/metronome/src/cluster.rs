@@ -207,6 +207,7 @@ fn host_volumes(job: &JobSpec) -> Vec<keel_model::Volume> {
                     _ => keel_model::VolumeMode::ReadOnly,
                 },
                 image: None,
+                group: None,
             }),
             keel_api::metronome::Volume::Secret { .. } => None,
         })

@@ -1,6 +1,7 @@
 //! Containers: how a task's process is isolated and from which image it runs
 //! (`ContainerSpec`, Mesos's `ContainerInfo`).
 
+use crate::ids::{IdError, validate};
 use serde::{Deserialize, Serialize};
 
 /// Which containerizer runs the task.
@@ -90,4 +91,63 @@ pub struct Volume {
     /// The image whose root filesystem is mounted (Mesos `Volume.Source.Image`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// An ephemeral volume of the task's group, which the agent makes `host_path` at launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupVolume>,
+}
+
+/// An ephemeral volume of a task group (a Marathon pod instance's `{"name": ...}` volume;
+/// Mesos's `SANDBOX_PATH` volume of type `PARENT` under the default executor): one directory
+/// per group and name on the agent, made before the group's first task starts, shared by
+/// every task of the group and collected with their sandboxes. Both parts are single path
+/// components (`[A-Za-z0-9._-]`, not `.` or `..`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "RawGroupVolume")]
+pub struct GroupVolume {
+    group: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawGroupVolume {
+    group: String,
+    name: String,
+}
+
+impl TryFrom<RawGroupVolume> for GroupVolume {
+    type Error = IdError;
+    fn try_from(raw: RawGroupVolume) -> Result<Self, IdError> {
+        GroupVolume::new(raw.group, raw.name)
+    }
+}
+
+impl GroupVolume {
+    /// Validates both parts.
+    pub fn new(group: impl Into<String>, name: impl Into<String>) -> Result<Self, IdError> {
+        let (group, name) = (group.into(), name.into());
+        component("task group", &group)?;
+        component("volume", &name)?;
+        Ok(GroupVolume { group, name })
+    }
+
+    /// The task group (e.g. the Marathon pod instance id).
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The volume's name in its group.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn component(kind: &'static str, value: &str) -> Result<(), IdError> {
+    validate(kind, value)?;
+    if value == "." || value == ".." {
+        return Err(IdError::BadChar {
+            kind,
+            value: value.to_string(),
+        });
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ pub enum IdError {
     TooLong { kind: &'static str, value: String },
 }
 
-fn validate(kind: &'static str, value: &str) -> Result<(), IdError> {
+pub(crate) fn validate(kind: &'static str, value: &str) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { kind });
     }

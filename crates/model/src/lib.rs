@@ -8,8 +8,8 @@ mod ids;
 mod task;
 
 pub use container::{
-    ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, PortMapping, PortProtocol, Volume,
-    VolumeMode,
+    ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, GroupVolume, PortMapping,
+    PortProtocol, Volume, VolumeMode,
 };
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{

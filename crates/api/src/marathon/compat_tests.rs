@@ -16,8 +16,8 @@ use super::deployment::{
 use super::events::Event;
 use super::group::GroupInfo;
 use super::misc::{
-    HttpConfig, Info, MarathonConfig, ProcessedOffersSummary, QueueDelay, QueueItem, RejectSummary,
-    ZookeeperConfig,
+    HttpConfig, Info, MarathonConfig, ProcessedOffersSummary, QueueDelay, QueueItem, QueuedRunSpec,
+    RejectSummary, ZookeeperConfig,
 };
 use super::path_id::PathId;
 use super::task::{HealthResult, IpAddress, LocalVolume, MarathonTask, TaskFailure};
@@ -672,7 +672,7 @@ fn deployments_have_only_known_keys() {
 #[test]
 fn queue_items_always_have_app_and_delay() {
     let item = QueueItem {
-        app: full_app(),
+        run_spec: QueuedRunSpec::App(Box::new(full_app())),
         count: 2,
         delay: QueueDelay {
             time_left_seconds: 3,
@@ -703,6 +703,31 @@ fn queue_items_always_have_app_and_delay() {
         "InsufficientMemory"
     );
     timestamps_are_marathon_style(&json);
+}
+
+#[test]
+fn pod_queue_items_have_pod_instead_of_app() {
+    let pod = super::pod::parse_pod(br#"{"id": "/p", "containers": [{"name": "c"}]}"#)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let item = QueueItem {
+        run_spec: QueuedRunSpec::Pod(Box::new(pod)),
+        count: 1,
+        delay: QueueDelay {
+            time_left_seconds: 0,
+            overdue: true,
+        },
+        since: ts(1),
+        processed_offers_summary: ProcessedOffersSummary::default(),
+        last_unused_offers: None,
+    };
+    let json = serde_json::to_value(&item).unwrap();
+    let pod_keys: Vec<&str> = QUEUE_KEYS
+        .iter()
+        .map(|k| if *k == "app" { "pod" } else { k })
+        .collect();
+    keys_within(&json, &pod_keys, "pod queue item");
+    assert_eq!(json["pod"]["id"], "/p");
+    assert!(json.get("app").is_none() && json.get("role").is_none());
 }
 
 #[test]

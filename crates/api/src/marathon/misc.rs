@@ -1,8 +1,9 @@
 //! The small Marathon documents: `/v2/info` (only keys marathon-python 0.13.0 knows),
-//! `/v2/leader`, `/v2/queue` items (always `app` and `delay`, never `role` or `pod`), and
-//! the plain `{"message"}` body.
+//! `/v2/leader`, `/v2/queue` items (`app` or `pod`, always `delay`, never `role`), and the
+//! plain `{"message"}` body.
 
 use super::app::AppDefinition;
+use super::pod::Pod;
 use super::time::Timestamp;
 use serde::Serialize;
 
@@ -172,11 +173,22 @@ pub struct ProcessedOffersSummary {
     pub reject_summary_launch_attempt: Vec<RejectSummary>,
 }
 
+/// What a queue item waits to launch: Marathon's `QueueApp` has `app`, `QueuePod` has `pod`.
+/// marathon-python 0.13.0 knows only `app` items (a `pod` item fails its `list_queue`, as
+/// against Marathon itself), so pod items are served only to `GET /v2/queue?embed=pods`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum QueuedRunSpec {
+    App(Box<AppDefinition>),
+    Pod(Box<Pod>),
+}
+
 /// An item of `GET /v2/queue`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueItem {
-    pub app: AppDefinition,
+    #[serde(flatten)]
+    pub run_spec: QueuedRunSpec,
     /// Instances still to launch.
     pub count: u32,
     pub delay: QueueDelay,

@@ -46,7 +46,7 @@ pub use events::Event;
 pub use group::{GroupChange, GroupInfo, GroupSpec, GroupUpdate, parse_group_update};
 pub use misc::{
     HttpConfig, Info, Leader, MarathonConfig, Message, ProcessedOffersSummary, QueueDelay,
-    QueueItem, RejectSummary, ZookeeperConfig,
+    QueueItem, QueuedRunSpec, RejectSummary, ZookeeperConfig,
 };
 pub use network::{Network, NetworkMode, PortDefinition};
 pub use path_id::{PathId, PathIdError};

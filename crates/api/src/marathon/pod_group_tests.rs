@@ -155,6 +155,12 @@ fn pod_validation_rules() {
             /scheduling/placement/constraints(0): LIKE and UNLIKE require a non-empty, regular expression value
             /: endpoint names nust be unique across all containers"#]],
     );
+    // A volume name becomes a directory name on the agent.
+    check_pod(
+        r#"{"id": "/p", "containers": [{"name": "a", "volumeMounts": [{"name": "../x", "mountPath": "d"}]}],
+            "volumes": [{"name": "../x"}]}"#,
+        expect!["/volumes(0)/name: error.pattern"],
+    );
     check_pod(
         r#"{"id": "/p", "networks": [{"mode": "container", "name": "dcos"}],
             "containers": [{"name": "a", "endpoints": [{"name": "http"}]}]}"#,

@@ -36,6 +36,11 @@ pub(crate) fn validate_pod(pod: &Pod, v: &mut Violations) {
 fn validate_volumes(pod: &Pod, v: &mut Violations) {
     for (i, vol) in pod.volumes.iter().enumerate() {
         let path = format!("/volumes({i})");
+        v.check(
+            NAME.is_match(&vol.name) && vol.name.len() <= 63,
+            &format!("{path}/name"),
+            "error.pattern",
+        );
         let mounted = pod
             .containers
             .iter()

@@ -252,6 +252,7 @@ mod tests {
                         host_path: "/srv/data".into(),
                         mode: VolumeMode::ReadOnly,
                         image: None,
+                        group: None,
                     }],
                 }),
             },

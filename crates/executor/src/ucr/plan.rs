@@ -375,6 +375,7 @@ mod tests {
             host_path: host.into(),
             mode,
             image: image.map(str::to_string),
+            group: None,
         }
     }
 
