@@ -38,9 +38,15 @@ impl Cluster {
             work: path("agent"),
             mlisten: format!("127.0.0.1:{}", free_port()),
             alisten: format!("127.0.0.1:{}", free_port()),
-            // One free host port of our own: the default range (31000-32000) is shared
+            // Two free host ports of our own: the default range (31000-32000) is shared
             // with anything else running on the machine.
-            resources: format!("cpus:4;mem:4096;ports:[{0}-{0}]", free_port()),
+            resources: {
+                let a = free_port();
+                let b = std::iter::repeat_with(free_port)
+                    .find(|b| *b != a)
+                    .unwrap_or_default();
+                format!("cpus:4;mem:4096;ports:[{a}-{a},{b}-{b}]")
+            },
         }
     }
 
@@ -182,14 +188,22 @@ fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_re
     let agent = cluster.agent(&url);
     let aid = agent_id(&agent.url);
     let _cleanup = Containers(format!("keel.agent_id={aid}"));
+    // The agent's second port, asked for as a fixed host port before a dynamic one.
+    let fixed: u64 = cluster
+        .resources
+        .rsplit(',')
+        .next()
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the agent's second port");
 
     let app = json!({
         "id": "/web",
-        "cmd": "mkdir -p /www && echo hello-keel > /www/index.html && exec httpd -f -p 8080 -h /www",
+        "cmd": "mkdir -p /www && echo hello-keel > /www/index.html && httpd -p 8081 -h /www && exec httpd -f -p 8080 -h /www",
         "cpus": 0.1, "mem": 32, "instances": 1,
         "container": {"type": "DOCKER",
             "docker": {"image": busybox::BUSYBOX_IMAGE, "network": "BRIDGE"},
-            "portMappings": [{"containerPort": 8080, "hostPort": 0}]}
+            "portMappings": [{"containerPort": 8081, "hostPort": fixed}, {"containerPort": 8080, "hostPort": 0}]}
     });
     let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
     assert_eq!(code, 201, "{v}");
@@ -199,10 +213,13 @@ fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_re
             .find(|t| t["state"] == "TASK_RUNNING")
     });
     let id = t["id"].as_str().unwrap_or_default().to_string();
-    let port = t["ports"][0].as_u64().unwrap_or_default();
-    assert!(port > 0, "no host port: {t}");
+    assert_eq!(t["ports"][0].as_u64(), Some(fixed), "{t}");
+    let port = t["ports"][1].as_u64().unwrap_or_default();
+    assert!(port > 0 && port != fixed, "no dynamic host port: {t}");
     wait_state(&url, &id, "TASK_RUNNING", 10);
     let body = wait_for(30, "httpd on the host port", || http_body(port));
+    assert_eq!(body.trim(), "hello-keel");
+    let body = wait_for(30, "httpd on the fixed host port", || http_body(fixed));
     assert_eq!(body.trim(), "hello-keel");
     let containers = docker_ps(&format!("keel.task_id={id}"));
     assert_eq!(containers.len(), 1, "{containers:?}");
