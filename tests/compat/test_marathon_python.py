@@ -8,6 +8,8 @@ import tempfile
 import threading
 import time
 
+import requests
+
 from marathon import MarathonClient
 from marathon.models import MarathonApp, MarathonGroup
 from marathon.exceptions import NotFoundError
@@ -111,6 +113,20 @@ def main():
                 pass
 
             assert c.list_queue() == [] or all(q.app for q in c.list_queue())
+            # An app and a pod that no agent can take: the client lists the app's queue item
+            # and is not handed the pod item it cannot parse (pods need `embed=pods`).
+            c.create_app("/compat/huge", MarathonApp(cmd="sleep 1000", cpus=100, mem=32))
+            pod = {"id": "/compat/hugepod", "containers": [{"name": "a", "resources": {"cpus": 100, "mem": 32},
+                                                              "exec": {"command": {"shell": "sleep 1000"}}}]}
+            r = requests.post(url + "/v2/pods", json=pod)
+            assert r.status_code == 201, r.text
+            wait("the pod in the queue", lambda: len(requests.get(url + "/v2/queue?embed=pods").json()["queue"]) == 2)
+            queue = c.list_queue()
+            assert [q.app.id for q in queue] == ["/compat/huge"], queue
+            assert queue[0].count == 1 and queue[0].delay.overdue is not None, queue
+            c.delete_app("/compat/huge", force=True)
+            assert requests.delete(url + "/v2/pods/compat/hugepod?force=true").status_code == 202
+            settled(c)
             c.delete_app("/compat/web", force=True)
             settled(c)
             wait("no tasks", lambda: c.list_tasks() == [])
