@@ -4,7 +4,7 @@
 use crate::error::AgentError;
 use crate::records::TaskRecord;
 use keel_api::executor::{CONFIG_FILE, CgroupConfig, ExecutorConfig, ImageSettings, LogRotation};
-use keel_model::{AgentId, ContainerId, TaskSpec, TaskState};
+use keel_model::{AgentId, ContainerId, FrameworkId, TaskSpec, TaskState};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -38,13 +38,23 @@ pub fn sandbox_dir(
 }
 
 fn runs_dir(work_dir: &Path, agent: &AgentId, task: &TaskSpec) -> PathBuf {
+    executor_runs_dir(work_dir, agent, &task.framework_id, task.id.as_str())
+}
+
+/// Mesos's `slaves/<agent>/frameworks/<fw>/executors/<executor>/runs`.
+pub(crate) fn executor_runs_dir(
+    work_dir: &Path,
+    agent: &AgentId,
+    framework: &FrameworkId,
+    executor: &str,
+) -> PathBuf {
     work_dir
         .join("slaves")
         .join(agent.as_str())
         .join("frameworks")
-        .join(task.framework_id.as_str())
+        .join(framework.as_str())
         .join("executors")
-        .join(task.id.as_str())
+        .join(executor)
         .join("runs")
 }
 

@@ -27,15 +27,7 @@ pub fn group_dir(
     framework: &FrameworkId,
     group: &str,
 ) -> PathBuf {
-    work_dir
-        .join("slaves")
-        .join(agent.as_str())
-        .join("frameworks")
-        .join(framework.as_str())
-        .join("executors")
-        .join(group)
-        .join("runs")
-        .join(group)
+    crate::launcher::executor_runs_dir(work_dir, agent, framework, group).join(group)
 }
 
 /// The task groups whose ephemeral volumes `task` mounts.

@@ -135,13 +135,7 @@ impl PodRecord {
         let (ports, port_names): (Vec<HostPort>, Vec<String>) = c
             .endpoints
             .iter()
-            .filter_map(|e| {
-                let port = match u16::try_from(e.host_port?) {
-                    Ok(p) if p != 0 => HostPort::Fixed(p),
-                    _ => HostPort::Any,
-                };
-                Some((port, e.name.clone()))
-            })
+            .filter_map(|e| Some((HostPort::from_port(e.host_port?), e.name.clone())))
             .unzip();
         TaskLaunch {
             command: self.command(c, &task),

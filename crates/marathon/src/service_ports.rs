@@ -28,6 +28,17 @@ pub fn assign(
     from: &BTreeMap<PathId, AppDefinition>,
     to: &mut BTreeMap<PathId, AppDefinition>,
 ) -> Result<Vec<PathId>, PortRangeExhausted> {
+    let needs: Vec<PathId> = to
+        .iter()
+        .filter(|(id, app)| {
+            app.service_ports().contains(&0) && from.get(*id).is_none_or(|o| o.is_upgrade(app))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    // Most writes leave every other app alone: only then is the whole app set read.
+    if needs.is_empty() {
+        return Ok(needs);
+    }
     let used: BTreeSet<i64> = from
         .values()
         .chain(to.values())
@@ -36,15 +47,13 @@ pub fn assign(
     let mut free = (LOCAL_PORT_MIN..=LOCAL_PORT_MAX)
         .map(i64::from)
         .filter(move |p| !used.contains(p));
-    let mut changed = Vec::new();
-    for (id, app) in to.iter_mut() {
-        let old = from.get(id);
-        let dynamic = app.service_ports().contains(&0);
-        if !dynamic || old.is_some_and(|o| !o.is_upgrade(app)) {
+    for id in &needs {
+        let Some(app) = to.get_mut(id) else {
             continue;
-        }
+        };
         let wanted = app.service_ports();
-        let mut reusable = old
+        let mut reusable = from
+            .get(id)
             .map(AppDefinition::service_ports)
             .unwrap_or_default()
             .into_iter()
@@ -63,9 +72,8 @@ pub fn assign(
             })
             .collect::<Result<Vec<i64>, _>>()?;
         set_service_ports(app, &ports);
-        changed.push(id.clone());
     }
-    Ok(changed)
+    Ok(needs)
 }
 
 fn in_range(p: i64) -> bool {

@@ -235,6 +235,17 @@ pub enum HostPort {
     Fixed(u16),
 }
 
+impl HostPort {
+    /// Marathon's wanted host port: a port number is fixed, 0 (or a number no port can
+    /// have, which validation rejects first) is any free one.
+    pub fn from_port(port: i64) -> HostPort {
+        match u16::try_from(port) {
+            Ok(p) if p != 0 => HostPort::Fixed(p),
+            _ => HostPort::Any,
+        }
+    }
+}
+
 /// How a health check probes the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

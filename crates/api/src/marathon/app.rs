@@ -307,10 +307,7 @@ impl AppDefinition {
     /// under `requirePorts` its `port` is the host port (a 0 never assigned a service port
     /// is any), else any free port.
     pub fn host_ports(&self) -> Vec<(HostPort, Option<String>)> {
-        let wanted = |port: i64| match u16::try_from(port) {
-            Ok(p) if p != 0 => HostPort::Fixed(p),
-            _ => HostPort::Any,
-        };
+        let wanted = HostPort::from_port;
         match self.port_mappings() {
             Some(mappings) => mappings
                 .iter()
