@@ -252,8 +252,17 @@ static PORT_BLOCK: AtomicUsize = AtomicUsize::new(0);
 
 /// Agent resources with a host-port range of its own, so clusters that tests run side by
 /// side never hand the same port to two tasks.
+///
+/// `KEEL_TEST_PORT_BASE` moves the ranges (40 blocks of 100 from that port), so suites of
+/// separate checkouts can run on one machine at once.
 pub fn resources_with_own_ports(base: &str) -> String {
-    let n = PORT_BLOCK.fetch_add(1, Ordering::SeqCst) % 200;
-    let start = 33_000 + n * 100;
+    let block = PORT_BLOCK.fetch_add(1, Ordering::SeqCst);
+    let start = match std::env::var("KEEL_TEST_PORT_BASE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(first) => first + (block % 40) * 100,
+        None => 33_000 + (block % 200) * 100,
+    };
     format!("{base};ports:[{start}-{}]", start + 99)
 }
