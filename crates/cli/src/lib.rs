@@ -6,6 +6,7 @@ mod app;
 mod client;
 mod job;
 mod node;
+mod pick;
 mod task;
 
 pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
