@@ -24,6 +24,10 @@ struct Cli {
     cmd: Cmd,
     #[command(flatten)]
     global: keel_cli::Global,
+    /// Log format of `keel dev|master|agent`: text (coloured only on a terminal) or json
+    /// (one object per line).
+    #[arg(long, global = true, value_enum, env = "KEEL_LOG_FORMAT", default_value = "text")]
+    log_format: roles::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +81,12 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.cmd,
+        Cmd::Dev(_) | Cmd::Master(_) | Cmd::Agent(_) | Cmd::Executor { .. }
+    ) {
+        roles::init_logging(cli.log_format);
+    }
     match cli.cmd {
         Cmd::Executor { config, listen_fd } => roles::executor(&config, listen_fd),
         Cmd::Completions { shell } => {
