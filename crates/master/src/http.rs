@@ -372,10 +372,12 @@ async fn proxy(
         .unwrap_or_default();
     let url = format!("{endpoint}/{rest}{query}");
     let method = req.method().clone();
-    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
-        .await
-        .map_err(|e| bad_request(format!("reading request body: {e}")))?;
-    let mut out = m.http.request(method, &url).body(body);
+    // Streamed, not buffered: `keel image load` sends whole image archives this way.
+    let body = req.into_body();
+    let mut out = m.http.request(method, &url);
+    if axum::body::HttpBody::size_hint(&body).exact() != Some(0) {
+        out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         out = out.header(header::CONTENT_TYPE, ct);
     }
