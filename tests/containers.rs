@@ -773,7 +773,14 @@ fn keel_image_load_makes_an_archive_usable_by_a_running_keel_dev() {
     );
     let id = launch(
         &url,
-        &["--image", "busybox", "--", "sh", "-c", "echo loaded-ok image=$KEEL_IMAGE"],
+        &[
+            "--image",
+            "busybox",
+            "--",
+            "sh",
+            "-c",
+            "echo loaded-ok image=$KEEL_IMAGE",
+        ],
     );
     wait_state(&url, &id, "TASK_FINISHED", 60);
     let out = stdout_with(&url, &id, "loaded-ok");
@@ -782,7 +789,10 @@ fn keel_image_load_makes_an_archive_usable_by_a_running_keel_dev() {
     // Under a name of our choosing: no registry answers at that address, the cache does.
     let name = format!("127.0.0.1:{}/team/tool:v1", free_port());
     let (ok, out, err) = cli(&url, &["image", "load", "--tag", &name, &file]);
-    assert!(ok && out.contains(&name), "keel image load --tag: {out} {err}");
+    assert!(
+        ok && out.contains(&name),
+        "keel image load --tag: {out} {err}"
+    );
     let id = launch(&url, &["--image", &name, "--", "echo", "tagged-ok"]);
     wait_state(&url, &id, "TASK_FINISHED", 60);
     stdout_with(&url, &id, "tagged-ok");

@@ -621,7 +621,11 @@ fn dev_logging_to(dir: &TempDir, log: &std::path::Path, extra: &[&str]) -> Proc 
     if let Some(out) = child.stdout.take() {
         let _ = std::io::BufReader::new(out).read_line(&mut line);
     }
-    let url = line.split_whitespace().last().unwrap_or_default().to_string();
+    let url = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
     assert!(url.starts_with("http://"), "keel dev printed {line:?}");
     Proc { child, url }
 }

@@ -1209,8 +1209,14 @@ fn plans_in_events_agent_ips_text_task_lists_and_ui_redirects_as_marathon_1_5() 
     let plan = std::iter::repeat_with(|| next_deployment_info(&rx)["plan"].clone())
         .find(|p| p["id"] != first)
         .unwrap_or_default();
-    assert_eq!(plan["original"]["groups"][0]["apps"][0]["instances"], 1, "{plan}");
-    assert_eq!(plan["target"]["groups"][0]["apps"][0]["instances"], 2, "{plan}");
+    assert_eq!(
+        plan["original"]["groups"][0]["apps"][0]["instances"], 1,
+        "{plan}"
+    );
+    assert_eq!(
+        plan["target"]["groups"][0]["apps"][0]["instances"], 2,
+        "{plan}"
+    );
     settled(&url, 20);
 
     // ipAddresses: the agent's address (host networking).
@@ -1292,7 +1298,11 @@ fn plans_in_events_agent_ips_text_task_lists_and_ui_redirects_as_marathon_1_5() 
         assert_eq!(page.status().as_u16(), 200, "{to}");
         let body = page.text().unwrap_or_default();
         assert!(body.contains("<html>"), "{to}: {body}");
-        let link = if to == "/mesos/" { "master/state" } else { "v2/apps" };
+        let link = if to == "/mesos/" {
+            "master/state"
+        } else {
+            "v2/apps"
+        };
         assert!(body.contains(link), "{to}: {body}");
     }
     let (code, _) = get(&format!("{url}/mesos/master/state"));

@@ -78,11 +78,7 @@ fn among<'a>(candidates: Vec<&'a Task>, how: &'static str) -> Pick<'a> {
                 .copied()
                 .max_by(|a, b| last_change(a).total_cmp(&last_change(b)));
             match newest {
-                Some(task) if of == 1 => Pick::Chosen {
-                    task,
-                    why: how,
-                    of,
-                },
+                Some(task) if of == 1 => Pick::Chosen { task, why: how, of },
                 Some(task) => Pick::Chosen {
                     task,
                     why: "the newest, none is live",
@@ -138,7 +134,10 @@ mod tests {
             Pick::None => "none".into(),
             Pick::Ambiguous(ts) => format!(
                 "ambiguous: {}",
-                ts.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(" ")
+                ts.iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
         };
         assert_eq!(got, expect, "{text:?}");

@@ -83,7 +83,10 @@ async fn pull_any(
         if !matches!(result, Err(ImageError::PlainHttp { .. })) {
             break;
         }
-        tracing::debug!(registry = r.registry(), "plain HTTP on loopback: retrying without TLS");
+        tracing::debug!(
+            registry = r.registry(),
+            "plain HTTP on loopback: retrying without TLS"
+        );
     }
     result
 }
@@ -223,10 +226,7 @@ fn map_error(
                 ImageError::PlainHttp { image, registry }
             }
             Some(rustls::Error::InvalidCertificate(_)) => ImageError::Unreachable {
-                reason: format!(
-                    "{}: trust its CA with --registry-ca PEM_FILE",
-                    cause(&e)
-                ),
+                reason: format!("{}: trust its CA with --registry-ca PEM_FILE", cause(&e)),
                 image,
                 registry,
             },

@@ -118,8 +118,10 @@ fn a_plain_http_registry_on_loopback_needs_no_insecure_flag() -> Result {
     sources.insecure_registries.clear();
     for reference in [
         registry.reference("busybox:latest"),
-        format!("localhost:{}", registry.addr.rsplit(':').next().unwrap_or_default())
-            + "/busybox:latest",
+        format!(
+            "localhost:{}",
+            registry.addr.rsplit(':').next().unwrap_or_default()
+        ) + "/busybox:latest",
     ] {
         let image = env.store.provision(&reference, &sources, true)?;
         assert!(image.layers[0].join("bin/busybox").is_file(), "{reference}");

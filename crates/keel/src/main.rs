@@ -26,7 +26,13 @@ struct Cli {
     global: keel_cli::Global,
     /// Log format of `keel dev|master|agent`: text (coloured only on a terminal) or json
     /// (one object per line).
-    #[arg(long, global = true, value_enum, env = "KEEL_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KEEL_LOG_FORMAT",
+        default_value = "text"
+    )]
     log_format: roles::LogFormat,
 }
 

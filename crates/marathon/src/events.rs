@@ -147,7 +147,11 @@ mod tests {
         let ids = |v: &serde_json::Value, key: &str| -> Vec<String> {
             v[key]
                 .as_array()
-                .map(|a| a.iter().map(|x| x["id"].as_str().unwrap_or("?").to_string()).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x["id"].as_str().unwrap_or("?").to_string())
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         assert_eq!(v["id"], "/");

@@ -153,26 +153,29 @@ pub fn router(m: Master) -> Router {
             .route(&format!("{p}/metrics/snapshot"), get(metrics))
             .route(&format!("{p}/version"), get(version_handler));
     }
-    r.route("/mesos", get(|| async { ui_redirect(StatusCode::MOVED_PERMANENTLY, "/mesos/") }))
-        .route("/mesos/", get(mesos_index))
-        .route("/metadata", get(metadata))
-        .route("/dcos-metadata/dcos-version.json", get(dcos_version))
-        .route("/agent/{id}/{*rest}", any(proxy))
-        .route("/slave/{id}/{*rest}", any(proxy))
-        .route("/mesos/agent/{id}/{*rest}", any(proxy))
-        .route("/mesos/slave/{id}/{*rest}", any(proxy))
-        .route(
-            "/internal/v1/agents/register",
-            post(crate::stream::register),
-        )
-        .route("/internal/v1/agents/{id}/status", post(status_update))
-        .route("/internal/v1/agents/{id}/statuses", post(status_updates))
-        .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
-        .route("/internal/v1/tasks", post(launch))
-        .route("/internal/v1/tasks/{id}/kill", post(kill))
-        .route("/internal/v1/events", get(crate::stream::events))
-        .with_state(m)
-        .merge(crate::dcos::router())
+    r.route(
+        "/mesos",
+        get(|| async { ui_redirect(StatusCode::MOVED_PERMANENTLY, "/mesos/") }),
+    )
+    .route("/mesos/", get(mesos_index))
+    .route("/metadata", get(metadata))
+    .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+    .route("/agent/{id}/{*rest}", any(proxy))
+    .route("/slave/{id}/{*rest}", any(proxy))
+    .route("/mesos/agent/{id}/{*rest}", any(proxy))
+    .route("/mesos/slave/{id}/{*rest}", any(proxy))
+    .route(
+        "/internal/v1/agents/register",
+        post(crate::stream::register),
+    )
+    .route("/internal/v1/agents/{id}/status", post(status_update))
+    .route("/internal/v1/agents/{id}/statuses", post(status_updates))
+    .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
+    .route("/internal/v1/tasks", post(launch))
+    .route("/internal/v1/tasks/{id}/kill", post(kill))
+    .route("/internal/v1/events", get(crate::stream::events))
+    .with_state(m)
+    .merge(crate::dcos::router())
 }
 
 /// A redirect to a UI root, as DC/OS's Admin Router answers the bare name.
