@@ -12,15 +12,27 @@ use keel_api::mesos::Task;
 pub enum Pick<'a> {
     /// The text is a task id.
     Exact(&'a Task),
-    /// Chosen among `of` candidates by the rule `why`.
+    /// Chosen among `of` tasks matching `how` ("named so", "whose id starts so").
     Chosen {
         task: &'a Task,
-        why: &'static str,
+        how: &'static str,
         of: usize,
+        rule: Rule,
     },
     None,
     /// More than one live task matches the same way.
     Ambiguous(Vec<&'a Task>),
+}
+
+/// Which rule chose among the tasks that match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// It is the only one.
+    Only,
+    /// The only live one.
+    OnlyLive,
+    /// The newest, none being live.
+    Newest,
 }
 
 /// Task states after which nothing runs any more.
@@ -49,45 +61,59 @@ pub fn pick<'a>(tasks: &'a [Task], text: &str) -> Pick<'a> {
     }
     let prefixed: Vec<&Task> = tasks.iter().filter(|t| t.id.starts_with(text)).collect();
     if !prefixed.is_empty() {
-        return among(prefixed, "id starts so");
+        return among(prefixed, "whose id starts so");
     }
     Pick::None
 }
 
 fn among<'a>(candidates: Vec<&'a Task>, how: &'static str) -> Pick<'a> {
     let of = candidates.len();
+    let chosen = |task, rule| Pick::Chosen {
+        task,
+        how,
+        of,
+        rule,
+    };
     let live: Vec<&Task> = candidates
         .iter()
         .copied()
         .filter(|t| !is_terminal(&t.state))
         .collect();
     match live.as_slice() {
-        [one] if of == 1 => Pick::Chosen {
-            task: one,
-            why: how,
-            of,
+        [one] if of == 1 => chosen(one, Rule::Only),
+        [one] => chosen(one, Rule::OnlyLive),
+        [] => match candidates
+            .iter()
+            .copied()
+            .max_by(|a, b| last_change(a).total_cmp(&last_change(b)))
+        {
+            Some(task) if of == 1 => chosen(task, Rule::Only),
+            Some(task) => chosen(task, Rule::Newest),
+            None => Pick::None,
         },
-        [one] => Pick::Chosen {
-            task: one,
-            why: "the only live one",
-            of,
-        },
-        [] => {
-            let newest = candidates
-                .iter()
-                .copied()
-                .max_by(|a, b| last_change(a).total_cmp(&last_change(b)));
-            match newest {
-                Some(task) if of == 1 => Pick::Chosen { task, why: how, of },
-                Some(task) => Pick::Chosen {
-                    task,
-                    why: "the newest, none is live",
-                    of,
-                },
-                None => Pick::None,
-            }
-        }
         _ => Pick::Ambiguous(live),
+    }
+}
+
+impl Pick<'_> {
+    /// The note on stderr saying which task `text` was taken for (none for an exact id).
+    pub fn note(&self, text: &str) -> Option<String> {
+        let Pick::Chosen {
+            task,
+            how,
+            of,
+            rule,
+        } = self
+        else {
+            return None;
+        };
+        let state = task.state.trim_start_matches("TASK_").to_lowercase();
+        let why = match rule {
+            Rule::Only => String::new(),
+            Rule::OnlyLive => format!(", the only live one of {of} tasks {how}"),
+            Rule::Newest => format!(", the newest of {of} tasks {how} (none is live)"),
+        };
+        Some(format!("{text:?} is task {} ({state}){why}", task.id))
     }
 }
 
@@ -126,11 +152,13 @@ mod tests {
         }
     }
 
-    /// `text` against `tasks`: the chosen id and rule, or `none`, or `ambiguous: ids`.
+    /// `text` against `tasks`: the note for the chosen task, `exact: id`, `none` or
+    /// `ambiguous: ids`.
     fn check(tasks: &[Task], text: &str, expect: &str) {
-        let got = match pick(tasks, text) {
-            Pick::Exact(t) => format!("{} (exact)", t.id),
-            Pick::Chosen { task, why, of } => format!("{} ({why}, of {of})", task.id),
+        let p = pick(tasks, text);
+        let got = match &p {
+            Pick::Exact(t) => format!("exact: {}", t.id),
+            Pick::Chosen { .. } => p.note(text).unwrap_or_default(),
             Pick::None => "none".into(),
             Pick::Ambiguous(ts) => format!(
                 "ambiguous: {}",
@@ -150,13 +178,17 @@ mod tests {
             .map(|i| task(&format!("hello-job_{i}.x"), "TASK_FINISHED", f64::from(i)))
             .collect();
         tasks.push(task("hello.1234", "TASK_RUNNING", 1.0));
-        check(&tasks, "hello", "hello.1234 (named so, of 1)");
-        check(&tasks, "hello.1234", "hello.1234 (exact)");
-        check(&tasks, "hello.12", "hello.1234 (id starts so, of 1)");
+        check(&tasks, "hello", r#""hello" is task hello.1234 (running)"#);
+        check(&tasks, "hello.1234", "exact: hello.1234");
+        check(
+            &tasks,
+            "hello.12",
+            r#""hello.12" is task hello.1234 (running)"#,
+        );
         check(
             &tasks,
             "hello-job",
-            "hello-job_4.x (the newest, none is live, of 5)",
+            r#""hello-job" is task hello-job_4.x (finished), the newest of 5 tasks whose id starts so (none is live)"#,
         );
         check(&tasks, "bye", "none");
     }
@@ -168,7 +200,11 @@ mod tests {
             task("web.2", "TASK_RUNNING", 2.0),
             task("web.3", "TASK_FAILED", 3.0),
         ];
-        check(&tasks, "web", "web.2 (the only live one, of 3)");
+        check(
+            &tasks,
+            "web",
+            r#""web" is task web.2 (running), the only live one of 3 tasks named so"#,
+        );
     }
 
     #[test]
@@ -180,6 +216,6 @@ mod tests {
         ];
         check(&tasks, "web", "ambiguous: web.1 web.2");
         check(&tasks, "we", "ambiguous: web.1 web.2");
-        check(&tasks, "web.3", "web.3 (exact)");
+        check(&tasks, "web.3", "exact: web.3");
     }
 }

@@ -239,20 +239,12 @@ async fn all_tasks(c: &Client) -> anyhow::Result<Vec<Task>> {
 /// `text` is not its id.
 pub async fn find(c: &Client, text: &str) -> anyhow::Result<Task> {
     let tasks = all_tasks(c).await?;
-    match pick(&tasks, text) {
-        Pick::Exact(t) => Ok(t.clone()),
-        Pick::Chosen { task, why, of } => {
-            let others = match of {
-                1 => String::new(),
-                n => format!(" of {n} matching"),
-            };
-            eprintln!(
-                "keel: {text:?} is task {} ({}, {why}{others})",
-                task.id,
-                task.state.trim_start_matches("TASK_").to_lowercase()
-            );
-            Ok(task.clone())
-        }
+    let chosen = pick(&tasks, text);
+    if let Some(note) = chosen.note(text) {
+        eprintln!("keel: {note}");
+    }
+    match chosen {
+        Pick::Exact(t) | Pick::Chosen { task: t, .. } => Ok(t.clone()),
         Pick::None => bail!("no task matches {text:?}"),
         Pick::Ambiguous(live) => bail!(
             "{text:?} matches {} live tasks; name one by its id:\n{}",
