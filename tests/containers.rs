@@ -741,3 +741,67 @@ fn a_ucr_task_pulls_over_https_with_basic_auth_from_the_agents_docker_config() {
     let message = t["message"].as_str().unwrap_or_default();
     assert!(message.contains("unauthorized"), "{message}");
 }
+
+#[test]
+fn keel_image_load_makes_an_archive_usable_by_a_running_keel_dev() {
+    let dir = TempDir::new("ucr-load");
+    let data = dir.path().join("data").display().to_string();
+    let keel = Proc::start(&[
+        "dev",
+        "--data-dir",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+        "--resources",
+        "cpus:4;mem:4096",
+    ]);
+    let url = keel.url.clone();
+    wait_for(10, "an active agent", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"]
+            .as_array()
+            .and_then(|s| s.iter().find(|a| a["active"] == true).cloned())
+    });
+    let archive = keel_image::testing::busybox_archive(&dir.path().join("build"));
+    let file = archive.display().to_string();
+
+    let (ok, out, err) = cli(&url, &["image", "load", &file]);
+    assert!(ok, "keel image load: {err}");
+    assert!(
+        out.starts_with("Loaded docker.io/library/busybox:latest (sha256:"),
+        "{out}"
+    );
+    let id = launch(
+        &url,
+        &[
+            "--image",
+            "busybox",
+            "--",
+            "sh",
+            "-c",
+            "echo loaded-ok image=$KEEL_IMAGE",
+        ],
+    );
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+    let out = stdout_with(&url, &id, "loaded-ok");
+    assert!(out.contains("image=busybox"), "{out}");
+
+    // Under a name of our choosing: no registry answers at that address, the cache does.
+    let name = format!("127.0.0.1:{}/team/tool:v1", free_port());
+    let (ok, out, err) = cli(&url, &["image", "load", "--tag", &name, &file]);
+    assert!(
+        ok && out.contains(&name),
+        "keel image load --tag: {out} {err}"
+    );
+    let id = launch(&url, &["--image", &name, "--", "echo", "tagged-ok"]);
+    wait_state(&url, &id, "TASK_FINISHED", 60);
+    stdout_with(&url, &id, "tagged-ok");
+
+    // Not an archive: a clear error, and nothing loaded.
+    let junk = dir.path().join("junk.tar");
+    std::fs::write(&junk, b"not a tar at all").expect("write");
+    let (ok, _, err) = cli(&url, &["image", "load", &junk.display().to_string()]);
+    assert!(!ok, "a junk archive was accepted");
+    assert!(err.contains("image archive"), "{err}");
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+}

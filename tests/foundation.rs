@@ -551,3 +551,111 @@ fn mesos_and_dcos_endpoints_answer_at_every_prefix() {
         .unwrap_or_default();
     assert!(r.starts_with("cb({") && r.ends_with(");"));
 }
+
+#[test]
+fn task_log_and_kill_pick_the_live_task_of_that_name_and_say_so() {
+    let dir = TempDir::new("task-pick");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    one_agent(&url);
+    // Finished runs of `hello-job` share the prefix `hello` with the task `hello`.
+    for _ in 0..2 {
+        let id = run_task(&url, &["--name", "hello-job"], "echo job-run");
+        wait_state(&url, &id, "TASK_FINISHED", 15);
+    }
+    let hello = run_task(&url, &["--name", "hello"], "echo hello-out; exec sleep 600");
+    wait_state(&url, &hello, "TASK_RUNNING", 15);
+    wait_for(10, "hello's output", || {
+        let t = task(&url, &hello)?;
+        read_sandbox(&url, &t, "stdout")
+            .contains("hello-out")
+            .then_some(())
+    });
+
+    let (ok, out, err) = cli(&url, &["task", "log", "hello"]);
+    assert!(ok, "task log hello: {err}");
+    assert_eq!(out, "hello-out\n");
+    assert!(
+        err.contains(&format!("\"hello\" is task {hello} (running")),
+        "{err}"
+    );
+
+    // Two live tasks of one name: ambiguous, and both are listed.
+    let webs: Vec<String> = (0..2)
+        .map(|_| run_task(&url, &["--name", "web"], "exec sleep 600"))
+        .collect();
+    let (ok, _, err) = cli(&url, &["task", "log", "web"]);
+    assert!(!ok, "several live tasks named web must be ambiguous");
+    assert!(
+        webs.iter().all(|w| err.contains(w.as_str())) && err.contains("2 live tasks"),
+        "{err}"
+    );
+
+    let (ok, out, err) = cli(&url, &["task", "kill", "hello"]);
+    assert!(ok, "task kill hello: {err}");
+    assert_eq!(out.trim(), format!("Killing {hello}"));
+    wait_state(&url, &hello, "TASK_KILLED", 15);
+    for w in &webs {
+        let (ok, _, err) = cli(&url, &["task", "kill", w]);
+        assert!(ok, "{err}");
+    }
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+}
+
+/// `keel dev` with `extra` flags and its stderr written to `log`.
+fn dev_logging_to(dir: &TempDir, log: &std::path::Path, extra: &[&str]) -> Proc {
+    use std::io::BufRead;
+    let data = dir.path().join("data");
+    let file = std::fs::File::create(log).expect("log file");
+    let mut child = std::process::Command::new(KEEL)
+        .args(["dev", "--data-dir"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--resources", "cpus:4;mem:4096"])
+        .args(extra)
+        .env("KEEL_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(file)
+        .spawn()
+        .expect("spawn keel dev");
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let url = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(url.starts_with("http://"), "keel dev printed {line:?}");
+    Proc { child, url }
+}
+
+#[test]
+fn dev_logs_to_a_file_without_colour_codes_and_as_json_lines_when_asked() {
+    let dir = TempDir::new("dev-logs");
+    for format in ["text", "json"] {
+        let log = dir.path().join(format!("{format}.log"));
+        let keel = dev_logging_to(&dir, &log, &["--log-format", format]);
+        let url = keel.url.clone();
+        one_agent(&url);
+        let id = run_task(&url, &["--name", "logged"], "echo hi");
+        wait_state(&url, &id, "TASK_FINISHED", 15);
+        assert!(keel.stop(), "keel dev did not stop cleanly");
+        let text = std::fs::read_to_string(&log).expect("read log");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(lines.len() >= 2, "{format}: too little logged: {text:?}");
+        assert!(
+            !text.contains("\x1b["),
+            "{format}: colour codes in a file: {text:?}"
+        );
+        if format == "json" {
+            for l in &lines {
+                let v: Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}"));
+                assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+            }
+        } else {
+            assert!(lines.iter().any(|l| l.contains(" INFO ")), "{text}");
+        }
+    }
+}

@@ -1150,3 +1150,173 @@ fn pod_endpoints_with_fixed_host_ports_keep_their_order() {
     });
     assert_eq!(out.trim(), format!("{fixed} {lo} {fixed} {lo}"));
 }
+
+/// The next `deployment_info` event's data from an SSE line stream.
+fn next_deployment_info(rx: &std::sync::mpsc::Receiver<String>) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut event = String::new();
+    while std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if let Some(t) = line.strip_prefix("event: ") {
+            event = t.to_string();
+        } else if let Some(data) = line.strip_prefix("data: ")
+            && event == "deployment_info"
+        {
+            return serde_json::from_str(data).unwrap_or(Value::Null);
+        }
+    }
+    panic!("no deployment_info event within 20 s");
+}
+
+#[test]
+fn plans_in_events_agent_ips_text_task_lists_and_ui_redirects_as_marathon_1_5() {
+    let dir = TempDir::new("mar-details");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .ok()
+        .and_then(|c| {
+            c.get(format!("{url}/v2/events?event_type=deployment_info"))
+                .header("accept", "text/event-stream")
+                .send()
+                .ok()
+        })
+        .expect("event stream");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(resp).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+
+    // deployment_info carries the app in plan.target (and, once it exists, in original).
+    let app = json!({"id": "/prod/web", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32,
+                     "portDefinitions": [{"port": 0}, {"port": 0}]});
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(app));
+    assert_eq!(code, 201, "{v}");
+    let info = next_deployment_info(&rx);
+    let plan = &info["plan"];
+    let first = plan["id"].clone();
+    assert_eq!(plan["original"]["groups"], json!([]), "{plan}");
+    let target = &plan["target"]["groups"][0];
+    assert_eq!(target["id"], "/prod", "{plan}");
+    assert_eq!(target["apps"][0]["id"], "/prod/web", "{plan}");
+    assert_eq!(target["apps"][0]["instances"], 1, "{plan}");
+    settled(&url, 20);
+    let (code, v) = send(
+        "PUT",
+        &format!("{url}/v2/apps/prod/web"),
+        Some(json!({"instances": 2})),
+    );
+    assert_eq!(code, 200, "{v}");
+    // (The first deployment's later steps have their own deployment_info events.)
+    let plan = std::iter::repeat_with(|| next_deployment_info(&rx)["plan"].clone())
+        .find(|p| p["id"] != first)
+        .unwrap_or_default();
+    assert_eq!(
+        plan["original"]["groups"][0]["apps"][0]["instances"], 1,
+        "{plan}"
+    );
+    assert_eq!(
+        plan["target"]["groups"][0]["apps"][0]["instances"], 2,
+        "{plan}"
+    );
+    settled(&url, 20);
+
+    // ipAddresses: the agent's address (host networking).
+    let tasks = running(&url, "/prod/web");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    for t in &tasks {
+        assert_eq!(
+            t["ipAddresses"],
+            json!([{"ipAddress": "127.0.0.1", "protocol": "IPv4"}]),
+            "{t}"
+        );
+    }
+
+    // /v2/tasks as text: a line per service port, host:port per running task.
+    let (_, v) = get(&format!("{url}/v2/apps/prod/web"));
+    let service_ports: Vec<u64> = v["app"]["portDefinitions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["port"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(service_ports.len(), 2, "{v}");
+    let resp = client()
+        .get(format!("{url}/v2/tasks"))
+        .header("accept", "text/plain")
+        .send()
+        .expect("GET /v2/tasks");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = resp.text().unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text:?}");
+    for (i, line) in lines.iter().enumerate() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols[0], "prod_web", "{line:?}");
+        assert_eq!(cols[1], service_ports[i].to_string(), "{line:?}");
+        let mut endpoints: Vec<String> = cols[2..]
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.to_string())
+            .collect();
+        endpoints.sort();
+        let mut expected: Vec<String> = tasks
+            .iter()
+            .map(|t| format!("{}:{}", t["host"].as_str().unwrap_or("?"), t["ports"][i]))
+            .collect();
+        expected.sort();
+        assert_eq!(endpoints, expected, "{line:?}");
+    }
+    let (code, v) = get(&format!("{url}/v2/tasks"));
+    assert_eq!(code, 200);
+    assert_eq!(v["tasks"].as_array().map(Vec::len), Some(2), "{v}");
+
+    // The UI paths redirect to their trailing-slash form, which serves an index.
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for (path, code, to) in [
+        ("/mesos", 301, "/mesos/"),
+        ("/marathon", 307, "/marathon/"),
+        ("/service/marathon", 301, "/service/marathon/"),
+    ] {
+        let r = no_redirects
+            .get(format!("{url}{path}"))
+            .send()
+            .expect("GET");
+        assert_eq!(r.status().as_u16(), code, "{path}");
+        assert_eq!(
+            r.headers().get("location").and_then(|v| v.to_str().ok()),
+            Some(to),
+            "{path}"
+        );
+        let page = no_redirects.get(format!("{url}{to}")).send().expect("GET");
+        assert_eq!(page.status().as_u16(), 200, "{to}");
+        let body = page.text().unwrap_or_default();
+        assert!(body.contains("<html>"), "{to}: {body}");
+        let link = if to == "/mesos/" {
+            "master/state"
+        } else {
+            "v2/apps"
+        };
+        assert!(body.contains(link), "{to}: {body}");
+    }
+    let (code, _) = get(&format!("{url}/mesos/master/state"));
+    assert_eq!(code, 200);
+    let (code, _) = get(&format!("{url}/marathon/v2/apps"));
+    assert_eq!(code, 200);
+}

@@ -1,5 +1,5 @@
 //! The agent's HTTP endpoint: `/state` (also `/slave(1)/state`), `/files/*`, `/health`,
-//! `/version` and `/metrics/snapshot`.
+//! `/version`, `/metrics/snapshot` and Keel's `POST /images/load`.
 
 use crate::Agent;
 use crate::files::{self, FilesError};
@@ -47,6 +47,7 @@ pub fn router(agent: Agent) -> Router {
         }),
     )
     .route("/metrics/snapshot", get(metrics))
+    .route("/images/load", axum::routing::post(crate::images::load))
     .with_state(agent)
 }
 

@@ -13,6 +13,7 @@ mod executors;
 mod files;
 pub mod gc;
 mod http;
+mod images;
 mod launcher;
 mod link;
 mod records;

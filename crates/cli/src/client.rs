@@ -51,6 +51,24 @@ impl Client {
         decode(resp, &url).await
     }
 
+    /// POST a raw body (a file, streamed) to `path` and decode the JSON reply.
+    pub async fn post_body<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: reqwest::Body,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-tar")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        decode(resp, &url).await
+    }
+
     /// POST JSON to `path` and decode the JSON reply (or `null` for an empty one).
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,

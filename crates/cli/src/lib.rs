@@ -1,15 +1,18 @@
-//! The `keel` command-line client: tasks, nodes, and Marathon apps, groups, pods and
-//! deployments,
+//! The `keel` command-line client: tasks, nodes, images, and Marathon apps, groups, pods
+//! and deployments,
 //! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
 
 mod app;
 mod client;
+mod image;
 mod job;
 mod node;
+mod pick;
 mod task;
 
 pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
 pub use client::Client;
+pub use image::{ImageCmd, image};
 pub use job::{JobCmd, ScheduleCmd, job};
 
 use clap::{Args, Subcommand};

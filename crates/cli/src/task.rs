@@ -1,5 +1,6 @@
 //! `keel task run|list|log|kill`.
 
+use crate::pick::{Pick, is_terminal, pick};
 use crate::{Client, Global};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -77,7 +78,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Task id or a unique prefix of it.
+    /// Task id, name or id prefix (a live task wins over finished ones).
     task: String,
     /// Keep printing new output until the task ends.
     #[arg(long, short)]
@@ -89,7 +90,7 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// Task id or a unique prefix of it.
+    /// Task id, name or id prefix (a live task wins over finished ones).
     task: String,
     /// Seconds between SIGTERM and SIGKILL (default: the task's own).
     #[arg(long)]
@@ -222,7 +223,7 @@ pub async fn run(c: &Client, g: &Global, a: RunArgs) -> anyhow::Result<()> {
 
 async fn wait_started(c: &Client, id: &str) -> anyhow::Result<String> {
     loop {
-        let t = find(c, id).await?;
+        let t = by_id(c, id).await?;
         if t.state != "TASK_STAGING" && t.state != "TASK_STARTING" {
             return Ok(t.state);
         }
@@ -234,25 +235,35 @@ async fn all_tasks(c: &Client) -> anyhow::Result<Vec<Task>> {
     Ok(c.get::<Tasks>("/master/tasks?limit=-1").await?.tasks)
 }
 
-/// The task whose id is `id`, or the only one starting with it.
-pub async fn find(c: &Client, id: &str) -> anyhow::Result<Task> {
+/// The task `text` means (see [`crate::pick`]); says on stderr which one was chosen when
+/// `text` is not its id.
+pub async fn find(c: &Client, text: &str) -> anyhow::Result<Task> {
     let tasks = all_tasks(c).await?;
-    if let Some(t) = tasks.iter().find(|t| t.id == id) {
-        return Ok(t.clone());
+    let chosen = pick(&tasks, text);
+    if let Some(note) = chosen.note(text) {
+        eprintln!("keel: {note}");
     }
-    let matches: Vec<&Task> = tasks.iter().filter(|t| t.id.starts_with(id)).collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => bail!("no task matches {id:?}"),
-        many => bail!(
-            "{id:?} matches {} tasks: {}",
-            many.len(),
-            many.iter()
-                .map(|t| t.id.as_str())
+    match chosen {
+        Pick::Exact(t) | Pick::Chosen { task: t, .. } => Ok(t.clone()),
+        Pick::None => bail!("no task matches {text:?}"),
+        Pick::Ambiguous(live) => bail!(
+            "{text:?} matches {} live tasks; name one by its id:\n{}",
+            live.len(),
+            live.iter()
+                .map(|t| format!("  {}  {}  {}", t.id, t.name, t.state))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join("\n")
         ),
     }
+}
+
+/// The current record of the task with id `id`.
+async fn by_id(c: &Client, id: &str) -> anyhow::Result<Task> {
+    all_tasks(c)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| anyhow!("task {id} is gone"))
 }
 
 pub async fn list(c: &Client, g: &Global, a: ListArgs) -> anyhow::Result<()> {
@@ -294,20 +305,6 @@ pub async fn list(c: &Client, g: &Global, a: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_terminal(state: &str) -> bool {
-    matches!(
-        state,
-        "TASK_FINISHED"
-            | "TASK_FAILED"
-            | "TASK_KILLED"
-            | "TASK_ERROR"
-            | "TASK_LOST"
-            | "TASK_DROPPED"
-            | "TASK_GONE"
-            | "TASK_GONE_BY_OPERATOR"
-    )
-}
-
 pub async fn log(c: &Client, a: LogArgs) -> anyhow::Result<()> {
     let t = find(c, &a.task).await?;
     let file = if a.stderr { "stderr" } else { "stdout" };
@@ -332,7 +329,7 @@ pub async fn log(c: &Client, a: LogArgs) -> anyhow::Result<()> {
         if !a.follow {
             return Ok(());
         }
-        if is_terminal(&find(c, &t.id).await?.state) {
+        if is_terminal(&by_id(c, &t.id).await?.state) {
             let probe: ReadChunk = c.get(&format!("{base}&offset=-1")).await?;
             if probe.offset <= offset {
                 return Ok(());
@@ -343,7 +340,7 @@ pub async fn log(c: &Client, a: LogArgs) -> anyhow::Result<()> {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {

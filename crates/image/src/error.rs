@@ -17,6 +17,11 @@ pub enum ImageError {
         registry: String,
         reason: String,
     },
+    #[error(
+        "image {image}: registry {registry} answers plain HTTP, not HTTPS: \
+         start the agent with --insecure-registry {registry}"
+    )]
+    PlainHttp { image: String, registry: String },
     #[error("image {image}: not found in {place}")]
     NotFound { image: String, place: String },
     #[error("image {image}: registry {registry} unauthorized: {reason}")]

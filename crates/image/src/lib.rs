@@ -27,5 +27,5 @@ pub use error::ImageError;
 pub use gc::GcReport;
 pub use reference::{Reference, ReferenceError};
 pub use rootfs::copy_rootfs;
-pub use sources::Sources;
+pub use sources::{Protocol, Sources, is_loopback};
 pub use store::{Image, ImageStore};

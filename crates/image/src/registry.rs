@@ -21,7 +21,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use crate::config::{self, ParsedConfig};
 use crate::error::ImageError;
 use crate::reference::Reference;
-use crate::sources::Sources;
+use crate::sources::{Protocol, Sources};
 use crate::store::{ImageStore, Staged, Staging};
 
 /// Layers downloaded at once.
@@ -35,8 +35,9 @@ struct Pulled {
     downloads: Vec<(String, Staging, String)>,
 }
 
-/// Pulls `r` into `store`: manifest, config and missing layers within `sources.timeout`,
-/// then unpacks the downloaded layers.
+/// Pulls `r` into `store`: manifest, config and missing layers within `sources.timeout`
+/// (over each of [`Sources::protocols`] in turn while the registry answers plain HTTP to
+/// HTTPS), then unpacks the downloaded layers.
 pub(crate) fn stage(
     store: &ImageStore,
     r: &Reference,
@@ -47,7 +48,7 @@ pub(crate) fn stage(
         .build()
         .map_err(|e| fail(r, format!("cannot start an async runtime: {e}")))?;
     let pulled = runtime.block_on(async {
-        match tokio::time::timeout(sources.timeout, pull(store, r, sources)).await {
+        match tokio::time::timeout(sources.timeout, pull_any(store, r, sources)).await {
             Ok(result) => result,
             Err(_) => Err(ImageError::Timeout {
                 image: r.to_string(),
@@ -70,8 +71,33 @@ pub(crate) fn stage(
     })
 }
 
-async fn pull(store: &ImageStore, r: &Reference, sources: &Sources) -> Result<Pulled, ImageError> {
-    let client = client(r, sources)?;
+/// Pulls over the first of the registry's protocols that speaks its language.
+async fn pull_any(
+    store: &ImageStore,
+    r: &Reference,
+    sources: &Sources,
+) -> Result<Pulled, ImageError> {
+    let mut result = Err(fail(r, "no protocol to reach it".into()));
+    for protocol in sources.protocols(r.registry()) {
+        result = pull(store, r, sources, *protocol).await;
+        if !matches!(result, Err(ImageError::PlainHttp { .. })) {
+            break;
+        }
+        tracing::debug!(
+            registry = r.registry(),
+            "plain HTTP on loopback: retrying without TLS"
+        );
+    }
+    result
+}
+
+async fn pull(
+    store: &ImageStore,
+    r: &Reference,
+    sources: &Sources,
+    protocol: Protocol,
+) -> Result<Pulled, ImageError> {
+    let client = client(r, sources, protocol)?;
     let oci_ref: oci_client::Reference = r
         .to_string()
         .parse()
@@ -130,7 +156,7 @@ async fn pull(store: &ImageStore, r: &Reference, sources: &Sources) -> Result<Pu
     })
 }
 
-fn client(r: &Reference, sources: &Sources) -> Result<Client, ImageError> {
+fn client(r: &Reference, sources: &Sources, protocol: Protocol) -> Result<Client, ImageError> {
     let mut certs = Vec::new();
     for path in &sources.ca_certs {
         let data = fs::read(path).map_err(|e| {
@@ -145,7 +171,10 @@ fn client(r: &Reference, sources: &Sources) -> Result<Client, ImageError> {
         });
     }
     let config = ClientConfig {
-        protocol: ClientProtocol::HttpsExcept(sources.insecure_registries.clone()),
+        protocol: match protocol {
+            Protocol::Https => ClientProtocol::Https,
+            Protocol::Http => ClientProtocol::Http,
+        },
         extra_root_certificates: certs,
         platform_resolver: Some(Box::new(current_platform_resolver)),
         connect_timeout: Some(sources.timeout),
@@ -192,10 +221,20 @@ fn map_error(
             registry,
             after: timeout,
         },
-        OciDistributionError::RequestError(e) if e.is_connect() => ImageError::Unreachable {
-            image,
-            registry,
-            reason: cause(&e),
+        OciDistributionError::RequestError(e) if e.is_connect() => match tls_error(&e) {
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                ImageError::PlainHttp { image, registry }
+            }
+            Some(rustls::Error::InvalidCertificate(_)) => ImageError::Unreachable {
+                reason: format!("{}: trust its CA with --registry-ca PEM_FILE", cause(&e)),
+                image,
+                registry,
+            },
+            _ => ImageError::Unreachable {
+                image,
+                registry,
+                reason: cause(&e),
+            },
         },
         OciDistributionError::UnauthorizedError { .. } => unauthorized(registry, ""),
         // Only the token endpoint named in the registry's bearer challenge answers this way.
@@ -259,6 +298,22 @@ fn is_not_found(code: &OciErrorCode) -> bool {
     )
 }
 
+/// The TLS error under a request error, if the handshake failed. (An `io::Error`'s
+/// `source` skips the error it wraps, so step into each one.)
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
 /// The innermost cause of a request error, short: "connection refused",
 /// "invalid peer certificate: UnknownIssuer".
 fn cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -304,5 +359,39 @@ impl tokio::io::AsyncWrite for BlockingWriter {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Registry, RegistryOptions, busybox_archive};
+
+    /// Over HTTPS only (what a registry elsewhere gets), a plain-HTTP registry's answer
+    /// becomes an error that names the flag to pass.
+    #[test]
+    fn a_plain_http_answer_to_https_names_the_insecure_registry_flag()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = ImageStore::open(&dir.path().join("cache"))?;
+        let registry = Registry::start(dir.path(), RegistryOptions::default());
+        registry.push_archive(&busybox_archive(dir.path()), "busybox:latest");
+        let r: Reference = registry.reference("busybox:latest").parse()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let sources = Sources::default();
+        let err = runtime
+            .block_on(pull(&store, &r, &sources, Protocol::Https))
+            .err();
+        let addr = &registry.addr;
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some(format!(
+                "image {r}: registry {addr} answers plain HTTP, not HTTPS: \
+                 start the agent with --insecure-registry {addr}"
+            ))
+        );
+        Ok(())
     }
 }

@@ -15,7 +15,9 @@ pub struct Sources {
     /// is looked up as `app:v1.tar` (an archive, see `ImageStore::load_archive`) or, failing
     /// that, an unpacked directory `app:v1`; a digest reference as `app@sha256:<hex>.tar`.
     pub local_dir: Option<PathBuf>,
-    /// Registries (`host[:port]`) reached over plain HTTP; every other one over HTTPS.
+    /// Registries (`host[:port]`) reached over plain HTTP; every other one over HTTPS,
+    /// except that a registry on loopback falls back to plain HTTP (see
+    /// [`Sources::protocols`]).
     pub insecure_registries: Vec<String>,
     /// Extra PEM CA certificates trusted for HTTPS registries.
     pub ca_certs: Vec<PathBuf>,
@@ -46,7 +48,41 @@ const DOCKER_HUB_ALIASES: &[&str] = &[
     "https://index.docker.io/v1/",
 ];
 
+/// How a registry is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Https,
+    Http,
+}
+
+/// Whether `registry` (`host[:port]`) is on this machine: `localhost`, 127.0.0.0/8 or
+/// `[::1]`, the addresses Docker treats as insecure registries without being told.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => registry.rsplit_once(':').map_or(registry, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Sources {
+    /// The protocols to try for `registry`, in order: plain HTTP for a listed insecure
+    /// registry; HTTPS then plain HTTP for one on loopback (as Docker does, which treats
+    /// 127.0.0.0/8 as insecure; certificates are still verified when it speaks TLS);
+    /// HTTPS for every other.
+    pub fn protocols(&self, registry: &str) -> &'static [Protocol] {
+        if self.insecure_registries.iter().any(|r| r == registry) {
+            &[Protocol::Http]
+        } else if is_loopback(registry) {
+            &[Protocol::Https, Protocol::Http]
+        } else {
+            &[Protocol::Https]
+        }
+    }
+
     /// The archive (or unpacked archive directory) for `r` in `local_dir`, if there is one.
     pub fn local_archive(&self, r: &Reference) -> Option<PathBuf> {
         let dir = self.local_dir.as_ref()?;
@@ -109,6 +145,25 @@ mod tests {
         assert_eq!(find("busybox").as_deref(), Some("busybox:latest"));
         assert_eq!(find("app:v2"), None);
         Ok(())
+    }
+
+    #[test]
+    fn loopback_registries_fall_back_to_http_and_listed_ones_use_it() {
+        use Protocol::{Http, Https};
+        let sources = Sources {
+            insecure_registries: vec!["10.0.0.5:5000".into()],
+            ..Sources::default()
+        };
+        let check = |registry: &str| sources.protocols(registry).to_vec();
+        assert_eq!(check("10.0.0.5:5000"), [Http]);
+        assert_eq!(check("127.0.0.1:5000"), [Https, Http]);
+        assert_eq!(check("127.8.9.1"), [Https, Http]);
+        assert_eq!(check("localhost:5000"), [Https, Http]);
+        assert_eq!(check("[::1]:5000"), [Https, Http]);
+        assert_eq!(check("10.0.0.5:5001"), [Https]);
+        assert_eq!(check("docker.io"), [Https]);
+        assert_eq!(check("128.0.0.1:5000"), [Https]);
+        assert_eq!(check("localhost.example.com"), [Https]);
     }
 
     #[test]

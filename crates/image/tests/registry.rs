@@ -111,6 +111,25 @@ fn anonymous_http_pull_gives_a_runnable_busybox() -> Result {
 }
 
 #[test]
+fn a_plain_http_registry_on_loopback_needs_no_insecure_flag() -> Result {
+    let env = env()?;
+    let registry = env.registry(RegistryOptions::default());
+    let mut sources = registry.sources();
+    sources.insecure_registries.clear();
+    for reference in [
+        registry.reference("busybox:latest"),
+        format!(
+            "localhost:{}",
+            registry.addr.rsplit(':').next().unwrap_or_default()
+        ) + "/busybox:latest",
+    ] {
+        let image = env.store.provision(&reference, &sources, true)?;
+        assert!(image.layers[0].join("bin/busybox").is_file(), "{reference}");
+    }
+    Ok(())
+}
+
+#[test]
 fn oci_manifests_and_multi_platform_indexes() -> Result {
     let env = env()?;
     let registry = env.registry(RegistryOptions::default());

@@ -24,6 +24,16 @@ struct Cli {
     cmd: Cmd,
     #[command(flatten)]
     global: keel_cli::Global,
+    /// Log format of `keel dev|master|agent`: text (coloured only on a terminal) or json
+    /// (one object per line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KEEL_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: roles::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +58,9 @@ enum Cmd {
     /// Nodes (agents).
     #[command(subcommand)]
     Node(keel_cli::NodeCmd),
+    /// Images for Keel's own container runtime: load an archive into the agents.
+    #[command(subcommand)]
+    Image(keel_cli::ImageCmd),
     /// Services (Marathon apps).
     #[command(subcommand)]
     App(keel_cli::AppCmd),
@@ -77,6 +90,12 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.cmd,
+        Cmd::Dev(_) | Cmd::Master(_) | Cmd::Agent(_) | Cmd::Executor { .. }
+    ) {
+        roles::init_logging(cli.log_format);
+    }
     match cli.cmd {
         Cmd::Executor { config, listen_fd } => roles::executor(&config, listen_fd),
         Cmd::Completions { shell } => {
@@ -105,6 +124,7 @@ fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
             Cmd::Agent(a) => roles::agent(a).await,
             Cmd::Task(t) => keel_cli::task(&global, t).await,
             Cmd::Node(n) => keel_cli::node(&global, n).await,
+            Cmd::Image(c) => keel_cli::image(&global, c).await,
             Cmd::App(c) => keel_cli::app(&global, c).await,
             Cmd::Group(c) => keel_cli::group(&global, c).await,
             Cmd::Pod(c) => keel_cli::pod(&global, c).await,

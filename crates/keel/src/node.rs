@@ -26,7 +26,8 @@ pub struct NodeOpts {
     /// A Docker `config.json` whose `auths` give registry credentials.
     #[arg(long)]
     docker_config: Option<PathBuf>,
-    /// A registry (`host[:port]`) reached over plain HTTP; repeatable.
+    /// A registry (`host[:port]`) reached over plain HTTP; repeatable. Registries on
+    /// loopback (localhost, 127.0.0.0/8, ::1) fall back to plain HTTP without it.
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
     /// A PEM CA certificate trusted for HTTPS registries; repeatable.

@@ -93,13 +93,30 @@ pub struct AgentArgs {
     node: NodeOpts,
 }
 
-fn init_logging() {
+/// How the roles write their log (to stderr).
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only when stderr is a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Sets up the log of a role (master, agent, dev, executor): level from `KEEL_LOG`.
+pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -293,7 +310,6 @@ async fn start_agent(
 
 /// `keel dev`.
 pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
-    init_logging();
     anyhow::ensure!(a.agents <= 64, "--agents {} must be at most 64", a.agents);
     anyhow::ensure!(
         a.agents + a.simulated_agents >= 1,
@@ -366,7 +382,6 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
 
 /// `keel master`.
 pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
-    init_logging();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock).await?;
     println!(
@@ -378,7 +393,6 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
 
 /// `keel agent`.
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
-    init_logging();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let cfg = agent_config(
         a.master,
@@ -397,7 +411,6 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
 
 /// `keel executor` (single-threaded; no async runtime).
 pub fn executor(config: &Path, listen_fd: i32) -> std::process::ExitCode {
-    init_logging();
     let listener = keel_executor::listener_from_fd(listen_fd);
     match keel_executor::run(config, listener) {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),

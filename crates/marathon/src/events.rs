@@ -138,15 +138,40 @@ mod tests {
         assert!(wanted(&some, "scheduler_registered_event"));
         assert!(!wanted(&some, "status_update_event"));
     }
+
+    #[test]
+    fn plan_groups_nest_the_affected_run_specs_by_path() {
+        use keel_deploy::{RootGroup, RunSpec};
+        let root = RootGroup::new(["/a/b/web", "/top", "/other"].map(RunSpec::app));
+        let v = render::group_json(&root, &["/a/b/web".into(), "/top".into()], "v1");
+        let ids = |v: &serde_json::Value, key: &str| -> Vec<String> {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x["id"].as_str().unwrap_or("?").to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(v["id"], "/");
+        assert_eq!(ids(&v, "apps"), ["/top"]);
+        assert_eq!(ids(&v, "groups"), ["/a"]);
+        assert_eq!(ids(&v["groups"][0], "groups"), ["/a/b"]);
+        assert_eq!(ids(&v["groups"][0]["groups"][0], "apps"), ["/a/b/web"]);
+        assert_eq!(v["groups"][0]["groups"][0]["apps"][0]["instances"], 1);
+        assert_eq!(v["pods"], serde_json::json!([]));
+    }
 }
 
 /// Rendering of each event Keel's Marathon emits (payload fields as Marathon names them).
 pub mod render {
     use crate::instance::InstanceRecord;
     use keel_api::marathon::format_ts;
-    use keel_deploy::{DeploymentPlan, RunSpecKind};
+    use keel_deploy::{DeploymentPlan, RootGroup, RunSpecKind};
     use keel_model::TaskStatus;
     use serde_json::{Value, json};
+    use std::collections::BTreeMap;
 
     /// An event ready for the bus: `(eventType, SSE frame)`.
     pub type Rendered = (String, String);
@@ -177,17 +202,69 @@ pub mod render {
         json!({"action": a.kind.as_str(), key: a.run_spec})
     }
 
-    /// The plan as events carry it: light format plus stub original/target, which
-    /// marathon-python 0.13.0 requires.
+    /// The plan as events carry it: its steps, and as `original` and `target` the root
+    /// group before and after with the run specs the plan touches, each in the group of
+    /// its path (Marathon sends the whole root groups; the rest never changes here).
     pub fn plan_json(p: &DeploymentPlan) -> Value {
-        let stub = json!({"id": "/", "apps": [], "groups": [], "pods": [], "dependencies": [], "version": p.version});
+        let affected = p.affected();
         json!({
             "id": p.id,
             "version": p.version,
             "steps": p.steps.iter().map(|s| json!({"actions": s.actions.iter().map(action_json).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            "original": stub,
-            "target": stub,
+            "original": group_json(&p.original, &affected, &p.version),
+            "target": group_json(&p.target, &affected, &p.version),
         })
+    }
+
+    /// The parent group of an absolute id: `/a/b` -> `/a`, `/a` -> `/`.
+    fn parent(id: &str) -> &str {
+        match id.rfind('/') {
+            Some(0) | None => "/",
+            Some(i) => &id[..i],
+        }
+    }
+
+    /// The group `/` holding the run specs of `root` named in `ids`, nested by path, with
+    /// the keys marathon-python 0.13.0 reads (`apps`, `groups`, `pods`, `dependencies`).
+    pub fn group_json(root: &RootGroup, ids: &[String], version: &str) -> Value {
+        let mut members: BTreeMap<String, (Vec<Value>, Vec<Value>)> = BTreeMap::new();
+        members.entry("/".into()).or_default();
+        for spec in ids.iter().filter_map(|id| root.get(id)) {
+            let mut g = parent(&spec.id);
+            let entry = members.entry(g.to_string()).or_default();
+            match spec.kind {
+                RunSpecKind::App => entry.0.push(json!({
+                    "id": spec.id,
+                    "instances": spec.instances,
+                    "dependencies": spec.dependencies,
+                    "version": spec.version,
+                })),
+                RunSpecKind::Pod => entry.1.push(json!({
+                    "id": spec.id,
+                    "scaling": {"kind": "fixed", "instances": spec.instances},
+                    "version": spec.version,
+                })),
+            }
+            while g != "/" {
+                g = parent(g);
+                members.entry(g.to_string()).or_default();
+            }
+        }
+        render_group("/", &members, version)
+    }
+
+    fn render_group(
+        id: &str,
+        members: &BTreeMap<String, (Vec<Value>, Vec<Value>)>,
+        version: &str,
+    ) -> Value {
+        let (apps, pods) = members.get(id).cloned().unwrap_or_default();
+        let groups: Vec<Value> = members
+            .keys()
+            .filter(|g| g.as_str() != "/" && g.as_str() != id && parent(g) == id)
+            .map(|g| render_group(g, members, version))
+            .collect();
+        json!({"id": id, "apps": apps, "groups": groups, "pods": pods, "dependencies": [], "version": version})
     }
 
     fn step_json(p: &DeploymentPlan, step: usize) -> Value {

@@ -108,10 +108,26 @@ impl Marathon {
     /// also `/service/marathon`).
     pub fn router(&self) -> axum::Router {
         let api = api::routes(self.clone());
+        use axum::http::StatusCode;
+        use keel_master::ui_redirect;
         axum::Router::new()
             .merge(api.clone())
             .nest("/marathon", api.clone())
             .nest("/service/marathon", api)
+            .route(
+                "/marathon",
+                axum::routing::get(|| async {
+                    ui_redirect(StatusCode::TEMPORARY_REDIRECT, "/marathon/")
+                }),
+            )
+            .route(
+                "/service/marathon",
+                axum::routing::get(|| async {
+                    ui_redirect(StatusCode::MOVED_PERMANENTLY, "/service/marathon/")
+                }),
+            )
+            .route("/marathon/", axum::routing::get(api::index))
+            .route("/service/marathon/", axum::routing::get(api::index))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, state::State> {

@@ -428,6 +428,7 @@ mod tests {
             framework: FRAMEWORK.into(),
             agent_id: AgentId::new("a-S0").unwrap_or_else(|_| unreachable!()),
             hostname: "h".into(),
+            agent_ip: None,
             state,
             reason: None,
             message: None,

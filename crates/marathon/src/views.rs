@@ -117,11 +117,9 @@ pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDef
     Value::Object(o)
 }
 
+/// Marathon's `ipAddresses` for host networking: the agent's address.
 fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
-    match t
-        .map(|t| t.hostname.as_str())
-        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
-    {
+    match t.and_then(|t| t.agent_ip) {
         Some(ip) => vec![
             json!({"ipAddress": ip.to_string(), "protocol": if ip.is_ipv4() { "IPv4" } else { "IPv6" }}),
         ],

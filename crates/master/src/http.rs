@@ -99,10 +99,18 @@ fn is_js_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
 }
 
-/// Collapses repeated slashes and drops a trailing slash, before routing.
+/// Paths served with their trailing slash: the UI roots DC/OS's Admin Router redirects
+/// the bare names to (`/mesos` -> `/mesos/`, `/marathon` -> `/marathon/`).
+pub const UI_ROOTS: &[&str] = &["/mesos/", "/marathon/", "/service/marathon/"];
+
+/// Collapses repeated slashes and drops a trailing slash, before routing (except on the
+/// [`UI_ROOTS`]).
 pub fn normalize_uri(mut req: Request) -> Request {
     let uri = req.uri();
     let path = uri.path();
+    if UI_ROOTS.contains(&path) {
+        return req;
+    }
     if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {
         return req;
     }
@@ -145,24 +153,56 @@ pub fn router(m: Master) -> Router {
             .route(&format!("{p}/metrics/snapshot"), get(metrics))
             .route(&format!("{p}/version"), get(version_handler));
     }
-    r.route("/metadata", get(metadata))
-        .route("/dcos-metadata/dcos-version.json", get(dcos_version))
-        .route("/agent/{id}/{*rest}", any(proxy))
-        .route("/slave/{id}/{*rest}", any(proxy))
-        .route("/mesos/agent/{id}/{*rest}", any(proxy))
-        .route("/mesos/slave/{id}/{*rest}", any(proxy))
-        .route(
-            "/internal/v1/agents/register",
-            post(crate::stream::register),
-        )
-        .route("/internal/v1/agents/{id}/status", post(status_update))
-        .route("/internal/v1/agents/{id}/statuses", post(status_updates))
-        .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
-        .route("/internal/v1/tasks", post(launch))
-        .route("/internal/v1/tasks/{id}/kill", post(kill))
-        .route("/internal/v1/events", get(crate::stream::events))
-        .with_state(m)
-        .merge(crate::dcos::router())
+    r.route(
+        "/mesos",
+        get(|| async { ui_redirect(StatusCode::MOVED_PERMANENTLY, "/mesos/") }),
+    )
+    .route("/mesos/", get(mesos_index))
+    .route("/metadata", get(metadata))
+    .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+    .route("/agent/{id}/{*rest}", any(proxy))
+    .route("/slave/{id}/{*rest}", any(proxy))
+    .route("/mesos/agent/{id}/{*rest}", any(proxy))
+    .route("/mesos/slave/{id}/{*rest}", any(proxy))
+    .route(
+        "/internal/v1/agents/register",
+        post(crate::stream::register),
+    )
+    .route("/internal/v1/agents/{id}/status", post(status_update))
+    .route("/internal/v1/agents/{id}/statuses", post(status_updates))
+    .route("/internal/v1/agents/{id}/heartbeat", post(heartbeat))
+    .route("/internal/v1/tasks", post(launch))
+    .route("/internal/v1/tasks/{id}/kill", post(kill))
+    .route("/internal/v1/events", get(crate::stream::events))
+    .with_state(m)
+    .merge(crate::dcos::router())
+}
+
+/// A redirect to a UI root, as DC/OS's Admin Router answers the bare name.
+pub fn ui_redirect(code: StatusCode, to: &'static str) -> Response {
+    (code, [(header::LOCATION, to)]).into_response()
+}
+
+/// `/mesos/`: where DC/OS serves the Mesos UI; Keel has none yet, so an index of the
+/// Mesos endpoints.
+async fn mesos_index() -> Response {
+    let links = [
+        "master/state",
+        "master/state-summary",
+        "master/slaves",
+        "master/frameworks",
+        "master/tasks",
+        "metrics/snapshot",
+        "version",
+    ]
+    .map(|p| format!("<li><a href=\"{p}\">/mesos/{p}</a></li>"))
+    .concat();
+    axum::response::Html(format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Mesos (Keel)</title></head>\
+         <body><h1>Mesos (Keel)</h1><p>Keel has no web UI yet. The Mesos endpoints:</p>\
+         <ul>{links}</ul></body></html>\n"
+    ))
+    .into_response()
 }
 
 async fn state(State(m): State<Master>, Query(q): Q) -> Response {
@@ -335,10 +375,12 @@ async fn proxy(
         .unwrap_or_default();
     let url = format!("{endpoint}/{rest}{query}");
     let method = req.method().clone();
-    let body = axum::body::to_bytes(req.into_body(), 64 << 20)
-        .await
-        .map_err(|e| bad_request(format!("reading request body: {e}")))?;
-    let mut out = m.http.request(method, &url).body(body);
+    // Streamed, not buffered: `keel image load` sends whole image archives this way.
+    let body = req.into_body();
+    let mut out = m.http.request(method, &url);
+    if axum::body::HttpBody::size_hint(&body).exact() != Some(0) {
+        out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         out = out.header(header::CONTENT_TYPE, ct);
     }

@@ -50,6 +50,8 @@ pub struct TaskView {
     pub framework: String,
     pub agent_id: AgentId,
     pub hostname: String,
+    /// The agent's IP address (Marathon's `ipAddresses` for host networking), when known.
+    pub agent_ip: Option<std::net::IpAddr>,
     pub state: TaskState,
     pub reason: Option<Reason>,
     pub message: Option<String>,
@@ -218,17 +220,14 @@ impl Master {
 
 impl crate::core::Core {
     pub(crate) fn view(&self, t: &crate::records::TaskRecord) -> TaskView {
-        let hostname = self
-            .agents
-            .get(&t.agent_id)
-            .map(|a| a.rec.hostname.clone())
-            .unwrap_or_default();
+        let agent = self.agents.get(&t.agent_id).map(|a| &a.rec);
         TaskView {
             id: t.spec.id.clone(),
             name: t.spec.name.clone(),
             framework: t.framework_name.clone(),
             agent_id: t.agent_id.clone(),
-            hostname,
+            hostname: agent.map(|a| a.hostname.clone()).unwrap_or_default(),
+            agent_ip: agent.and_then(crate::records::AgentRecord::ip),
             state: t.state,
             reason: t.reason,
             message: t.message.clone(),

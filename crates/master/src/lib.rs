@@ -21,7 +21,7 @@ mod views;
 
 pub use crate::core::{Core, MasterConfig};
 pub use error::MasterError;
-pub use http::normalize_uri;
+pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;

@@ -58,6 +58,23 @@ pub struct AgentRecord {
     pub unreachable_time: Option<f64>,
 }
 
+impl AgentRecord {
+    /// The agent's IP address: that of its endpoint unless it listens on every address,
+    /// else its hostname if that is an address.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        let hostport = self
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_start_matches("https://");
+        let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        [host, self.hostname.as_str()]
+            .into_iter()
+            .filter_map(|h| h.parse::<std::net::IpAddr>().ok())
+            .find(|ip| !ip.is_unspecified())
+    }
+}
+
 /// One entry of a task's status history (a new entry per new state).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusEntry {

@@ -66,6 +66,30 @@ pub(crate) fn deployment_result(code: StatusCode, id: &str, version: &str) -> Re
         .into_response()
 }
 
+/// `/marathon/`: where DC/OS serves Marathon's UI; Keel has none yet, so an index of the
+/// v2 API (links relative, so it works under `/service/marathon/` too).
+pub(crate) async fn index() -> Response {
+    let links = [
+        "v2/apps",
+        "v2/groups",
+        "v2/pods",
+        "v2/deployments",
+        "v2/tasks",
+        "v2/queue",
+        "v2/info",
+        "v2/leader",
+        "ping",
+    ]
+    .map(|p| format!("<li><a href=\"{p}\">{p}</a></li>"))
+    .concat();
+    axum::response::Html(format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Marathon (Keel)</title></head>\
+         <body><h1>Marathon (Keel)</h1><p>Keel has no web UI yet. The Marathon v2 API:</p>\
+         <ul>{links}</ul></body></html>\n"
+    ))
+    .into_response()
+}
+
 pub(crate) fn routes(m: Marathon) -> Router {
     Router::new()
         .route("/ping", get(misc::ping))

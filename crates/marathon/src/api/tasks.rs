@@ -1,5 +1,6 @@
-//! `/v2/tasks`, `POST /v2/tasks/delete`, and killing an app's tasks (with `scale`, `wipe`,
-//! `host`). A kill without `scale` keeps the instance's goal, so it is replaced.
+//! `/v2/tasks` (JSON, or with `Accept: text/plain` Marathon's tab-separated endpoint list),
+//! `POST /v2/tasks/delete`, and killing an app's tasks (with `scale`, `wipe`, `host`). A
+//! kill without `scale` keeps the instance's goal, so it is replaced.
 
 use super::deploy::Change;
 use super::{Params, deployment_result, flag, json_response, param, params};
@@ -8,15 +9,23 @@ use crate::error::HttpError;
 use crate::views::task_json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use keel_api::marathon::{ApiErrorBody, PathId, task_id};
 use keel_deploy::Goal;
+use keel_model::TaskState;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// `GET /v2/tasks` (`status=running|staging` filters).
-pub(crate) async fn list(State(m): State<Marathon>, Query(q): Query<Params>) -> Response {
+pub(crate) async fn list(
+    State(m): State<Marathon>,
+    Query(q): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    if wants_text(&headers) {
+        return endpoints(&m);
+    }
     let wanted: Vec<String> = params(&q, "status").map(str::to_lowercase).collect();
     let tasks = m.tasks();
     let st = m.lock();
@@ -35,6 +44,78 @@ pub(crate) async fn list(State(m): State<Marathon>, Query(q): Query<Params>) -> 
         }
     }
     json_response(StatusCode::OK, &json!({"tasks": out}))
+}
+
+/// Whether the client asks for `text/plain` and not for JSON.
+fn wants_text(headers: &HeaderMap) -> bool {
+    let accept: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    accept.iter().any(|v| v.contains("text/plain"))
+        && !accept.iter().any(|v| v.contains("application/json"))
+}
+
+/// One app's part of the text list: its id, service ports, and its running tasks as
+/// (agent host, host ports).
+struct AppEndpoints<'a> {
+    id: &'a PathId,
+    service_ports: Vec<i64>,
+    tasks: Vec<(&'a str, &'a [u64])>,
+}
+
+/// `GET /v2/tasks` as `text/plain`, Marathon's `EndpointsHelper` format: per service port
+/// a line `<id with / as _>\t<service port>\t<host>:<host port>\t...`; an app without
+/// ports gets one line `<id>\t \t<host> <host> ...`.
+fn endpoints_text(apps: &[AppEndpoints<'_>]) -> String {
+    let mut out = String::new();
+    for app in apps {
+        let id = app.id.to_string();
+        let safe = id.trim_start_matches('/').replace('/', "_");
+        if app.service_ports.is_empty() {
+            out.push_str(&format!("{safe}\t \t"));
+            for (host, _) in &app.tasks {
+                out.push_str(host);
+                out.push(' ');
+            }
+            out.push('\n');
+            continue;
+        }
+        for (i, port) in app.service_ports.iter().enumerate() {
+            out.push_str(&format!("{safe}\t{port}\t"));
+            for (host, ports) in &app.tasks {
+                let p = ports.get(i).copied().unwrap_or(0);
+                out.push_str(&format!("{host}:{p}\t"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn endpoints(m: &Marathon) -> Response {
+    let tasks = m.tasks();
+    let st = m.lock();
+    let apps: Vec<AppEndpoints<'_>> = st
+        .apps
+        .values()
+        .map(|app| AppEndpoints {
+            id: &app.id,
+            service_ports: app.service_ports(),
+            tasks: crate::views::app_tasks(&st, &app.id, &tasks)
+                .filter(|(_, t)| t.is_some_and(|t| t.state == TaskState::Running))
+                .map(|(r, _)| (r.hostname.as_str(), r.ports.as_slice()))
+                .collect(),
+        })
+        .collect();
+    let body = endpoints_text(&apps);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -158,4 +239,42 @@ fn kill(
         _ => json!({"tasks": killed}),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_list_has_a_line_per_service_port_and_one_for_an_app_without() {
+        let (web, db, tool) = (
+            PathId::parse_unchecked("/prod/web"),
+            PathId::parse_unchecked("/db"),
+            PathId::parse_unchecked("/tool"),
+        );
+        let apps = [
+            AppEndpoints {
+                id: &web,
+                service_ports: vec![10000, 10001],
+                tasks: vec![("h1", &[31000, 31001]), ("h2", &[31005])],
+            },
+            AppEndpoints {
+                id: &db,
+                service_ports: vec![10002],
+                tasks: vec![],
+            },
+            AppEndpoints {
+                id: &tool,
+                service_ports: vec![],
+                tasks: vec![("h1", &[]), ("h2", &[])],
+            },
+        ];
+        assert_eq!(
+            endpoints_text(&apps),
+            "prod_web\t10000\th1:31000\th2:31005\t\n\
+             prod_web\t10001\th1:31001\th2:0\t\n\
+             db\t10002\t\n\
+             tool\t \th1 h2 \n"
+        );
+    }
 }
