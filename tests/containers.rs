@@ -741,3 +741,93 @@ fn a_ucr_task_pulls_over_https_with_basic_auth_from_the_agents_docker_config() {
     let message = t["message"].as_str().unwrap_or_default();
     assert!(message.contains("unauthorized"), "{message}");
 }
+
+/// How many launches the back-off schedule allows in `secs`: the first at once, then each
+/// after a delay of `seconds * factor^k` (k = 0, 1, ...), plus one for a launch in flight.
+fn launches_allowed(seconds: f64, factor: f64, secs: f64) -> usize {
+    let (mut at, mut delay, mut n) = (0.0, seconds, 1);
+    while at + delay <= secs {
+        at += delay;
+        delay *= factor;
+        n += 1;
+    }
+    n + 1
+}
+
+/// Marathon's tasks of `app` the master knows (every launch, any state).
+fn launches_of(url: &str, app: &str) -> usize {
+    let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
+    v["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["name"] == app && t["framework_id"].is_string())
+        .count()
+}
+
+/// Posts an app with `container` whose image cannot be pulled, watches it for `WATCH` s
+/// and checks its launches stay within what backoffSeconds 1, backoffFactor 2 allow.
+fn launches_back_off(url: &str, app: &str, container: Value) {
+    const WATCH: u64 = 30;
+    let body = json!({
+        "id": format!("/{app}"), "cmd": "true", "cpus": 0.1, "mem": 32, "instances": 1,
+        "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 300,
+        "container": container,
+    });
+    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(body));
+    assert_eq!(code, 201, "{v}");
+    let failed = wait_for(60, "the first launch to fail", || {
+        let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
+        v["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"] == app && t["state"] == "TASK_FAILED")
+            .cloned()
+    });
+    assert_eq!(failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
+    let first = launches_of(url, app);
+    std::thread::sleep(Duration::from_secs(WATCH));
+    let launched = launches_of(url, app) - first;
+    let allowed = launches_allowed(1.0, 2.0, WATCH as f64);
+    assert!(
+        launched <= allowed,
+        "{app}: {launched} launches in {WATCH} s; backoff allows {allowed}"
+    );
+    let (_, q) = get(&format!("{url}/v2/queue"));
+    let item = q["queue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["app"]["id"] == format!("/{app}"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(item["delay"]["timeLeftSeconds"].as_f64().is_some(), "{q}");
+    let (code, v) = send("DELETE", &format!("{url}/v2/apps/{app}?force=true"), None);
+    assert_eq!(code, 200, "{v}");
+}
+
+#[test]
+fn apps_whose_image_cannot_be_pulled_back_off_between_launches() {
+    assert!(launches_allowed(1.0, 2.0, 30.0) <= 7);
+    let dir = TempDir::new("pull-backoff");
+    let empty = dir.path().join("no-images");
+    std::fs::create_dir_all(&empty).expect("registry dir");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let _agent = cluster.agent_with(&url, &["--docker-registry", empty.to_str().unwrap_or("")]);
+    // Keel's own runtime: the archive directory lacks the image.
+    launches_back_off(
+        &url,
+        "pull-ucr",
+        json!({"type": "MESOS", "docker": {"image": "busybox:absent"}}),
+    );
+    // Docker: a loopback registry port with nothing listening.
+    let down = format!("127.0.0.1:{}/busybox:latest", free_port());
+    launches_back_off(
+        &url,
+        "pull-docker",
+        json!({"type": "DOCKER", "docker": {"image": down, "network": "HOST"}}),
+    );
+}

@@ -128,7 +128,17 @@ impl Marathon {
                     .kill
                     .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
                 moves.expunge.extend(p.expunge);
-                if p.launch > 0 {
+                // A deployment's launches wait out the backoff too (Marathon's launch
+                // queue rate-limits every launch): a task that fails before it ever runs
+                // keeps its deployment going, which must not relaunch it at once.
+                let held_back = p.launch > 0
+                    && spec.is_some_and(|spec| {
+                        let pid = PathId::parse_unchecked(&action.run_spec);
+                        let b = st.backoff.entry(pid).or_default();
+                        b.maybe_reset(&spec.backoff, now);
+                        !b.ready(now)
+                    });
+                if p.launch > 0 && !held_back {
                     *moves
                         .launch
                         .entry(PathId::parse_unchecked(&action.run_spec))
