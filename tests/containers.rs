@@ -765,16 +765,13 @@ fn launches_of(url: &str, app: &str) -> usize {
         .count()
 }
 
-/// Posts an app with `container` whose image cannot be pulled, watches it for `WATCH` s
-/// and checks its launches stay within what backoffSeconds 1, backoffFactor 2 allow.
-fn launches_back_off(url: &str, app: &str, container: Value) {
+/// Posts `body` (an app or pod, at `kind`: `apps` or `pods`) whose image cannot be pulled
+/// and whose tasks are called `name`, watches it for `WATCH` s and checks its launches stay
+/// within what backoff 1 s, factor 2 allow.
+fn launches_back_off(url: &str, kind: &str, name: &str, body: Value) {
     const WATCH: u64 = 30;
-    let body = json!({
-        "id": format!("/{app}"), "cmd": "true", "cpus": 0.1, "mem": 32, "instances": 1,
-        "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 300,
-        "container": container,
-    });
-    let (code, v) = send("POST", &format!("{url}/v2/apps"), Some(body));
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    let (code, v) = send("POST", &format!("{url}/v2/{kind}"), Some(body));
     assert_eq!(code, 201, "{v}");
     let failed = wait_for(60, "the first launch to fail", || {
         let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
@@ -782,33 +779,38 @@ fn launches_back_off(url: &str, app: &str, container: Value) {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|t| t["name"] == app && t["state"] == "TASK_FAILED")
+            .find(|t| t["name"] == name && t["state"] == "TASK_FAILED")
             .cloned()
     });
     assert_eq!(failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
-    let first = launches_of(url, app);
+    let first = launches_of(url, name);
     std::thread::sleep(Duration::from_secs(WATCH));
-    let launched = launches_of(url, app) - first;
+    let launched = launches_of(url, name) - first;
     let allowed = launches_allowed(1.0, 2.0, WATCH as f64);
     assert!(
         launched <= allowed,
-        "{app}: {launched} launches in {WATCH} s; backoff allows {allowed}"
+        "{id}: {launched} launches in {WATCH} s; backoff allows {allowed}"
     );
-    let (_, q) = get(&format!("{url}/v2/queue"));
-    let item = q["queue"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|i| i["app"]["id"] == format!("/{app}"))
-        .cloned()
-        .unwrap_or_default();
-    assert!(item["delay"]["timeLeftSeconds"].as_f64().is_some(), "{q}");
-    let (code, v) = send("DELETE", &format!("{url}/v2/apps/{app}?force=true"), None);
-    assert_eq!(code, 200, "{v}");
+    let (_, q) = get(&format!("{url}/v2/queue?embed=pods"));
+    let queued = q["queue"].as_array().into_iter().flatten().any(|i| {
+        (i["app"]["id"] == id.as_str() || i["pod"]["id"] == id.as_str())
+            && i["delay"]["timeLeftSeconds"].as_f64().is_some()
+    });
+    assert!(queued, "{id} waits out its backoff in the queue: {q}");
+    let (code, v) = send("DELETE", &format!("{url}/v2/{kind}{id}?force=true"), None);
+    assert!(code == 200 || code == 202, "{v}");
+}
+
+fn unpullable_app(id: &str, container: Value) -> Value {
+    json!({
+        "id": id, "cmd": "true", "cpus": 0.1, "mem": 32, "instances": 1,
+        "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 300,
+        "container": container,
+    })
 }
 
 #[test]
-fn apps_whose_image_cannot_be_pulled_back_off_between_launches() {
+fn apps_and_pods_whose_image_cannot_be_pulled_back_off_between_launches() {
     assert!(launches_allowed(1.0, 2.0, 30.0) <= 7);
     let dir = TempDir::new("pull-backoff");
     let empty = dir.path().join("no-images");
@@ -818,16 +820,22 @@ fn apps_whose_image_cannot_be_pulled_back_off_between_launches() {
     let url = master.url.clone();
     let _agent = cluster.agent_with(&url, &["--docker-registry", empty.to_str().unwrap_or("")]);
     // Keel's own runtime: the archive directory lacks the image.
-    launches_back_off(
-        &url,
-        "pull-ucr",
-        json!({"type": "MESOS", "docker": {"image": "busybox:absent"}}),
-    );
+    let ucr = json!({"type": "MESOS", "docker": {"image": "busybox:absent"}});
+    launches_back_off(&url, "apps", "pull-ucr", unpullable_app("/pull-ucr", ucr));
     // Docker: a loopback registry port with nothing listening.
     let down = format!("127.0.0.1:{}/busybox:latest", free_port());
-    launches_back_off(
-        &url,
-        "pull-docker",
-        json!({"type": "DOCKER", "docker": {"image": down, "network": "HOST"}}),
-    );
+    let docker = json!({"type": "DOCKER", "docker": {"image": down, "network": "HOST"}});
+    launches_back_off(&url, "apps", "pull-docker", unpullable_app("/pull-docker", docker));
+    // A pod instance (a task group) of Keel's own runtime.
+    let pod = json!({
+        "id": "/pull-pod",
+        "containers": [{
+            "name": "pull-pod-c", "resources": {"cpus": 0.1, "mem": 32},
+            "image": {"kind": "DOCKER", "id": "busybox:absent"},
+            "exec": {"command": {"shell": "true"}},
+        }],
+        "scaling": {"kind": "fixed", "instances": 1},
+        "scheduling": {"backoff": {"backoff": 1, "backoffFactor": 2, "maxLaunchDelay": 300}},
+    });
+    launches_back_off(&url, "pods", "pull-pod-c", pod);
 }
