@@ -486,7 +486,9 @@ fn a_run_whose_launches_fail_backs_off_between_them() {
     while t < T0 + WATCH {
         let launched = h.cluster.launched();
         if let Some(last) = launched.last()
-            && h.cluster.observe(last).is_some_and(|o| !o.state.is_terminal())
+            && h.cluster
+                .observe(last)
+                .is_some_and(|o| !o.state.is_terminal())
         {
             h.status(last, failures[launched.len() % failures.len()]);
         }
@@ -504,5 +506,8 @@ fn a_run_whose_launches_fail_backs_off_between_them() {
     }
     let n = h.cluster.launched().len();
     assert!(n >= 2, "the run is retried: {n}");
-    assert!(n <= allowed, "{n} launches in {WATCH} s; backoff allows {allowed}");
+    assert!(
+        n <= allowed,
+        "{n} launches in {WATCH} s; backoff allows {allowed}"
+    );
 }
