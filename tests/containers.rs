@@ -223,6 +223,29 @@ fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_re
     assert_eq!(body.trim(), "hello-keel");
     let containers = docker_ps(&format!("keel.task_id={id}"));
     assert_eq!(containers.len(), 1, "{containers:?}");
+    // The master shows the container and statuses as Mesos does, in both of its views.
+    let (_, state) = get(&format!("{url}/master/state"));
+    let in_state = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["id"] == id.as_str())
+        .expect("the task in /master/state");
+    for t in [task(&url, &id).expect("the task in /master/tasks"), in_state] {
+        let docker = &t["container"]["docker"];
+        assert_eq!(t["container"]["type"], "DOCKER", "{t}");
+        assert_eq!(docker["image"], busybox::BUSYBOX_IMAGE, "{t}");
+        assert_eq!(docker["network"], "BRIDGE", "{t}");
+        assert_eq!(docker["port_mappings"][0]["host_port"].as_u64(), Some(fixed), "{t}");
+        assert_eq!(docker["port_mappings"][0]["container_port"], 8081, "{t}");
+        assert_eq!(docker["port_mappings"][1]["host_port"].as_u64(), Some(port), "{t}");
+        assert_ne!(t["statuses"][0]["state"], "TASK_STAGING", "{t}");
+        assert!(
+            t["statuses"][0]["container_status"]["container_id"]["value"].is_string(),
+            "dcos task metrics reads statuses[0].container_status: {t}"
+        );
+    }
 
     // Crash the agent and restart it on the same work directory: it re-adopts the task.
     agent.kill9();
@@ -782,7 +805,16 @@ fn launches_back_off(url: &str, kind: &str, name: &str, body: Value) {
             .find(|t| t["name"] == name && t["state"] == "TASK_FAILED")
             .cloned()
     });
-    assert_eq!(failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED",
+        "{failed}"
+    );
+    // As Mesos's agent reports a container it could not launch; no STAGING entry.
+    let statuses = failed["statuses"].as_array().cloned().unwrap_or_default();
+    let last = statuses.last().cloned().unwrap_or_default();
+    assert_eq!(last["source"], "SOURCE_AGENT", "{failed}");
+    assert_eq!(last["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
+    assert!(statuses.iter().all(|s| s["state"] != "TASK_STAGING"), "{failed}");
     let first = launches_of(url, name);
     std::thread::sleep(Duration::from_secs(WATCH));
     let launched = launches_of(url, name) - first;
@@ -825,7 +857,12 @@ fn apps_and_pods_whose_image_cannot_be_pulled_back_off_between_launches() {
     // Docker: a loopback registry port with nothing listening.
     let down = format!("127.0.0.1:{}/busybox:latest", free_port());
     let docker = json!({"type": "DOCKER", "docker": {"image": down, "network": "HOST"}});
-    launches_back_off(&url, "apps", "pull-docker", unpullable_app("/pull-docker", docker));
+    launches_back_off(
+        &url,
+        "apps",
+        "pull-docker",
+        unpullable_app("/pull-docker", docker),
+    );
     // A pod instance (a task group) of Keel's own runtime.
     let pod = json!({
         "id": "/pull-pod",
