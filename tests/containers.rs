@@ -232,14 +232,25 @@ fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_re
         .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
         .find(|t| t["id"] == id.as_str())
         .expect("the task in /master/state");
-    for t in [task(&url, &id).expect("the task in /master/tasks"), in_state] {
+    for t in [
+        task(&url, &id).expect("the task in /master/tasks"),
+        in_state,
+    ] {
         let docker = &t["container"]["docker"];
         assert_eq!(t["container"]["type"], "DOCKER", "{t}");
         assert_eq!(docker["image"], busybox::BUSYBOX_IMAGE, "{t}");
         assert_eq!(docker["network"], "BRIDGE", "{t}");
-        assert_eq!(docker["port_mappings"][0]["host_port"].as_u64(), Some(fixed), "{t}");
+        assert_eq!(
+            docker["port_mappings"][0]["host_port"].as_u64(),
+            Some(fixed),
+            "{t}"
+        );
         assert_eq!(docker["port_mappings"][0]["container_port"], 8081, "{t}");
-        assert_eq!(docker["port_mappings"][1]["host_port"].as_u64(), Some(port), "{t}");
+        assert_eq!(
+            docker["port_mappings"][1]["host_port"].as_u64(),
+            Some(port),
+            "{t}"
+        );
         assert_ne!(t["statuses"][0]["state"], "TASK_STAGING", "{t}");
         assert!(
             t["statuses"][0]["container_status"]["container_id"]["value"].is_string(),
@@ -814,7 +825,10 @@ fn launches_back_off(url: &str, kind: &str, name: &str, body: Value) {
     let last = statuses.last().cloned().unwrap_or_default();
     assert_eq!(last["source"], "SOURCE_AGENT", "{failed}");
     assert_eq!(last["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
-    assert!(statuses.iter().all(|s| s["state"] != "TASK_STAGING"), "{failed}");
+    assert!(
+        statuses.iter().all(|s| s["state"] != "TASK_STAGING"),
+        "{failed}"
+    );
     let first = launches_of(url, name);
     std::thread::sleep(Duration::from_secs(WATCH));
     let launched = launches_of(url, name) - first;
