@@ -223,6 +223,40 @@ fn a_bridged_docker_app_serves_its_host_port_survives_an_agent_restart_and_is_re
     assert_eq!(body.trim(), "hello-keel");
     let containers = docker_ps(&format!("keel.task_id={id}"));
     assert_eq!(containers.len(), 1, "{containers:?}");
+    // The master shows the container and statuses as Mesos does, in both of its views.
+    let (_, state) = get(&format!("{url}/master/state"));
+    let in_state = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["id"] == id.as_str())
+        .expect("the task in /master/state");
+    for t in [
+        task(&url, &id).expect("the task in /master/tasks"),
+        in_state,
+    ] {
+        let docker = &t["container"]["docker"];
+        assert_eq!(t["container"]["type"], "DOCKER", "{t}");
+        assert_eq!(docker["image"], busybox::BUSYBOX_IMAGE, "{t}");
+        assert_eq!(docker["network"], "BRIDGE", "{t}");
+        assert_eq!(
+            docker["port_mappings"][0]["host_port"].as_u64(),
+            Some(fixed),
+            "{t}"
+        );
+        assert_eq!(docker["port_mappings"][0]["container_port"], 8081, "{t}");
+        assert_eq!(
+            docker["port_mappings"][1]["host_port"].as_u64(),
+            Some(port),
+            "{t}"
+        );
+        assert_ne!(t["statuses"][0]["state"], "TASK_STAGING", "{t}");
+        assert!(
+            t["statuses"][0]["container_status"]["container_id"]["value"].is_string(),
+            "dcos task metrics reads statuses[0].container_status: {t}"
+        );
+    }
 
     // Crash the agent and restart it on the same work directory: it re-adopts the task.
     agent.kill9();
@@ -804,4 +838,119 @@ fn keel_image_load_makes_an_archive_usable_by_a_running_keel_dev() {
     assert!(!ok, "a junk archive was accepted");
     assert!(err.contains("image archive"), "{err}");
     assert!(keel.stop(), "keel dev did not stop cleanly");
+}
+
+/// How many launches the back-off schedule allows in `secs`: the first at once, then each
+/// after a delay of `seconds * factor^k` (k = 0, 1, ...), plus one for a launch in flight.
+fn launches_allowed(seconds: f64, factor: f64, secs: f64) -> usize {
+    let (mut at, mut delay, mut n) = (0.0, seconds, 1);
+    while at + delay <= secs {
+        at += delay;
+        delay *= factor;
+        n += 1;
+    }
+    n + 1
+}
+
+/// Marathon's tasks of `app` the master knows (every launch, any state).
+fn launches_of(url: &str, app: &str) -> usize {
+    let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
+    v["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["name"] == app && t["framework_id"].is_string())
+        .count()
+}
+
+/// Posts `body` (an app or pod, at `kind`: `apps` or `pods`) whose image cannot be pulled
+/// and whose tasks are called `name`, watches it for `WATCH` s and checks its launches stay
+/// within what backoff 1 s, factor 2 allow.
+fn launches_back_off(url: &str, kind: &str, name: &str, body: Value) {
+    const WATCH: u64 = 30;
+    let id = body["id"].as_str().unwrap_or_default().to_string();
+    let (code, v) = send("POST", &format!("{url}/v2/{kind}"), Some(body));
+    assert_eq!(code, 201, "{v}");
+    let failed = wait_for(60, "the first launch to fail", || {
+        let (_, v) = get(&format!("{url}/master/tasks?limit=-1"));
+        v["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"] == name && t["state"] == "TASK_FAILED")
+            .cloned()
+    });
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED",
+        "{failed}"
+    );
+    // As Mesos's agent reports a container it could not launch; no STAGING entry.
+    let statuses = failed["statuses"].as_array().cloned().unwrap_or_default();
+    let last = statuses.last().cloned().unwrap_or_default();
+    assert_eq!(last["source"], "SOURCE_AGENT", "{failed}");
+    assert_eq!(last["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{failed}");
+    assert!(
+        statuses.iter().all(|s| s["state"] != "TASK_STAGING"),
+        "{failed}"
+    );
+    let first = launches_of(url, name);
+    std::thread::sleep(Duration::from_secs(WATCH));
+    let launched = launches_of(url, name) - first;
+    let allowed = launches_allowed(1.0, 2.0, WATCH as f64);
+    assert!(
+        launched <= allowed,
+        "{id}: {launched} launches in {WATCH} s; backoff allows {allowed}"
+    );
+    let (_, q) = get(&format!("{url}/v2/queue?embed=pods"));
+    let queued = q["queue"].as_array().into_iter().flatten().any(|i| {
+        (i["app"]["id"] == id.as_str() || i["pod"]["id"] == id.as_str())
+            && i["delay"]["timeLeftSeconds"].as_f64().is_some()
+    });
+    assert!(queued, "{id} waits out its backoff in the queue: {q}");
+    let (code, v) = send("DELETE", &format!("{url}/v2/{kind}{id}?force=true"), None);
+    assert!(code == 200 || code == 202, "{v}");
+}
+
+fn unpullable_app(id: &str, container: Value) -> Value {
+    json!({
+        "id": id, "cmd": "true", "cpus": 0.1, "mem": 32, "instances": 1,
+        "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 300,
+        "container": container,
+    })
+}
+
+#[test]
+fn apps_and_pods_whose_image_cannot_be_pulled_back_off_between_launches() {
+    assert!(launches_allowed(1.0, 2.0, 30.0) <= 7);
+    let dir = TempDir::new("pull-backoff");
+    let empty = dir.path().join("no-images");
+    std::fs::create_dir_all(&empty).expect("registry dir");
+    let cluster = Cluster::new(&dir);
+    let master = cluster.master();
+    let url = master.url.clone();
+    let _agent = cluster.agent_with(&url, &["--docker-registry", empty.to_str().unwrap_or("")]);
+    // Keel's own runtime: the archive directory lacks the image.
+    let ucr = json!({"type": "MESOS", "docker": {"image": "busybox:absent"}});
+    launches_back_off(&url, "apps", "pull-ucr", unpullable_app("/pull-ucr", ucr));
+    // Docker: a loopback registry port with nothing listening.
+    let down = format!("127.0.0.1:{}/busybox:latest", free_port());
+    let docker = json!({"type": "DOCKER", "docker": {"image": down, "network": "HOST"}});
+    launches_back_off(
+        &url,
+        "apps",
+        "pull-docker",
+        unpullable_app("/pull-docker", docker),
+    );
+    // A pod instance (a task group) of Keel's own runtime.
+    let pod = json!({
+        "id": "/pull-pod",
+        "containers": [{
+            "name": "pull-pod-c", "resources": {"cpus": 0.1, "mem": 32},
+            "image": {"kind": "DOCKER", "id": "busybox:absent"},
+            "exec": {"command": {"shell": "true"}},
+        }],
+        "scaling": {"kind": "fixed", "instances": 1},
+        "scheduling": {"backoff": {"backoff": 1, "backoffFactor": 2, "maxLaunchDelay": 300}},
+    });
+    launches_back_off(&url, "pods", "pull-pod-c", pod);
 }

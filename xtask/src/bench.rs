@@ -685,7 +685,17 @@ fn placement(root: &Path, smoke: bool) -> anyhow::Result<()> {
         "placement end to end: {total} instances on {agents} simulated agents RUNNING in {secs:.1} s = {:.0} tasks/s   (goal >= 3,750/s, Nomad C1M; kube-scheduler floor 810/s)",
         total as f64 / secs
     );
+    // Statuses Marathon and Metronome lost on their way from the master (its status
+    // feed's counter): each one a reconcile, and a backoff or an event that never was.
+    let metrics = get_json(&format!("{url}/metrics/snapshot"))?;
+    let missed = metrics["keel/internal_status_updates_missed"]
+        .as_f64()
+        .context("/metrics/snapshot lacks keel/internal_status_updates_missed")?;
+    println!("placement: task statuses missed by Marathon and Metronome: {missed:.0}   (goal 0)");
     drop(keel);
     let _ = std::fs::remove_dir_all(&dir);
+    if missed > 0.0 {
+        bail!("{missed} task statuses were missed");
+    }
     Ok(())
 }

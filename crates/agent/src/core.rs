@@ -108,10 +108,18 @@ impl AgentCore {
         if st.seq <= entry.rec.last_seq {
             return Ok(false);
         }
+        // Mesos's agent, not the executor, reports a container that could not be launched
+        // or hit its memory limit (the containerizer runs on the agent there).
+        let source = match st.reason {
+            Some(Reason::ReasonContainerLaunchFailed | Reason::ReasonContainerLimitationMemory) => {
+                Source::SourceAgent
+            }
+            _ => Source::SourceExecutor,
+        };
         let status = TaskStatus {
             task_id: task.clone(),
             state: st.state,
-            source: Source::SourceExecutor,
+            source,
             reason: st.reason,
             message: st.message.clone(),
             agent_id: self.agent_id.clone(),

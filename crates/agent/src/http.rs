@@ -197,8 +197,15 @@ fn agent_state(agent: &Agent) -> AgentState {
                         },
                     }),
                     healthy: None,
+                    source: None,
+                    reason: None,
                 }],
                 labels: None,
+                container: r
+                    .spec
+                    .container
+                    .as_ref()
+                    .map(|c| keel_api::mesos::container_info(c, &r.spec.host_ports())),
                 reason: None,
                 message: None,
             };

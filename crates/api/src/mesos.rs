@@ -77,6 +77,13 @@ pub struct Status {
     pub container_status: Option<ContainerStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
+    /// Who sent it (`SOURCE_EXECUTOR`, `SOURCE_AGENT`, `SOURCE_MASTER`), as in Mesos's
+    /// `TaskStatus`; absent in statuses recorded before Keel kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Why it happened (`REASON_...`), as in Mesos's `TaskStatus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A `{key, value}` label.
@@ -100,12 +107,97 @@ pub struct Task {
     pub statuses: Vec<Status>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
+    /// The task's `ContainerInfo` (see [`container_info`]); absent for a plain command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Value>,
     /// Keel addition: why the latest status happened (`REASON_...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Keel addition: the latest status message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// A task's container as Mesos renders its `ContainerInfo`: `{type: "DOCKER", docker:
+/// {image, network, port_mappings, privileged, parameters, force_pull_image}}`, or for Keel's
+/// own runtime `{type: "MESOS", mesos: {image: {type: "DOCKER", docker: {name}}}}`, with the
+/// `volumes`. `host_ports` are the task's assigned host ports (PORT0 first), which the port
+/// mappings point into.
+pub fn container_info(c: &keel_model::ContainerSpec, host_ports: &[u16]) -> Value {
+    use keel_model::{ContainerKind, DockerNetwork, PortProtocol, VolumeMode};
+    let image = |name: &str| json!({"type": "DOCKER", "docker": {"name": name}});
+    let mut out = Map::new();
+    match (c.kind, &c.docker) {
+        (ContainerKind::Docker, Some(d)) => {
+            let network = match &d.network {
+                DockerNetwork::Bridge => "BRIDGE",
+                DockerNetwork::Host => "HOST",
+                DockerNetwork::User(_) => "USER",
+                DockerNetwork::None => "NONE",
+            };
+            let mappings: Vec<Value> = d
+                .port_mappings
+                .iter()
+                .filter_map(|m| {
+                    let host = host_ports.get(m.host_port_index?)?;
+                    let protocol = match m.protocol {
+                        PortProtocol::Tcp => "tcp",
+                        PortProtocol::Udp => "udp",
+                    };
+                    Some(json!({"host_port": host, "container_port": m.container_port, "protocol": protocol}))
+                })
+                .collect();
+            let mut docker = json!({
+                "image": d.image,
+                "network": network,
+                "privileged": d.privileged,
+                "force_pull_image": d.force_pull,
+            });
+            if !mappings.is_empty() {
+                docker["port_mappings"] = Value::Array(mappings);
+            }
+            if !d.parameters.is_empty() {
+                docker["parameters"] = d
+                    .parameters
+                    .iter()
+                    .map(|(k, v)| json!({"key": k, "value": v}))
+                    .collect();
+            }
+            out.insert("type".into(), json!("DOCKER"));
+            out.insert("docker".into(), docker);
+            if let DockerNetwork::User(name) = &d.network {
+                out.insert("network_infos".into(), json!([{"name": name}]));
+            }
+        }
+        (_, docker) => {
+            out.insert("type".into(), json!("MESOS"));
+            if let Some(d) = docker {
+                out.insert("mesos".into(), json!({"image": image(&d.image)}));
+            }
+        }
+    }
+    if !c.volumes.is_empty() {
+        let volumes: Vec<Value> = c
+            .volumes
+            .iter()
+            .map(|v| {
+                let mode = match v.mode {
+                    VolumeMode::ReadOnly => "RO",
+                    VolumeMode::ReadWrite => "RW",
+                };
+                let mut o = json!({"container_path": v.container_path, "mode": mode});
+                if !v.host_path.is_empty() {
+                    o["host_path"] = json!(v.host_path);
+                }
+                if let Some(i) = &v.image {
+                    o["image"] = image(i);
+                }
+                o
+            })
+            .collect();
+        out.insert("volumes".into(), Value::Array(volumes));
+    }
+    Value::Object(out)
 }
 
 /// Legacy agent object (SlaveWriter).

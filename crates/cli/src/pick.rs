@@ -145,10 +145,13 @@ mod tests {
                 timestamp: at,
                 container_status: None,
                 healthy: None,
+                source: None,
+                reason: None,
             }],
             labels: None,
             reason: None,
             message: None,
+            container: None,
         }
     }
 

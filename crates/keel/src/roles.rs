@@ -29,6 +29,10 @@ pub struct MasterOpts {
     /// DRF role weights, e.g. `ads=2,batch=0.5` (Mesos's --weights).
     #[arg(long)]
     weights: Option<String>,
+    /// Finished tasks kept per framework in memory, in the store and in state (Mesos's
+    /// --max_completed_tasks_per_framework); the oldest go first.
+    #[arg(long, default_value_t = 1000)]
+    max_completed_tasks_per_framework: usize,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +153,7 @@ fn master_config(listen: SocketAddr, o: &MasterOpts) -> anyhow::Result<MasterCon
     c.heartbeat_interval = secs("--heartbeat-interval", o.heartbeat_interval)?;
     c.cluster_name = o.cluster_name.clone();
     c.weights = parse_weights(o.weights.as_deref().unwrap_or(""))?;
+    c.max_completed_tasks = o.max_completed_tasks_per_framework;
     Ok(c)
 }
 

@@ -78,9 +78,15 @@ impl InstanceRecord {
 
 /// An instance's condition, from its task's state (Marathon's `Condition`).
 pub fn condition(task: Option<&TaskView>) -> keel_deploy::Condition {
+    task.map_or(keel_deploy::Condition::Unknown, |t| {
+        state_condition(t.state)
+    })
+}
+
+/// The condition a task state stands for.
+pub fn state_condition(state: TaskState) -> keel_deploy::Condition {
     use keel_deploy::Condition as C;
-    let Some(t) = task else { return C::Unknown };
-    match t.state {
+    match state {
         TaskState::Staging => C::Staging,
         TaskState::Starting => C::Starting,
         TaskState::Running => C::Running,

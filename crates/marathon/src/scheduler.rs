@@ -20,6 +20,8 @@ use std::time::Duration;
 const PASS_REST: u32 = 2;
 /// The longest rest after a pass.
 const MAX_REST: Duration = Duration::from_secs(1);
+/// Task statuses handled under one lock of the views and the state.
+const STATUS_BATCH: usize = 4096;
 
 /// What one pass decided.
 #[derive(Default)]
@@ -35,7 +37,7 @@ impl Marathon {
     /// pass took (statuses that arrive meanwhile are handled and wait for the next pass), so
     /// passes over many instances cannot take the whole machine during a storm of statuses.
     pub async fn run(self) {
-        let mut statuses = self.inner.master.subscribe();
+        let mut statuses = self.inner.master.status_reader();
         tokio::spawn(self.clone().run_readiness());
         loop {
             let started = tokio::time::Instant::now();
@@ -46,36 +48,35 @@ impl Marathon {
             let until = tokio::time::Instant::now() + rest;
             loop {
                 tokio::select! {
-                    r = statuses.recv() => if !self.received(r) { return },
+                    b = statuses.next(STATUS_BATCH) => self.received(b),
                     _ = tokio::time::sleep_until(until) => break,
                 }
             }
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
-                r = statuses.recv() => if !self.received(r) { return },
+                b = statuses.next(STATUS_BATCH) => self.received(b),
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             // Coalesce bursts of statuses into one pass.
-            while let Ok(st) = statuses.try_recv() {
-                self.on_status(&st);
+            loop {
+                let b = statuses.try_next(STATUS_BATCH);
+                if b.statuses.is_empty() && b.missed == 0 {
+                    break;
+                }
+                self.received(b);
             }
         }
     }
 
-    /// Handles what the status stream gave; false once the master is gone.
-    fn received(
-        &self,
-        r: Result<keel_model::TaskStatus, tokio::sync::broadcast::error::RecvError>,
-    ) -> bool {
-        use tokio::sync::broadcast::error::RecvError;
-        match r {
-            Ok(st) => self.on_status(&st),
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!("marathon missed {n} task statuses (events, backoff)");
-            }
-            Err(RecvError::Closed) => return false,
+    /// Handles a batch from the master's status feed.
+    fn received(&self, b: keel_master::StatusBatch) {
+        if b.missed > 0 {
+            tracing::warn!(
+                "marathon missed {} task statuses (events, backoff)",
+                b.missed
+            );
         }
-        true
+        self.on_statuses(&b.statuses);
     }
 
     /// One pass of the loop.
@@ -128,7 +129,17 @@ impl Marathon {
                     .kill
                     .extend(p.kill.into_iter().map(|k| (k, p.kill_goal)));
                 moves.expunge.extend(p.expunge);
-                if p.launch > 0 {
+                // A deployment's launches wait out the backoff too (Marathon's launch
+                // queue rate-limits every launch): a task that fails before it ever runs
+                // keeps its deployment going, which must not relaunch it at once.
+                let held_back = p.launch > 0
+                    && spec.is_some_and(|spec| {
+                        let pid = PathId::parse_unchecked(&action.run_spec);
+                        let b = st.backoff.entry(pid).or_default();
+                        b.maybe_reset(&spec.backoff, now);
+                        !b.ready(now)
+                    });
+                if p.launch > 0 && !held_back {
                     *moves
                         .launch
                         .entry(PathId::parse_unchecked(&action.run_spec))
@@ -345,67 +356,74 @@ impl Marathon {
         Ok(())
     }
 
+    /// Handles task statuses from the master in order: events, backoff, last failure.
+    pub(crate) fn on_statuses(&self, statuses: &[keel_model::TaskStatus]) {
+        if statuses.is_empty() {
+            return;
+        }
+        let now = self.inner.clock.unix_secs();
+        let mut st = self.lock();
+        let watched = self.inner.bus.watched();
+        for status in statuses {
+            self.on_status(&mut st, status, watched, now);
+        }
+    }
+
     /// Handles one task status from the master: events, backoff, last failure.
-    pub(crate) fn on_status(&self, status: &keel_model::TaskStatus) {
+    fn on_status(&self, st: &mut State, status: &keel_model::TaskStatus, watched: bool, now: f64) {
         let Ok((app_id, instance_id)) = keel_api::marathon::task_id::parse(status.task_id.as_str())
         else {
             return;
         };
-        let now = self.inner.clock.unix_secs();
-        let tasks = self.tasks();
-        let view = tasks.get(&status.task_id);
-        {
-            let mut st = self.lock();
-            let Some(rec) = st.instances.get(&instance_id) else {
-                return;
-            };
-            let replaced = status.state.is_terminal() && rec.goal == Goal::Running;
-            let watched = self.inner.bus.watched();
-            let failed = matches!(
-                status.state,
-                TaskState::Failed
-                    | TaskState::Error
-                    | TaskState::Lost
-                    | TaskState::Dropped
-                    | TaskState::Gone
+        let Some(rec) = st.instances.get(&instance_id) else {
+            return;
+        };
+        let replaced = status.state.is_terminal() && rec.goal == Goal::Running;
+        let failed = matches!(
+            status.state,
+            TaskState::Failed
+                | TaskState::Error
+                | TaskState::Lost
+                | TaskState::Dropped
+                | TaskState::Gone
+        );
+        if !replaced && !failed && !watched {
+            return;
+        }
+        let rec = rec.clone();
+        let policy = st
+            .apps
+            .get(&app_id)
+            .map(|a| run_spec(a).backoff)
+            .or_else(|| st.pods.get(&app_id).map(|p| p.run_spec().backoff));
+        if replaced && let Some(policy) = policy {
+            // The status itself says how the task ended: the master may have pruned the
+            // task's view by now (a storm of failures).
+            let cond = crate::instance::state_condition(status.state);
+            st.backoff
+                .entry(app_id.clone())
+                .or_default()
+                .on_condition(&policy, cond, now);
+        }
+        if failed {
+            st.last_failure.insert(
+                app_id.clone(),
+                crate::state::LastFailure {
+                    task_id: status.task_id.to_string(),
+                    host: rec.hostname.clone(),
+                    slave_id: rec.agent_id.clone(),
+                    state: status.state.to_string(),
+                    message: status.message.clone().unwrap_or_default(),
+                    timestamp: status.timestamp,
+                    version: rec.version.clone(),
+                },
             );
-            if !replaced && !failed && !watched {
-                return;
-            }
-            let rec = rec.clone();
-            let policy = || {
-                st.apps
-                    .get(&app_id)
-                    .map(|a| run_spec(a).backoff)
-                    .or_else(|| st.pods.get(&app_id).map(|p| p.run_spec().backoff))
-            };
-            if replaced && let Some(policy) = policy() {
-                let cond = crate::instance::condition(view);
-                st.backoff
-                    .entry(app_id.clone())
-                    .or_default()
-                    .on_condition(&policy, cond, now);
-            }
-            if failed {
-                st.last_failure.insert(
-                    app_id.clone(),
-                    crate::state::LastFailure {
-                        task_id: status.task_id.to_string(),
-                        host: rec.hostname.clone(),
-                        slave_id: rec.agent_id.clone(),
-                        state: status.state.to_string(),
-                        message: status.message.clone().unwrap_or_default(),
-                        timestamp: status.timestamp,
-                        version: rec.version.clone(),
-                    },
-                );
-            }
-            if watched {
-                self.emit(events::status_update(&rec, status, now));
-                self.emit(events::instance_changed(&rec, status, now));
-                if status.healthy.is_some() && status.state == TaskState::Running {
-                    self.emit(events::health_changed(&rec, status, now));
-                }
+        }
+        if watched {
+            self.emit(events::status_update(&rec, status, now));
+            self.emit(events::instance_changed(&rec, status, now));
+            if status.healthy.is_some() && status.state == TaskState::Running {
+                self.emit(events::health_changed(&rec, status, now));
             }
         }
     }

@@ -31,7 +31,8 @@ pub struct MasterConfig {
     pub heartbeat_interval: Duration,
     /// Cluster name shown in state.
     pub cluster_name: Option<String>,
-    /// Terminal tasks kept per framework.
+    /// Terminal tasks kept per framework (Mesos's `max_completed_tasks_per_framework`):
+    /// the oldest beyond it are forgotten, in memory and in the store.
     pub max_completed_tasks: usize,
     /// DRF weights per role (Mesos's `--weights`); roles not named weigh 1.
     pub weights: Vec<(String, f64)>,
@@ -89,10 +90,13 @@ pub struct Core {
     pub(crate) frameworks: BTreeMap<FrameworkId, FrameworkRecord>,
     pub(crate) allocator: Allocator,
     pub(crate) counters: Counters,
+    /// Task statuses for external event streams (lossy: a slow stream skips ahead).
     pub(crate) events: broadcast::Sender<TaskStatus>,
+    /// Task statuses for the schedulers beside the master (lossless, cursor per reader).
+    pub(crate) feed: Arc<crate::status_feed::StatusFeed>,
     pub(crate) next_generation: u64,
-    /// Number of terminal tasks kept (for pruning without a scan per status).
-    pub(crate) terminal_tasks: usize,
+    /// Number of terminal tasks kept per framework (for pruning without a scan per status).
+    pub(crate) terminal_tasks: BTreeMap<FrameworkId, usize>,
     /// The order in which tasks changed (for schedulers' copies of task views).
     pub(crate) changes: crate::changes::TaskChanges,
 }
@@ -130,8 +134,9 @@ impl Core {
             allocator: Allocator::new(),
             counters: Counters::default(),
             events,
+            feed: Default::default(),
             next_generation: 1,
-            terminal_tasks: 0,
+            terminal_tasks: BTreeMap::new(),
             changes: Default::default(),
         };
         for (role, w) in core.config.weights.clone() {
@@ -140,6 +145,7 @@ impl Core {
                 .map_err(|e| MasterError::invalid("weights", e.to_string()))?;
         }
         core.recover()?;
+        core.prune_completed()?;
         Ok(core)
     }
 
@@ -173,7 +179,10 @@ impl Core {
                 }
             }
             if task.state.is_terminal() {
-                self.terminal_tasks += 1;
+                *self
+                    .terminal_tasks
+                    .entry(task.spec.framework_id.clone())
+                    .or_default() += 1;
             }
             self.changes.touch(&task.spec.id);
             self.tasks.insert(task.spec.id.clone(), task);
@@ -197,9 +206,15 @@ impl Core {
         &self.info.cluster_id
     }
 
-    /// Subscribes to every task status the master records.
+    /// Subscribes to every task status the master records, for an external stream: a
+    /// subscriber that falls behind skips statuses (schedulers use [`Core::status_reader`]).
     pub fn subscribe(&self) -> broadcast::Receiver<TaskStatus> {
         self.events.subscribe()
+    }
+
+    /// A reader of every task status the master records from now on, none skipped.
+    pub fn status_reader(&self) -> crate::status_feed::StatusReader {
+        self.feed.reader()
     }
 
     pub(crate) fn now(&self) -> f64 {

@@ -118,9 +118,16 @@ impl Master {
         self.with_core(|c| c.kill(id, grace))
     }
 
-    /// Every task status the master records from now on.
+    /// Every task status the master records from now on, for an external stream (a
+    /// subscriber that falls behind skips statuses).
     pub fn subscribe(&self) -> broadcast::Receiver<TaskStatus> {
         self.with_core(|c| c.subscribe())
+    }
+
+    /// A reader of every task status the master records from now on, resuming from its
+    /// cursor: for the schedulers beside the master, which must not miss one.
+    pub fn status_reader(&self) -> crate::StatusReader {
+        self.with_core(|c| c.status_reader())
     }
 
     /// One task.

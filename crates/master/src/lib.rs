@@ -15,6 +15,7 @@ mod http;
 mod launch;
 mod records;
 mod security;
+mod status_feed;
 mod stream;
 mod tasks;
 mod views;
@@ -24,6 +25,7 @@ pub use error::MasterError;
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
+pub use status_feed::{FEED_CAPACITY, StatusBatch, StatusFeed, StatusReader};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
 
 use keel_api::internal::MasterEvent;

@@ -1,6 +1,6 @@
 //! Records the master persists in the store, and the keys they live under.
 
-use keel_model::{AgentId, ContainerId, FrameworkId, Reason, TaskSpec, TaskState};
+use keel_model::{AgentId, ContainerId, FrameworkId, Reason, Source, TaskSpec, TaskState};
 use keel_resources::{Attributes, Resources};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,12 @@ pub struct StatusEntry {
     pub container_id: Option<ContainerId>,
     #[serde(default)]
     pub healthy: Option<bool>,
+    /// Who sent the status (absent in records written before it was kept, and for the
+    /// master's own STAGING entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// A task the master launched.

@@ -314,6 +314,8 @@ impl Core {
                 timestamp: now,
                 container_id: None,
                 healthy: None,
+                source: None,
+                reason: None,
             }],
             container_id: None,
             reason: None,
@@ -529,14 +531,20 @@ impl Core {
                     .terminal
                     .entry(rec.state.as_str())
                     .or_default() += 1;
-                self.terminal_tasks += 1;
+                *self
+                    .terminal_tasks
+                    .entry(rec.spec.framework_id.clone())
+                    .or_default() += 1;
             }
             self.changes.touch(&id);
             self.tasks.insert(id, rec);
         }
-        for status in published {
-            let _ = self.events.send(status);
+        if self.events.receiver_count() > 0 {
+            for status in &published {
+                let _ = self.events.send(status.clone());
+            }
         }
+        self.feed.publish(published);
         self.prune_completed()
     }
 
@@ -561,6 +569,8 @@ impl Core {
                 timestamp: now,
                 container_id: t.container_id.clone(),
                 healthy: None,
+                source: Some(keel_model::Source::SourceAgent),
+                reason: None,
             }],
             container_id: t.container_id.clone(),
             reason: None,
@@ -586,23 +596,34 @@ impl Core {
         Ok(())
     }
 
-    /// Keeps at most `max_completed_tasks` terminal tasks, dropping the oldest. Prunes in
-    /// batches (10% slack) so the scan is rare.
-    fn prune_completed(&mut self) -> Result<(), MasterError> {
+    /// Keeps at most `max_completed_tasks` terminal tasks per framework, dropping the
+    /// oldest from memory and the store. Prunes in batches (10% slack) so the scan is rare.
+    pub(crate) fn prune_completed(&mut self) -> Result<(), MasterError> {
         let max = self.config.max_completed_tasks;
-        if self.terminal_tasks <= max + max / 10 {
+        let over: Vec<keel_model::FrameworkId> = self
+            .terminal_tasks
+            .iter()
+            .filter(|(_, n)| **n > max + max / 10)
+            .map(|(f, _)| f.clone())
+            .collect();
+        if over.is_empty() {
             return Ok(());
         }
-        let mut done: Vec<(f64, TaskId)> = self
-            .tasks
-            .values()
-            .filter(|t| t.state.is_terminal())
-            .map(|t| (t.last_timestamp(), t.spec.id.clone()))
-            .collect();
-        done.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let excess = done.len().saturating_sub(max);
+        let mut done: BTreeMap<&keel_model::FrameworkId, Vec<(f64, &TaskId)>> = BTreeMap::new();
+        for t in self.tasks.values().filter(|t| t.state.is_terminal()) {
+            if over.contains(&t.spec.framework_id) {
+                done.entry(&t.spec.framework_id)
+                    .or_default()
+                    .push((t.last_timestamp(), &t.spec.id));
+            }
+        }
+        let mut ids: Vec<TaskId> = Vec::new();
+        for (_, mut tasks) in done {
+            tasks.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let excess = tasks.len().saturating_sub(max);
+            ids.extend(tasks.into_iter().take(excess).map(|(_, id)| id.clone()));
+        }
         let mut txn = keel_store::Txn::new();
-        let ids: Vec<TaskId> = done.into_iter().take(excess).map(|(_, id)| id).collect();
         for id in &ids {
             txn = txn.then(keel_store::Op::delete(format!(
                 "{}{id}",
@@ -611,14 +632,13 @@ impl Core {
         }
         self.store.txn(txn)?;
         for id in &ids {
-            self.tasks.remove(id);
+            if let Some(t) = self.tasks.remove(id)
+                && let Some(n) = self.terminal_tasks.get_mut(&t.spec.framework_id)
+            {
+                *n = n.saturating_sub(1);
+            }
             self.changes.remove(id);
         }
-        self.terminal_tasks = self
-            .tasks
-            .values()
-            .filter(|t| t.state.is_terminal())
-            .count();
         Ok(())
     }
 }
@@ -633,6 +653,8 @@ fn apply(rec: &mut TaskRecord, status: &TaskStatus) {
             .clone()
             .or_else(|| rec.container_id.clone()),
         healthy: status.healthy,
+        source: Some(status.source),
+        reason: status.reason,
     };
     match rec.statuses.last_mut() {
         Some(last) if last.state == status.state => *last = entry,

@@ -506,3 +506,157 @@ fn fixed_host_ports_keep_their_order_in_groups_views_and_endpoints() {
         other => panic!("placed twice: {other:?}"),
     }
 }
+
+/// A Marathon-style launch of `id` in `framework` with `container`.
+fn container_task(
+    id: &str,
+    framework: &str,
+    container: Option<keel_model::ContainerSpec>,
+) -> crate::TaskLaunch {
+    crate::TaskLaunch {
+        framework: framework.into(),
+        placement_scope: None,
+        container,
+        ports: vec![HostPort::Any],
+        ..group_task(id, 0.1, Vec::new())
+    }
+}
+
+#[test]
+fn statuses_and_containers_are_shaped_as_mesos_shows_them() {
+    use keel_model::{
+        ContainerId, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, PortMapping,
+        PortProtocol, Reason,
+    };
+    let mut h = Harness::new();
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let docker = ContainerSpec {
+        kind: ContainerKind::Docker,
+        docker: Some(DockerSpec {
+            image: "nginx:1.25".into(),
+            network: DockerNetwork::Bridge,
+            port_mappings: vec![PortMapping {
+                container_port: 80,
+                host_port_index: Some(0),
+                protocol: PortProtocol::Tcp,
+            }],
+            parameters: Vec::new(),
+            privileged: false,
+            force_pull: false,
+        }),
+        volumes: Vec::new(),
+    };
+    let ucr = ContainerSpec {
+        kind: ContainerKind::Mesos,
+        docker: Some(DockerSpec {
+            image: "busybox:absent".into(),
+            ..docker.docker.clone().unwrap()
+        }),
+        volumes: Vec::new(),
+    };
+    let launched = h.core.launch_batch(vec![
+        container_task("web", "marathon", Some(docker)),
+        container_task("pull", "marathon", Some(ucr)),
+        container_task("plain", "marathon", None),
+    ]);
+    assert!(launched.iter().all(Result::is_ok), "{launched:?}");
+    let [web, pull, plain] = ["web", "pull", "plain"].map(|t| TaskId::new(t).unwrap());
+    let json =
+        |h: &Harness, t: &TaskId| serde_json::to_value(h.core.task_json(&h.core.tasks[t])).unwrap();
+
+    // Staged: no status was sent yet, so none is listed.
+    assert_eq!(json(&h, &web)["statuses"], serde_json::json!([]));
+    assert_eq!(json(&h, &web)["state"], "TASK_STAGING");
+
+    let mut running = h.status(&web, TaskState::Running, "w1");
+    running.container_id = Some(ContainerId::new("c-web").unwrap());
+    h.core.status_update(&agent, running).unwrap();
+    let mut failed = h.status(&pull, TaskState::Failed, "p1");
+    failed.source = Source::SourceAgent;
+    failed.reason = Some(Reason::ReasonContainerLaunchFailed);
+    failed.container_id = Some(ContainerId::new("c-pull").unwrap());
+    h.core.status_update(&agent, failed).unwrap();
+
+    let w = json(&h, &web);
+    assert_eq!(w["statuses"][0]["state"], "TASK_RUNNING", "{w}");
+    assert_eq!(
+        w["statuses"][0]["container_status"]["container_id"]["value"],
+        "c-web"
+    );
+    assert_eq!(w["statuses"][0]["source"], "SOURCE_EXECUTOR");
+    let port = h.core.tasks[&web].spec.host_ports()[0];
+    assert_eq!(
+        w["container"],
+        serde_json::json!({"type": "DOCKER", "docker": {
+            "image": "nginx:1.25", "network": "BRIDGE", "privileged": false,
+            "force_pull_image": false,
+            "port_mappings": [{"host_port": port, "container_port": 80, "protocol": "tcp"}],
+        }})
+    );
+    let p = json(&h, &pull);
+    assert_eq!(p["statuses"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(p["statuses"][0]["state"], "TASK_FAILED");
+    assert_eq!(p["statuses"][0]["source"], "SOURCE_AGENT");
+    assert_eq!(p["statuses"][0]["reason"], "REASON_CONTAINER_LAUNCH_FAILED");
+    assert_eq!(
+        p["statuses"][0]["container_status"]["container_id"]["value"],
+        "c-pull"
+    );
+    assert_eq!(
+        p["container"],
+        serde_json::json!({"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox:absent"}}}})
+    );
+    assert!(json(&h, &plain).get("container").is_none());
+}
+
+#[test]
+fn completed_tasks_are_bounded_per_framework_in_memory_and_in_the_store() {
+    let mut h = Harness::new();
+    h.core.config.max_completed_tasks = 10;
+    let (agent, _rx) = h.register(None, "http://a:1", "", vec![]);
+    let finish = |h: &mut Harness, id: String, fw: &str| {
+        let t = TaskId::new(&id).unwrap();
+        h.core
+            .launch_batch(vec![container_task(&id, fw, None)])
+            .pop()
+            .unwrap()
+            .unwrap();
+        h.clock.advance(Duration::from_secs(1));
+        let st = h.status(&t, TaskState::Failed, &id);
+        h.core.status_update(&agent, st).unwrap();
+        t
+    };
+    let busy: Vec<TaskId> = (0..100)
+        .map(|i| finish(&mut h, format!("m{i}"), "marathon"))
+        .collect();
+    let quiet: Vec<TaskId> = (0..3)
+        .map(|i| finish(&mut h, format!("j{i}"), "metronome"))
+        .collect();
+    let kept =
+        |h: &Harness, ids: &[TaskId]| ids.iter().filter(|t| h.core.tasks.contains_key(*t)).count();
+    let stored = |h: &Harness, ids: &[TaskId]| {
+        ids.iter()
+            .filter(|t| {
+                h.store
+                    .get(&format!("{}{t}", crate::records::TASKS))
+                    .unwrap()
+                    .is_some()
+            })
+            .count()
+    };
+    // At most the bound plus the pruning slack, the newest kept; another framework's
+    // few finished tasks are not pushed out by a busy one.
+    let n = kept(&h, &busy);
+    assert!((10..=11).contains(&n), "{n}");
+    assert!(h.core.tasks.contains_key(&busy[99]));
+    assert!(!h.core.tasks.contains_key(&busy[0]));
+    assert_eq!(stored(&h, &busy), n);
+    assert_eq!(kept(&h, &quiet), 3);
+    // And after a restart with a lower bound.
+    let mut h = h.restart();
+    h.core.config.max_completed_tasks = 2;
+    h.core.prune_completed().unwrap();
+    assert_eq!(kept(&h, &busy), 2);
+    assert_eq!(stored(&h, &busy), 2);
+    assert_eq!(kept(&h, &quiet), 2);
+}

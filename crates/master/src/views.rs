@@ -30,9 +30,12 @@ impl Core {
 
     /// One legacy task object.
     pub(crate) fn task_json(&self, t: &TaskRecord) -> Task {
+        // Mesos lists the statuses the task was sent; the master's own TASK_STAGING entry
+        // is not one (its time is the task's launch).
         let statuses = t
             .statuses
             .iter()
+            .filter(|s| s.state != TaskState::Staging)
             .map(|s| Status {
                 state: s.state.to_string(),
                 timestamp: s.timestamp,
@@ -42,6 +45,14 @@ impl Core {
                     },
                 }),
                 healthy: s.healthy,
+                source: s
+                    .source
+                    .and_then(|v| serde_json::to_value(v).ok())
+                    .and_then(|v| v.as_str().map(String::from)),
+                reason: s
+                    .reason
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .and_then(|v| v.as_str().map(String::from)),
             })
             .collect();
         let labels: Vec<Label> = t
@@ -64,6 +75,11 @@ impl Core {
             role: t.spec.role.clone(),
             statuses,
             labels: (!labels.is_empty()).then_some(labels),
+            container: t
+                .spec
+                .container
+                .as_ref()
+                .map(|c| mesos::container_info(c, &t.spec.host_ports())),
             reason: t
                 .reason
                 .and_then(|r| serde_json::to_value(r).ok())
@@ -400,6 +416,12 @@ impl Core {
         put(
             "master/invalid_status_updates",
             self.counters.invalid_status_updates as f64,
+        );
+        // Keel: statuses the schedulers beside the master (Marathon, Metronome) lost
+        // because they fell more than the status feed's capacity behind.
+        put(
+            "keel/internal_status_updates_missed",
+            self.feed.missed() as f64,
         );
         for (state, key) in [
             (TaskState::Staging, "master/tasks_staging"),

@@ -26,11 +26,9 @@ pub use http::router;
 pub use keel_jobs::CronSyntax;
 pub use service::{MetronomeConfig, Service};
 
-use keel_master::Master;
-use keel_model::TaskStatus;
+use keel_master::{Master, StatusBatch, StatusReader};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 /// Opens the job service on the master's store and returns its routes and the background
 /// loop to spawn (scheduler ticks, task statuses, reconciliation, log copying).
@@ -41,7 +39,7 @@ pub fn start(
     if config.entry_url.is_none() {
         config.entry_url = Some(format!("http://{}", master.advertise()));
     }
-    let statuses = master.subscribe();
+    let statuses = master.status_reader();
     let svc = Service::open(
         master.store(),
         master.clock(),
@@ -51,8 +49,11 @@ pub fn start(
     Ok((router(svc.clone()), run(svc, statuses)))
 }
 
+/// Task statuses handled per turn of the loop.
+const STATUS_BATCH: usize = 4096;
+
 /// The scheduler loop.
-pub async fn run(svc: Arc<Service>, mut statuses: broadcast::Receiver<TaskStatus>) {
+pub async fn run(svc: Arc<Service>, mut statuses: StatusReader) {
     tokio::spawn(logs::archive_loop(svc.clone(), Duration::from_secs(2)));
     let mut tick = tokio::time::interval(svc.config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -61,17 +62,24 @@ pub async fn run(svc: Arc<Service>, mut statuses: broadcast::Receiver<TaskStatus
         let result = tokio::select! {
             _ = tick.tick() => svc.tick().map(|_| ()),
             _ = resync.tick() => svc.reconcile(),
-            s = statuses.recv() => match s {
-                Ok(s) => svc.on_status(&s),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("metronome: missed {n} task statuses; reconciling");
-                    svc.reconcile()
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
+            b = statuses.next(STATUS_BATCH) => on_batch(&svc, b),
         };
         if let Err(e) = result {
             tracing::error!("metronome: {e}");
         }
     }
+}
+
+/// Applies a batch of task statuses; reconciles when the feed lost some.
+fn on_batch(svc: &Service, b: StatusBatch) -> Result<(), JobsError> {
+    for s in &b.statuses {
+        if let Err(e) = svc.on_status(s) {
+            tracing::error!(task = %s.task_id, "metronome: {e}");
+        }
+    }
+    if b.missed > 0 {
+        tracing::warn!("metronome: missed {} task statuses; reconciling", b.missed);
+        svc.reconcile()?;
+    }
+    Ok(())
 }

@@ -469,3 +469,45 @@ fn output_is_kept_for_the_newest_runs_only() {
         kept[0].key
     );
 }
+
+#[test]
+fn a_run_whose_launches_fail_backs_off_between_them() {
+    const WATCH: f64 = 30.0;
+    let h = Harness::new(T0);
+    h.add(job(
+        "unpullable",
+        serde_json::json!({"run": {"restart": {"policy": "ON_FAILURE"}}}),
+    ));
+    h.svc.start_run("unpullable").unwrap();
+    // Every launch fails before it runs, as one whose image cannot be pulled does; the
+    // failure paths take turns.
+    let failures = [TaskState::Failed, TaskState::Error, TaskState::Dropped];
+    let mut t = T0;
+    while t < T0 + WATCH {
+        let launched = h.cluster.launched();
+        if let Some(last) = launched.last()
+            && h.cluster
+                .observe(last)
+                .is_some_and(|o| !o.state.is_terminal())
+        {
+            h.status(last, failures[launched.len() % failures.len()]);
+        }
+        t += 0.1;
+        h.tick_at(t);
+    }
+    // The first launch at once, then one after each delay of the schedule.
+    let (mut allowed, mut at) = (1, 0.0);
+    for attempt in 1.. {
+        at += keel_jobs::backoff(attempt, 3600.0);
+        if at > WATCH {
+            break;
+        }
+        allowed += 1;
+    }
+    let n = h.cluster.launched().len();
+    assert!(n >= 2, "the run is retried: {n}");
+    assert!(
+        n <= allowed,
+        "{n} launches in {WATCH} s; backoff allows {allowed}"
+    );
+}
