@@ -283,8 +283,20 @@ impl std::error::Error for ApiErrorBody {}
 /// Deserializes a request body; a syntax or type error becomes the 400 `Invalid JSON` body
 /// with the JSON path of the offending value and a Play-style code
 /// (`error.expected.jsstring`, `error.path.missing`, ...).
+///
+/// An array where a struct belongs is rejected too (`error.expected.jsobject`), which serde
+/// alone would read as the struct (see [`super::strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErrorBody> {
-    serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))
+    let value: T = serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))?;
+    let tree: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))?;
+    if let Some(path) = super::strict::array_for_object::<T>(&tree) {
+        return Err(ApiErrorBody::invalid_json(vec![Violation {
+            path,
+            errors: vec!["error.expected.jsobject".to_owned()],
+        }]));
+    }
+    Ok(value)
 }
 
 /// [`parse_json`] for bodies that must be a JSON object (serde would also read a struct
