@@ -55,6 +55,7 @@ impl Marathon {
         st: &mut State,
         mut change: Change,
     ) -> Result<DeploymentPlan, HttpError> {
+        crate::limits::check(&self.inner.limits, st, &change.apps, &change.pods)?;
         let now = self.now();
         let version = version_now(self);
         assign_service_ports(st, &mut change)?;
