@@ -125,6 +125,9 @@ fn number(e: &mut Errors, v: &Value, path: &str, min: Option<f64>, integer: bool
     };
     if integer && !(v.is_i64() || v.is_u64()) {
         e.add(path, "expected an integer");
+    } else if integer && v.as_i64().and_then(|i| i32::try_from(i).ok()).is_none() {
+        // Metronome reads these as 32-bit Ints.
+        e.add(path, format!("must be <= {}", i32::MAX));
     }
     if let Some(min) = min
         && n < min
@@ -684,6 +687,21 @@ mod tests {
                 ("/run/disk", "is required"),
                 ("/run/mem", "must be >= 32"),
                 ("/run/restart/policy", "must be one of NEVER, ON_FAILURE"),
+            ],
+        );
+    }
+
+    /// Issue 22: `maxLaunchDelay` 2^31 was stored; Metronome reads it as a 32-bit Int.
+    #[test]
+    fn integers_fit_in_32_bits() {
+        check(
+            r#"{"id":"a","run":{"cpus":1,"mem":32,"disk":0,"cmd":"true",
+                "maxLaunchDelay":2147483648,"restart":{"policy":"ON_FAILURE",
+                "activeDeadlineSeconds":-2147483649}}}"#,
+            &[
+                ("/run/maxLaunchDelay", "must be <= 2147483647"),
+                ("/run/restart/activeDeadlineSeconds", "must be <= 2147483647"),
+                ("/run/restart/activeDeadlineSeconds", "must be >= 0"),
             ],
         );
     }
