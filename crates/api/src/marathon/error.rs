@@ -390,6 +390,7 @@ fn path_at(bytes: &[u8], offset: usize) -> String {
         pos: 0,
         target: offset,
         found: None,
+        depth: 0,
     };
     scan.value("/");
     scan.found.unwrap_or_else(|| "/".to_owned())
@@ -400,7 +401,13 @@ struct PathScan<'a> {
     pos: usize,
     target: usize,
     found: Option<String>,
+    /// Nesting of the value being scanned; past [`MAX_SCAN_DEPTH`] the scan stops.
+    depth: usize,
 }
+
+/// serde_json's own nesting limit: deeper input never parsed, and scanning it recursively
+/// would overflow the stack.
+const MAX_SCAN_DEPTH: usize = 128;
 
 impl PathScan<'_> {
     fn peek(&mut self) -> Option<u8> {
@@ -416,12 +423,17 @@ impl PathScan<'_> {
             return false;
         };
         let start = self.pos;
+        if matches!(first, b'{' | b'[') && self.depth >= MAX_SCAN_DEPTH {
+            return false;
+        }
+        self.depth += 1;
         let ok = match first {
             b'{' => self.object(path),
             b'[' => self.array(path),
             b'"' => self.string().is_some(),
             _ => self.scalar(),
         };
+        self.depth -= 1;
         if self.found.is_none() && start <= self.target && self.target <= self.pos {
             self.found = Some(path.to_owned());
         }
@@ -598,6 +610,21 @@ mod tests {
                 r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#
             ]],
         );
+    }
+
+    /// Issue 22: 100,000 nested arrays overflowed the stack of the path scan (and killed
+    /// the master) once serde gave up at its nesting limit.
+    #[test]
+    fn deep_nesting_is_invalid_json_without_a_deep_scan() {
+        for body in [
+            "[".repeat(100_000),
+            format!("{{\"apps\": {}", "[".repeat(100_000)),
+            format!("{{\"a\": {}1{}}}", "[{\"b\":".repeat(60_000), "}]".repeat(60_000)),
+        ] {
+            let e = parse_json::<std::collections::BTreeMap<String, Vec<u32>>>(body.as_bytes())
+                .expect_err("too deep");
+            assert_eq!(e.status, 400);
+        }
     }
 
     #[test]
