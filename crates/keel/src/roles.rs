@@ -372,9 +372,14 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     }
     println!("Keel is running at {url}");
     let mut rx = stop_rx.clone();
-    let server = tokio::spawn(serve_master(master, a.master.clone(), listener, async move {
-        let _ = rx.changed().await;
-    }));
+    let server = tokio::spawn(serve_master(
+        master,
+        a.master.clone(),
+        listener,
+        async move {
+            let _ = rx.changed().await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down; running tasks keep running and are re-adopted on restart");
     let _ = stop_tx.send(true);

@@ -83,6 +83,9 @@ fn judge(limits: &Limits, id: &PathId, instances: u32, labels: usize, v: &mut Vi
 /// A count in a query or body checked against a ceiling: 422 `{message, details}`.
 pub(crate) fn too_many(path: &str, what: &str, n: usize, max: usize) -> ApiErrorBody {
     let mut v = Violations::default();
-    v.add(path, format!("{n} {what} is more than Keel's limit of {max}"));
+    v.add(
+        path,
+        format!("{n} {what} is more than Keel's limit of {max}"),
+    );
     ApiErrorBody::from(keel_api::marathon::Validation::new(v.into_vec()))
 }

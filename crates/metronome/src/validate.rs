@@ -700,7 +700,10 @@ mod tests {
                 "activeDeadlineSeconds":-2147483649}}}"#,
             &[
                 ("/run/maxLaunchDelay", "must be <= 2147483647"),
-                ("/run/restart/activeDeadlineSeconds", "must be <= 2147483647"),
+                (
+                    "/run/restart/activeDeadlineSeconds",
+                    "must be <= 2147483647",
+                ),
                 ("/run/restart/activeDeadlineSeconds", "must be >= 0"),
             ],
         );

@@ -619,7 +619,11 @@ mod tests {
         for body in [
             "[".repeat(100_000),
             format!("{{\"apps\": {}", "[".repeat(100_000)),
-            format!("{{\"a\": {}1{}}}", "[{\"b\":".repeat(60_000), "}]".repeat(60_000)),
+            format!(
+                "{{\"a\": {}1{}}}",
+                "[{\"b\":".repeat(60_000),
+                "}]".repeat(60_000)
+            ),
         ] {
             let e = parse_json::<std::collections::BTreeMap<String, Vec<u32>>>(body.as_bytes())
                 .expect_err("too deep");

@@ -347,8 +347,14 @@ fn arrays_where_objects_belong_are_invalid_json() {
     for (extra, path) in [
         (r#""scaling": []"#, "/scaling"),
         (r#""scheduling": []"#, "/scheduling"),
-        (r#""scheduling": {"placement": []}"#, "/scheduling/placement"),
-        (r#""scheduling": {"backoff": [1, 2, 3]}"#, "/scheduling/backoff"),
+        (
+            r#""scheduling": {"placement": []}"#,
+            "/scheduling/placement",
+        ),
+        (
+            r#""scheduling": {"backoff": [1, 2, 3]}"#,
+            "/scheduling/backoff",
+        ),
         (r#""scheduling": {"upgrade": []}"#, "/scheduling/upgrade"),
     ] {
         let body = format!("{{{pod},{extra}}}");

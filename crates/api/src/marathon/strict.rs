@@ -12,7 +12,10 @@ use std::fmt;
 
 /// The JSON path (Marathon notation) of an array read as a struct by `T`, if any.
 pub fn array_for_object<T: DeserializeOwned>(v: &Value) -> Option<String> {
-    match T::deserialize(Strict { v, path: "/".into() }) {
+    match T::deserialize(Strict {
+        v,
+        path: "/".into(),
+    }) {
         Err(StrictError { path: Some(p), .. }) => Some(p),
         _ => None,
     }
