@@ -99,7 +99,7 @@ fn send(http: &reqwest::blocking::Client, url: &str, c: &Case) -> Answer {
     let r = req
         .body(c.body.clone())
         .send()
-        .unwrap_or_else(|e| panic!("no answer to {}: {e}", c.describe()));
+        .unwrap_or_else(|e| panic!("no answer to {}: {e:?}", c.describe()));
     let status = r.status().as_u16();
     let text = r.text().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -108,8 +108,11 @@ fn send(http: &reqwest::blocking::Client, url: &str, c: &Case) -> Answer {
 
 /// Runs `cases` cases drawn from `surfaces` against `url`; returns how many got 2xx.
 fn run(url: &str, surfaces: &[&dyn Surface], seed: u64, cases: usize) -> usize {
+    // A fresh connection per request: the server may close a connection after an error
+    // answer without reading the body, and a pooled connection then races its close.
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
         .build()
         .expect("client");
     let mut rng = Rng(seed);
