@@ -317,6 +317,31 @@ fn invalid_group_pod_and_job_bodies_create_nothing() {
     }
 }
 
+/// Found by the fuzz test (seed 7): `PUT /v2/apps/<id>` created an app where a pod had the
+/// same path; the pod then hid the app from every plan (a restart answered 500).
+#[test]
+fn an_app_and_a_pod_never_share_a_path() {
+    let dir = TempDir::new("hard-shared");
+    let k = master(&dir, &[]);
+    let url = &k.url;
+    let (code, v) = json_req("POST", &format!("{url}/v2/pods"), &pod("/x", json!({})));
+    assert_eq!(code, 201, "{v}");
+    let before = listings(url);
+    let app = json!({"cmd": "sleep 1", "instances": 0});
+    let (code, v) = json_req("PUT", &format!("{url}/v2/apps/x?force=true"), &app);
+    assert_eq!(code, 409, "{v}");
+    assert_marathon_error(code, &v, "PUT app at a pod's path");
+    let (code, v) = json_req(
+        "POST",
+        &format!("{url}/v2/apps"),
+        &json!({"id": "/x", "cmd": "sleep 1"}),
+    );
+    assert_eq!(code, 409, "{v}");
+    let (code, v) = json_req("POST", &format!("{url}/v2/apps/x/restart"), &json!({}));
+    assert_eq!(code, 404, "{v}");
+    assert_eq!(listings(url), before);
+}
+
 #[test]
 fn every_error_on_v2_and_v1_is_json() {
     let dir = TempDir::new("hard-json");
