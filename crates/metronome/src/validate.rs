@@ -75,6 +75,9 @@ pub fn is_job_id(s: &str) -> bool {
     !s.is_empty() && s.split('.').all(is_path_segment)
 }
 
+/// Keel's limit on the length of a job id (Metronome has none).
+pub const MAX_JOB_ID_LENGTH: usize = 150;
+
 /// A schedule id: `^[a-z0-9][a-z0-9-]*[a-z0-9]+$`.
 pub fn is_schedule_id(s: &str) -> bool {
     s.len() >= 2 && is_path_segment(s)
@@ -172,10 +175,18 @@ pub fn job_schema(v: &Value, e: &mut Errors) {
     let Some(m) = object(e, v, "", Some(JOB_KEYS), &["id", "run"]) else {
         return;
     };
-    if let Some(id) = m.get("id").and_then(|id| string(e, id, "/id", 1))
-        && !is_job_id(&id)
-    {
-        e.add("/id", "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash");
+    if let Some(id) = m.get("id").and_then(|id| string(e, id, "/id", 1)) {
+        if !is_job_id(&id) {
+            e.add("/id", "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash");
+        }
+        if id.len() > MAX_JOB_ID_LENGTH {
+            // Keel's limit: the id is part of its runs' task ids, which name sandbox
+            // directories (255 bytes at most).
+            e.add(
+                "/id",
+                format!("must be at most {MAX_JOB_ID_LENGTH} characters (Keel's limit)"),
+            );
+        }
     }
     if let Some(d) = m.get("description") {
         string(e, d, "/description", 0);
@@ -688,6 +699,15 @@ mod tests {
                 ("/run/mem", "must be >= 32"),
                 ("/run/restart/policy", "must be one of NEVER, ON_FAILURE"),
             ],
+        );
+    }
+
+    #[test]
+    fn job_ids_are_at_most_150_characters() {
+        let id = "a".repeat(MAX_JOB_ID_LENGTH + 1);
+        check(
+            &format!(r#"{{"id":"{id}","run":{{"cpus":1,"mem":32,"disk":0,"cmd":"true"}}}}"#),
+            &[("/id", "must be at most 150 characters (Keel's limit)")],
         );
     }
 
