@@ -1084,16 +1084,11 @@ fn required_ports_in_definition_order_service_ports_and_port_validation() {
         "{host:?}"
     );
     assert!(!host.contains(&u64::from(web)) && !host.contains(&u64::from(admin)));
-    // An update that re-posts 0s keeps the app's service ports (once /svc-b's own
-    // deployment is over, else Marathon's 409 for a locked app answers; /clash's never is).
-    wait_for(30, "/svc-b's deployment to finish", || {
-        let (_, d) = get(&format!("{url}/v2/deployments"));
-        d.as_array()
-            .filter(|a| {
-                !a.iter()
-                    .any(|d| d["affectedApps"].to_string().contains("/svc-b"))
-            })
-            .map(|_| ())
+    // An update that re-posts 0s keeps the app's service ports (once /svc-b's deployment
+    // is done, or the update meets a 409).
+    wait_for(30, "/svc-b deployed", || {
+        let (_, v) = get(&format!("{url}/v2/apps/svc-b"));
+        (v["app"]["deployments"] == json!([])).then_some(())
     });
     let (code, v) = send(
         "PUT",

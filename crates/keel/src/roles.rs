@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MasterOpts {
     /// Seconds without a heartbeat before an agent is marked unreachable.
     #[arg(long, default_value_t = 75.0)]
@@ -33,7 +33,17 @@ pub struct MasterOpts {
     /// --max_completed_tasks_per_framework); the oldest go first.
     #[arg(long, default_value_t = 1000)]
     max_completed_tasks_per_framework: usize,
+    /// Keel's ceiling on the instances one Marathon app or pod may ask for (422 past it;
+    /// Marathon has none).
+    #[arg(long, env = "KEEL_MAX_INSTANCES_PER_APP", default_value_t = keel_marathon::Limits::DEFAULT_MAX_INSTANCES)]
+    max_instances_per_app: u32,
+    /// The largest request body the Marathon and Metronome APIs read (413 past it).
+    #[arg(long, env = "KEEL_MAX_REQUEST_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_request_body_bytes: usize,
 }
+
+/// The default request body limit of the service APIs: 8 MiB.
+const DEFAULT_MAX_BODY: usize = 8 << 20;
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
@@ -199,16 +209,29 @@ async fn start_master(
 
 /// Starts the schedulers and services that run beside the master and returns their
 /// routes for the entry. Each service owns one block here.
-fn services(master: &Master) -> anyhow::Result<Vec<axum::Router>> {
+fn services(master: &Master, o: &MasterOpts) -> anyhow::Result<Vec<axum::Router>> {
+    let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
     // Marathon (service scheduler).
-    let marathon = keel_marathon::Marathon::open(master)?;
+    let limits = keel_marathon::Limits {
+        max_instances: o.max_instances_per_app,
+        ..keel_marathon::Limits::default()
+    };
+    let marathon = keel_marathon::Marathon::open_with(master, limits)?;
     tokio::spawn(marathon.clone().run());
-    routes.push(marathon.router());
+    routes.push(
+        marathon
+            .router()
+            .layer(axum::middleware::from_fn(keel_master::json_errors))
+            .layer(body_limit),
+    );
     // Metronome (job scheduler).
     let (jobs, scheduler) = keel_metronome::start(master, metronome_config()?)?;
     tokio::spawn(scheduler);
-    routes.push(jobs);
+    routes.push(
+        jobs.layer(axum::middleware::from_fn(keel_master::json_errors))
+            .layer(body_limit),
+    );
     Ok(routes)
 }
 
@@ -231,12 +254,13 @@ fn metronome_config() -> anyhow::Result<keel_metronome::MetronomeConfig> {
 
 async fn serve_master(
     master: Master,
+    o: MasterOpts,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(services(&master)?)
+        .entry(services(&master, &o)?)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -369,9 +393,14 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     }
     println!("Keel is running at {url}");
     let mut rx = stop_rx.clone();
-    let server = tokio::spawn(serve_master(master, listener, async move {
-        let _ = rx.changed().await;
-    }));
+    let server = tokio::spawn(serve_master(
+        master,
+        a.master.clone(),
+        listener,
+        async move {
+            let _ = rx.changed().await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down; running tasks keep running and are re-adopted on restart");
     let _ = stop_tx.send(true);
@@ -393,7 +422,7 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
         "Keel master is running at http://{}",
         listener.local_addr()?
     );
-    serve_master(master, listener, shutdown_signal()).await
+    serve_master(master, a.master, listener, shutdown_signal()).await
 }
 
 /// `keel agent`.

@@ -15,6 +15,11 @@ pub const FRAMEWORK: &str = "marathon";
 /// Mesos's default when an app sets no `taskKillGracePeriodSeconds`.
 const DEFAULT_GRACE: f64 = 3.0;
 
+/// The most new instances of one app or pod a scheduler pass launches; the rest wait for
+/// the next passes (the deployment or reconciliation asks again for what is missing), so a
+/// pass costs at most this much per run spec whatever count was requested.
+pub const LAUNCHES_PER_PASS: u32 = 1_000;
+
 /// A new instance's ids: `(instance id, task id)` for incarnation 1.
 pub fn new_ids(app: &AppDefinition) -> (String, String) {
     let uuid = Uuid::new_v4();

@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod instance;
 mod launch;
+mod limits;
 mod pod;
 mod pod_scheduler;
 mod pod_views;
@@ -27,6 +28,7 @@ mod task_views;
 mod views;
 
 pub use error::MarathonError;
+pub use limits::Limits;
 
 use keel_clock::Clock;
 use keel_master::Master;
@@ -50,11 +52,17 @@ pub(crate) struct Inner {
     pub bus: events::Bus,
     pub wake: Notify,
     pub readiness: Mutex<readiness::Readiness>,
+    pub limits: Limits,
 }
 
 impl Marathon {
-    /// Loads the service's state from the master's store.
+    /// Loads the service's state from the master's store, with the default [`Limits`].
     pub fn open(master: &Master) -> Result<Marathon, MarathonError> {
+        Marathon::open_with(master, Limits::default())
+    }
+
+    /// [`Marathon::open`] with the given ceilings on requested counts.
+    pub fn open_with(master: &Master, limits: Limits) -> Result<Marathon, MarathonError> {
         let store = master.store();
         let st = state::State::load(&*store)?;
         tracing::info!(
@@ -73,6 +81,7 @@ impl Marathon {
                 bus: events::Bus::new(),
                 wake: Notify::new(),
                 readiness: Mutex::new(readiness::Readiness::default()),
+                limits,
             }),
         })
     }

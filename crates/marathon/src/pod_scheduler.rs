@@ -65,7 +65,10 @@ impl Marathon {
             let Some(pod) = st.pods.get(id) else {
                 continue;
             };
-            for _ in 0..*n {
+            if *n > crate::launch::LAUNCHES_PER_PASS {
+                self.inner.wake.notify_one();
+            }
+            for _ in 0..(*n).min(crate::launch::LAUNCHES_PER_PASS) {
                 let (instance, launches) = pod.new_instance();
                 if launches.is_empty() {
                     continue;

@@ -295,7 +295,10 @@ impl Marathon {
             let Some(app) = st.apps.get(app_id) else {
                 continue;
             };
-            for _ in 0..*n {
+            if *n > launch::LAUNCHES_PER_PASS {
+                self.inner.wake.notify_one();
+            }
+            for _ in 0..(*n).min(launch::LAUNCHES_PER_PASS) {
                 let (instance, task) = launch::new_ids(app);
                 let Ok(task_id) = TaskId::new(task) else {
                     continue;

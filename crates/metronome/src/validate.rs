@@ -75,6 +75,9 @@ pub fn is_job_id(s: &str) -> bool {
     !s.is_empty() && s.split('.').all(is_path_segment)
 }
 
+/// Keel's limit on the length of a job id (Metronome has none).
+pub const MAX_JOB_ID_LENGTH: usize = 150;
+
 /// A schedule id: `^[a-z0-9][a-z0-9-]*[a-z0-9]+$`.
 pub fn is_schedule_id(s: &str) -> bool {
     s.len() >= 2 && is_path_segment(s)
@@ -125,6 +128,9 @@ fn number(e: &mut Errors, v: &Value, path: &str, min: Option<f64>, integer: bool
     };
     if integer && !(v.is_i64() || v.is_u64()) {
         e.add(path, "expected an integer");
+    } else if integer && v.as_i64().and_then(|i| i32::try_from(i).ok()).is_none() {
+        // Metronome reads these as 32-bit Ints.
+        e.add(path, format!("must be <= {}", i32::MAX));
     }
     if let Some(min) = min
         && n < min
@@ -169,10 +175,18 @@ pub fn job_schema(v: &Value, e: &mut Errors) {
     let Some(m) = object(e, v, "", Some(JOB_KEYS), &["id", "run"]) else {
         return;
     };
-    if let Some(id) = m.get("id").and_then(|id| string(e, id, "/id", 1))
-        && !is_job_id(&id)
-    {
-        e.add("/id", "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash");
+    if let Some(id) = m.get("id").and_then(|id| string(e, id, "/id", 1)) {
+        if !is_job_id(&id) {
+            e.add("/id", "must be dot-separated segments of lowercase letters, digits and dashes, not starting or ending with a dash");
+        }
+        if id.len() > MAX_JOB_ID_LENGTH {
+            // Keel's limit: the id is part of its runs' task ids, which name sandbox
+            // directories (255 bytes at most).
+            e.add(
+                "/id",
+                format!("must be at most {MAX_JOB_ID_LENGTH} characters (Keel's limit)"),
+            );
+        }
     }
     if let Some(d) = m.get("description") {
         string(e, d, "/description", 0);
@@ -684,6 +698,33 @@ mod tests {
                 ("/run/disk", "is required"),
                 ("/run/mem", "must be >= 32"),
                 ("/run/restart/policy", "must be one of NEVER, ON_FAILURE"),
+            ],
+        );
+    }
+
+    #[test]
+    fn job_ids_are_at_most_150_characters() {
+        let id = "a".repeat(MAX_JOB_ID_LENGTH + 1);
+        check(
+            &format!(r#"{{"id":"{id}","run":{{"cpus":1,"mem":32,"disk":0,"cmd":"true"}}}}"#),
+            &[("/id", "must be at most 150 characters (Keel's limit)")],
+        );
+    }
+
+    /// Issue 22: `maxLaunchDelay` 2^31 was stored; Metronome reads it as a 32-bit Int.
+    #[test]
+    fn integers_fit_in_32_bits() {
+        check(
+            r#"{"id":"a","run":{"cpus":1,"mem":32,"disk":0,"cmd":"true",
+                "maxLaunchDelay":2147483648,"restart":{"policy":"ON_FAILURE",
+                "activeDeadlineSeconds":-2147483649}}}"#,
+            &[
+                ("/run/maxLaunchDelay", "must be <= 2147483647"),
+                (
+                    "/run/restart/activeDeadlineSeconds",
+                    "must be <= 2147483647",
+                ),
+                ("/run/restart/activeDeadlineSeconds", "must be >= 0"),
             ],
         );
     }

@@ -283,8 +283,20 @@ impl std::error::Error for ApiErrorBody {}
 /// Deserializes a request body; a syntax or type error becomes the 400 `Invalid JSON` body
 /// with the JSON path of the offending value and a Play-style code
 /// (`error.expected.jsstring`, `error.path.missing`, ...).
+///
+/// An array where a struct belongs is rejected too (`error.expected.jsobject`), which serde
+/// alone would read as the struct (see [`super::strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErrorBody> {
-    serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))
+    let value: T = serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))?;
+    let tree: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| json_error(bytes, &e))?;
+    if let Some(path) = super::strict::array_for_object::<T>(&tree) {
+        return Err(ApiErrorBody::invalid_json(vec![Violation {
+            path,
+            errors: vec!["error.expected.jsobject".to_owned()],
+        }]));
+    }
+    Ok(value)
 }
 
 /// [`parse_json`] for bodies that must be a JSON object (serde would also read a struct
@@ -378,6 +390,7 @@ fn path_at(bytes: &[u8], offset: usize) -> String {
         pos: 0,
         target: offset,
         found: None,
+        depth: 0,
     };
     scan.value("/");
     scan.found.unwrap_or_else(|| "/".to_owned())
@@ -388,7 +401,13 @@ struct PathScan<'a> {
     pos: usize,
     target: usize,
     found: Option<String>,
+    /// Nesting of the value being scanned; past [`MAX_SCAN_DEPTH`] the scan stops.
+    depth: usize,
 }
+
+/// serde_json's own nesting limit: deeper input never parsed, and scanning it recursively
+/// would overflow the stack.
+const MAX_SCAN_DEPTH: usize = 128;
 
 impl PathScan<'_> {
     fn peek(&mut self) -> Option<u8> {
@@ -404,12 +423,17 @@ impl PathScan<'_> {
             return false;
         };
         let start = self.pos;
+        if matches!(first, b'{' | b'[') && self.depth >= MAX_SCAN_DEPTH {
+            return false;
+        }
+        self.depth += 1;
         let ok = match first {
             b'{' => self.object(path),
             b'[' => self.array(path),
             b'"' => self.string().is_some(),
             _ => self.scalar(),
         };
+        self.depth -= 1;
         if self.found.is_none() && start <= self.target && self.target <= self.pos {
             self.found = Some(path.to_owned());
         }
@@ -586,6 +610,25 @@ mod tests {
                 r#"400 {"message":"Invalid JSON","details":[{"path":"/","errors":["EOF while parsing a value"]}]}"#
             ]],
         );
+    }
+
+    /// Issue 22: 100,000 nested arrays overflowed the stack of the path scan (and killed
+    /// the master) once serde gave up at its nesting limit.
+    #[test]
+    fn deep_nesting_is_invalid_json_without_a_deep_scan() {
+        for body in [
+            "[".repeat(100_000),
+            format!("{{\"apps\": {}", "[".repeat(100_000)),
+            format!(
+                "{{\"a\": {}1{}}}",
+                "[{\"b\":".repeat(60_000),
+                "}]".repeat(60_000)
+            ),
+        ] {
+            let e = parse_json::<std::collections::BTreeMap<String, Vec<u32>>>(body.as_bytes())
+                .expect_err("too deep");
+            assert_eq!(e.status, 400);
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod pod_status;
 mod pod_validate;
 pub mod query;
 pub mod spec;
+mod strict;
 pub mod task;
 pub mod task_id;
 pub mod time;

@@ -10,9 +10,16 @@ pub const SEGMENT_PATTERN: &str = r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*
 /// Words that may not be the last segment of an id.
 pub const RESERVED_LAST_SEGMENTS: [&str; 5] = ["restart", "tasks", "versions", ".", ".."];
 
+/// Keel's limit on the length of an id (Marathon has none): a task id is the id's safe
+/// path plus 53 characters, and it names the task's sandbox directory, which a file
+/// system caps at 255 bytes; a longer id also made headers (`Location`) too large.
+pub const MAX_ID_LENGTH: usize = 200;
+
 /// Why a string is not a valid path id; `Display` gives Marathon's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathIdError {
+    /// Longer than [`MAX_ID_LENGTH`] characters.
+    TooLong(usize),
     /// A segment breaks [`SEGMENT_PATTERN`].
     InvalidSegment(String),
     /// The last segment is one of [`RESERVED_LAST_SEGMENTS`].
@@ -22,6 +29,10 @@ pub enum PathIdError {
 impl fmt::Display for PathIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PathIdError::TooLong(n) => write!(
+                f,
+                "is {n} characters long; Keel's limit is {MAX_ID_LENGTH} characters"
+            ),
             PathIdError::InvalidSegment(_) => {
                 write!(f, "must fully match regular expression '{SEGMENT_PATTERN}'")
             }
@@ -56,6 +67,9 @@ impl PathId {
     /// Parses and validates an id: every segment must match [`SEGMENT_PATTERN`] and the
     /// last one may not be reserved. `""` is the empty relative id and `"/"` the root.
     pub fn parse(s: &str) -> Result<PathId, PathIdError> {
+        if s.len() > MAX_ID_LENGTH {
+            return Err(PathIdError::TooLong(s.chars().count()));
+        }
         let id = PathId::parse_unchecked(s);
         if let Some(bad) = id.segments.iter().find(|seg| !segment_is_valid(seg)) {
             return Err(PathIdError::InvalidSegment(bad.clone()));
@@ -327,5 +341,19 @@ mod tests {
         assert_eq!(PathId::from_safe_path(""), PathId::root());
         assert_eq!(serde_json::to_string(&app).unwrap(), "\"/prod/web\"");
         assert!(serde_json::from_str::<PathId>("\"/Bad\"").is_err());
+    }
+
+    /// Found by the fuzz test (seed 5): a 1 MB app id was accepted, and the answer's
+    /// `Location` header was then too large for clients.
+    #[test]
+    fn ids_are_at_most_200_characters() {
+        let ok = format!("/{}", "a".repeat(MAX_ID_LENGTH - 1));
+        assert!(PathId::parse(&ok).is_ok());
+        let long = format!("/{}", "a".repeat(MAX_ID_LENGTH));
+        assert_eq!(
+            PathId::parse(&long),
+            Err(PathIdError::TooLong(MAX_ID_LENGTH + 1))
+        );
+        assert!(PathId::parse(&"x".repeat(1 << 20)).is_err());
     }
 }

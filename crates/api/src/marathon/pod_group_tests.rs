@@ -338,3 +338,34 @@ fn group_change_kinds() {
     assert_eq!(parse(r#"{"id": "/g"}"#), GroupChange::Update);
     assert_eq!(parse_group_update(b"[]").unwrap_err().status, 400);
 }
+
+/// Issue 22: serde reads a struct from an array, so `scaling: []` created a pod with the
+/// default scaling; Marathon answers 400 `error.expected.jsobject`.
+#[test]
+fn arrays_where_objects_belong_are_invalid_json() {
+    let pod = r#""id":"/p","containers":[{"name":"c","resources":{"cpus":0.1,"mem":32}}]"#;
+    for (extra, path) in [
+        (r#""scaling": []"#, "/scaling"),
+        (r#""scheduling": []"#, "/scheduling"),
+        (
+            r#""scheduling": {"placement": []}"#,
+            "/scheduling/placement",
+        ),
+        (
+            r#""scheduling": {"backoff": [1, 2, 3]}"#,
+            "/scheduling/backoff",
+        ),
+        (r#""scheduling": {"upgrade": []}"#, "/scheduling/upgrade"),
+    ] {
+        let body = format!("{{{pod},{extra}}}");
+        let e = parse_pod(body.as_bytes()).expect_err(&body);
+        assert_eq!(e.status, 400, "{body}");
+        let details = e.details.unwrap_or_default();
+        assert_eq!(details[0].path, path, "{body}");
+        assert_eq!(details[0].errors, ["error.expected.jsobject"], "{body}");
+    }
+    let app = br#"{"id":"/g","apps":[{"id":"a","cmd":"x","upgradeStrategy":[]}]}"#;
+    let e = parse_group_update(app).expect_err("upgradeStrategy list");
+    let details = e.details.unwrap_or_default();
+    assert_eq!(details[0].path, "/apps(0)/upgradeStrategy");
+}

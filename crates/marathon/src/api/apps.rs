@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use keel_api::marathon::{
-    ApiErrorBody, AppDefinition, AppUpdate, PathId, parse_app_update, parse_app_updates,
+    ApiErrorBody, AppDefinition, AppUpdate, PathId, Timestamp, parse_app_update, parse_app_updates,
 };
 use serde_json::{Value, json};
 
@@ -362,9 +362,10 @@ pub(crate) async fn post_rest(
     let mut st = m.lock();
     let app = st.apps.get(&id).cloned().ok_or_else(|| not_found(&id))?;
     let mut change = Change::from(&st, flag(&q, "force", false));
-    change
-        .apps
-        .insert(id.clone(), app.with_version(version_now(&m), None));
+    // A restart needs a new config version, even within the millisecond of the last one.
+    let last = app.version_info.last_config_change_at.millis();
+    let now = Timestamp::from_millis(version_now(&m).millis().max(last.saturating_add(1)));
+    change.apps.insert(id.clone(), app.with_version(now, None));
     change.restart.insert(id.to_string());
     let p = m.deploy(&mut st, change)?;
     Ok(deployment_result(StatusCode::OK, &p.id, &p.version))

@@ -55,6 +55,8 @@ impl Marathon {
         st: &mut State,
         mut change: Change,
     ) -> Result<DeploymentPlan, HttpError> {
+        crate::limits::check(&self.inner.limits, st, &change.apps, &change.pods)?;
+        shared_ids(st, &change)?;
         let now = self.now();
         let version = version_now(self);
         assign_service_ports(st, &mut change)?;
@@ -155,6 +157,16 @@ impl Marathon {
 
 /// Marathon's service port assignment; an app it changed whose configuration is then the
 /// same as before (it re-posted 0s and got its ports back) keeps its `lastConfigChangeAt`.
+/// 409 when the change would make one path both an app and a pod (the run specs of a plan
+/// are keyed by path: the pod would hide the app).
+fn shared_ids(st: &State, change: &Change) -> Result<(), HttpError> {
+    match change.apps.keys().find(|id| change.pods.contains_key(*id)) {
+        Some(id) if st.apps.contains_key(id) => Err(HttpError(ApiErrorBody::app_exists(id))),
+        Some(id) => Err(HttpError(ApiErrorBody::pod_exists(id))),
+        None => Ok(()),
+    }
+}
+
 fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError> {
     let assigned = crate::service_ports::assign(&st.apps, &mut change.apps)
         .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;

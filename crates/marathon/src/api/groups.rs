@@ -176,6 +176,9 @@ fn collect(
     );
     for (i, app) in u.apps.unwrap_or_default().into_iter().enumerate() {
         match AppDefinition::create(app, base) {
+            Ok(a) if !a.id.is_descendant_of(base) => {
+                v.add(&format!("{path}/apps({i})/id"), not_child(base));
+            }
             Ok(a) => {
                 let previous = current.apps.get(&a.id);
                 let a = a.clone().with_version(now, previous);
@@ -194,7 +197,17 @@ fn collect(
             v.add(&format!("{path}/groups({i})/id"), "error.path.missing");
             continue;
         };
-        let gid = PathId::parse_unchecked(&raw).canonical(base);
+        let gid = match PathId::parse(&raw) {
+            Ok(g) => g.canonical(base),
+            Err(e) => {
+                v.add(&format!("{path}/groups({i})/id"), e.to_string());
+                continue;
+            }
+        };
+        if !gid.is_descendant_of(base) {
+            v.add(&format!("{path}/groups({i})/id"), not_child(base));
+            continue;
+        }
         seen.extend(collect(
             g,
             &gid,
@@ -206,6 +219,11 @@ fn collect(
         ));
     }
     seen
+}
+
+/// Marathon's error for an app or group declared outside the group that lists it.
+fn not_child(base: &PathId) -> String {
+    format!("Identifier is not child of '{base}'")
 }
 
 fn created(p: &keel_deploy::DeploymentPlan, id: &PathId) -> Response {

@@ -142,5 +142,14 @@ pub(crate) fn routes(m: Marathon) -> Router {
                 .put(pods::put_rest)
                 .delete(pods::delete_rest),
         )
+        .route("/v2/{*rest}", axum::routing::any(unknown))
         .with_state(m)
+}
+
+/// Any other `/v2/...` path: 404 in Marathon's error shape.
+async fn unknown(uri: axum::http::Uri) -> HttpError {
+    HttpError(ApiErrorBody::new(
+        404,
+        format!("URI not found: {}", uri.path()),
+    ))
 }

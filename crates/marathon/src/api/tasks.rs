@@ -15,7 +15,7 @@ use keel_api::marathon::{ApiErrorBody, PathId, task_id};
 use keel_deploy::Goal;
 use keel_model::TaskState;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `GET /v2/tasks` (`status=running|staging` filters).
 pub(crate) async fn list(
@@ -130,6 +130,15 @@ pub(crate) async fn delete_many(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let ids: Ids = keel_api::marathon::parse_json(&body)?;
+    let max = m.inner.limits.max_task_ids;
+    if ids.ids.len() > max {
+        return Err(HttpError(crate::limits::too_many(
+            "/ids",
+            "task ids",
+            ids.ids.len(),
+            max,
+        )));
+    }
     let mut by_app: BTreeMap<PathId, Vec<String>> = BTreeMap::new();
     for id in ids.ids {
         let (app, _) =
@@ -186,10 +195,11 @@ fn kill(
     let mut sentenced: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut killed = Vec::new();
     for (app, ids) in &by_app {
+        let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
         for rec in st
             .instances
             .values()
-            .filter(|r| &r.run_spec == app && ids.iter().any(|i| i == r.task_id.as_str()))
+            .filter(|r| &r.run_spec == app && ids.contains(r.task_id.as_str()))
         {
             sentenced
                 .entry(app.to_string())
