@@ -78,6 +78,10 @@ pub const CASES: &[(&str, Case)] = &[
         "concurrent_cas_never_loses_an_increment",
         concurrent_cas_never_loses_an_increment,
     ),
+    (
+        "concurrent_writers_each_get_their_own_revision",
+        concurrent_writers_each_get_their_own_revision,
+    ),
 ];
 
 /// Runs every case against stores from `make`.
@@ -111,6 +115,7 @@ macro_rules! conformance_tests {
             lease_expiry_follows_the_clock,
             keep_alive_extends,
             concurrent_cas_never_loses_an_increment,
+            concurrent_writers_each_get_their_own_revision,
         );
     };
     (@cases $with:path; $($name:ident),* $(,)?) => {
@@ -621,6 +626,46 @@ pub fn concurrent_cas_never_loses_an_increment(make: MakeStore<'_>) {
         (total, total),
         "only successful writes bump"
     );
+}
+
+pub fn concurrent_writers_each_get_their_own_revision(make: MakeStore<'_>) {
+    const THREADS: usize = 8;
+    const WRITES: usize = 25;
+    let (_, s) = fresh(make);
+    let s = &*s;
+    let w = s.watch("/c/", 0).expect("watch");
+    let mut revisions: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..WRITES)
+                        .map(|i| put(s, &format!("/c/{t}-{i:02}"), "v"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    for (t, i) in (0..THREADS).flat_map(|t| (0..WRITES).map(move |i| (t, i))) {
+        let kv = get(s, &format!("/c/{t}-{i:02}")).expect("written");
+        assert_eq!(
+            kv.mod_revision,
+            revisions[t * WRITES + i],
+            "answered revision"
+        );
+    }
+    revisions.sort_unstable();
+    let total = (THREADS * WRITES) as u64;
+    assert_eq!(
+        revisions,
+        (1..=total).collect::<Vec<_>>(),
+        "one revision each"
+    );
+    let events: Vec<u64> = drain(&w).iter().map(|e| e.revision).collect();
+    assert_eq!(events, revisions, "events in revision order");
 }
 
 /// Adds one to the decimal counter at `key`, retrying on conflict.

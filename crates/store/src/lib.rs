@@ -26,6 +26,7 @@ mod codec;
 pub mod conformance;
 mod engine;
 mod error;
+mod group;
 mod kv;
 mod lease;
 mod mem;
