@@ -82,6 +82,10 @@ pub const CASES: &[(&str, Case)] = &[
         "concurrent_writers_each_get_their_own_revision",
         concurrent_writers_each_get_their_own_revision,
     ),
+    (
+        "submitted_txns_commit_in_submission_order",
+        submitted_txns_commit_in_submission_order,
+    ),
 ];
 
 /// Runs every case against stores from `make`.
@@ -116,6 +120,7 @@ macro_rules! conformance_tests {
             keep_alive_extends,
             concurrent_cas_never_loses_an_increment,
             concurrent_writers_each_get_their_own_revision,
+            submitted_txns_commit_in_submission_order,
         );
     };
     (@cases $with:path; $($name:ident),* $(,)?) => {
@@ -666,6 +671,29 @@ pub fn concurrent_writers_each_get_their_own_revision(make: MakeStore<'_>) {
     );
     let events: Vec<u64> = drain(&w).iter().map(|e| e.revision).collect();
     assert_eq!(events, revisions, "events in revision order");
+}
+
+pub fn submitted_txns_commit_in_submission_order(make: MakeStore<'_>) {
+    let (_, s) = fresh(make);
+    let first = s.submit(Txn::new().then(Op::put("/s/k", "first")));
+    let second = s.submit(
+        Txn::new()
+            .when("/s/k", Expect::Absent)
+            .then(Op::put("/s/k", "raced"))
+            .otherwise(Op::get("/s/k")),
+    );
+    let third = s.submit(Txn::new().then(Op::put("/s/other", "x")));
+    // Waited for out of order: each answer is its own, in submission order.
+    let out3 = s.wait(third).expect("third");
+    let out2 = s.wait(second).expect("second");
+    let out1 = s.wait(first).expect("first");
+    assert_eq!((out1.succeeded, out1.revision), (true, 1));
+    assert!(!out2.succeeded, "the first put came before it");
+    assert_eq!(out2.gets[0].as_ref().map(|kv| kv.mod_revision), Some(1));
+    assert_eq!((out3.succeeded, out3.revision), (true, 2));
+    assert_eq!(value(&*s, "/s/k").as_deref(), Some("first"));
+    assert!(s.wait(first).is_err(), "a ticket is answered once");
+    assert_eq!(revision(&*s), 2);
 }
 
 /// Adds one to the decimal counter at `key`, retrying on conflict.

@@ -10,7 +10,6 @@
 //! transaction, each at its own revision, and each caller is answered once that transaction
 //! is durable. Reads never wait for a commit: they run on the backend's last snapshot.
 
-use crate::Store;
 use crate::apply;
 use crate::error::StoreError;
 use crate::group::CommitQueue;
@@ -19,6 +18,7 @@ use crate::lease::LeaseClock;
 use crate::tables::Backend;
 use crate::txn::{Op, Txn, TxnOutcome};
 use crate::watch::{Watch, WatchEvent, WatchHub};
+use crate::{Store, Ticket};
 use keel_clock::Clock;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,6 +32,14 @@ pub(crate) struct Engine<B> {
 
 /// A transaction's outcome, and whether it changed anything.
 type TxnResult = Result<(TxnOutcome, bool), StoreError>;
+
+/// The answer to a transaction nothing will commit (its committer panicked, or its ticket
+/// was waited for twice).
+fn abandoned() -> TxnResult {
+    Err(StoreError::Backend(
+        "transaction abandoned: its commit panicked or it was already answered".into(),
+    ))
+}
 
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -75,11 +83,13 @@ impl<B: Backend> Engine<B> {
 
     /// Runs `txn` in the next group commit; also says whether it changed anything.
     fn run(&self, txn: Txn) -> TxnResult {
-        self.queue.submit(
-            txn,
-            |group| self.commit_group(&group),
-            || Err(StoreError::Backend("a concurrent commit panicked".into())),
-        )
+        self.queue
+            .submit(txn, |group| self.commit_group(&group), abandoned)
+    }
+
+    fn wait_ticket(&self, ticket: Ticket) -> TxnResult {
+        self.queue
+            .wait(ticket.0, |group| self.commit_group(&group), abandoned)
     }
 
     /// Applies `group` in order, each at its own revision, in one backend transaction, then
@@ -216,6 +226,14 @@ impl<B: Backend> Store for Engine<B> {
         Ok(self.run(txn)?.0)
     }
 
+    fn submit(&self, txn: Txn) -> Ticket {
+        Ticket(self.queue.enqueue(txn))
+    }
+
+    fn wait(&self, ticket: Ticket) -> Result<TxnOutcome, StoreError> {
+        Ok(self.wait_ticket(ticket)?.0)
+    }
+
     fn watch(&self, prefix: &str, from: Revision) -> Result<Watch, StoreError> {
         let mut shared = self.lock();
         let history = self.backend.read(|t| {
@@ -307,6 +325,15 @@ macro_rules! forward_store {
             }
             fn txn(&self, txn: $crate::Txn) -> Result<$crate::TxnOutcome, $crate::StoreError> {
                 self.engine.txn(txn)
+            }
+            fn submit(&self, txn: $crate::Txn) -> $crate::Ticket {
+                self.engine.submit(txn)
+            }
+            fn wait(
+                &self,
+                ticket: $crate::Ticket,
+            ) -> Result<$crate::TxnOutcome, $crate::StoreError> {
+                self.engine.wait(ticket)
             }
             fn watch(
                 &self,

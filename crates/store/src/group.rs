@@ -51,13 +51,35 @@ impl<J, R> CommitQueue<J, R> {
         commit: impl Fn(Vec<J>) -> Vec<R>,
         abandoned: impl Fn() -> R,
     ) -> R {
+        let ticket = self.enqueue(job);
+        self.wait(ticket, commit, abandoned)
+    }
+
+    /// Queues `job` behind every job queued before it; returns its ticket for [`Self::wait`].
+    pub(crate) fn enqueue(&self, job: J) -> u64 {
         let mut q = self.lock();
         let ticket = q.next_ticket;
         q.next_ticket += 1;
         q.pending.push((ticket, job));
+        ticket
+    }
+
+    /// The result of the job with `ticket`, committing groups (this one's and those queued
+    /// before it) whenever the committer's seat is free.
+    pub(crate) fn wait(
+        &self,
+        ticket: u64,
+        commit: impl Fn(Vec<J>) -> Vec<R>,
+        abandoned: impl Fn() -> R,
+    ) -> R {
+        let mut q = self.lock();
         loop {
             if let Some(r) = q.done.remove(&ticket) {
                 return r;
+            }
+            if !q.pending.iter().any(|(t, _)| *t == ticket) && !q.committing {
+                // Never queued (or already answered and taken): nothing will answer it.
+                return abandoned();
             }
             if q.committing {
                 q = self.turn.wait(q).unwrap_or_else(|e| e.into_inner());
