@@ -118,5 +118,9 @@ pub(crate) fn routes(m: Marathon) -> Router {
                 .put(pods::put_rest)
                 .delete(pods::delete_rest),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            m.clone(),
+            crate::durable::answer_when_durable,
+        ))
         .with_state(m)
 }
