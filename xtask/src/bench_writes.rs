@@ -164,9 +164,14 @@ pub(crate) fn job(id: &str, i: usize) -> Value {
 }
 
 /// `keel dev` on simulated agents: sequential `POST /v2/apps` and `POST /v1/jobs`, then 32
-/// concurrent clients POSTing apps (one instance each) and jobs, alternating.
+/// concurrent clients POSTing apps (one instance each; `KEEL_BENCH_WRITES_INSTANCES` to
+/// change) and jobs, alternating.
 pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
+    let instances: u32 = std::env::var("KEEL_BENCH_WRITES_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let dir = tempdir("writes");
     let keel = start_simulated(&bin, &dir, 5, "cpus:200;mem:200000;ports:[31000-32000]")?;
     let url = keel.url.clone();
@@ -190,7 +195,7 @@ pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
         )?);
     }
     println!(
-        "  {n} sequential POST /v2/apps (1 instance each): {}   (goal p50 <= 4x)",
+        "  {n} sequential POST /v2/apps ({instances} instance(s) each): {}   (goal p50 <= 4x)",
         floor.latencies(&mut apps)
     );
     println!(
@@ -209,7 +214,7 @@ pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
                     for i in 0..per {
                         lat.push(if (w + i) % 2 == 0 {
                             let id = format!("/conc/w{w}/app-{i}");
-                            timed_post(&c, &format!("{url}/v2/apps"), &app(&id, 1))?
+                            timed_post(&c, &format!("{url}/v2/apps"), &app(&id, instances))?
                         } else {
                             let id = format!("conc.w{w}.job-{i}");
                             timed_post(&c, &format!("{url}/v1/jobs"), &job(&id, i))?
