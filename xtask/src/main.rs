@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_containers;
+mod bench_writes;
 mod tidy;
 
 use anyhow::{Context, bail};
@@ -53,7 +54,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|jobs|marathon|placement|containers|all> [--smoke]"
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|writes|jobs|marathon|placement|containers|all> [--smoke]"
             );
             bail!("unknown command {:?}", args.first())
         }

@@ -12,6 +12,7 @@
 
 mod api;
 mod container;
+mod durable;
 mod error;
 mod events;
 mod instance;

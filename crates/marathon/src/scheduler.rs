@@ -97,7 +97,13 @@ impl Marathon {
         let locked = self.advance_deployments(&mut st, &instances, now, &mut moves, &mut w)?;
         reconcile_free(&mut st, &instances, &locked, now, &mut moves);
         self.apply(&mut st, &tasks, moves, now, &mut w)?;
-        w.commit(&*self.inner.store)?;
+        // In order under the locks, durable after them: reads need not wait for the disk.
+        let ticket = w.submit(&*self.inner.store);
+        drop(st);
+        drop(views);
+        if let Some(t) = ticket {
+            self.inner.store.wait(t)?;
+        }
         Ok(())
     }
 

@@ -303,13 +303,19 @@ impl Writes {
         self.delete(format!("{DEPLOYMENTS}{id}"));
     }
 
-    /// Commits every write atomically.
+    /// Commits every write atomically: within an API request, answered once durable by the
+    /// request's layer (`durable`), after the handler released its locks; elsewhere now.
     pub fn commit(self, store: &dyn Store) -> Result<(), MarathonError> {
-        if self.txn.success.is_empty() {
-            return Ok(());
+        match self.submit(store) {
+            Some(ticket) => crate::durable::park(store, ticket),
+            None => Ok(()),
         }
-        store.txn(self.txn)?;
-        Ok(())
+    }
+
+    /// Queues every write as one transaction, in the store's order from now on; the ticket
+    /// must be waited for (`None`: nothing to write).
+    pub fn submit(self, store: &dyn Store) -> Option<keel_store::Ticket> {
+        (!self.txn.success.is_empty()).then(|| store.submit(self.txn))
     }
 }
 

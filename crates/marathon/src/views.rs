@@ -141,7 +141,46 @@ pub fn app_tasks<'a>(
 /// AppInfo: the app plus the requested extras.
 pub fn app_info(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Value {
     let mut v = app_json(app);
-    let Some(o) = v.as_object_mut() else { return v };
+    if let Some(o) = v.as_object_mut() {
+        o.extend(app_extras(st, app, tasks, e));
+    }
+    v
+}
+
+/// Writes the same JSON as [`app_info`] to `out`, serializing the definition straight to
+/// bytes (no intermediate `Value` of it): what a list of many apps costs.
+pub fn write_app_info(
+    out: &mut Vec<u8>,
+    st: &State,
+    app: &AppDefinition,
+    tasks: &Views,
+    e: Embed,
+) -> serde_json::Result<()> {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, app)?;
+    let extras = app_extras(st, app, tasks, e);
+    // A definition is an object with at least its id: `{...}` ending in `}`.
+    if extras.is_empty() || out.len() < start + 3 || out.last() != Some(&b'}') {
+        if !extras.is_empty() {
+            out.truncate(start);
+            serde_json::to_writer(&mut *out, &app_info(st, app, tasks, e))?;
+        }
+        return Ok(());
+    }
+    out.pop();
+    for (k, v) in &extras {
+        out.push(b',');
+        serde_json::to_writer(&mut *out, k)?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, v)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The keys [`app_info`] adds to the definition for `e`.
+fn app_extras(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Map<String, Value> {
+    let mut o = Map::new();
     let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = app_tasks(st, &app.id, tasks).collect();
     if e.counts {
         let count =
@@ -194,7 +233,7 @@ pub fn app_info(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Val
     if e.readiness {
         o.insert("readinessCheckResults".into(), json!([]));
     }
-    v
+    o
 }
 
 /// One deployment in `/v2/deployments`.
@@ -286,4 +325,81 @@ pub fn queue_json(
     });
     item[key] = body;
     item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_api::marathon::{Timestamp, parse_app_update};
+    use keel_model::{AgentId, TaskId};
+
+    #[test]
+    fn app_info_written_as_bytes_is_the_same_json_as_the_value() {
+        let body = br#"{"id": "/web", "cmd": "serve", "instances": 2, "labels": {"a": "b"}}"#;
+        let app = AppDefinition::create(parse_app_update(body).unwrap(), &PathId::root())
+            .unwrap()
+            .with_version(Timestamp::from_millis(1_700_000_000_000), None);
+        let mut st = State::default();
+        let mut tasks = Views::new();
+        for (i, state) in [TaskState::Running, TaskState::Staging]
+            .into_iter()
+            .enumerate()
+        {
+            let task_id = TaskId::new(format!("web.instance-{i}._app.1")).unwrap();
+            let rec = InstanceRecord {
+                id: format!("web.instance-{i}"),
+                run_spec: app.id.clone(),
+                version: app.version.to_string(),
+                config_version: app.version.to_string(),
+                incarnation: 1,
+                task_id: task_id.clone(),
+                goal: Goal::Running,
+                agent_id: "agent-1".into(),
+                hostname: "127.0.0.1".into(),
+                ports: vec![31000 + i as u64],
+                staged_at: 1_700_000_000.0,
+                unreachable_since: None,
+                inactive: false,
+                tasks: Vec::new(),
+            };
+            let view = TaskView {
+                id: task_id.clone(),
+                name: "web".into(),
+                framework: "marathon".into(),
+                agent_id: AgentId::new("agent-1").unwrap(),
+                hostname: "127.0.0.1".into(),
+                agent_ip: "127.0.0.1".parse().ok(),
+                state,
+                reason: None,
+                message: None,
+                ports: rec.ports.clone(),
+                staged_at: 1_700_000_000.0,
+                started_at: Some(1_700_000_001.0),
+                updated_at: 1_700_000_001.0,
+                healthy: Some(true),
+            };
+            st.instances.insert(rec.id.clone(), rec);
+            tasks.insert(task_id, view);
+        }
+        st.apps.insert(app.id.clone(), app.clone());
+        let all = Embed {
+            tasks: true,
+            counts: true,
+            deployments: true,
+            last_task_failure: true,
+            readiness: true,
+            task_stats: false,
+        };
+        for e in [Embed::default(), Embed::parse(std::iter::empty()), all] {
+            let mut out = Vec::new();
+            write_app_info(&mut out, &st, &app, &tasks, e).unwrap();
+            let written: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(written, app_info(&st, &app, &tasks, e), "{e:?}");
+        }
+        let mut out = Vec::new();
+        write_app_info(&mut out, &st, &app, &tasks, all).unwrap();
+        let written: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(written["tasks"].as_array().map(Vec::len), Some(2));
+        assert_eq!(written["tasksRunning"], 1);
+    }
 }

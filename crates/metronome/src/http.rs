@@ -163,8 +163,18 @@ async fn list_jobs(State(s): Svc, Query(q): Params) -> R {
 
 async fn create_job(State(s): Svc, body: Bytes) -> R {
     let spec = s.parse_job(&body_json(&body)?)?;
-    let created = s.create_job(spec)?;
+    let created = create_durably(s, spec).await?;
     Ok(json(StatusCode::CREATED, &created))
+}
+
+/// Creates a job on the blocking pool: its wait for the commit holds no runtime worker.
+async fn create_durably(
+    s: Arc<Service>,
+    spec: keel_api::metronome::JobSpec,
+) -> Result<keel_api::metronome::JobSpec, JobsError> {
+    tokio::task::spawn_blocking(move || s.create_job(spec))
+        .await
+        .map_err(|e| keel_store::StoreError::Backend(format!("creating the job: {e}")))?
 }
 
 async fn get_job(State(s): Svc, Path(id): Path<String>, Query(q): Params) -> R {
@@ -191,7 +201,7 @@ async fn delete_job(State(s): Svc, Path(id): Path<String>, Query(q): Params) -> 
 
 async fn create_scheduled(State(s): Svc, body: Bytes) -> R {
     let spec = s.parse_job(&body_json(&body)?)?;
-    Ok(json(StatusCode::CREATED, &s.create_job(spec)?))
+    Ok(json(StatusCode::CREATED, &create_durably(s, spec).await?))
 }
 
 async fn replace_scheduled(State(s): Svc, Path(id): Path<String>, body: Bytes) -> R {

@@ -37,6 +37,18 @@ impl Default for MetronomeConfig {
     }
 }
 
+/// Records the revision the cursors of `schedules` were written at, where no later write
+/// replaced them.
+fn armed(job: &mut JobEntry, schedules: &[Schedule], revision: keel_store::Revision) {
+    for s in schedules {
+        if let Some(e) = job.scheds.get_mut(&s.id)
+            && e.rev.is_none()
+        {
+            e.rev = Some(revision);
+        }
+    }
+}
+
 /// The running job service.
 pub struct Service {
     state: Mutex<State>,
@@ -369,10 +381,12 @@ impl Service {
         Ok(())
     }
 
-    /// POST /v1/jobs (and /v0/scheduled-jobs).
+    /// POST /v1/jobs (and /v0/scheduled-jobs). The job's transaction is submitted under the
+    /// state lock and waited for after releasing it, so reads and other writers go on while
+    /// it is made durable (and concurrent creates share a commit); answered once durable.
     pub fn create_job(&self, spec: JobSpec) -> Result<JobSpec, JobsError> {
         let syntax = self.config.cron_syntax;
-        self.with(|st, ctx, _| {
+        let (ticket, created_at) = self.with(|st, ctx, _| {
             if st.jobs.contains_key(&spec.id) {
                 return Err(JobsError::Conflict(
                     "Job with this id already exists".into(),
@@ -393,21 +407,12 @@ impl Service {
                     keys::encode(&StoredCursor { cursor: now })?,
                 ));
             }
-            let out = ctx.store.txn(txn)?;
-            if !out.succeeded {
-                return Err(JobsError::Conflict(
-                    "Job with this id already exists".into(),
-                ));
-            }
+            let ticket = ctx.store.submit(txn);
+            // The cursors' revision is known once committed (`armed` below).
             let scheds = spec
                 .schedules
                 .iter()
-                .map(|s| {
-                    (
-                        s.id.clone(),
-                        sched_entry(s, syntax, now, Some(out.revision)),
-                    )
-                })
+                .map(|s| (s.id.clone(), sched_entry(s, syntax, now, None)))
                 .collect();
             st.jobs.insert(
                 spec.id.clone(),
@@ -418,8 +423,32 @@ impl Service {
                     history: History::default(),
                 },
             );
-            Ok(spec)
-        })
+            Ok((ticket, ctx.now))
+        })?;
+        let out = self.store.wait(ticket);
+        let mut st = self.lock();
+        let mine = |st: &State| {
+            st.jobs
+                .get(&spec.id)
+                .is_some_and(|j| j.stored.created_at == created_at)
+        };
+        match out {
+            Ok(out) if out.succeeded => {
+                if let Some(j) = st.jobs.get_mut(&spec.id) {
+                    armed(j, &spec.schedules, out.revision);
+                }
+                Ok(spec)
+            }
+            failed => {
+                if mine(&st) {
+                    st.jobs.remove(&spec.id);
+                }
+                failed?;
+                Err(JobsError::Conflict(
+                    "Job with this id already exists".into(),
+                ))
+            }
+        }
     }
 
     /// PUT /v1/jobs/{id} (schedules kept) or PUT /v0/scheduled-jobs/{id} (replaced).

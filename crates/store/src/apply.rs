@@ -45,6 +45,12 @@ pub(crate) fn txn(
     ))
 }
 
+/// Whether `txn` failing with `e` left the tables as they were (it failed before its first
+/// mutation), so the other transactions of its group commit can still be committed.
+pub(crate) fn leaves_tables_untouched(e: &StoreError) -> bool {
+    matches!(e, StoreError::LeaseNotFound(_))
+}
+
 fn compares_hold(
     t: &dyn WriteTables,
     compares: &[(String, crate::Expect)],

@@ -78,6 +78,14 @@ pub const CASES: &[(&str, Case)] = &[
         "concurrent_cas_never_loses_an_increment",
         concurrent_cas_never_loses_an_increment,
     ),
+    (
+        "concurrent_writers_each_get_their_own_revision",
+        concurrent_writers_each_get_their_own_revision,
+    ),
+    (
+        "submitted_txns_commit_in_submission_order",
+        submitted_txns_commit_in_submission_order,
+    ),
 ];
 
 /// Runs every case against stores from `make`.
@@ -111,6 +119,8 @@ macro_rules! conformance_tests {
             lease_expiry_follows_the_clock,
             keep_alive_extends,
             concurrent_cas_never_loses_an_increment,
+            concurrent_writers_each_get_their_own_revision,
+            submitted_txns_commit_in_submission_order,
         );
     };
     (@cases $with:path; $($name:ident),* $(,)?) => {
@@ -621,6 +631,69 @@ pub fn concurrent_cas_never_loses_an_increment(make: MakeStore<'_>) {
         (total, total),
         "only successful writes bump"
     );
+}
+
+pub fn concurrent_writers_each_get_their_own_revision(make: MakeStore<'_>) {
+    const THREADS: usize = 8;
+    const WRITES: usize = 25;
+    let (_, s) = fresh(make);
+    let s = &*s;
+    let w = s.watch("/c/", 0).expect("watch");
+    let mut revisions: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..WRITES)
+                        .map(|i| put(s, &format!("/c/{t}-{i:02}"), "v"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    for (t, i) in (0..THREADS).flat_map(|t| (0..WRITES).map(move |i| (t, i))) {
+        let kv = get(s, &format!("/c/{t}-{i:02}")).expect("written");
+        assert_eq!(
+            kv.mod_revision,
+            revisions[t * WRITES + i],
+            "answered revision"
+        );
+    }
+    revisions.sort_unstable();
+    let total = (THREADS * WRITES) as u64;
+    assert_eq!(
+        revisions,
+        (1..=total).collect::<Vec<_>>(),
+        "one revision each"
+    );
+    let events: Vec<u64> = drain(&w).iter().map(|e| e.revision).collect();
+    assert_eq!(events, revisions, "events in revision order");
+}
+
+pub fn submitted_txns_commit_in_submission_order(make: MakeStore<'_>) {
+    let (_, s) = fresh(make);
+    let first = s.submit(Txn::new().then(Op::put("/s/k", "first")));
+    let second = s.submit(
+        Txn::new()
+            .when("/s/k", Expect::Absent)
+            .then(Op::put("/s/k", "raced"))
+            .otherwise(Op::get("/s/k")),
+    );
+    let third = s.submit(Txn::new().then(Op::put("/s/other", "x")));
+    // Waited for out of order: each answer is its own, in submission order.
+    let out3 = s.wait(third).expect("third");
+    let out2 = s.wait(second).expect("second");
+    let out1 = s.wait(first).expect("first");
+    assert_eq!((out1.succeeded, out1.revision), (true, 1));
+    assert!(!out2.succeeded, "the first put came before it");
+    assert_eq!(out2.gets[0].as_ref().map(|kv| kv.mod_revision), Some(1));
+    assert_eq!((out3.succeeded, out3.revision), (true, 2));
+    assert_eq!(value(&*s, "/s/k").as_deref(), Some("first"));
+    assert!(s.wait(first).is_err(), "a ticket is answered once");
+    assert_eq!(revision(&*s), 2);
 }
 
 /// Adds one to the decimal counter at `key`, retrying on conflict.

@@ -4,15 +4,21 @@
 //! Every write holds `shared` from before its backend transaction until its events are
 //! published, so watchers see events in revision order, and a new watch reads history and
 //! subscribes without a gap or a duplicate.
+//!
+//! Transactions (and so puts and deletes) are group-committed (`group`): those that arrive
+//! while a commit is under way are applied one after another in the next backend
+//! transaction, each at its own revision, and each caller is answered once that transaction
+//! is durable. Reads never wait for a commit: they run on the backend's last snapshot.
 
-use crate::Store;
 use crate::apply;
 use crate::error::StoreError;
+use crate::group::CommitQueue;
 use crate::kv::{Expect, KeyValue, LeaseId, Revision};
 use crate::lease::LeaseClock;
 use crate::tables::Backend;
 use crate::txn::{Op, Txn, TxnOutcome};
-use crate::watch::{Watch, WatchHub};
+use crate::watch::{Watch, WatchEvent, WatchHub};
+use crate::{Store, Ticket};
 use keel_clock::Clock;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -21,10 +27,22 @@ pub(crate) struct Engine<B> {
     backend: B,
     clock: Arc<dyn Clock>,
     shared: Mutex<Shared>,
+    queue: CommitQueue<Txn, TxnResult>,
+}
+
+/// A transaction's outcome, and whether it changed anything.
+type TxnResult = Result<(TxnOutcome, bool), StoreError>;
+
+/// The answer to a transaction nothing will commit (its committer panicked, or its ticket
+/// was waited for twice).
+fn abandoned() -> TxnResult {
+    Err(StoreError::Backend(
+        "transaction abandoned: its commit panicked or it was already answered".into(),
+    ))
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     leases: LeaseClock,
     hub: WatchHub,
 }
@@ -51,6 +69,7 @@ impl<B: Backend> Engine<B> {
             backend,
             clock,
             shared,
+            queue: CommitQueue::default(),
         }
     }
 
@@ -62,15 +81,71 @@ impl<B: Backend> Engine<B> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `txn`; also says whether it changed anything.
-    fn run(&self, txn: &Txn) -> Result<(TxnOutcome, bool), StoreError> {
+    /// Runs `txn` in the next group commit; also says whether it changed anything.
+    fn run(&self, txn: Txn) -> TxnResult {
+        self.queue
+            .submit(txn, |group| self.commit_group(&group), abandoned)
+    }
+
+    fn wait_ticket(&self, ticket: Ticket) -> TxnResult {
+        self.queue
+            .wait(ticket.0, |group| self.commit_group(&group), abandoned)
+    }
+
+    /// Applies `group` in order, each at its own revision, in one backend transaction, then
+    /// publishes the events; one result per transaction.
+    fn commit_group(&self, group: &[Txn]) -> Vec<TxnResult> {
         let mut shared = self.lock();
         let now = self.clock.monotonic();
-        let leases = &shared.leases;
-        let live = |id: LeaseId| leases.is_live(id, now);
-        let (outcome, events) = self.backend.write(|t| apply::txn(t, txn, &live))?;
-        shared.hub.publish(&events);
-        Ok((outcome, !events.is_empty()))
+        let applied = {
+            let leases = &shared.leases;
+            let live = |id: LeaseId| leases.is_live(id, now);
+            let together = self.backend.write(|t| {
+                let mut out = Vec::with_capacity(group.len());
+                for txn in group {
+                    match apply::txn(t, txn, &live) {
+                        Err(e) if !apply::leaves_tables_untouched(&e) => return Err(e),
+                        r => out.push(r),
+                    }
+                }
+                Ok(out)
+            });
+            match together {
+                Ok(out) => out,
+                Err(e) if group.len() == 1 => vec![Err(e)],
+                // One failed midway and the backend discarded them all: run each alone, so
+                // only the failing one fails.
+                Err(_) => group
+                    .iter()
+                    .map(|txn| self.backend.write(|t| apply::txn(t, txn, &live)))
+                    .collect(),
+            }
+        };
+        let publish = |r: Result<(TxnOutcome, Vec<WatchEvent>), StoreError>| {
+            r.map(|(outcome, events)| {
+                shared.hub.publish(&events);
+                (outcome, !events.is_empty())
+            })
+        };
+        applied.into_iter().map(publish).collect()
+    }
+
+    /// Writers waiting for the next group commit.
+    #[cfg(test)]
+    pub(crate) fn queued_writes(&self) -> usize {
+        self.queue.pending_len()
+    }
+
+    /// Whether a group is being committed.
+    #[cfg(test)]
+    pub(crate) fn commit_in_progress(&self) -> bool {
+        self.queue.committing()
+    }
+
+    /// Holds off every commit while the guard lives (tests of grouping).
+    #[cfg(test)]
+    pub(crate) fn hold_commits(&self) -> MutexGuard<'_, Shared> {
+        self.lock()
     }
 
     /// A put or delete of one key under `expect`; also says whether it changed anything.
@@ -79,7 +154,7 @@ impl<B: Backend> Engine<B> {
         if expect != Expect::Any {
             txn = txn.when(key, expect);
         }
-        let (outcome, wrote) = self.run(&txn)?;
+        let (outcome, wrote) = self.run(txn)?;
         if outcome.succeeded {
             return Ok((outcome, wrote));
         }
@@ -148,7 +223,15 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     fn txn(&self, txn: Txn) -> Result<TxnOutcome, StoreError> {
-        Ok(self.run(&txn)?.0)
+        Ok(self.run(txn)?.0)
+    }
+
+    fn submit(&self, txn: Txn) -> Ticket {
+        Ticket(self.queue.enqueue(txn))
+    }
+
+    fn wait(&self, ticket: Ticket) -> Result<TxnOutcome, StoreError> {
+        Ok(self.wait_ticket(ticket)?.0)
     }
 
     fn watch(&self, prefix: &str, from: Revision) -> Result<Watch, StoreError> {
@@ -242,6 +325,15 @@ macro_rules! forward_store {
             }
             fn txn(&self, txn: $crate::Txn) -> Result<$crate::TxnOutcome, $crate::StoreError> {
                 self.engine.txn(txn)
+            }
+            fn submit(&self, txn: $crate::Txn) -> $crate::Ticket {
+                self.engine.submit(txn)
+            }
+            fn wait(
+                &self,
+                ticket: $crate::Ticket,
+            ) -> Result<$crate::TxnOutcome, $crate::StoreError> {
+                self.engine.wait(ticket)
             }
             fn watch(
                 &self,

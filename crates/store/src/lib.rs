@@ -26,6 +26,7 @@ mod codec;
 pub mod conformance;
 mod engine;
 mod error;
+mod group;
 mod kv;
 mod lease;
 mod mem;
@@ -43,6 +44,11 @@ pub use txn::{Op, Txn, TxnOutcome};
 pub use watch::{EventKind, Watch, WatchEvent};
 
 use std::time::Duration;
+
+/// A transaction's place in the commit queue, from [`Store::submit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a submitted transaction must be waited for"]
+pub struct Ticket(u64);
 
 /// A versioned key-value store. Object-safe: callers hold `Arc<dyn Store>`.
 ///
@@ -76,6 +82,17 @@ pub trait Store: Send + Sync {
 
     /// Runs an all-or-nothing transaction; all its writes share one revision.
     fn txn(&self, txn: Txn) -> Result<TxnOutcome, StoreError>;
+
+    /// Queues `txn` behind every write queued before it and returns at once: its place in
+    /// revision order is fixed now, its outcome comes from [`Store::wait`] once durable. For
+    /// callers that keep in-memory state in the store's order: submit under their own lock,
+    /// wait after releasing it, so no lock is held across the commit. Every ticket must be
+    /// waited for (an unwaited one is committed with the next write).
+    fn submit(&self, txn: Txn) -> Ticket;
+
+    /// The outcome of a [`Store::submit`]ted transaction, once it is durable; may commit it
+    /// (and the writes queued with it). Each ticket is answered once.
+    fn wait(&self, ticket: Ticket) -> Result<TxnOutcome, StoreError>;
 
     /// Events for keys under `prefix` with revision `>= from`: retained history first, then
     /// live events. Fails with [`StoreError::Compacted`] if `from` is below the compacted

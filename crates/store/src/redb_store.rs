@@ -19,6 +19,7 @@ use redb::{
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -50,6 +51,12 @@ impl RedbStore {
     pub fn path(&self) -> &Path {
         &self.engine.backend().path
     }
+
+    /// Durable commits (each one fsync) made since the store was opened. Concurrent writes
+    /// share commits, so this may be far below the number of writes.
+    pub fn durable_commits(&self) -> u64 {
+        self.engine.backend().commits.load(Ordering::Relaxed)
+    }
 }
 
 forward_store!(RedbStore);
@@ -57,6 +64,7 @@ forward_store!(RedbStore);
 struct RedbBackend {
     db: Database,
     path: PathBuf,
+    commits: AtomicU64,
 }
 
 impl RedbBackend {
@@ -68,6 +76,7 @@ impl RedbBackend {
         let backend = Self {
             db,
             path: path.to_path_buf(),
+            commits: AtomicU64::new(0),
         };
         backend.create_tables()?;
         Ok(backend)
@@ -116,6 +125,7 @@ impl Backend for RedbBackend {
         match result {
             Ok(value) if dirty => {
                 txn.commit().map_err(err(&self.path, "commit"))?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(value)
             }
             // Nothing changed, or `f` failed: leave the file alone (and skip the fsync).

@@ -9,8 +9,41 @@ use std::fmt;
 /// Formats unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Values outside the calendar
 /// range chrono supports render as the epoch.
 pub fn format_ts(unix_millis: i64) -> String {
+    // Years 0000..=9999 by hand (every app's versions are formatted on every write and
+    // read, and chrono's `format` parses its pattern each time); anything else by chrono.
+    if (YEAR_0_MS..YEAR_10000_MS).contains(&unix_millis) {
+        return format_four_digit_year(unix_millis);
+    }
     let dt = DateTime::<Utc>::from_timestamp_millis(unix_millis).unwrap_or(DateTime::UNIX_EPOCH);
     dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in unix milliseconds.
+const YEAR_0_MS: i64 = -62_167_219_200_000;
+const YEAR_10000_MS: i64 = 253_402_300_800_000;
+
+fn format_four_digit_year(unix_millis: i64) -> String {
+    let days = unix_millis.div_euclid(86_400_000);
+    let ms_of_day = unix_millis.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (secs, ms) = (ms_of_day / 1000, ms_of_day % 1000);
+    let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+}
+
+/// (year, month, day) of a count of days since 1970-01-01 in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Parses an ISO-8601 timestamp into unix milliseconds: Marathon's own form, RFC 3339 with
@@ -105,6 +138,32 @@ mod tests {
         assert_eq!(format_ts(1_443_604_157_000), "2015-09-30T09:09:17.000Z");
         assert_eq!(format_ts(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(format_ts(i64::MAX), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn formats_like_chrono_across_the_four_digit_years() {
+        let chrono_fmt = |ms: i64| {
+            DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap_or(DateTime::UNIX_EPOCH)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        let edges = [
+            YEAR_0_MS,
+            YEAR_0_MS - 1,
+            YEAR_10000_MS - 1,
+            YEAR_10000_MS,
+            -86_400_001,
+            -1,
+            0,
+            951_782_400_000,   // 2000-02-29
+            4_107_542_399_999, // 2100-02-28T23:59:59.999
+        ];
+        let sweep =
+            (0..20_000).map(|i| YEAR_0_MS + i * 15_854_400_013_777 % (YEAR_10000_MS - YEAR_0_MS));
+        for ms in edges.into_iter().chain(sweep) {
+            assert_eq!(format_ts(ms), chrono_fmt(ms), "{ms}");
+        }
     }
 
     #[test]

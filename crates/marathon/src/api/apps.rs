@@ -6,7 +6,7 @@ use super::{Params, deployment_result, flag, json_response, param, params, path_
 use crate::Marathon;
 use crate::error::HttpError;
 use crate::events;
-use crate::views::{Embed, app_info, app_json};
+use crate::views::{Embed, app_info, app_json, write_app_info};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -71,7 +71,7 @@ pub(crate) async fn list(
     };
     let tasks = m.tasks();
     let st = m.lock();
-    let apps: Vec<Value> = st
+    let apps = st
         .apps
         .values()
         .filter(|a| {
@@ -82,10 +82,20 @@ pub(crate) async fn list(
             idf.as_ref()
                 .is_none_or(|f| a.id.to_string().to_lowercase().contains(f))
         })
-        .filter(|a| selector.as_ref().is_none_or(|s| s.matches(&a.labels)))
-        .map(|a| app_info(&st, a, &tasks, embed))
-        .collect();
-    Ok(json_response(StatusCode::OK, &json!({"apps": apps})))
+        .filter(|a| selector.as_ref().is_none_or(|s| s.matches(&a.labels)));
+    // Straight to bytes: a list of thousands of apps is megabytes of JSON.
+    let mut body = b"{\"apps\":[".to_vec();
+    for (i, a) in apps.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write_app_info(&mut body, &st, a, &tasks, embed)
+            .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;
+    }
+    body.extend_from_slice(b"]}");
+    drop(st);
+    drop(tasks);
+    Ok(super::json_bytes(StatusCode::OK, body))
 }
 
 /// `POST /v2/apps`.

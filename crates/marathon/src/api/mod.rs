@@ -49,7 +49,16 @@ pub(crate) fn path_id(raw: &str) -> Result<PathId, HttpError> {
 }
 
 pub(crate) fn json_response(code: StatusCode, v: &Value) -> Response {
-    (code, axum::Json(v.clone())).into_response()
+    match serde_json::to_vec(v) {
+        Ok(body) => json_bytes(code, body),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// A response of JSON already serialized.
+pub(crate) fn json_bytes(code: StatusCode, body: Vec<u8>) -> Response {
+    let json = HeaderValue::from_static("application/json");
+    (code, [(axum::http::header::CONTENT_TYPE, json)], body).into_response()
 }
 
 /// A DeploymentResult with the `Marathon-Deployment-Id` header.
@@ -143,6 +152,10 @@ pub(crate) fn routes(m: Marathon) -> Router {
                 .delete(pods::delete_rest),
         )
         .route("/v2/{*rest}", axum::routing::any(unknown))
+        .layer(axum::middleware::from_fn_with_state(
+            m.clone(),
+            crate::durable::answer_when_durable,
+        ))
         .with_state(m)
 }
 

@@ -135,3 +135,106 @@ fn durable_commit_rate_is_measurable() {
     assert!(rate > 0.0);
     assert_eq!(s.list("").unwrap(), vec![]);
 }
+
+#[test]
+fn a_sequential_write_is_one_durable_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RedbStore::open(&dir.path().join("keel.redb"), clock()).unwrap();
+    let before = s.durable_commits();
+    s.put("/a", b"1", Expect::Any).unwrap();
+    let txn = Txn::new().then(Op::put("/b", "2")).then(Op::put("/c", "3"));
+    s.txn(txn).unwrap();
+    assert!(s.put("/a", b"x", Expect::Absent).is_err());
+    assert_eq!(
+        s.durable_commits() - before,
+        2,
+        "one fsync per write; a failed compare writes nothing"
+    );
+}
+
+#[test]
+fn writers_arriving_during_a_commit_share_the_next_one_each_at_its_own_revision() {
+    const WRITERS: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    let lease = {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        let lease = s.grant_lease(60 * SEC).unwrap();
+        let base = s.durable_commits();
+        let watch = s.watch("/w/", 0).unwrap();
+        let revisions = std::thread::scope(|scope| {
+            let held = s.engine.hold_commits();
+            let first = scope.spawn(|| s.put("/w/first", b"0", Expect::Absent).unwrap());
+            wait_until(|| s.engine.commit_in_progress());
+            let s = &s;
+            let rest: Vec<_> = (0..WRITERS)
+                .map(|i| {
+                    scope.spawn(move || match i {
+                        // A put on a dead lease fails alone; the group still commits.
+                        0 => s
+                            .put_with_lease("/w/dead", b"x", Expect::Any, crate::LeaseId(999))
+                            .map_err(|e| e.to_string()),
+                        1 => s
+                            .put_with_lease("/w/leased", b"x", Expect::Any, lease)
+                            .map_err(|e| e.to_string()),
+                        // A failed compare is answered as such and bumps nothing.
+                        2 => s
+                            .put("/w/first", b"again", Expect::Absent)
+                            .map_err(|e| e.to_string()),
+                        _ => s
+                            .put(&format!("/w/{i:02}"), b"v", Expect::Absent)
+                            .map_err(|e| e.to_string()),
+                    })
+                })
+                .collect();
+            // The first writer commits alone (blocked by `held`); the others queue up.
+            wait_until(|| s.engine.queued_writes() == WRITERS);
+            drop(held);
+            let mut revs = vec![first.join().unwrap()];
+            let results: Vec<_> = rest.into_iter().map(|h| h.join().unwrap()).collect();
+            assert!(
+                results[0]
+                    .as_ref()
+                    .unwrap_err()
+                    .contains("lease 999 not found")
+            );
+            assert!(
+                results[2]
+                    .as_ref()
+                    .unwrap_err()
+                    .contains("compare-and-set failed")
+            );
+            revs.extend(results.iter().filter_map(|r| r.as_ref().ok().copied()));
+            revs
+        });
+        assert_eq!(
+            s.durable_commits() - base,
+            2,
+            "the queued writers shared one commit"
+        );
+        let mut sorted = revisions.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..WRITERS as u64).collect::<Vec<_>>());
+        let events: Vec<_> = std::iter::from_fn(|| watch.try_recv().unwrap())
+            .map(|e| e.revision)
+            .collect();
+        assert_eq!(events, sorted, "one event per write, in revision order");
+        lease
+    };
+    // Everything answered was durable: it is all there after a reopen.
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.revision().unwrap(), WRITERS as u64 - 1);
+    assert_eq!(s.list("/w/").unwrap().len(), WRITERS - 1);
+    assert_eq!(s.get("/w/leased").unwrap().unwrap().lease, Some(lease));
+    assert_eq!(s.get("/w/first").unwrap().unwrap().value, b"0".to_vec());
+}
+
+fn wait_until(cond: impl Fn() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("condition not reached");
+}

@@ -1,0 +1,264 @@
+//! API writes are answered only once durable, without a lock held across the commit: a
+//! write path submits its transaction under the state lock ([`Writes::commit`] →
+//! [`park`]), which fixes its place in the store's order, and [`answer_when_durable`], a
+//! layer around the API, waits for every transaction of the request on the blocking pool
+//! after the handler has returned and released its locks. Reads meanwhile go on, and
+//! concurrent writers share the store's group commits.
+//!
+//! [`Writes::commit`]: crate::state::Writes::commit
+
+use crate::Marathon;
+use crate::error::{HttpError, MarathonError};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keel_api::marathon::ApiErrorBody;
+use keel_store::{Store, Ticket};
+use std::cell::RefCell;
+
+tokio::task_local! {
+    /// The transactions the current request submitted, in order.
+    static SUBMITTED: RefCell<Vec<Ticket>>;
+}
+
+/// Leaves `ticket` to the request's layer to wait for; outside a request (the scheduler)
+/// waits for it now.
+pub(crate) fn park(store: &dyn Store, ticket: Ticket) -> Result<(), MarathonError> {
+    match SUBMITTED.try_with(|s| s.borrow_mut().push(ticket)) {
+        Ok(()) => Ok(()),
+        Err(_) => store.wait(ticket).map(|_| ()).map_err(MarathonError::from),
+    }
+}
+
+/// Runs the request, then waits until what it wrote is durable before answering. If a
+/// commit failed, the in-memory state is recovered from the store and the answer is a 500.
+pub(crate) async fn answer_when_durable(
+    State(m): State<Marathon>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (response, tickets) = SUBMITTED
+        .scope(RefCell::new(Vec::new()), async move {
+            let response = next.run(req).await;
+            (response, SUBMITTED.with(|s| s.take()))
+        })
+        .await;
+    if tickets.is_empty() {
+        return response;
+    }
+    let store = m.inner.store.clone();
+    // Every ticket is waited for, also after a failure.
+    let waited = tokio::task::spawn_blocking(move || {
+        let mut first_error = Ok(());
+        for t in tickets {
+            if let Err(e) = store.wait(t) {
+                first_error = first_error.and(Err(e));
+            }
+        }
+        first_error
+    })
+    .await;
+    let message = match waited {
+        Ok(Ok(())) => return response,
+        Ok(Err(e)) => format!("persisting the change: {e}"),
+        Err(e) => format!("persisting the change: {e}"),
+    };
+    tracing::error!("{message}; recovering marathon's state from the store");
+    if let Err(e) = m.reelect() {
+        tracing::error!("recovering marathon's state: {e}");
+    }
+    HttpError(ApiErrorBody::new(500, message)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_store::{Expect, KeyValue, LeaseId, MemStore, Revision, StoreError, Txn, TxnOutcome};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    /// A store whose commits wait while its gate is closed: a disk that is slow on demand.
+    struct GatedStore {
+        inner: MemStore,
+        open: Mutex<bool>,
+        opened: Condvar,
+        submitted: AtomicUsize,
+    }
+
+    impl GatedStore {
+        fn pass(&self) {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            while !*open {
+                open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        fn set(&self, open: bool) {
+            *self.open.lock().unwrap_or_else(|e| e.into_inner()) = open;
+            self.opened.notify_all();
+        }
+    }
+
+    impl Store for GatedStore {
+        fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
+            self.inner.get(key)
+        }
+        fn put(&self, key: &str, value: &[u8], expect: Expect) -> Result<Revision, StoreError> {
+            self.pass();
+            self.inner.put(key, value, expect)
+        }
+        fn put_with_lease(
+            &self,
+            key: &str,
+            value: &[u8],
+            expect: Expect,
+            lease: LeaseId,
+        ) -> Result<Revision, StoreError> {
+            self.pass();
+            self.inner.put_with_lease(key, value, expect, lease)
+        }
+        fn delete(&self, key: &str, expect: Expect) -> Result<Option<Revision>, StoreError> {
+            self.pass();
+            self.inner.delete(key, expect)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
+            self.inner.list(prefix)
+        }
+        fn txn(&self, txn: Txn) -> Result<TxnOutcome, StoreError> {
+            self.submitted.fetch_add(1, Ordering::SeqCst);
+            self.pass();
+            self.inner.txn(txn)
+        }
+        fn submit(&self, txn: Txn) -> Ticket {
+            self.submitted.fetch_add(1, Ordering::SeqCst);
+            self.inner.submit(txn)
+        }
+        fn wait(&self, ticket: Ticket) -> Result<TxnOutcome, StoreError> {
+            self.pass();
+            self.inner.wait(ticket)
+        }
+        fn watch(&self, prefix: &str, from: Revision) -> Result<keel_store::Watch, StoreError> {
+            self.inner.watch(prefix, from)
+        }
+        fn revision(&self) -> Result<Revision, StoreError> {
+            self.inner.revision()
+        }
+        fn grant_lease(&self, ttl: Duration) -> Result<LeaseId, StoreError> {
+            self.inner.grant_lease(ttl)
+        }
+        fn keep_alive(&self, lease: LeaseId) -> Result<(), StoreError> {
+            self.inner.keep_alive(lease)
+        }
+        fn revoke_lease(&self, lease: LeaseId) -> Result<(), StoreError> {
+            self.inner.revoke_lease(lease)
+        }
+        fn expire_leases(&self) -> Result<Vec<LeaseId>, StoreError> {
+            self.inner.expire_leases()
+        }
+        fn compact(&self, up_to: Revision) -> Result<(), StoreError> {
+            self.inner.compact(up_to)
+        }
+    }
+
+    async fn serve(store: Arc<GatedStore>) -> (String, Marathon) {
+        let clock: Arc<dyn keel_clock::Clock> = Arc::new(keel_clock::SystemClock::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = keel_master::MasterConfig::new(addr);
+        let master = keel_master::Master::open(store, clock, config).unwrap();
+        let m = Marathon::open(&master).unwrap();
+        let router = m.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (format!("http://{addr}"), m)
+    }
+
+    fn app(id: &str) -> serde_json::Value {
+        serde_json::json!({"id": id, "cmd": "sleep 1000", "cpus": 0.01, "mem": 1, "instances": 0})
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_is_answered_once_durable_and_reads_do_not_wait_for_its_commit() {
+        let store = Arc::new(GatedStore {
+            inner: MemStore::new(Arc::new(keel_clock::SystemClock::new())),
+            open: Mutex::new(true),
+            opened: Condvar::new(),
+            submitted: AtomicUsize::new(0),
+        });
+        let (url, _m) = serve(store.clone()).await;
+        let http = reqwest::Client::new();
+        store.set(false);
+        let before = store.submitted.load(Ordering::SeqCst);
+        let post = tokio::spawn({
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                http.post(format!("{url}/v2/apps"))
+                    .json(&app("/slow"))
+                    .send()
+                    .await
+            }
+        });
+        for _ in 0..10_000 {
+            if store.submitted.load(Ordering::SeqCst) > before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The disk is stuck: the read is answered anyway (from memory), the write is not.
+        let get = tokio::time::timeout(
+            Duration::from_secs(20),
+            http.get(format!("{url}/v2/apps")).send(),
+        )
+        .await;
+        let answered_early = post.is_finished();
+        store.set(true);
+        let get = get.expect("a read waited behind a commit").unwrap();
+        assert_eq!(get.status(), 200);
+        assert!(!answered_early, "answered before its commit was durable");
+        let posted = post.await.unwrap().unwrap();
+        assert_eq!(posted.status(), 201);
+        assert!(
+            store
+                .get(&format!("{}/slow", crate::state::APPS))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_posts_each_commit_once_and_all_are_durable() {
+        let store = Arc::new(GatedStore {
+            inner: MemStore::new(Arc::new(keel_clock::SystemClock::new())),
+            open: Mutex::new(true),
+            opened: Condvar::new(),
+            submitted: AtomicUsize::new(0),
+        });
+        let (url, _m) = serve(store.clone()).await;
+        let http = reqwest::Client::new();
+        let rev = store.revision().unwrap();
+        let posts: Vec<_> = (0..16)
+            .map(|i| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    let r = http
+                        .post(format!("{url}/v2/apps"))
+                        .json(&app(&format!("/c/app-{i}")));
+                    r.send().await.unwrap().status()
+                })
+            })
+            .collect();
+        for p in posts {
+            assert_eq!(p.await.unwrap(), 201);
+        }
+        assert_eq!(
+            store
+                .list(&format!("{}/c/", crate::state::APPS))
+                .unwrap()
+                .len(),
+            16
+        );
+        // One transaction per POST (definition, version and deployment together); the
+        // scheduler may add its own, but with no instances to launch it writes nothing.
+        assert_eq!(store.revision().unwrap() - rev, 16, "one revision per POST");
+    }
+}
