@@ -1,6 +1,8 @@
-//! Tidy checks that run inside CI: every Rust module starts with a `//!` doc, and the pure
-//! crates depend on nothing that does I/O (checked on the resolved dependency graph and on
-//! the source text).
+//! Tidy checks, run by `cargo xtask tidy`, by CI and as a test of `xtask` (`cargo test`):
+//! every Rust module starts with a `//!` doc; the pure crates (and `keel-api`) depend on
+//! nothing that does I/O, on the resolved dependency graph and on the source text, and
+//! never `unwrap()` outside tests; crates without unsafe code forbid it; the clock, the
+//! global RNG and random ids are read only in the seams that own them.
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};
@@ -8,6 +10,7 @@ use std::process::Command;
 
 /// Crates that must stay pure: no async runtime, no sockets, no files, no clock.
 pub const PURE_CRATES: &[&str] = &[
+    "keel-api",
     "keel-model",
     "keel-resources",
     "keel-allocator",
@@ -25,13 +28,55 @@ const FORBIDDEN_SRC: &[&str] = &[
     "std::process",
     "SystemTime::now",
     "Instant::now",
+    "Utc::now",
     "thread_rng",
+    "rand::rng",
+    "Uuid::new_v4",
     "std::env",
 ];
+/// Pure crates whose output order is visible (plans, histories): ordered maps only.
+const ORDERED_CRATES: &[&str] = &["keel-deploy", "keel-jobs"];
+/// Calls that read the clock, the global RNG or make random ids. Outside the seams that own
+/// them ([`CLOCK_SEAMS`], test code, benches and `xtask`) they are banned.
+const CLOCK_CALLS: &[&str] = &[
+    "SystemTime::now",
+    "Instant::now",
+    "Utc::now",
+    "Local::now",
+    "thread_rng",
+    "rand::rng",
+    "Uuid::new_v4",
+];
+/// The seams that own the clock and randomness: `keel-clock` for services, and the
+/// call sites that predate the rule, each to move behind `keel-clock` (issue 12). A new
+/// call site fails the check; this list only shrinks.
+const CLOCK_SEAMS: &[&str] = &[
+    "crates/clock/src/",
+    // Random ids (task, container, deployment, master and cluster ids; status uuids).
+    "crates/master/src/tasks.rs",
+    "crates/master/src/core.rs",
+    "crates/agent/src/launcher.rs",
+    "crates/agent/src/volumes.rs",
+    "crates/agent/src/lib.rs",
+    "crates/agent/src/core.rs",
+    "crates/agent/src/images.rs",
+    "crates/marathon/src/pod.rs",
+    "crates/marathon/src/launch.rs",
+    "crates/marathon/src/api/deploy.rs",
+    "crates/metronome/src/state.rs",
+    // Timers and deadlines of I/O loops (tokio's or std's monotonic clock).
+    "crates/master/src/lib.rs",
+    "crates/marathon/src/scheduler.rs",
+    "crates/agent/src/gc.rs",
+    "crates/image/src/store.rs",
+    "crates/cli/src/app.rs",
+    // The executor process: its supervision deadlines and status timestamps.
+    "crates/executor/src/",
+];
 
+/// Runs every check and prints what it found.
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    let mut problems = module_docs(root);
-    problems.extend(dependency_direction(root)?);
+    let problems = check(root)?;
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("tidy: {p}");
@@ -40,6 +85,16 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     }
     eprintln!("tidy: ok");
     Ok(())
+}
+
+/// Every problem the checks find, one line each.
+pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut problems = module_docs(root);
+    problems.extend(dependency_direction(root)?);
+    problems.extend(pure_sources(root));
+    problems.extend(unsafe_forbidden(root));
+    problems.extend(clock_seams(root));
+    Ok(problems)
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -58,6 +113,46 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `.rs` files under `dir`, sorted, with their text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            (f, text)
+        })
+        .collect()
+}
+
+/// The part of a source file before its first `#[cfg(test)]`: the library code.
+fn library_part(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or_default()
+}
+
+/// A file of tests only: under `tests/`, `benches/` or `examples/`, or named for tests.
+fn is_test_file(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    ["/tests/", "/benches/", "/examples/", "/testing/"]
+        .iter()
+        .any(|d| rel.contains(d))
+        || rel.starts_with("tests/")
+        || name == "tests.rs"
+        || name.ends_with("_tests.rs")
+        || name == "testing.rs"
+        || name == "bench.rs"
+}
+
+fn crate_dir(root: &Path, krate: &str) -> PathBuf {
+    root.join("crates").join(krate.trim_start_matches("keel-"))
+}
+
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
 /// Every `.rs` file under crates/, xtask/ and tests/ starts with a `//!` line.
 pub fn module_docs(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
@@ -74,7 +169,7 @@ pub fn module_docs(root: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Pure crates have no forbidden dependency (per `cargo tree`) and no forbidden source.
+/// Pure crates have no forbidden dependency (per `cargo tree`).
 pub fn dependency_direction(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     for krate in PURE_CRATES {
@@ -96,20 +191,129 @@ pub fn dependency_direction(root: &Path) -> anyhow::Result<Vec<String>> {
                 problems.push(format!("pure crate {krate} depends on {dep}"));
             }
         }
-        let dir = root
-            .join("crates")
-            .join(krate.trim_start_matches("keel-"))
-            .join("src");
-        let mut files = Vec::new();
-        rust_files(&dir, &mut files);
-        for f in files {
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
+    }
+    Ok(problems)
+}
+
+/// Pure crates' sources: nothing that does I/O or reads the clock, and no `unwrap()` in
+/// library code.
+pub fn pure_sources(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for krate in PURE_CRATES {
+        for (f, text) in sources(&crate_dir(root, krate).join("src")) {
+            let rel = relative(root, &f);
             for pat in FORBIDDEN_SRC {
                 if text.contains(pat) {
-                    problems.push(format!("pure crate {krate}: {} uses {pat}", f.display()));
+                    problems.push(format!("pure crate {krate}: {rel} uses {pat}"));
                 }
+            }
+            if ORDERED_CRATES.contains(krate)
+                && ["HashMap", "HashSet"].iter().any(|m| text.contains(m))
+            {
+                problems.push(format!(
+                    "pure crate {krate}: {rel} uses a hash map where order is visible"
+                ));
+            }
+            if !is_test_file(&rel) && library_part(&text).contains(".unwrap()") {
+                problems.push(format!(
+                    "pure crate {krate}: {rel} calls unwrap() outside tests"
+                ));
             }
         }
     }
-    Ok(problems)
+    problems
+}
+
+/// A crate whose sources have no `unsafe` says `#![forbid(unsafe_code)]` at its root.
+pub fn unsafe_forbidden(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("src").is_dir())
+        .collect();
+    dirs.push(root.join("xtask"));
+    dirs.sort();
+    for dir in dirs {
+        let srcs = sources(&dir.join("src"));
+        let uses_unsafe = srcs.iter().any(|(_, t)| t.contains("unsafe "));
+        let Some((top, text)) = ["lib.rs", "main.rs"].iter().find_map(|n| {
+            let p = dir.join("src").join(n);
+            std::fs::read_to_string(&p).ok().map(|t| (p, t))
+        }) else {
+            continue;
+        };
+        let forbids = text.contains("#![forbid(unsafe_code)]");
+        if !uses_unsafe && !forbids {
+            problems.push(format!(
+                "{} has no unsafe code but does not say #![forbid(unsafe_code)]",
+                relative(root, &top)
+            ));
+        }
+    }
+    problems
+}
+
+/// Clock reads, global RNG and random ids only in [`CLOCK_SEAMS`], tests and tooling.
+pub fn clock_seams(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (f, text) in sources(&root.join("crates")) {
+        let rel = relative(root, &f);
+        if is_test_file(&rel) || CLOCK_SEAMS.iter().any(|s| rel.starts_with(s)) {
+            continue;
+        }
+        let code = library_part(&text);
+        for pat in CLOCK_CALLS {
+            if code.contains(pat) {
+                problems.push(format!(
+                    "{rel} calls {pat} outside the seams that own the clock and randomness"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole tree passes tidy: `cargo test` fails on what `cargo xtask tidy` reports.
+    #[test]
+    fn the_tree_is_tidy() {
+        let root = crate::project_root();
+        let problems = check(&root).unwrap_or_else(|e| vec![e.to_string()]);
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn test_files_are_told_from_library_files() {
+        for rel in [
+            "crates/deploy/tests/tidy.rs",
+            "tests/fuzz.rs",
+            "crates/agent/src/tests.rs",
+            "crates/api/src/marathon/pod_group_tests.rs",
+            "crates/image/src/testing/token.rs",
+        ] {
+            assert!(is_test_file(rel), "{rel}");
+        }
+        for rel in [
+            "crates/deploy/src/plan.rs",
+            "crates/master/src/testing_feed.rs",
+        ] {
+            assert!(!is_test_file(rel), "{rel}");
+        }
+    }
+
+    #[test]
+    fn library_code_ends_at_the_test_module() {
+        let text = "fn a() {}\n#[cfg(test)]\nmod tests { fn b() { x.unwrap(); } }";
+        assert!(!library_part(text).contains("unwrap"));
+    }
 }

@@ -24,6 +24,8 @@
 //! in). An agent's allocated resources are always contained in its total: every grant is a
 //! checked subtraction from the agent's free resources.
 
+#![forbid(unsafe_code)]
+
 mod agents;
 mod allocator;
 mod arith;

@@ -4,6 +4,8 @@
 //!
 //! Architecture Invariant: serde types and conversions only; no I/O and no decisions.
 
+#![forbid(unsafe_code)]
+
 pub mod executor;
 pub mod internal;
 pub mod marathon;

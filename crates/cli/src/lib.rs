@@ -2,6 +2,8 @@
 //! and deployments,
 //! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
 
+#![forbid(unsafe_code)]
+
 mod app;
 mod client;
 mod image;

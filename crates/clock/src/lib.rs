@@ -3,6 +3,8 @@
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
 //! [`ManualClock`] and move time by hand.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -29,6 +29,8 @@
 //! Architecture Invariant: pure and deterministic; no I/O, no clock (`now` is an input, in
 //! unix seconds), no randomness; ordered maps wherever order is visible.
 
+#![forbid(unsafe_code)]
+
 mod action;
 mod advance;
 mod backoff;

@@ -5,6 +5,7 @@
 //! Architecture Invariant: pure. No tokio, sockets, files, clock or global RNG: `now` and
 //! random ids are inputs, and every decision is a value the caller executes.
 
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod cron;

@@ -1,6 +1,8 @@
 //! The `keel` binary: parses the command line and wires the roles (master, agent,
 //! executor) and the CLI. No decisions live here.
 
+#![forbid(unsafe_code)]
+
 mod node;
 mod roles;
 

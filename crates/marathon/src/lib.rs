@@ -10,6 +10,8 @@
 //! deployment, in one store transaction) before it is answered; a master restart resumes
 //! every deployment from the store.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod container;
 mod durable;

@@ -5,6 +5,8 @@
 //! Architecture Invariant: every change that must survive a crash is written to the store
 //! before the request that caused it is answered.
 
+#![forbid(unsafe_code)]
+
 mod agents;
 mod changes;
 mod core;

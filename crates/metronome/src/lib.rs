@@ -7,6 +7,7 @@
 //! dependencies) live in `keel-jobs`; this crate only executes them and persists state
 //! before it acts on it.
 
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bench;

@@ -3,6 +3,8 @@
 //! These types are shared by the master, the agent and the executor. Wire formats of the
 //! compatible APIs live in `keel-api`; this crate only knows Keel's own vocabulary.
 
+#![forbid(unsafe_code)]
+
 mod container;
 mod ids;
 mod task;

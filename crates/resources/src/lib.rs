@@ -3,6 +3,8 @@
 //!
 //! Architecture Invariant: pure; no I/O, no clock, no randomness.
 
+#![forbid(unsafe_code)]
+
 mod attributes;
 mod ranges;
 mod resources;

@@ -17,6 +17,7 @@
 //! Architecture Invariant: this crate never depends on tokio; watchers use `std::sync::mpsc`.
 //! Architecture Invariant: time is read only through the injected `Clock`.
 
+#![forbid(unsafe_code)]
 // Tests may unwrap; the plain library build (also checked by clippy) may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
