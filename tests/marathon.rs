@@ -1170,25 +1170,30 @@ fn plans_in_events_agent_ips_text_task_lists_and_ui_redirects_as_marathon_1_5() 
     let dir = TempDir::new("mar-details");
     let keel = dev(&dir, &[]);
     let url = keel.url.clone();
-    let resp = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .ok()
-        .and_then(|c| {
-            c.get(format!("{url}/v2/events?event_type=deployment_info"))
-                .header("accept", "text/event-stream")
-                .send()
-                .ok()
-        })
-        .expect("event stream");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(resp).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
+    let stream = |event_type: &str| {
+        let resp = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .ok()
+            .and_then(|c| {
+                c.get(format!("{url}/v2/events?event_type={event_type}"))
+                    .header("accept", "text/event-stream")
+                    .send()
+                    .ok()
+            })
+            .expect("event stream");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(resp).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
-        }
-    });
+        });
+        rx
+    };
+    let rx = stream("deployment_info");
+    let statuses = stream("status_update_event");
 
     // deployment_info carries the app in plan.target (and, once it exists, in original).
     let app = json!({"id": "/prod/web", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32,
@@ -1234,6 +1239,22 @@ fn plans_in_events_agent_ips_text_task_lists_and_ui_redirects_as_marathon_1_5() 
             "{t}"
         );
     }
+
+    // status_update_event carries the agent's address too.
+    let running_event = std::iter::repeat_with(|| {
+        statuses
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a status_update_event")
+    })
+    .filter_map(|l| l.strip_prefix("data:").map(|d| d.trim().to_string()))
+    .filter_map(|d| serde_json::from_str::<Value>(&d).ok())
+    .find(|e| e["taskStatus"] == "TASK_RUNNING")
+    .unwrap_or_default();
+    assert_eq!(
+        running_event["ipAddresses"],
+        json!([{"ipAddress": "127.0.0.1", "protocol": "IPv4"}]),
+        "{running_event}"
+    );
 
     // /v2/tasks as text: a line per service port, host:port per running task.
     let (_, v) = get(&format!("{url}/v2/apps/prod/web"));

@@ -308,7 +308,14 @@ pub mod render {
         )
     }
 
-    pub fn status_update(rec: &InstanceRecord, s: &TaskStatus, now: f64) -> Rendered {
+    /// Marathon's `status_update_event`; `ip` is the agent's address (host networking).
+    pub fn status_update(
+        rec: &InstanceRecord,
+        s: &TaskStatus,
+        ip: Option<std::net::IpAddr>,
+        now: f64,
+    ) -> Rendered {
+        let ips = crate::views::agent_ip_addresses(ip);
         frame(
             "status_update_event",
             now,
@@ -319,7 +326,7 @@ pub mod render {
                 "message": s.message.clone().unwrap_or_default(),
                 "appId": rec.run_spec.to_string(),
                 "host": rec.hostname,
-                "ipAddresses": [],
+                "ipAddresses": ips,
                 "ports": rec.ports,
                 "version": rec.version,
             }),

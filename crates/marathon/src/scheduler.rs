@@ -371,15 +371,36 @@ impl Marathon {
             return;
         }
         let now = self.inner.clock.unix_secs();
-        let mut st = self.lock();
         let watched = self.inner.bus.watched();
+        // Events name the agent's address (`ipAddresses`); only listeners need it.
+        let ips: BTreeMap<TaskId, std::net::IpAddr> = if watched {
+            let ids: Vec<TaskId> = statuses.iter().map(|s| s.task_id.clone()).collect();
+            self.inner
+                .master
+                .task_views(&ids)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.agent_ip.map(|ip| (v.id, ip)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let mut st = self.lock();
         for status in statuses {
-            self.on_status(&mut st, status, watched, now);
+            let ip = ips.get(&status.task_id).copied();
+            self.on_status(&mut st, status, watched.then_some(ip), now);
         }
     }
 
-    /// Handles one task status from the master: events, backoff, last failure.
-    fn on_status(&self, st: &mut State, status: &keel_model::TaskStatus, watched: bool, now: f64) {
+    /// Handles one task status from the master: events, backoff, last failure. `watched`
+    /// holds the agent's address when someone listens to events.
+    fn on_status(
+        &self,
+        st: &mut State,
+        status: &keel_model::TaskStatus,
+        watched: Option<Option<std::net::IpAddr>>,
+        now: f64,
+    ) {
         let Ok((app_id, instance_id)) = keel_api::marathon::task_id::parse(status.task_id.as_str())
         else {
             return;
@@ -396,7 +417,7 @@ impl Marathon {
                 | TaskState::Dropped
                 | TaskState::Gone
         );
-        if !replaced && !failed && !watched {
+        if !replaced && !failed && watched.is_none() {
             return;
         }
         let rec = rec.clone();
@@ -428,8 +449,8 @@ impl Marathon {
                 },
             );
         }
-        if watched {
-            self.emit(events::status_update(&rec, status, now));
+        if let Some(ip) = watched {
+            self.emit(events::status_update(&rec, status, ip, now));
             self.emit(events::instance_changed(&rec, status, now));
             if status.healthy.is_some() && status.state == TaskState::Running {
                 self.emit(events::health_changed(&rec, status, now));

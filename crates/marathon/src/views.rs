@@ -119,7 +119,12 @@ pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDef
 
 /// Marathon's `ipAddresses` for host networking: the agent's address.
 fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
-    match t.and_then(|t| t.agent_ip) {
+    agent_ip_addresses(t.and_then(|t| t.agent_ip))
+}
+
+/// `ipAddresses` of a task on the agent at `ip` (host networking), in tasks and events.
+pub(crate) fn agent_ip_addresses(ip: Option<std::net::IpAddr>) -> Vec<Value> {
+    match ip {
         Some(ip) => vec![
             json!({"ipAddress": ip.to_string(), "protocol": if ip.is_ipv4() { "IPv4" } else { "IPv6" }}),
         ],
