@@ -160,16 +160,7 @@ pub(crate) fn port_env(task: &TaskSpec) -> BTreeMap<String, String> {
     }
     for (name, port) in task.port_names.iter().zip(&ports) {
         if !name.is_empty() {
-            let var: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let var = keel_model::env_name(name);
             env.insert(format!("PORT_{var}"), port.to_string());
         }
     }

@@ -135,16 +135,7 @@ fn env(app: &AppDefinition) -> BTreeMap<String, String> {
     let label_names: Vec<String> = app.labels.keys().cloned().collect();
     env.insert("MARATHON_APP_LABELS".into(), label_names.join(" "));
     for (k, v) in &app.labels {
-        let name: String = k
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = keel_model::env_name(k);
         env.insert(format!("MARATHON_APP_LABEL_{name}"), v.clone());
     }
     env

@@ -296,7 +296,10 @@ impl PodRecord {
         let names: Vec<String> = self.pod.labels.keys().cloned().collect();
         env.insert("MARATHON_APP_LABELS".into(), names.join(" "));
         for (k, v) in &self.pod.labels {
-            env.insert(format!("MARATHON_APP_LABEL_{}", env_name(k)), v.clone());
+            env.insert(
+                format!("MARATHON_APP_LABEL_{}", keel_model::env_name(k)),
+                v.clone(),
+            );
         }
         env
     }
@@ -311,18 +314,6 @@ fn same_config(a: &Pod, b: &Pod) -> bool {
         p
     };
     strip(a) == strip(b)
-}
-
-fn env_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A pod health check as the executor runs it; the endpoint is found among the

@@ -691,26 +691,16 @@ fn share_endpoints(group: &mut [TaskRecord]) {
         let ports = rec.spec.host_ports();
         for (name, port) in rec.spec.port_names.iter().zip(ports) {
             if !name.is_empty() {
-                shared.insert(format!("ENDPOINT_{}", env_name(name)), port.to_string());
+                shared.insert(
+                    format!("ENDPOINT_{}", keel_model::env_name(name)),
+                    port.to_string(),
+                );
             }
         }
     }
     for rec in group.iter_mut() {
         rec.spec.command.env.extend(shared.clone());
     }
-}
-
-/// `my-port.1` → `MY_PORT_1`.
-fn env_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// One placement request for a whole group: summed scalars and every task's wanted host

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod container;
+mod env;
 mod ids;
 mod task;
 
@@ -13,6 +14,7 @@ pub use container::{
     ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, GroupVolume, PortMapping,
     PortProtocol, Volume, VolumeMode,
 };
+pub use env::env_name;
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{
     CommandSpec, Constraint, ConstraintOp, FetchUri, HealthCheck, HealthProtocol, HostPort, Reason,
