@@ -330,3 +330,91 @@ impl Marathon {
         Ok(Some(self.deploy(st, change)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_api::marathon::parse_app_update;
+
+    fn app(id: &str, instances: u32, deps: &[&str], at: i64) -> AppDefinition {
+        let body = serde_json::json!({"id": id, "cmd": "serve", "instances": instances,
+            "dependencies": deps, "portDefinitions": []});
+        let update = parse_app_update(body.to_string().as_bytes()).unwrap();
+        AppDefinition::create(update, &PathId::root())
+            .unwrap()
+            .with_version(Timestamp::from_millis(at), None)
+    }
+
+    fn state() -> State {
+        let mut st = State::default();
+        for a in [
+            app("/a", 1, &[], 1),
+            app("/b", 2, &["/g"], 1),
+            app("/g/x", 1, &[], 1),
+            app("/h/y", 3, &[], 1),
+        ] {
+            st.apps.insert(a.id.clone(), a);
+        }
+        let g = PathId::parse_unchecked("/h");
+        let rec = GroupRecord {
+            id: g.clone(),
+            dependencies: vec![PathId::parse_unchecked("/a")],
+            version: Timestamp::from_millis(1),
+        };
+        st.groups.insert(g, rec);
+        st
+    }
+
+    /// The plan of `roots` is the plan of the whole root groups, error or not.
+    fn check(edit: impl FnOnce(&State, &mut Change)) {
+        let st = state();
+        let mut change = Change::from(&st, false);
+        edit(&st, &mut change);
+        let plan_of = |(original, target): (RootGroup, RootGroup)| {
+            format!(
+                "{:?}",
+                plan(&original, &target, &change.restart, "p".into(), "v".into())
+            )
+        };
+        let whole = (
+            st.root(),
+            root_of(change.apps.values(), change.pods.values(), &change.groups),
+        );
+        assert_eq!(plan_of(roots(&st, &change)), plan_of(whole));
+    }
+
+    fn put(change: &mut Change, a: AppDefinition) {
+        change.apps.insert(a.id.clone(), a);
+    }
+
+    #[test]
+    fn planning_the_touched_run_specs_gives_the_plan_of_the_whole_roots() {
+        check(|_, c| put(c, app("/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/g/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/h/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/new", 2, &["/a"], 5)));
+        check(|_, c| put(c, app("/new", 2, &["/b"], 5)));
+        check(|st, c| put(c, st.apps[&PathId::parse_unchecked("/a")].clone()));
+        check(|st, c| {
+            let a = &st.apps[&PathId::parse_unchecked("/a")];
+            put(c, AppDefinition { instances: 4, ..a.clone() });
+        });
+        check(|st, c| {
+            let a = &st.apps[&PathId::parse_unchecked("/a")];
+            let changed = AppDefinition { cmd: Some("other".into()), ..a.clone() };
+            put(c, changed.with_version(Timestamp::from_millis(9), Some(a)));
+        });
+        check(|_, c| {
+            c.apps.remove(&PathId::parse_unchecked("/g/x"));
+        });
+        check(|_, c| c.apps.retain(|id, _| id.to_string() != "/a"));
+        check(|_, c| {
+            c.restart.insert("/a".into());
+        });
+        // A cycle through an added app: /b depends on /g, /g/z on /b.
+        check(|_, c| put(c, app("/g/z", 1, &["/b"], 5)));
+        check(|_, c| {
+            c.groups.remove(&PathId::parse_unchecked("/h"));
+        });
+    }
+}
