@@ -397,11 +397,20 @@ mod tests {
         check(|st, c| put(c, st.apps[&PathId::parse_unchecked("/a")].clone()));
         check(|st, c| {
             let a = &st.apps[&PathId::parse_unchecked("/a")];
-            put(c, AppDefinition { instances: 4, ..a.clone() });
+            put(
+                c,
+                AppDefinition {
+                    instances: 4,
+                    ..a.clone()
+                },
+            );
         });
         check(|st, c| {
             let a = &st.apps[&PathId::parse_unchecked("/a")];
-            let changed = AppDefinition { cmd: Some("other".into()), ..a.clone() };
+            let changed = AppDefinition {
+                cmd: Some("other".into()),
+                ..a.clone()
+            };
             put(c, changed.with_version(Timestamp::from_millis(9), Some(a)));
         });
         check(|_, c| {
