@@ -490,6 +490,17 @@ fn get_json(url: &str) -> anyhow::Result<Value> {
     Ok(http().get(url).send()?.json()?)
 }
 
+/// GETs `url` and reads its whole body without parsing it: what the server costs, to
+/// the last byte.
+fn get_body(url: &str) -> anyhow::Result<()> {
+    let r = http().get(url).send()?;
+    if !r.status().is_success() {
+        bail!("{url}: {}", r.status());
+    }
+    r.bytes()?;
+    Ok(())
+}
+
 pub(crate) fn send_json(method: reqwest::Method, url: &str, body: &Value) -> anyhow::Result<Value> {
     let r = http().request(method, url).json(body).send()?;
     let code = r.status();
@@ -576,12 +587,11 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
         "marathon: 1 app x {one_app} instances on {agents} simulated agents: all RUNNING in {:.2} s",
         took.as_secs_f64()
     );
-    let lat = median_ms(
-        || get_json(&format!("{url}/v2/apps?embed=apps.tasks")).map(|_| ()),
-        20,
-    )?;
+    let embed = format!("{url}/v2/apps?embed=apps.tasks");
+    let lat = median_ms(|| get_body(&embed), 20)?;
+    let parsed = median_ms(|| get_json(&embed).map(|_| ()), 20)?;
     println!(
-        "marathon: GET /v2/apps?embed=apps.tasks with 1 app x {one_app} tasks: median {lat:.1} ms   (goal <= 10 ms; Marathon 0.8: 12 s at 1k tasks)"
+        "marathon: GET /v2/apps?embed=apps.tasks with 1 app x {one_app} tasks: median {lat:.1} ms to the last byte, {parsed:.1} ms with the client's JSON parse   (goal <= 10 ms; Marathon 0.8: 12 s at 1k tasks)"
     );
     send_json(
         reqwest::Method::DELETE,
@@ -622,9 +632,11 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
         created += n;
     }
     wait_marathon_running(&url, big_apps, 1200)?;
-    let lat = median_ms(|| get_json(&format!("{url}/v2/apps")).map(|_| ()), 5)?;
+    let list = format!("{url}/v2/apps");
+    let lat = median_ms(|| get_body(&list), 5)?;
+    let parsed = median_ms(|| get_json(&list).map(|_| ()), 5)?;
     println!(
-        "marathon: GET /v2/apps with {big_apps} apps / {big_apps} tasks: median {lat:.0} ms   (goal <= 100 ms)"
+        "marathon: GET /v2/apps with {big_apps} apps / {big_apps} tasks: median {lat:.0} ms to the last byte, {parsed:.0} ms with the client's JSON parse   (goal <= 100 ms)"
     );
     drop(keel);
     let _ = std::fs::remove_dir_all(&dir);

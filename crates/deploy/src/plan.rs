@@ -23,11 +23,15 @@ impl DeploymentPlan {
     /// Ids of every run spec some action touches, sorted; a run spec may be in at most
     /// one running deployment.
     pub fn affected(&self) -> Vec<String> {
-        self.actions()
-            .map(|a| a.run_spec.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
+        let mut ids: Vec<&str> = self.actions().map(|a| a.run_spec.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().map(str::to_string).collect()
+    }
+
+    /// True when some action touches run spec `id` (`affected` contains it).
+    pub fn affects(&self, id: &str) -> bool {
+        self.actions().any(|a| a.run_spec == id)
     }
 
     /// `affectedApps` of the deployment JSON.

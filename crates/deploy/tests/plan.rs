@@ -185,6 +185,7 @@ fn affected_ids_are_sorted_and_split_by_kind() {
     assert_eq!(p.affected(), ["/b", "/p", "/z"]);
     assert_eq!(p.affected_apps(), ["/b", "/z"]);
     assert_eq!(p.affected_pods(), ["/p"]);
+    assert!(p.affects("/b") && p.affects("/z") && !p.affects("/q") && !p.affects("/"));
 }
 
 #[test]

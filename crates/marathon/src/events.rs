@@ -315,7 +315,7 @@ pub mod render {
         ip: Option<std::net::IpAddr>,
         now: f64,
     ) -> Rendered {
-        let ips = crate::views::agent_ip_addresses(ip);
+        let ips = crate::task_json::ip_addresses(ip);
         frame(
             "status_update_event",
             now,

@@ -27,6 +27,7 @@ mod readiness;
 mod scheduler;
 mod service_ports;
 mod state;
+mod task_json;
 mod task_views;
 mod views;
 

@@ -6,7 +6,6 @@
 use crate::pod::PodRecord;
 use crate::state::State;
 use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Violations};
-use std::collections::BTreeMap;
 
 /// The ceilings. `Default` is what `keel master` and `keel dev` use unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +36,11 @@ impl Default for Limits {
 
 /// The 422 for the apps and pods a write adds or changes past a ceiling; definitions that
 /// did not change are not judged again (a lowered ceiling does not block other writes).
-pub(crate) fn check(
+pub(crate) fn check<'a>(
     limits: &Limits,
     st: &State,
-    apps: &BTreeMap<PathId, AppDefinition>,
-    pods: &BTreeMap<PathId, PodRecord>,
+    apps: impl Iterator<Item = (&'a PathId, &'a AppDefinition)>,
+    pods: impl Iterator<Item = (&'a PathId, &'a PodRecord)>,
 ) -> Result<(), ApiErrorBody> {
     let mut v = Violations::default();
     for (id, a) in apps {

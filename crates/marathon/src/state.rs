@@ -173,7 +173,7 @@ impl State {
     pub fn locking(&self, run_spec: &str) -> Vec<String> {
         self.deployments
             .iter()
-            .filter(|d| d.plan.affected().iter().any(|a| a == run_spec))
+            .filter(|d| d.plan.affects(run_spec))
             .map(|d| d.plan.id.clone())
             .collect()
     }

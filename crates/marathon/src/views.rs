@@ -4,6 +4,7 @@
 
 use crate::instance::InstanceRecord;
 use crate::state::{DeploymentRecord, PodRecord, QueueEntry, State};
+use crate::task_json::TaskJson;
 use crate::task_views::Views;
 use keel_api::marathon::{AppDefinition, PathId, format_ts};
 use keel_deploy::{BackoffState, Goal};
@@ -76,60 +77,7 @@ fn active(t: Option<&TaskView>) -> bool {
 
 /// One task in Marathon's shape.
 pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDefinition>) -> Value {
-    let state = t.map(|t| t.state).unwrap_or(TaskState::Staging);
-    let mut o = Map::new();
-    o.insert("id".into(), json!(rec.task_id));
-    o.insert("appId".into(), json!(rec.run_spec.to_string()));
-    o.insert("host".into(), json!(rec.hostname));
-    o.insert("slaveId".into(), json!(rec.agent_id));
-    o.insert("state".into(), json!(state.as_str()));
-    o.insert("version".into(), json!(rec.version));
-    o.insert(
-        "role".into(),
-        json!(app.map(|a| a.role.clone()).unwrap_or_else(|| "*".into())),
-    );
-    if active(t) {
-        o.insert("stagedAt".into(), json!(ts(rec.staged_at)));
-        if let Some(s) = t.and_then(|t| t.started_at) {
-            o.insert("startedAt".into(), json!(ts(s)));
-        }
-        o.insert("ports".into(), json!(rec.ports));
-    } else {
-        o.insert("ports".into(), json!([]));
-    }
-    let mut service_ports: Vec<i64> = app.map(|a| a.service_ports()).unwrap_or_default();
-    while service_ports.len() < rec.ports.len() {
-        service_ports.push(0);
-    }
-    o.insert("servicePorts".into(), json!(service_ports));
-    o.insert("ipAddresses".into(), json!(ip_addresses(t)));
-    let health: Vec<Value> = match t.and_then(|t| t.healthy) {
-        Some(alive) => vec![json!({
-            "alive": alive,
-            "consecutiveFailures": if alive { 0 } else { 1 },
-            "taskId": rec.task_id,
-            "instanceId": rec.id,
-        })],
-        None => Vec::new(),
-    };
-    o.insert("healthCheckResults".into(), json!(health));
-    o.insert("localVolumes".into(), json!([]));
-    Value::Object(o)
-}
-
-/// Marathon's `ipAddresses` for host networking: the agent's address.
-fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
-    agent_ip_addresses(t.and_then(|t| t.agent_ip))
-}
-
-/// `ipAddresses` of a task on the agent at `ip` (host networking), in tasks and events.
-pub(crate) fn agent_ip_addresses(ip: Option<std::net::IpAddr>) -> Vec<Value> {
-    match ip {
-        Some(ip) => vec![
-            json!({"ipAddress": ip.to_string(), "protocol": if ip.is_ipv4() { "IPv4" } else { "IPv6" }}),
-        ],
-        None => Vec::new(),
-    }
+    serde_json::to_value(TaskJson::new(rec, t, app)).unwrap_or(Value::Null)
 }
 
 /// The tasks of an app that are shown: every instance whose task is known and active.
@@ -147,7 +95,7 @@ pub fn app_tasks<'a>(
 pub fn app_info(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Value {
     let mut v = app_json(app);
     if let Some(o) = v.as_object_mut() {
-        o.extend(app_extras(st, app, tasks, e));
+        o.extend(app_extras(st, app, tasks, e, true));
     }
     v
 }
@@ -163,10 +111,12 @@ pub fn write_app_info(
 ) -> serde_json::Result<()> {
     let start = out.len();
     serde_json::to_writer(&mut *out, app)?;
-    let extras = app_extras(st, app, tasks, e);
+    // The tasks are written below, straight to bytes.
+    let extras = app_extras(st, app, tasks, e, false);
     // A definition is an object with at least its id: `{...}` ending in `}`.
-    if extras.is_empty() || out.len() < start + 3 || out.last() != Some(&b'}') {
-        if !extras.is_empty() {
+    let adds = !extras.is_empty() || e.tasks;
+    if !adds || out.len() < start + 3 || out.last() != Some(&b'}') {
+        if adds {
             out.truncate(start);
             serde_json::to_writer(&mut *out, &app_info(st, app, tasks, e))?;
         }
@@ -179,14 +129,34 @@ pub fn write_app_info(
         out.push(b':');
         serde_json::to_writer(&mut *out, v)?;
     }
+    if e.tasks {
+        out.extend_from_slice(b",\"tasks\":[");
+        for (i, (r, t)) in app_tasks(st, &app.id, tasks).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &TaskJson::new(r, t, Some(app)))?;
+        }
+        out.push(b']');
+    }
     out.push(b'}');
     Ok(())
 }
 
-/// The keys [`app_info`] adds to the definition for `e`.
-fn app_extras(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Map<String, Value> {
+/// The keys [`app_info`] adds to the definition for `e`; `tasks` only if `with_tasks`.
+fn app_extras(
+    st: &State,
+    app: &AppDefinition,
+    tasks: &Views,
+    e: Embed,
+    with_tasks: bool,
+) -> Map<String, Value> {
     let mut o = Map::new();
-    let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = app_tasks(st, &app.id, tasks).collect();
+    let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = if e.counts || (e.tasks && with_tasks) {
+        app_tasks(st, &app.id, tasks).collect()
+    } else {
+        Vec::new()
+    };
     if e.counts {
         let count =
             |f: &dyn Fn(&TaskView) -> bool| mine.iter().filter(|(_, t)| t.is_some_and(f)).count();
@@ -220,7 +190,7 @@ fn app_extras(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Map<S
             .collect();
         o.insert("deployments".into(), json!(deps));
     }
-    if e.tasks {
+    if e.tasks && with_tasks {
         let ts: Vec<Value> = mine
             .iter()
             .map(|(r, t)| task_json(r, *t, Some(app)))
@@ -337,6 +307,131 @@ mod tests {
     use super::*;
     use keel_api::marathon::{Timestamp, parse_app_update};
     use keel_model::{AgentId, TaskId};
+
+    /// The task as `task_json` built it before `TaskJson`: the reference for its bytes.
+    fn task_value(
+        rec: &InstanceRecord,
+        t: Option<&TaskView>,
+        app: Option<&AppDefinition>,
+    ) -> Value {
+        let state = t.map(|t| t.state).unwrap_or(TaskState::Staging);
+        let mut o = Map::new();
+        o.insert("id".into(), json!(rec.task_id));
+        o.insert("appId".into(), json!(rec.run_spec.to_string()));
+        o.insert("host".into(), json!(rec.hostname));
+        o.insert("slaveId".into(), json!(rec.agent_id));
+        o.insert("state".into(), json!(state.as_str()));
+        o.insert("version".into(), json!(rec.version));
+        o.insert(
+            "role".into(),
+            json!(app.map(|a| a.role.clone()).unwrap_or_else(|| "*".into())),
+        );
+        if active(t) {
+            o.insert("stagedAt".into(), json!(ts(rec.staged_at)));
+            if let Some(s) = t.and_then(|t| t.started_at) {
+                o.insert("startedAt".into(), json!(ts(s)));
+            }
+            o.insert("ports".into(), json!(rec.ports));
+        } else {
+            o.insert("ports".into(), json!([]));
+        }
+        let mut service_ports: Vec<i64> = app.map(|a| a.service_ports()).unwrap_or_default();
+        while service_ports.len() < rec.ports.len() {
+            service_ports.push(0);
+        }
+        o.insert("servicePorts".into(), json!(service_ports));
+        o.insert("ipAddresses".into(), json!(ip_addresses(t)));
+        let health: Vec<Value> = match t.and_then(|t| t.healthy) {
+            Some(alive) => vec![json!({
+                "alive": alive,
+                "consecutiveFailures": if alive { 0 } else { 1 },
+                "taskId": rec.task_id,
+                "instanceId": rec.id,
+            })],
+            None => Vec::new(),
+        };
+        o.insert("healthCheckResults".into(), json!(health));
+        o.insert("localVolumes".into(), json!([]));
+        Value::Object(o)
+    }
+
+    /// Marathon's `ipAddresses` for host networking: the agent's address.
+    fn ip_addresses(t: Option<&TaskView>) -> Vec<Value> {
+        match t.and_then(|t| t.agent_ip) {
+            Some(ip) => vec![
+                json!({"ipAddress": ip.to_string(), "protocol": if ip.is_ipv4() { "IPv4" } else { "IPv6" }}),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    fn record(i: usize, app: &AppDefinition) -> InstanceRecord {
+        InstanceRecord {
+            id: format!("web.instance-{i}"),
+            run_spec: app.id.clone(),
+            version: app.version.to_string(),
+            config_version: app.version.to_string(),
+            incarnation: 1,
+            task_id: TaskId::new(format!("web.instance-{i}._app.1")).unwrap(),
+            goal: Goal::Running,
+            agent_id: "agent-1".into(),
+            hostname: "127.0.0.1".into(),
+            ports: vec![31000 + i as u64, 32000],
+            staged_at: 1_700_000_000.0,
+            unreachable_since: None,
+            inactive: false,
+            tasks: Vec::new(),
+        }
+    }
+
+    fn view(rec: &InstanceRecord, state: TaskState, healthy: Option<bool>) -> TaskView {
+        TaskView {
+            id: rec.task_id.clone(),
+            name: "web".into(),
+            framework: "marathon".into(),
+            agent_id: AgentId::new("agent-1").unwrap(),
+            hostname: "127.0.0.1".into(),
+            agent_ip: "127.0.0.1".parse().ok(),
+            state,
+            reason: None,
+            message: None,
+            ports: rec.ports.clone(),
+            staged_at: 1_700_000_000.0,
+            started_at: (state == TaskState::Running).then_some(1_700_000_001.0),
+            updated_at: 1_700_000_001.0,
+            healthy,
+        }
+    }
+
+    #[test]
+    fn task_written_as_bytes_is_the_same_json_as_the_value() {
+        let body = br#"{"id": "/web", "cmd": "serve", "role": "slave_public",
+            "portDefinitions": [{"port": 10001}]}"#;
+        let app = AppDefinition::create(parse_app_update(body).unwrap(), &PathId::root())
+            .unwrap()
+            .with_version(Timestamp::from_millis(1_700_000_000_000), None);
+        let rec = record(0, &app);
+        let mut v6 = view(&rec, TaskState::Running, Some(false));
+        v6.agent_ip = "::1".parse().ok();
+        let views = [
+            Some(view(&rec, TaskState::Running, Some(true))),
+            Some(v6),
+            Some(view(&rec, TaskState::Staging, None)),
+            Some(view(&rec, TaskState::Failed, Some(false))),
+            None,
+        ];
+        for t in &views {
+            for a in [Some(&app), None] {
+                let bytes = serde_json::to_vec(&TaskJson::new(&rec, t.as_ref(), a)).unwrap();
+                let value = serde_json::to_vec(&task_value(&rec, t.as_ref(), a)).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&bytes),
+                    String::from_utf8_lossy(&value),
+                    "{t:?} {a:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn app_info_written_as_bytes_is_the_same_json_as_the_value() {

@@ -2,6 +2,7 @@
 //! root, plan it, check locks (409, or cancel with `force`), persist definitions, versions
 //! and the deployment in one transaction, then start it. Also `/v2/deployments`.
 
+use super::tracked::Tracked;
 use super::{Params, deployment_result, flag, json_response};
 use crate::Marathon;
 use crate::error::HttpError;
@@ -13,14 +14,15 @@ use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Timestamp};
-use keel_deploy::{DeploymentPlan, conflicts, plan, rollback};
+use keel_deploy::{DeploymentPlan, RootGroup, conflicts, plan, rollback};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A requested change of the whole app/group set.
+/// A requested change of the whole app/group set. Apps and pods remember which ids the
+/// caller touched: only those are diffed, planned and persisted.
 pub(crate) struct Change {
-    pub apps: BTreeMap<PathId, AppDefinition>,
-    pub pods: BTreeMap<PathId, PodRecord>,
+    pub apps: Tracked<PathId, AppDefinition>,
+    pub pods: Tracked<PathId, PodRecord>,
     pub groups: BTreeMap<PathId, GroupRecord>,
     pub restart: BTreeSet<String>,
     /// Instances each Scale action must kill (kill-and-scale).
@@ -32,19 +34,57 @@ impl Change {
     /// Starts from the current state.
     pub fn from(st: &State, force: bool) -> Change {
         Change {
-            apps: st.apps.clone(),
-            pods: st.pods.clone(),
+            apps: Tracked::new(st.apps.clone()),
+            pods: Tracked::new(st.pods.clone()),
             groups: st.groups.clone(),
             restart: BTreeSet::new(),
             sentenced: BTreeMap::new(),
             force,
         }
     }
+
+    /// Ids of the apps this change may alter (touched, or named in `restart`).
+    fn app_ids(&self) -> BTreeSet<PathId> {
+        let restart = self.restart.iter().map(|id| PathId::parse_unchecked(id));
+        self.apps.touched().iter().cloned().chain(restart).collect()
+    }
+
+    /// Like [`Change::app_ids`], for pods.
+    fn pod_ids(&self) -> BTreeSet<PathId> {
+        let restart = self.restart.iter().map(|id| PathId::parse_unchecked(id));
+        self.pods.touched().iter().cloned().chain(restart).collect()
+    }
 }
 
 /// The version stamp of a write happening now.
 pub(crate) fn version_now(m: &Marathon) -> Timestamp {
     Timestamp::from_millis((m.now() * 1000.0) as i64)
+}
+
+/// The root groups to plan from and to. When the groups are unchanged, a run spec the
+/// change did not touch is the same on both sides and gets no action; if moreover no
+/// touched run spec has a dependency, no dependency level or cycle involves a touched
+/// one beyond itself. Then the two roots of the touched run specs alone give the plan of
+/// the whole roots; otherwise the whole roots are planned.
+fn roots(st: &State, change: &Change) -> (RootGroup, RootGroup) {
+    if change.groups == st.groups {
+        let (apps, pods) = (change.app_ids(), change.pod_ids());
+        let target = root_of(
+            apps.iter().filter_map(|id| change.apps.get(id)),
+            pods.iter().filter_map(|id| change.pods.get(id)),
+            &change.groups,
+        );
+        if target.run_specs.values().all(|s| s.dependencies.is_empty()) {
+            let original = root_of(
+                apps.iter().filter_map(|id| st.apps.get(id)),
+                pods.iter().filter_map(|id| st.pods.get(id)),
+                &st.groups,
+            );
+            return (original, target);
+        }
+    }
+    let target = root_of(change.apps.values(), change.pods.values(), &change.groups);
+    (st.root(), target)
 }
 
 impl Marathon {
@@ -55,13 +95,23 @@ impl Marathon {
         st: &mut State,
         mut change: Change,
     ) -> Result<DeploymentPlan, HttpError> {
-        crate::limits::check(&self.inner.limits, st, &change.apps, &change.pods)?;
+        let (app_ids, pod_ids) = (change.app_ids(), change.pod_ids());
+        crate::limits::check(
+            &self.inner.limits,
+            st,
+            app_ids
+                .iter()
+                .filter_map(|id| change.apps.get_key_value(id)),
+            pod_ids
+                .iter()
+                .filter_map(|id| change.pods.get_key_value(id)),
+        )?;
         shared_ids(st, &change)?;
         let now = self.now();
         let version = version_now(self);
         assign_service_ports(st, &mut change)?;
-        let original = st.root();
-        let target = root_of(change.apps.values(), change.pods.values(), &change.groups);
+        let (changed_ids, changed_pod_ids) = (change.app_ids(), change.pod_ids());
+        let (original, target) = roots(st, &change);
         let id = uuid::Uuid::new_v4().to_string();
         let p = plan(&original, &target, &change.restart, id, version.to_string())?
             .with_sentenced(&change.sentenced);
@@ -76,27 +126,35 @@ impl Marathon {
                 w.remove_deployment(id);
             }
         }
-        let changed: Vec<&AppDefinition> = change
-            .apps
-            .values()
+        let changed: Vec<&AppDefinition> = changed_ids
+            .iter()
+            .filter_map(|id| change.apps.get(id))
             .filter(|a| st.apps.get(&a.id) != Some(*a))
             .collect();
         for a in &changed {
             w.app(a)?;
         }
-        for id in st.apps.keys().filter(|id| !change.apps.contains_key(*id)) {
+        let removed: Vec<PathId> = changed_ids
+            .iter()
+            .filter(|id| st.apps.contains_key(*id) && !change.apps.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in &removed {
             w.remove_app(id);
         }
-        let changed_pods: Vec<&PodRecord> = change
-            .pods
+        let changed_pods: Vec<&PodRecord> = changed_pod_ids
             .iter()
+            .filter_map(|id| change.pods.get_key_value(id))
             .filter(|(id, p)| st.pods.get(*id) != Some(*p))
             .map(|(_, p)| p)
             .collect();
         for p in &changed_pods {
             w.pod(p)?;
         }
-        for id in st.pods.keys().filter(|id| !change.pods.contains_key(*id)) {
+        for id in changed_pod_ids
+            .iter()
+            .filter(|id| st.pods.contains_key(*id) && !change.pods.contains_key(*id))
+        {
             w.remove_pod(id);
         }
         for g in change
@@ -131,14 +189,8 @@ impl Marathon {
             st.backoff.remove(&p.id());
             let _ = crate::state::prune_pod_versions(&*self.inner.store, &p.id());
         }
-        let removed: Vec<PathId> = st
-            .apps
-            .keys()
-            .filter(|id| !change.apps.contains_key(*id))
-            .cloned()
-            .collect();
-        st.apps = change.apps;
-        st.pods = change.pods;
+        st.apps = change.apps.into_inner();
+        st.pods = change.pods.into_inner();
         st.groups = change.groups;
         if !p.is_empty() {
             st.deployments.push(record);
@@ -160,7 +212,12 @@ impl Marathon {
 /// 409 when the change would make one path both an app and a pod (the run specs of a plan
 /// are keyed by path: the pod would hide the app).
 fn shared_ids(st: &State, change: &Change) -> Result<(), HttpError> {
-    match change.apps.keys().find(|id| change.pods.contains_key(*id)) {
+    // The state holds no such path: one the change touched is needed to make one.
+    let touched = change.apps.touched().union(change.pods.touched());
+    let shared = touched
+        .filter(|id| change.apps.contains_key(*id) && change.pods.contains_key(*id))
+        .min();
+    match shared {
         Some(id) if st.apps.contains_key(id) => Err(HttpError(ApiErrorBody::app_exists(id))),
         Some(id) => Err(HttpError(ApiErrorBody::pod_exists(id))),
         None => Ok(()),
@@ -168,7 +225,9 @@ fn shared_ids(st: &State, change: &Change) -> Result<(), HttpError> {
 }
 
 fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError> {
-    let assigned = crate::service_ports::assign(&st.apps, &mut change.apps)
+    let assigned = change
+        .apps
+        .update(|apps| crate::service_ports::assign(&st.apps, apps))
         .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;
     for id in assigned {
         if let (Some(app), Some(prev)) = (change.apps.get_mut(&id), st.apps.get(&id))
@@ -269,5 +328,102 @@ impl Marathon {
             }
         }
         Ok(Some(self.deploy(st, change)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_api::marathon::parse_app_update;
+
+    fn app(id: &str, instances: u32, deps: &[&str], at: i64) -> AppDefinition {
+        let body = serde_json::json!({"id": id, "cmd": "serve", "instances": instances,
+            "dependencies": deps, "portDefinitions": []});
+        let update = parse_app_update(body.to_string().as_bytes()).unwrap();
+        AppDefinition::create(update, &PathId::root())
+            .unwrap()
+            .with_version(Timestamp::from_millis(at), None)
+    }
+
+    fn state() -> State {
+        let mut st = State::default();
+        for a in [
+            app("/a", 1, &[], 1),
+            app("/b", 2, &["/g"], 1),
+            app("/g/x", 1, &[], 1),
+            app("/h/y", 3, &[], 1),
+        ] {
+            st.apps.insert(a.id.clone(), a);
+        }
+        let g = PathId::parse_unchecked("/h");
+        let rec = GroupRecord {
+            id: g.clone(),
+            dependencies: vec![PathId::parse_unchecked("/a")],
+            version: Timestamp::from_millis(1),
+        };
+        st.groups.insert(g, rec);
+        st
+    }
+
+    /// The plan of `roots` is the plan of the whole root groups, error or not.
+    fn check(edit: impl FnOnce(&State, &mut Change)) {
+        let st = state();
+        let mut change = Change::from(&st, false);
+        edit(&st, &mut change);
+        let plan_of = |(original, target): (RootGroup, RootGroup)| {
+            format!(
+                "{:?}",
+                plan(&original, &target, &change.restart, "p".into(), "v".into())
+            )
+        };
+        let whole = (
+            st.root(),
+            root_of(change.apps.values(), change.pods.values(), &change.groups),
+        );
+        assert_eq!(plan_of(roots(&st, &change)), plan_of(whole));
+    }
+
+    fn put(change: &mut Change, a: AppDefinition) {
+        change.apps.insert(a.id.clone(), a);
+    }
+
+    #[test]
+    fn planning_the_touched_run_specs_gives_the_plan_of_the_whole_roots() {
+        check(|_, c| put(c, app("/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/g/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/h/new", 2, &[], 5)));
+        check(|_, c| put(c, app("/new", 2, &["/a"], 5)));
+        check(|_, c| put(c, app("/new", 2, &["/b"], 5)));
+        check(|st, c| put(c, st.apps[&PathId::parse_unchecked("/a")].clone()));
+        check(|st, c| {
+            let a = &st.apps[&PathId::parse_unchecked("/a")];
+            put(
+                c,
+                AppDefinition {
+                    instances: 4,
+                    ..a.clone()
+                },
+            );
+        });
+        check(|st, c| {
+            let a = &st.apps[&PathId::parse_unchecked("/a")];
+            let changed = AppDefinition {
+                cmd: Some("other".into()),
+                ..a.clone()
+            };
+            put(c, changed.with_version(Timestamp::from_millis(9), Some(a)));
+        });
+        check(|_, c| {
+            c.apps.remove(&PathId::parse_unchecked("/g/x"));
+        });
+        check(|_, c| c.apps.retain(|id, _| id.to_string() != "/a"));
+        check(|_, c| {
+            c.restart.insert("/a".into());
+        });
+        // A cycle through an added app: /b depends on /g, /g/z on /b.
+        check(|_, c| put(c, app("/g/z", 1, &["/b"], 5)));
+        check(|_, c| {
+            c.groups.remove(&PathId::parse_unchecked("/h"));
+        });
     }
 }

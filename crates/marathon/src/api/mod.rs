@@ -8,6 +8,7 @@ mod groups;
 mod misc;
 mod pods;
 mod tasks;
+mod tracked;
 
 use crate::Marathon;
 use crate::error::HttpError;
