@@ -73,92 +73,9 @@ pub(crate) async fn answer_when_durable(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_store::{Expect, KeyValue, LeaseId, MemStore, Revision, StoreError, Txn, TxnOutcome};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Condvar, Mutex};
+    use keel_store::{GatedStore, MemStore};
+    use std::sync::Arc;
     use std::time::Duration;
-
-    /// A store whose commits wait while its gate is closed: a disk that is slow on demand.
-    struct GatedStore {
-        inner: MemStore,
-        open: Mutex<bool>,
-        opened: Condvar,
-        submitted: AtomicUsize,
-    }
-
-    impl GatedStore {
-        fn pass(&self) {
-            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-            while !*open {
-                open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
-            }
-        }
-        fn set(&self, open: bool) {
-            *self.open.lock().unwrap_or_else(|e| e.into_inner()) = open;
-            self.opened.notify_all();
-        }
-    }
-
-    impl Store for GatedStore {
-        fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
-            self.inner.get(key)
-        }
-        fn put(&self, key: &str, value: &[u8], expect: Expect) -> Result<Revision, StoreError> {
-            self.pass();
-            self.inner.put(key, value, expect)
-        }
-        fn put_with_lease(
-            &self,
-            key: &str,
-            value: &[u8],
-            expect: Expect,
-            lease: LeaseId,
-        ) -> Result<Revision, StoreError> {
-            self.pass();
-            self.inner.put_with_lease(key, value, expect, lease)
-        }
-        fn delete(&self, key: &str, expect: Expect) -> Result<Option<Revision>, StoreError> {
-            self.pass();
-            self.inner.delete(key, expect)
-        }
-        fn list(&self, prefix: &str) -> Result<Vec<KeyValue>, StoreError> {
-            self.inner.list(prefix)
-        }
-        fn txn(&self, txn: Txn) -> Result<TxnOutcome, StoreError> {
-            self.submitted.fetch_add(1, Ordering::SeqCst);
-            self.pass();
-            self.inner.txn(txn)
-        }
-        fn submit(&self, txn: Txn) -> Ticket {
-            self.submitted.fetch_add(1, Ordering::SeqCst);
-            self.inner.submit(txn)
-        }
-        fn wait(&self, ticket: Ticket) -> Result<TxnOutcome, StoreError> {
-            self.pass();
-            self.inner.wait(ticket)
-        }
-        fn watch(&self, prefix: &str, from: Revision) -> Result<keel_store::Watch, StoreError> {
-            self.inner.watch(prefix, from)
-        }
-        fn revision(&self) -> Result<Revision, StoreError> {
-            self.inner.revision()
-        }
-        fn grant_lease(&self, ttl: Duration) -> Result<LeaseId, StoreError> {
-            self.inner.grant_lease(ttl)
-        }
-        fn keep_alive(&self, lease: LeaseId) -> Result<(), StoreError> {
-            self.inner.keep_alive(lease)
-        }
-        fn revoke_lease(&self, lease: LeaseId) -> Result<(), StoreError> {
-            self.inner.revoke_lease(lease)
-        }
-        fn expire_leases(&self) -> Result<Vec<LeaseId>, StoreError> {
-            self.inner.expire_leases()
-        }
-        fn compact(&self, up_to: Revision) -> Result<(), StoreError> {
-            self.inner.compact(up_to)
-        }
-    }
 
     async fn serve(store: Arc<GatedStore>) -> (String, Marathon) {
         let clock: Arc<dyn keel_clock::Clock> = Arc::new(keel_clock::SystemClock::new());
@@ -178,16 +95,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_is_answered_once_durable_and_reads_do_not_wait_for_its_commit() {
-        let store = Arc::new(GatedStore {
-            inner: MemStore::new(Arc::new(keel_clock::SystemClock::new())),
-            open: Mutex::new(true),
-            opened: Condvar::new(),
-            submitted: AtomicUsize::new(0),
-        });
+        let store = Arc::new(GatedStore::new(MemStore::new(Arc::new(
+            keel_clock::SystemClock::new(),
+        ))));
         let (url, _m) = serve(store.clone()).await;
         let http = reqwest::Client::new();
-        store.set(false);
-        let before = store.submitted.load(Ordering::SeqCst);
+        store.set_open(false);
+        let before = store.submitted();
         let post = tokio::spawn({
             let http = http.clone();
             let url = url.clone();
@@ -199,7 +113,7 @@ mod tests {
             }
         });
         for _ in 0..10_000 {
-            if store.submitted.load(Ordering::SeqCst) > before {
+            if store.submitted() > before {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -211,7 +125,7 @@ mod tests {
         )
         .await;
         let answered_early = post.is_finished();
-        store.set(true);
+        store.set_open(true);
         let get = get.expect("a read waited behind a commit").unwrap();
         assert_eq!(get.status(), 200);
         assert!(!answered_early, "answered before its commit was durable");
@@ -227,12 +141,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_posts_each_commit_once_and_all_are_durable() {
-        let store = Arc::new(GatedStore {
-            inner: MemStore::new(Arc::new(keel_clock::SystemClock::new())),
-            open: Mutex::new(true),
-            opened: Condvar::new(),
-            submitted: AtomicUsize::new(0),
-        });
+        let store = Arc::new(GatedStore::new(MemStore::new(Arc::new(
+            keel_clock::SystemClock::new(),
+        ))));
         let (url, _m) = serve(store.clone()).await;
         let http = reqwest::Client::new();
         let rev = store.revision().unwrap();

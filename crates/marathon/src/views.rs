@@ -463,20 +463,8 @@ mod tests {
                 tasks: Vec::new(),
             };
             let view = TaskView {
-                id: task_id.clone(),
-                name: "web".into(),
-                framework: "marathon".into(),
-                agent_id: AgentId::new("agent-1").unwrap(),
-                hostname: "127.0.0.1".into(),
-                agent_ip: "127.0.0.1".parse().ok(),
-                state,
-                reason: None,
-                message: None,
-                ports: rec.ports.clone(),
-                staged_at: 1_700_000_000.0,
                 started_at: Some(1_700_000_001.0),
-                updated_at: 1_700_000_001.0,
-                healthy: Some(true),
+                ..view(&rec, state, Some(true))
             };
             st.instances.insert(rec.id.clone(), rec);
             tasks.insert(task_id, view);

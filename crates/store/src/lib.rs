@@ -10,7 +10,8 @@
 //! - leases with a TTL, measured on an injected [`keel_clock::Clock`]; revoking or expiring a
 //!   lease deletes the keys attached to it.
 //!
-//! Backends: [`RedbStore`] (durable, the default) and [`MemStore`] (tests of other crates).
+//! Backends: [`RedbStore`] (durable, the default) and [`MemStore`] (tests of other crates;
+//! [`GatedStore`] wraps it with a gate that holds commits, a disk slow on demand).
 //! Both run the same write logic (`apply`) over a small table abstraction (`tables`), and both
 //! run the [`conformance`] suite.
 //!
@@ -27,6 +28,7 @@ mod codec;
 pub mod conformance;
 mod engine;
 mod error;
+mod gated;
 mod group;
 mod kv;
 mod lease;
@@ -38,6 +40,7 @@ mod watch;
 
 pub use bench::bench_commits;
 pub use error::StoreError;
+pub use gated::GatedStore;
 pub use kv::{Expect, KeyValue, LeaseId, Revision};
 pub use mem::MemStore;
 pub use redb_store::RedbStore;

@@ -7,7 +7,7 @@ use crate::cluster::TaskObservation;
 use keel_clock::ManualClock;
 use keel_master::TaskLaunch;
 use keel_model::{Source, TaskId};
-use keel_store::MemStore;
+use keel_store::{GatedStore, MemStore};
 use std::collections::HashMap;
 
 /// 2024-01-01T00:00:00Z.
@@ -512,115 +512,22 @@ fn a_run_whose_launches_fail_backs_off_between_them() {
     );
 }
 
-/// A store whose commits wait while its gate is closed: a disk that is slow on demand.
-struct GatedStore {
-    inner: MemStore,
-    open: Mutex<bool>,
-    opened: std::sync::Condvar,
-    submitted: std::sync::atomic::AtomicUsize,
-}
-
-impl GatedStore {
-    fn pass(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-    fn set(&self, open: bool) {
-        *self.open.lock().unwrap() = open;
-        self.opened.notify_all();
-    }
-}
-
-impl Store for GatedStore {
-    fn get(&self, key: &str) -> Result<Option<keel_store::KeyValue>, keel_store::StoreError> {
-        self.inner.get(key)
-    }
-    fn put(&self, k: &str, v: &[u8], e: Expect) -> Result<u64, keel_store::StoreError> {
-        self.pass();
-        self.inner.put(k, v, e)
-    }
-    fn put_with_lease(
-        &self,
-        k: &str,
-        v: &[u8],
-        e: Expect,
-        l: keel_store::LeaseId,
-    ) -> Result<u64, keel_store::StoreError> {
-        self.pass();
-        self.inner.put_with_lease(k, v, e, l)
-    }
-    fn delete(&self, k: &str, e: Expect) -> Result<Option<u64>, keel_store::StoreError> {
-        self.pass();
-        self.inner.delete(k, e)
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<keel_store::KeyValue>, keel_store::StoreError> {
-        self.inner.list(prefix)
-    }
-    fn txn(&self, txn: Txn) -> Result<keel_store::TxnOutcome, keel_store::StoreError> {
-        self.submitted
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.pass();
-        self.inner.txn(txn)
-    }
-    fn submit(&self, txn: Txn) -> keel_store::Ticket {
-        self.submitted
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.submit(txn)
-    }
-    fn wait(
-        &self,
-        t: keel_store::Ticket,
-    ) -> Result<keel_store::TxnOutcome, keel_store::StoreError> {
-        self.pass();
-        self.inner.wait(t)
-    }
-    fn watch(&self, p: &str, from: u64) -> Result<keel_store::Watch, keel_store::StoreError> {
-        self.inner.watch(p, from)
-    }
-    fn revision(&self) -> Result<u64, keel_store::StoreError> {
-        self.inner.revision()
-    }
-    fn grant_lease(&self, ttl: Duration) -> Result<keel_store::LeaseId, keel_store::StoreError> {
-        self.inner.grant_lease(ttl)
-    }
-    fn keep_alive(&self, l: keel_store::LeaseId) -> Result<(), keel_store::StoreError> {
-        self.inner.keep_alive(l)
-    }
-    fn revoke_lease(&self, l: keel_store::LeaseId) -> Result<(), keel_store::StoreError> {
-        self.inner.revoke_lease(l)
-    }
-    fn expire_leases(&self) -> Result<Vec<keel_store::LeaseId>, keel_store::StoreError> {
-        self.inner.expire_leases()
-    }
-    fn compact(&self, up_to: u64) -> Result<(), keel_store::StoreError> {
-        self.inner.compact(up_to)
-    }
-}
-
 #[test]
 fn creating_a_job_holds_no_lock_while_its_commit_is_made_durable() {
-    use std::sync::atomic::Ordering;
     let clock = Arc::new(ManualClock::new(T0 + 5.0));
-    let store = Arc::new(GatedStore {
-        inner: MemStore::new(clock.clone()),
-        open: Mutex::new(true),
-        opened: std::sync::Condvar::new(),
-        submitted: Default::default(),
-    });
+    let store = Arc::new(GatedStore::new(MemStore::new(clock.clone())));
     let cluster = Arc::new(FakeCluster::default());
     let config = MetronomeConfig::default();
     let svc = Service::open(store.clone(), clock.clone(), cluster.clone(), config).unwrap();
-    store.set(false);
-    let before = store.submitted.load(Ordering::SeqCst);
+    store.set_open(false);
+    let before = store.submitted();
     let spec = svc.parse_job(&job("slow", every_minute("ALLOW"))).unwrap();
     let creating = std::thread::spawn({
         let svc = svc.clone();
         move || svc.create_job(spec)
     });
     for _ in 0..10_000 {
-        if store.submitted.load(Ordering::SeqCst) > before {
+        if store.submitted() > before {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -632,7 +539,7 @@ fn creating_a_job_holds_no_lock_while_its_commit_is_made_durable() {
     });
     let read = rx.recv_timeout(Duration::from_secs(20));
     let answered_early = creating.is_finished();
-    store.set(true);
+    store.set_open(true);
     assert!(read.is_ok(), "a read waited behind the commit");
     assert!(!answered_early, "answered before its commit was durable");
     creating.join().unwrap().unwrap();
