@@ -262,7 +262,9 @@ pub fn resources_with_own_ports(base: &str) -> String {
         .and_then(|v| v.parse::<usize>().ok())
     {
         Some(first) => first + (block % 40) * 100,
-        None => 33_000 + (block % 200) * 100,
+        // Below the kernel's ephemeral ports (32768..) and the agents' default range
+        // (31000-32000): a client socket must never hold a port a task is to listen on.
+        None => 21_000 + (block % 100) * 100,
     };
     format!("{base};ports:[{start}-{}]", start + 99)
 }
