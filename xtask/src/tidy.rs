@@ -62,7 +62,7 @@ const CLOCK_SEAMS: &[&str] = &[
     "crates/agent/src/images.rs",
     "crates/marathon/src/pod.rs",
     "crates/marathon/src/launch.rs",
-    "crates/marathon/src/api/deploy.rs",
+    "crates/marathon/src/deploy.rs",
     "crates/metronome/src/state.rs",
     // Timers and deadlines of I/O loops (tokio's or std's monotonic clock).
     "crates/master/src/lib.rs",

@@ -14,6 +14,7 @@
 
 mod api;
 mod container;
+mod deploy;
 mod durable;
 mod error;
 mod events;
@@ -29,6 +30,7 @@ mod service_ports;
 mod state;
 mod task_json;
 mod task_views;
+mod tracked;
 mod views;
 
 pub use error::MarathonError;

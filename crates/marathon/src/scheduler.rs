@@ -213,7 +213,9 @@ impl Marathon {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::error!(deployment = %id, "rolling back: {}", e.0.message),
+                // Gone meanwhile: nothing to roll back.
+                Err(MarathonError::DeploymentNotFound { .. }) => {}
+                Err(e) => tracing::error!(deployment = %id, "rolling back: {e}"),
             }
         }
     }

@@ -3,12 +3,11 @@
 //! `versions`).
 
 mod apps;
-mod deploy;
+mod deployments;
 mod groups;
 mod misc;
 mod pods;
 mod tasks;
-mod tracked;
 
 use crate::Marathon;
 use crate::error::HttpError;
@@ -136,8 +135,8 @@ pub(crate) fn routes(m: Marathon) -> Router {
                 .put(groups::put_rest)
                 .delete(groups::delete_rest),
         )
-        .route("/v2/deployments", get(deploy::list))
-        .route("/v2/deployments/{id}", delete(deploy::cancel))
+        .route("/v2/deployments", get(deployments::list))
+        .route("/v2/deployments/{id}", delete(deployments::cancel))
         .route("/v2/tasks", get(tasks::list))
         .route("/v2/tasks/delete", post(tasks::delete_many))
         .route("/v2/queue", get(misc::queue))
