@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod cluster;
 mod container;
 mod deploy;
 mod durable;
@@ -36,6 +37,7 @@ mod views;
 pub use error::MarathonError;
 pub use limits::Limits;
 
+use cluster::Cluster;
 use keel_clock::Clock;
 use keel_master::Master;
 use keel_store::Store;
@@ -49,7 +51,7 @@ pub struct Marathon {
 }
 
 pub(crate) struct Inner {
-    pub master: Master,
+    pub cluster: Arc<dyn Cluster>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// Lock order: `tasks` before `state` (and both before the master's).
@@ -69,7 +71,17 @@ impl Marathon {
 
     /// [`Marathon::open`] with the given ceilings on requested counts.
     pub fn open_with(master: &Master, limits: Limits) -> Result<Marathon, MarathonError> {
-        let store = master.store();
+        let cluster: Arc<dyn Cluster> = Arc::new(master.clone());
+        Marathon::open_on(cluster, master.store(), master.clock(), limits)
+    }
+
+    /// [`Marathon::open_with`] on any [`Cluster`], store and clock.
+    pub(crate) fn open_on(
+        cluster: Arc<dyn Cluster>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Result<Marathon, MarathonError> {
         let st = state::State::load(&*store)?;
         tracing::info!(
             apps = st.apps.len(),
@@ -79,9 +91,9 @@ impl Marathon {
         );
         Ok(Marathon {
             inner: Arc::new(Inner {
-                master: master.clone(),
+                cluster,
                 store,
-                clock: master.clock(),
+                clock,
                 tasks: Mutex::new(task_views::TaskViews::new()),
                 state: Mutex::new(st),
                 bus: events::Bus::new(),
@@ -152,7 +164,7 @@ impl Marathon {
     /// Marathon's task views, brought up to date. Take it before [`Marathon::lock`].
     pub(crate) fn tasks(&self) -> MutexGuard<'_, task_views::TaskViews> {
         let mut t = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        t.sync(&self.inner.master);
+        t.sync(&*self.inner.cluster);
         t
     }
 

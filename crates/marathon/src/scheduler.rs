@@ -37,7 +37,7 @@ impl Marathon {
     /// pass took (statuses that arrive meanwhile are handled and wait for the next pass), so
     /// passes over many instances cannot take the whole machine during a storm of statuses.
     pub async fn run(self) {
-        let mut statuses = self.inner.master.status_reader();
+        let mut statuses = self.inner.cluster.status_reader();
         tokio::spawn(self.clone().run_readiness());
         loop {
             let started = tokio::time::Instant::now();
@@ -277,12 +277,7 @@ impl Marathon {
         let agents = if unplaced.is_empty() {
             0
         } else {
-            self.inner
-                .master
-                .agents_view()
-                .iter()
-                .filter(|a| a.active)
-                .count() as u32
+            self.inner.cluster.active_agents()
         };
         unplaced.record(&mut st.queue, agents, now);
         Ok(())
@@ -318,14 +313,14 @@ impl Marathon {
         if batch.is_empty() {
             return Ok(());
         }
-        let results = self.inner.master.launch_tasks(batch);
+        let results = self.inner.cluster.launch_tasks(batch);
         let placed: Vec<TaskId> = results
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|l| l.task_id.clone()))
             .collect();
         let mut views: BTreeMap<TaskId, TaskView> = self
             .inner
-            .master
+            .cluster
             .task_views(&placed)
             .into_iter()
             .flatten()
@@ -378,7 +373,7 @@ impl Marathon {
         let ips: BTreeMap<TaskId, std::net::IpAddr> = if watched {
             let ids: Vec<TaskId> = statuses.iter().map(|s| s.task_id.clone()).collect();
             self.inner
-                .master
+                .cluster
                 .task_views(&ids)
                 .into_iter()
                 .flatten()
@@ -481,7 +476,7 @@ fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &PassViews<'_>) {
     let pod = !rec.tasks.is_empty();
     for task in rec.all_tasks() {
         if (pod || tasks.get(task).is_some_and(|t| !t.state.is_terminal()))
-            && let Err(e) = m.inner.master.kill_task(task, None)
+            && let Err(e) = m.inner.cluster.kill_task(task, None)
         {
             tracing::debug!(task = %task, "kill: {e}");
         }

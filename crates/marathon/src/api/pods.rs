@@ -279,7 +279,7 @@ fn kill_instances(
             w.instance(rec)?;
         }
         for t in rec.all_tasks() {
-            if let Err(e) = m.inner.master.kill_task(t, None) {
+            if let Err(e) = m.inner.cluster.kill_task(t, None) {
                 tracing::debug!(task = %t, "kill: {e}");
             }
         }

@@ -236,7 +236,7 @@ fn kill(
                     rec.goal = Goal::Decommissioned;
                     w.instance(rec)?;
                 }
-                if let Err(e) = m.inner.master.kill_task(&rec.task_id, None) {
+                if let Err(e) = m.inner.cluster.kill_task(&rec.task_id, None) {
                     tracing::debug!("kill {}: {e}", rec.task_id);
                 }
             }
