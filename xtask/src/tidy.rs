@@ -60,13 +60,9 @@ const CLOCK_SEAMS: &[&str] = &[
     "crates/agent/src/lib.rs",
     "crates/agent/src/core.rs",
     "crates/agent/src/images.rs",
-    "crates/marathon/src/pod.rs",
-    "crates/marathon/src/launch.rs",
-    "crates/marathon/src/deploy.rs",
     "crates/metronome/src/state.rs",
     // Timers and deadlines of I/O loops (tokio's or std's monotonic clock).
     "crates/master/src/lib.rs",
-    "crates/marathon/src/scheduler.rs",
     "crates/agent/src/gc.rs",
     "crates/image/src/store.rs",
     "crates/cli/src/app.rs",

@@ -1,11 +1,14 @@
-//! The only place in Keel that reads the wall clock or the monotonic clock.
+//! The only place in Keel that reads the wall clock or the monotonic clock, and that mints
+//! random ids.
 //!
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
-//! [`ManualClock`] and move time by hand.
+//! [`ManualClock`] and move time by hand, and an `Arc<dyn Ids>` so tests can use
+//! [`SeqIds`] and get the same ids every run.
 
 #![forbid(unsafe_code)]
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of time.
@@ -79,9 +82,57 @@ impl Clock for ManualClock {
     }
 }
 
+/// A source of unique ids (deployment, instance and task ids).
+pub trait Ids: Send + Sync {
+    fn uuid(&self) -> uuid::Uuid;
+}
+
+/// Random (v4) ids.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v4()
+    }
+}
+
+/// Ids in sequence from a seed: the same every run, for tests.
+#[derive(Debug)]
+pub struct SeqIds {
+    seed: u64,
+    next: AtomicU64,
+}
+
+impl SeqIds {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl Ids for SeqIds {
+    fn uuid(&self) -> uuid::Uuid {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        uuid::Uuid::from_u64_pair(self.seed, n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequential_ids_are_the_same_every_run_and_unique() {
+        let (a, b) = (SeqIds::new(7), SeqIds::new(7));
+        let first: Vec<uuid::Uuid> = (0..3).map(|_| a.uuid()).collect();
+        let second: Vec<uuid::Uuid> = (0..3).map(|_| b.uuid()).collect();
+        assert_eq!(first, second);
+        assert!(first[0] != first[1] && first[1] != first[2]);
+        assert_ne!(RandomIds.uuid(), RandomIds.uuid());
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

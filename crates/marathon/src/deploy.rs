@@ -110,7 +110,7 @@ impl Marathon {
         assign_service_ports(st, &mut change)?;
         let (changed_ids, changed_pod_ids) = (change.app_ids(), change.pod_ids());
         let (original, target) = roots(st, &change);
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = self.inner.ids.uuid().to_string();
         let p = plan(&original, &target, &change.restart, id, version.to_string())
             .map_err(MarathonError::Unplannable)?
             .with_sentenced(&change.sentenced);
@@ -264,7 +264,7 @@ impl Marathon {
         let back = rollback(
             &d.plan,
             &st.root(),
-            uuid::Uuid::new_v4().to_string(),
+            self.inner.ids.uuid().to_string(),
             version_now(self).to_string(),
         )
         .map_err(MarathonError::Unplannable)?;

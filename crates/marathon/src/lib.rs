@@ -38,7 +38,7 @@ pub use error::MarathonError;
 pub use limits::Limits;
 
 use cluster::Cluster;
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids};
 use keel_master::Master;
 use keel_store::Store;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub cluster: Arc<dyn Cluster>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Deployment, instance and task ids.
+    pub ids: Arc<dyn Ids>,
     /// Lock order: `tasks` before `state` (and both before the master's).
     pub tasks: Mutex<task_views::TaskViews>,
     pub state: Mutex<state::State>,
@@ -72,7 +74,8 @@ impl Marathon {
     /// [`Marathon::open`] with the given ceilings on requested counts.
     pub fn open_with(master: &Master, limits: Limits) -> Result<Marathon, MarathonError> {
         let cluster: Arc<dyn Cluster> = Arc::new(master.clone());
-        Marathon::open_on(cluster, master.store(), master.clock(), limits)
+        let ids = Arc::new(keel_clock::RandomIds);
+        Marathon::open_on(cluster, master.store(), master.clock(), ids, limits)
     }
 
     /// [`Marathon::open_with`] on any [`Cluster`], store and clock.
@@ -80,6 +83,7 @@ impl Marathon {
         cluster: Arc<dyn Cluster>,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
         limits: Limits,
     ) -> Result<Marathon, MarathonError> {
         let st = state::State::load(&*store)?;
@@ -94,6 +98,7 @@ impl Marathon {
                 cluster,
                 store,
                 clock,
+                ids,
                 tasks: Mutex::new(task_views::TaskViews::new()),
                 state: Mutex::new(st),
                 bus: events::Bus::new(),

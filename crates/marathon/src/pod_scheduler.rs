@@ -69,7 +69,7 @@ impl Marathon {
                 self.inner.wake.notify_one();
             }
             for _ in 0..(*n).min(crate::launch::LAUNCHES_PER_PASS) {
-                let (instance, launches) = pod.new_instance();
+                let (instance, launches) = pod.new_instance(&*self.inner.ids);
                 if launches.is_empty() {
                     continue;
                 }

@@ -40,16 +40,17 @@ impl Marathon {
         let mut statuses = self.inner.cluster.status_reader();
         tokio::spawn(self.clone().run_readiness());
         loop {
-            let started = tokio::time::Instant::now();
+            let started = self.inner.clock.monotonic();
             if let Err(e) = self.tick() {
                 tracing::error!("marathon scheduler: {e}");
             }
-            let rest = (started.elapsed() * PASS_REST).min(MAX_REST);
-            let until = tokio::time::Instant::now() + rest;
+            let took = self.inner.clock.monotonic().saturating_sub(started);
+            let rest = tokio::time::sleep((took * PASS_REST).min(MAX_REST));
+            tokio::pin!(rest);
             loop {
                 tokio::select! {
                     b = statuses.next(STATUS_BATCH) => self.received(b),
-                    _ = tokio::time::sleep_until(until) => break,
+                    _ = &mut rest => break,
                 }
             }
             tokio::select! {
@@ -302,7 +303,7 @@ impl Marathon {
                 self.inner.wake.notify_one();
             }
             for _ in 0..(*n).min(launch::LAUNCHES_PER_PASS) {
-                let (instance, task) = launch::new_ids(app);
+                let (instance, task) = launch::new_ids(app, &*self.inner.ids);
                 let Ok(task_id) = TaskId::new(task) else {
                     continue;
                 };
