@@ -31,6 +31,10 @@ mod service_ports;
 mod state;
 mod task_json;
 mod task_views;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod tracked;
 mod views;
 
