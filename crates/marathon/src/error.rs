@@ -32,6 +32,9 @@ pub enum MarathonError {
     /// The change breaks a rule (Keel's limits, ...).
     #[error("{0}")]
     Invalid(Validation),
+    /// A write's transaction failed to become durable (the state was recovered).
+    #[error("persisting the change: {reason}")]
+    NotDurable { reason: String },
     /// No service port is left to assign.
     #[error(transparent)]
     Ports(#[from] crate::service_ports::PortRangeExhausted),
@@ -55,7 +58,9 @@ impl From<MarathonError> for HttpError {
             MarathonError::DeploymentNotFound { id } => ApiErrorBody::deployment_not_found(&id),
             MarathonError::Invalid(v) => v.into(),
             MarathonError::Unplannable(e) => return e.into(),
-            MarathonError::Ports(e) => ApiErrorBody::new(500, e.to_string()),
+            e @ (MarathonError::Ports(_) | MarathonError::NotDurable { .. }) => {
+                ApiErrorBody::new(500, e.to_string())
+            }
             e @ (MarathonError::Store(_)
             | MarathonError::Corrupt { .. }
             | MarathonError::Plan(_)) => {
