@@ -672,3 +672,68 @@ fn a_new_leader_recovers_instances_and_deployments_from_the_store() {
     assert_eq!(again.deployments(), 1);
     assert!(h.clock_secs() > T0);
 }
+
+#[test]
+fn a_group_deploys_a_dependency_before_the_apps_that_need_it() {
+    let h = Harness::new();
+    h.ok(
+        "POST",
+        "/v2/groups",
+        json!({"id": "/g", "apps": [
+            app_with("/g/front", 1, json!({"dependencies": ["/g/db"]})),
+            app("/g/db", 1),
+        ]}),
+        201,
+    );
+    check(
+        &passes(&h, Some(true)),
+        expect![[r#"
+            launch /g/db#1
+            --
+            launch /g/front#1
+        "#]],
+    );
+}
+
+#[test]
+fn a_deployments_launches_wait_out_the_backoff_too() {
+    let backoff = json!({"backoffSeconds": 10, "backoffFactor": 1.0});
+    let h = Harness::new();
+    h.ok("POST", "/v2/apps", app_with("/b", 1, backoff), 201);
+    assert_eq!(h.tick(), "");
+    check(
+        &h.tick(),
+        expect![[r#"
+            launch /b#1
+        "#]],
+    );
+    // It fails before it ever runs: the deployment goes on, but only after the delay.
+    h.set("/b#1", TaskState::Failed, None);
+    assert_eq!(h.tick(), "");
+    assert_eq!(h.deployments(), 1);
+    h.advance(9.0);
+    assert_eq!(h.tick(), "");
+    h.advance(1.0);
+    check(
+        &h.tick(),
+        expect![[r#"
+            launch /b#2
+        "#]],
+    );
+    h.start_all(None);
+    h.tick();
+    assert_eq!(h.deployments(), 0);
+}
+
+#[test]
+fn scaling_a_running_app_up_launches_only_the_new_instances() {
+    let h = running(app("/up", 2));
+    h.ok("PUT", "/v2/apps/up", json!({"instances": 4}), 200);
+    check(
+        &passes(&h, Some(true)),
+        expect![[r#"
+            launch /up#3
+            launch /up#4
+        "#]],
+    );
+}
