@@ -74,10 +74,9 @@ fn a_new_app_launches_its_instances_and_its_deployment_finishes() {
 #[test]
 fn a_write_to_an_app_a_deployment_holds_is_409_with_the_deployments() {
     let h = Harness::new();
-    let v = h.ok("POST", "/v2/apps", app("/web", 2), 201);
+    h.ok("POST", "/v2/apps", app("/web", 2), 201);
     let (_, deployments) = h.send("GET", "/v2/deployments", None);
     let id = deployments[0]["id"].clone();
-    let _ = v;
     let (code, body) = h.send("PUT", "/v2/apps/web", Some(json!({"instances": 5})));
     assert_eq!(code, 409, "{body}");
     assert_eq!(body["deployments"], json!([{"id": id}]));
