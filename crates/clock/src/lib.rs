@@ -1,7 +1,9 @@
-//! The only place in Keel that reads the wall clock or the monotonic clock.
+//! The only place in Keel that reads the wall clock or the monotonic clock, and that makes
+//! random ids.
 //!
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
-//! [`ManualClock`] and move time by hand.
+//! [`ManualClock`] and move time by hand, and an `Arc<dyn Ids>` so tests can use
+//! [`SeqIds`] and get the same ids on every run.
 
 #![forbid(unsafe_code)]
 
@@ -79,6 +81,60 @@ impl Clock for ManualClock {
     }
 }
 
+/// A source of unique ids (UUIDs).
+pub trait Ids: Send + Sync {
+    /// A new id, different from every id this source handed out before.
+    fn uuid(&self) -> uuid::Uuid;
+}
+
+/// Random version 4 UUIDs (the real source).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v4()
+    }
+}
+
+/// Deterministic ids for tests: the same seed gives the same sequence, shaped as version 4
+/// UUIDs.
+#[derive(Debug)]
+pub struct SeqIds {
+    seed: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl SeqIds {
+    /// A sequence determined by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+/// SplitMix64's output function: spreads a counter over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Ids for SeqIds {
+    fn uuid(&self) -> uuid::Uuid {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let hi = mix(self.seed ^ mix(n));
+        let lo = mix(hi ^ n);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&hi.to_be_bytes());
+        bytes[8..].copy_from_slice(&lo.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +154,25 @@ mod tests {
         let a = c.monotonic();
         assert!(c.monotonic() >= a);
         assert!(c.unix_secs() > 1.7e9);
+    }
+
+    #[test]
+    fn seq_ids_repeat_per_seed_and_never_within_one() {
+        let (a, b) = (SeqIds::new(7), SeqIds::new(7));
+        let first: Vec<_> = (0..100).map(|_| a.uuid()).collect();
+        let again: Vec<_> = (0..100).map(|_| b.uuid()).collect();
+        assert_eq!(first, again);
+        let unique: std::collections::BTreeSet<_> = first.iter().collect();
+        assert_eq!(unique.len(), first.len());
+        assert_ne!(SeqIds::new(8).uuid(), first[0]);
+        assert!(first.iter().all(|u| u.get_version_num() == 4));
+    }
+
+    #[test]
+    fn random_ids_are_v4_and_distinct() {
+        let ids = RandomIds;
+        let (a, b) = (ids.uuid(), ids.uuid());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 4);
     }
 }
