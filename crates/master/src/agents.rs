@@ -59,14 +59,13 @@ impl Core {
         self.allocator.set_agent_active(&id, true);
         let generation = self.next_generation;
         self.next_generation += 1;
-        let conn = Conn { tx, generation };
-        let last_seen = self.clock.monotonic();
+        self.io.conns.insert(id.clone(), Conn { tx, generation });
+        let last_seen = self.io.clock.monotonic();
         self.agents.insert(
             id.clone(),
             AgentEntry {
                 rec,
                 last_seen,
-                conn: Some(conn),
                 recovered: false,
             },
         );
@@ -97,7 +96,7 @@ impl Core {
 
     fn check_not_connected(&self, id: &AgentId, endpoint: &str) -> Result<(), MasterError> {
         if let Some(a) = self.agents.get(id) {
-            let live = a.conn.as_ref().is_some_and(|c| !c.tx.is_closed());
+            let live = self.io.conns.get(id).is_some_and(|c| !c.tx.is_closed());
             if live && a.rec.endpoint != endpoint {
                 return Err(MasterError::AgentConnected {
                     id: id.clone(),
@@ -190,17 +189,21 @@ impl Core {
 
     /// The agent's event stream closed; only the connection of `generation` is dropped.
     pub fn disconnect(&mut self, id: &AgentId, generation: u64) {
-        if let Some(a) = self.agents.get_mut(id)
-            && a.conn.as_ref().is_some_and(|c| c.generation == generation)
+        if self.agents.contains_key(id)
+            && self
+                .io
+                .conns
+                .get(id)
+                .is_some_and(|c| c.generation == generation)
         {
-            a.conn = None;
+            self.io.conns.remove(id);
             tracing::info!(agent = %id, "agent disconnected");
         }
     }
 
     /// Records a heartbeat from `id`.
     pub fn heartbeat(&mut self, id: &AgentId) -> Result<(), MasterError> {
-        let now = self.clock.monotonic();
+        let now = self.io.clock.monotonic();
         let a = self
             .agents
             .get_mut(id)
@@ -211,7 +214,7 @@ impl Core {
 
     /// Marks agents silent past the timeout unreachable, and their tasks TASK_UNREACHABLE.
     pub fn tick(&mut self) -> Result<(), MasterError> {
-        let now = self.clock.monotonic();
+        let now = self.io.clock.monotonic();
         let timeout = self.config.agent_timeout;
         let silent: Vec<AgentId> = self
             .agents
@@ -234,8 +237,8 @@ impl Core {
         };
         a.rec.status = AgentStatus::Unreachable;
         a.rec.unreachable_time = Some(now);
-        a.conn = None;
         let rec = a.rec.clone();
+        self.io.conns.remove(id);
         self.save_agent(&rec)?;
         self.allocator.set_agent_active(id, false);
         tracing::warn!(agent = %id, "agent is unreachable");
@@ -259,7 +262,7 @@ impl Core {
 
     /// Queues `ev` on the agent's stream, if connected.
     pub(crate) fn send(&self, id: &AgentId, ev: MasterEvent) -> bool {
-        match self.agents.get(id).and_then(|a| a.conn.as_ref()) {
+        match self.io.conns.get(id) {
             Some(c) => c.tx.send(ev).is_ok(),
             None => false,
         }

@@ -554,7 +554,7 @@ fn statuses_and_containers_are_shaped_as_mesos_shows_them() {
         }),
         volumes: Vec::new(),
     };
-    let launched = h.core.launch_batch(vec![
+    let launched = h.core.launch_tasks(vec![
         container_task("web", "marathon", Some(docker)),
         container_task("pull", "marathon", Some(ucr)),
         container_task("plain", "marathon", None),
@@ -617,7 +617,7 @@ fn completed_tasks_are_bounded_per_framework_in_memory_and_in_the_store() {
     let finish = |h: &mut Harness, id: String, fw: &str| {
         let t = TaskId::new(&id).unwrap();
         h.core
-            .launch_batch(vec![container_task(&id, fw, None)])
+            .launch_tasks(vec![container_task(&id, fw, None)])
             .pop()
             .unwrap()
             .unwrap();
