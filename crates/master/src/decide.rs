@@ -33,7 +33,7 @@ pub(crate) struct Outbox {
 /// is placed whole on one agent or not at all.
 #[derive(Debug, Clone)]
 pub enum LaunchUnit {
-    Task(TaskLaunch),
+    Task(Box<TaskLaunch>),
     Group(Vec<TaskLaunch>),
 }
 
@@ -115,7 +115,7 @@ pub(crate) fn check_unit<'a>(
 /// scope. `None` for an empty group.
 fn placement_request(unit: &LaunchUnit, fid: &FrameworkId) -> Option<PlacementRequest> {
     let (first, resources, ports) = match unit {
-        LaunchUnit::Task(l) => (l, l.resources.clone(), l.ports.clone()),
+        LaunchUnit::Task(l) => (&**l, l.resources.clone(), l.ports.clone()),
         LaunchUnit::Group(g) => (
             g.first()?,
             g.iter()
@@ -204,7 +204,7 @@ fn unit_records(
             }
             let (resources, ports) = (p.resources.clone(), p.host_ports.clone());
             Ok(vec![staging_record(
-                l,
+                *l,
                 fid.clone(),
                 p.agent_id.clone(),
                 resources,

@@ -56,7 +56,10 @@ impl Core {
         &mut self,
         launches: Vec<TaskLaunch>,
     ) -> Vec<Result<LaunchResponse, MasterError>> {
-        let units = launches.into_iter().map(LaunchUnit::Task).collect();
+        let units = launches
+            .into_iter()
+            .map(|l| LaunchUnit::Task(Box::new(l)))
+            .collect();
         self.launch_units(units)
             .into_iter()
             .map(|r| {
