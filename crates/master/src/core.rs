@@ -115,6 +115,25 @@ pub struct Core {
     pub(crate) state: State,
 }
 
+impl State {
+    /// A master's state with no agents, tasks or frameworks yet.
+    pub(crate) fn new(config: MasterConfig, info: MasterInfo, start_time: f64) -> Self {
+        State {
+            config,
+            info,
+            start_time,
+            agents: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            frameworks: BTreeMap::new(),
+            allocator: Allocator::new(),
+            counters: Counters::default(),
+            next_generation: 1,
+            terminal_tasks: BTreeMap::new(),
+            changes: Default::default(),
+        }
+    }
+}
+
 impl std::ops::Deref for Core {
     type Target = State;
     fn deref(&self) -> &State {
@@ -161,19 +180,7 @@ impl Core {
             }
         };
         let (events, _) = broadcast::channel(4096);
-        let state = State {
-            start_time: clock.unix_secs(),
-            config,
-            info,
-            agents: BTreeMap::new(),
-            tasks: BTreeMap::new(),
-            frameworks: BTreeMap::new(),
-            allocator: Allocator::new(),
-            counters: Counters::default(),
-            next_generation: 1,
-            terminal_tasks: BTreeMap::new(),
-            changes: Default::default(),
-        };
+        let state = State::new(config, info, clock.unix_secs());
         let io = Io {
             store,
             clock,

@@ -124,4 +124,6 @@ impl Master {
 }
 
 #[cfg(test)]
+mod decide_tests;
+#[cfg(test)]
 mod tests;
