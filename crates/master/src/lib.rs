@@ -17,6 +17,7 @@ mod group_commit;
 mod http;
 mod json_errors;
 mod launch;
+mod membership;
 mod records;
 mod security;
 mod status_feed;
