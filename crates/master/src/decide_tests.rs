@@ -503,3 +503,138 @@ fn placement_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+fn registration(hostname: &str) -> keel_api::internal::RegisterAgent {
+    keel_api::internal::RegisterAgent {
+        agent_id: None,
+        hostname: hostname.into(),
+        endpoint: "http://h0:5051".into(),
+        resources: Resources::parse("cpus:2;mem:1024").unwrap(),
+        attributes: Attributes::default(),
+        version: "1.11.0".into(),
+        tasks: Vec::new(),
+    }
+}
+
+#[test]
+fn a_reregistration_keeps_the_first_time_and_notices_a_new_hostname() {
+    use crate::membership;
+    let mut st = state(10);
+    let id = membership::new_agent_id(&st).unwrap();
+    let (rec, renamed) = membership::registration(&st, &id, &registration("h0"), NOW);
+    assert_eq!((rec.registered_time, rec.reregistered_time), (NOW, None));
+    assert!(!renamed);
+    let (generation, out) = membership::apply_registration(&mut st, rec, renamed, Duration::ZERO);
+    assert!(matches!(&out.sends[..], [(a, MasterEvent::Registered { .. })] if a == &id));
+    assert_eq!(st.counters.slave_registrations, 1);
+    launch(&mut st, vec![lone(task("web.1", 0.5, vec![]))]);
+    let cursor = st.changes.head();
+
+    let (rec, renamed) = membership::registration(&st, &id, &registration("h0-new"), NOW + 5.0);
+    assert_eq!(
+        (rec.registered_time, rec.reregistered_time),
+        (NOW, Some(NOW + 5.0))
+    );
+    assert!(renamed);
+    let (again, _) = membership::apply_registration(&mut st, rec, renamed, Duration::ZERO);
+    assert!(again > generation);
+    assert_eq!(st.counters.slave_reregistrations, 1);
+    let changed = st.changes.since(cursor).unwrap().changed.len();
+    assert_eq!(changed, 1, "the task's view carries the new hostname");
+}
+
+#[test]
+fn tasks_an_agent_does_not_report_are_relaunched_if_staging_else_lost() {
+    use crate::membership::{self, Reported};
+    let mut st = state(10);
+    let agent = add_agent(&mut st, 0);
+    launch(
+        &mut st,
+        vec![
+            lone(task("staging.1", 0.1, vec![])),
+            lone(task("running.1", 0.1, vec![])),
+            lone(task("reported.1", 0.1, vec![])),
+        ],
+    );
+    let running = TaskId::new("running.1").unwrap();
+    let reported = TaskId::new("reported.1").unwrap();
+    record(
+        &mut st,
+        vec![
+            status(&running, TaskState::Running, "u1"),
+            status(&reported, TaskState::Running, "u2"),
+        ],
+    );
+    let seen = [reported.clone()].into_iter().collect();
+    let (out, lost) = membership::unreported(&st, &agent, &seen, NOW);
+    assert!(
+        matches!(&out.sends[..], [(_, MasterEvent::Launch { task, .. })] if task.id.as_str() == "staging.1")
+    );
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        (&lost[0].task_id, lost[0].state),
+        (&running, TaskState::Lost)
+    );
+    assert_eq!(lost[0].source, Source::SourceMaster);
+
+    // A task the master does not know is adopted unless it ended; a known one is kept.
+    let t = |id: &str, state| {
+        AgentTask {
+            spec: st.tasks[&reported].spec.clone(),
+            state,
+            container_id: None,
+        }
+        .with_id(id)
+    };
+    assert!(matches!(
+        membership::reported(&st, &agent, &t("new.1", TaskState::Running), NOW),
+        Reported::Adopt
+    ));
+    assert!(matches!(
+        membership::reported(&st, &agent, &t("new.2", TaskState::Finished), NOW),
+        Reported::Keep
+    ));
+    assert!(matches!(
+        membership::reported(&st, &agent, &t("reported.1", TaskState::Running), NOW),
+        Reported::Keep
+    ));
+}
+
+trait WithId {
+    fn with_id(self, id: &str) -> Self;
+}
+
+impl WithId for AgentTask {
+    fn with_id(mut self, id: &str) -> Self {
+        self.spec.id = TaskId::new(id).unwrap();
+        self
+    }
+}
+
+#[test]
+fn a_silent_agent_becomes_unreachable_with_its_live_tasks() {
+    use crate::membership;
+    let mut st = state(10);
+    let agent = add_agent(&mut st, 0);
+    launch(&mut st, vec![lone(task("web.1", 0.5, vec![]))]);
+    let timeout = st.config.agent_timeout;
+    assert!(membership::silent_agents(&st, timeout).is_empty());
+    assert_eq!(
+        membership::silent_agents(&st, timeout + Duration::from_secs(1)),
+        vec![agent.clone()]
+    );
+    let (rec, statuses) = membership::unreachable(&st, &agent, NOW).unwrap();
+    assert_eq!(rec.status, AgentStatus::Unreachable);
+    assert_eq!(rec.unreachable_time, Some(NOW));
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0].state, TaskState::Unreachable);
+    assert_eq!(
+        st.agents[&agent].rec.status,
+        AgentStatus::Active,
+        "not before it is durable"
+    );
+    membership::apply_unreachable(&mut st, rec);
+    assert_eq!(st.agents[&agent].rec.status, AgentStatus::Unreachable);
+    assert_eq!(st.allocator.is_active(&agent), Some(false));
+    assert!(membership::silent_agents(&st, timeout * 2).is_empty());
+}
