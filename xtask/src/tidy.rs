@@ -53,8 +53,6 @@ const CLOCK_CALLS: &[&str] = &[
 const CLOCK_SEAMS: &[&str] = &[
     "crates/clock/src/",
     // Random ids (task, container, deployment, master and cluster ids; status uuids).
-    "crates/master/src/tasks.rs",
-    "crates/master/src/core.rs",
     "crates/agent/src/launcher.rs",
     "crates/agent/src/volumes.rs",
     "crates/agent/src/lib.rs",
@@ -62,7 +60,6 @@ const CLOCK_SEAMS: &[&str] = &[
     "crates/agent/src/images.rs",
     "crates/metronome/src/state.rs",
     // Timers and deadlines of I/O loops (tokio's or std's monotonic clock).
-    "crates/master/src/lib.rs",
     "crates/agent/src/gc.rs",
     "crates/image/src/store.rs",
     "crates/cli/src/app.rs",

@@ -150,4 +150,23 @@ mod tests {
         assert!(c.monotonic() >= a);
         assert!(c.unix_secs() > 1.7e9);
     }
+
+    #[test]
+    fn seq_ids_repeat_per_seed_and_never_within_one() {
+        let (a, b) = (SeqIds::new(7), SeqIds::new(7));
+        let first: Vec<_> = (0..100).map(|_| a.uuid()).collect();
+        let again: Vec<_> = (0..100).map(|_| b.uuid()).collect();
+        assert_eq!(first, again);
+        let unique: std::collections::BTreeSet<_> = first.iter().collect();
+        assert_eq!(unique.len(), first.len());
+        assert_ne!(SeqIds::new(8).uuid(), first[0]);
+    }
+
+    #[test]
+    fn random_ids_are_v4_and_distinct() {
+        let ids = RandomIds;
+        let (a, b) = (ids.uuid(), ids.uuid());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 4);
+    }
 }
