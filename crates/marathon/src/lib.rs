@@ -30,6 +30,8 @@ mod state;
 mod task_json;
 mod task_views;
 mod views;
+#[cfg(test)]
+mod wire_tests;
 
 pub use error::MarathonError;
 pub use limits::Limits;

@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Timestamp};
 use keel_deploy::{DeploymentPlan, RootGroup, conflicts, plan, rollback};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A requested change of the whole app/group set. Apps and pods remember which ids the
@@ -242,12 +241,12 @@ fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError
 /// `GET /v2/deployments`.
 pub(crate) async fn list(AxState(m): AxState<Marathon>) -> Response {
     let st = m.lock();
-    let v: Vec<Value> = st
+    let v: Vec<_> = st
         .deployments
         .iter()
         .map(crate::views::deployment_json)
         .collect();
-    json_response(StatusCode::OK, &Value::Array(v))
+    json_response(StatusCode::OK, &v)
 }
 
 /// `DELETE /v2/deployments/{id}`: roll back (a new deployment), or with `force` just stop.

@@ -6,15 +6,16 @@ use super::deploy::Change;
 use super::{Params, deployment_result, flag, json_response, param, params};
 use crate::Marathon;
 use crate::error::HttpError;
+use crate::task_json::TaskJson;
 use crate::views::task_json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keel_api::marathon::views::{TaskBody, TasksBody};
 use keel_api::marathon::{ApiErrorBody, PathId, task_id};
 use keel_deploy::Goal;
 use keel_model::TaskState;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `GET /v2/tasks` (`status=running|staging` filters).
@@ -39,11 +40,11 @@ pub(crate) async fn list(
                         || (w == "staging" && state == "TASK_STAGING")
                 });
             if keep {
-                out.push(task_json(r, t, Some(app)));
+                out.push(TaskJson::new(r, t, Some(app)));
             }
         }
     }
-    json_response(StatusCode::OK, &json!({"tasks": out}))
+    json_response(StatusCode::OK, &TasksBody { tasks: out })
 }
 
 /// Whether the client asks for `text/plain` and not for JSON.
@@ -244,11 +245,10 @@ fn kill(
     }
     w.commit(&*m.inner.store)?;
     m.inner.wake.notify_one();
-    let body: Value = match killed.first() {
-        Some(t) if single => json!({"task": t}),
-        _ => json!({"tasks": killed}),
-    };
-    Ok(json_response(StatusCode::OK, &body))
+    if single && let Some(task) = killed.first() {
+        return Ok(json_response(StatusCode::OK, &TaskBody { task }));
+    }
+    Ok(json_response(StatusCode::OK, &TasksBody { tasks: killed }))
 }
 
 #[cfg(test)]
