@@ -30,8 +30,6 @@ mod state;
 mod task_json;
 mod task_views;
 mod views;
-#[cfg(test)]
-mod wire_tests;
 
 pub use error::MarathonError;
 pub use limits::Limits;
@@ -164,3 +162,6 @@ impl Marathon {
         self.inner.clock.unix_secs()
     }
 }
+
+#[cfg(test)]
+mod wire_tests;
