@@ -95,13 +95,9 @@ pub struct RunSpec {
     pub networks: Vec<Network>,
 }
 
-/// An environment value: a string, or a reference to a secret named in `run.secrets`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvValue {
-    Value(String),
-    Secret { secret: String },
-}
+/// An environment value: a string, or a reference to a secret named in `run.secrets`
+/// (the same shape as Marathon's).
+pub use crate::marathon::spec::EnvValue;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placement {
