@@ -2,8 +2,8 @@
 //! every Rust module starts with a `//!` doc; the pure crates (and `keel-api`) depend on
 //! nothing that does I/O, on the resolved dependency graph and on the source text, and
 //! never `unwrap()` outside tests; crates without unsafe code forbid it; the clock, the
-//! global RNG and random ids are read only in the seams that own them; Marathon and the
-//! master build no JSON with `json!` outside tests.
+//! global RNG and random ids are read only in the seams that own them; Marathon, Metronome
+//! and the master build no JSON with `json!` outside tests.
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};
@@ -280,7 +280,7 @@ pub fn clock_seams(root: &Path) -> Vec<String> {
 
 /// Crates whose wire JSON lives in `keel-api` as typed structs: no `json!` in their
 /// library code.
-const WIRE_JSON_CRATES: &[&str] = &["keel-marathon", "keel-master"];
+const WIRE_JSON_CRATES: &[&str] = &["keel-marathon", "keel-master", "keel-metronome"];
 
 /// `json!` only in tests of [`WIRE_JSON_CRATES`]: their responses and events are built from
 /// the typed structs of `keel-api`, the one home of the wire field names.

@@ -298,7 +298,7 @@ pub struct ZookeeperConfigView {
 }
 
 /// `{"value": n}` of a Dropwizard gauge.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Gauge {
     pub value: usize,
 }
@@ -315,7 +315,7 @@ pub struct Gauges {
 }
 
 /// An empty JSON object.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Empty {}
 
 /// `GET /metrics` (Dropwizard's shape; only gauges are filled).
