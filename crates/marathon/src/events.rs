@@ -178,7 +178,7 @@ pub mod render {
         HealthChanged, InstanceChanged, Plan, PlanApp, PlanGroup, PlanPod, PlanStep, StatusUpdate,
     };
     use keel_api::marathon::views::{ActionRef, StepRef};
-    use keel_api::marathon::{AppDefinition, IpAddress, format_ts};
+    use keel_api::marathon::{AppDefinition, format_ts};
     use keel_deploy::{DeploymentPlan, RootGroup, RunSpecKind};
     use keel_model::TaskStatus;
     use serde::Serialize;
@@ -344,10 +344,7 @@ pub mod render {
             message: s.message.as_deref().unwrap_or_default(),
             app_id: rec.run_spec.to_string(),
             host: &rec.hostname,
-            ip_addresses: ip
-                .map(|ip| IpAddress::new(&ip.to_string()))
-                .into_iter()
-                .collect(),
+            ip_addresses: crate::task_json::ip_addresses(ip),
             ports: &rec.ports,
             version: &rec.version,
         };

@@ -77,7 +77,7 @@ fn active(t: Option<&TaskView>) -> bool {
 
 /// One task in Marathon's shape.
 pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDefinition>) -> Value {
-    serde_json::to_value(TaskJson::new(rec, t, app)).unwrap_or(Value::Null)
+    serde_json::to_value(crate::task_json::task_ref(rec, t, app)).unwrap_or(Value::Null)
 }
 
 /// The tasks of an app that are shown: every instance whose task is known and active.
@@ -144,7 +144,7 @@ fn app_extras<'a>(
     });
     let tasks = e.tasks.then(|| {
         mine.iter()
-            .map(|(r, t)| TaskJson::new(r, *t, Some(app)))
+            .map(|(r, t)| crate::task_json::task_ref(r, *t, Some(app)))
             .collect()
     });
     let last_task_failure = if e.last_task_failure {
@@ -384,7 +384,8 @@ mod tests {
         ];
         for t in &views {
             for a in [Some(&app), None] {
-                let bytes = serde_json::to_vec(&TaskJson::new(&rec, t.as_ref(), a)).unwrap();
+                let bytes =
+                    serde_json::to_vec(&crate::task_json::task_ref(&rec, t.as_ref(), a)).unwrap();
                 let value = serde_json::to_vec(&task_value(&rec, t.as_ref(), a)).unwrap();
                 assert_eq!(
                     String::from_utf8_lossy(&bytes),

@@ -293,7 +293,7 @@ impl<P: Serialize> Emitted<'_, P> {
 /// The payloads of the events Keel's Marathon emits, borrowed from its state.
 pub mod emitted {
     use super::super::app::AppDefinition;
-    use super::super::task::IpAddress;
+    use super::super::task::IpRef;
     use super::super::views::StepRef;
     use serde::Serialize;
 
@@ -324,7 +324,7 @@ pub mod emitted {
         pub message: &'a str,
         pub app_id: String,
         pub host: &'a str,
-        pub ip_addresses: Vec<IpAddress>,
+        pub ip_addresses: Vec<IpRef>,
         pub ports: &'a [u64],
         pub version: &'a str,
     }

@@ -173,7 +173,7 @@ pub(crate) async fn get_rest(
             let st = m.lock();
             let app = st.apps.get(&id).ok_or_else(|| not_found(&id))?;
             let list: Vec<TaskJson<'_>> = crate::views::app_tasks(&st, &id, &tasks)
-                .map(|(r, t)| TaskJson::new(r, t, Some(app)))
+                .map(|(r, t)| crate::task_json::task_ref(r, t, Some(app)))
                 .collect();
             Ok(json_response(StatusCode::OK, &TasksBody { tasks: list }))
         }

@@ -6,7 +6,6 @@ use super::deploy::Change;
 use super::{Params, deployment_result, flag, json_response, param, params};
 use crate::Marathon;
 use crate::error::HttpError;
-use crate::task_json::TaskJson;
 use crate::views::task_json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -40,7 +39,7 @@ pub(crate) async fn list(
                         || (w == "staging" && state == "TASK_STAGING")
                 });
             if keep {
-                out.push(TaskJson::new(r, t, Some(app)));
+                out.push(crate::task_json::task_ref(r, t, Some(app)));
             }
         }
     }
