@@ -83,109 +83,6 @@ impl Core {
         o
     }
 
-    /// `/metrics/snapshot`: a flat object of numbers.
-    fn old_metrics(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: f64| {
-            m.insert(k.into(), json!(v));
-        };
-        put("master/elected", 1.0);
-        put("master/uptime_secs", self.now() - self.start_time);
-        let active = self
-            .agents
-            .keys()
-            .filter(|id| self.agent_active(id))
-            .count() as f64;
-        let connected = self.agents.values().filter(|a| a.conn.is_some()).count() as f64;
-        let unreachable = self
-            .agents
-            .values()
-            .filter(|a| a.rec.status == AgentStatus::Unreachable)
-            .count() as f64;
-        let total = self.agents.len() as f64;
-        put("master/slaves_active", active);
-        put("master/slaves_inactive", total - active);
-        put("master/slaves_connected", connected);
-        put("master/slaves_disconnected", total - connected);
-        put("master/slaves_unreachable", unreachable);
-        put(
-            "master/slave_registrations",
-            self.counters.slave_registrations as f64,
-        );
-        put(
-            "master/slave_reregistrations",
-            self.counters.slave_reregistrations as f64,
-        );
-        put("master/frameworks_active", self.frameworks.len() as f64);
-        put("master/frameworks_connected", self.frameworks.len() as f64);
-        put("master/frameworks_inactive", 0.0);
-        put("master/frameworks_disconnected", 0.0);
-        put(
-            "master/valid_status_updates",
-            self.counters.valid_status_updates as f64,
-        );
-        put(
-            "master/invalid_status_updates",
-            self.counters.invalid_status_updates as f64,
-        );
-        // Keel: statuses the schedulers beside the master (Marathon, Metronome) lost
-        // because they fell more than the status feed's capacity behind.
-        put(
-            "keel/internal_status_updates_missed",
-            self.feed.missed() as f64,
-        );
-        for (state, key) in [
-            (TaskState::Staging, "master/tasks_staging"),
-            (TaskState::Starting, "master/tasks_starting"),
-            (TaskState::Running, "master/tasks_running"),
-            (TaskState::Killing, "master/tasks_killing"),
-            (TaskState::Unreachable, "master/tasks_unreachable"),
-        ] {
-            put(
-                key,
-                self.tasks.values().filter(|t| t.state == state).count() as f64,
-            );
-        }
-        for (state, key) in [
-            ("TASK_FINISHED", "master/tasks_finished"),
-            ("TASK_FAILED", "master/tasks_failed"),
-            ("TASK_KILLED", "master/tasks_killed"),
-            ("TASK_LOST", "master/tasks_lost"),
-            ("TASK_ERROR", "master/tasks_error"),
-            ("TASK_DROPPED", "master/tasks_dropped"),
-            ("TASK_GONE", "master/tasks_gone"),
-            ("TASK_GONE_BY_OPERATOR", "master/tasks_gone_by_operator"),
-        ] {
-            put(
-                key,
-                self.counters.terminal.get(state).copied().unwrap_or(0) as f64,
-            );
-        }
-        let mut total_r = Resources::new();
-        let mut used_r = Resources::new();
-        let used_by = self.used_by_agent();
-        for a in self
-            .agents
-            .values()
-            .filter(|a| self.agent_active(&a.rec.id))
-        {
-            total_r = total_r.add(&a.rec.resources);
-            if let Some(u) = used_by.get(&a.rec.id) {
-                used_r = used_r.add(u);
-            }
-        }
-        for name in ["cpus", "gpus", "mem", "disk"] {
-            let (t, u) = (total_r.scalar(name), used_r.scalar(name));
-            put(&format!("master/{name}_total"), t);
-            put(&format!("master/{name}_used"), u);
-            put(
-                &format!("master/{name}_percent"),
-                if t > 0.0 { u / t } else { 0.0 },
-            );
-        }
-        m
-    }
-
     fn old_recovered(&self) -> Vec<Value> {
         self.agents
             .values()
@@ -269,9 +166,29 @@ fn the_summary_is_the_json_it_was() {
 #[test]
 fn metrics_and_recovered_agents_are_the_json_they_were() {
     let (core, store, clock) = core(None);
-    let new = serde_json::to_value(core.metrics_json()).unwrap();
-    assert_eq!(new, Value::Object(core.old_metrics()));
+    let snapshot = core.metrics_json();
+    let new = serde_json::to_value(&snapshot).unwrap();
+    // Each number as `json!` rendered it into the map before (NaN as null too).
+    let old: Map<String, Value> = snapshot
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    assert_eq!(
+        serde_json::to_string(&new).unwrap(),
+        Value::Object(old).to_string()
+    );
     assert_eq!(new["master/tasks_running"], 2.0);
+    assert_eq!(new["master/slaves_active"], 2.0);
+    let odd = MetricsSnapshot::from([
+        ("a".into(), f64::NAN),
+        ("b".into(), 1.0),
+        ("c".into(), 0.25),
+    ]);
+    let old: Map<String, Value> = odd.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    assert_eq!(
+        serde_json::to_string(&odd).unwrap(),
+        Value::Object(old).to_string()
+    );
     let config = core.config.clone();
     drop(core);
     let core = Core::open(store, clock, config).unwrap();
