@@ -2,10 +2,12 @@
 //! written once for both schedulers: fetch URIs, placement constraints, Docker parameters,
 //! host volumes and the literal part of an environment.
 
-use crate::marathon::container::{AppVolume, DockerParameter, VolumeMode as WireMode};
+use crate::marathon::container::{
+    AppVolume, DockerContainer, DockerParameter, VolumeMode as WireMode,
+};
 use crate::marathon::spec::{Artifact, Constraint, EnvValue};
 use crate::metronome;
-use keel_model::{ConstraintOp, FetchUri, Volume, VolumeMode};
+use keel_model::{ConstraintOp, DockerNetwork, DockerSpec, FetchUri, Volume, VolumeMode};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -98,6 +100,49 @@ impl From<&DockerParameter> for (String, String) {
 impl From<&metronome::Parameter> for (String, String) {
     fn from(p: &metronome::Parameter) -> (String, String) {
         (p.key.clone(), p.value.clone())
+    }
+}
+
+/// A Marathon app's Docker image and options, on the host network without port mappings
+/// (Marathon sets both from the app's networks and mappings).
+impl From<&DockerContainer> for DockerSpec {
+    fn from(d: &DockerContainer) -> DockerSpec {
+        DockerSpec {
+            image: d.image.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
+            privileged: d.privileged,
+            force_pull: d.force_pull_image,
+        }
+    }
+}
+
+/// A job's `run.docker`: host networking, as Metronome runs jobs.
+impl From<&metronome::Docker> for DockerSpec {
+    fn from(d: &metronome::Docker) -> DockerSpec {
+        DockerSpec {
+            image: d.image.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
+            privileged: d.privileged,
+            force_pull: d.force_pull_image,
+        }
+    }
+}
+
+/// A job's `run.ucr` image, run by Keel's own runtime on the host network.
+impl From<&metronome::Ucr> for DockerSpec {
+    fn from(u: &metronome::Ucr) -> DockerSpec {
+        DockerSpec {
+            image: u.image.id.clone(),
+            network: DockerNetwork::Host,
+            port_mappings: Vec::new(),
+            parameters: Vec::new(),
+            privileged: u.privileged,
+            force_pull: u.image.force_pull,
+        }
     }
 }
 

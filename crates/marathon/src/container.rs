@@ -22,12 +22,9 @@ pub fn container_spec(app: &AppDefinition) -> Option<ContainerSpec> {
         return None;
     }
     let docker = docker.map(|d| DockerSpec {
-        image: d.image.clone(),
         network: network(app, d.network),
         port_mappings: port_mappings(c),
-        parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
-        privileged: d.privileged,
-        force_pull: d.force_pull_image,
+        ..DockerSpec::from(d)
     });
     Some(ContainerSpec {
         kind,

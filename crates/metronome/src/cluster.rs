@@ -6,8 +6,7 @@ use keel_api::metronome::JobSpec;
 use keel_api::to_model::literal_env;
 use keel_master::{DEFAULT_KILL_GRACE_SECS, Master, MasterError, TaskLaunch};
 use keel_model::{
-    CommandSpec, Constraint, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, FetchUri,
-    TaskId, TaskState,
+    CommandSpec, Constraint, ContainerKind, ContainerSpec, DockerSpec, FetchUri, TaskId, TaskState,
 };
 use keel_resources::Resources;
 
@@ -160,14 +159,7 @@ fn ucr_container(job: &JobSpec) -> Option<ContainerSpec> {
     let u = job.run.ucr.as_ref()?;
     Some(ContainerSpec {
         kind: ContainerKind::Mesos,
-        docker: Some(DockerSpec {
-            image: u.image.id.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: Vec::new(),
-            privileged: u.privileged,
-            force_pull: u.image.force_pull,
-        }),
+        docker: Some(DockerSpec::from(u)),
         volumes: host_volumes(job),
     })
 }
@@ -187,14 +179,7 @@ fn docker_container(job: &JobSpec) -> Option<ContainerSpec> {
     let d = job.run.docker.as_ref()?;
     Some(ContainerSpec {
         kind: ContainerKind::Docker,
-        docker: Some(DockerSpec {
-            image: d.image.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
-            privileged: d.privileged,
-            force_pull: d.force_pull_image,
-        }),
+        docker: Some(DockerSpec::from(d)),
         volumes: host_volumes(job),
     })
 }
@@ -202,6 +187,7 @@ fn docker_container(job: &JobSpec) -> Option<ContainerSpec> {
 #[cfg(test)]
 mod docker_tests {
     use super::*;
+    use keel_model::DockerNetwork;
 
     #[test]
     fn a_ucr_job_runs_its_image_in_keels_runtime_with_its_host_volumes() {
