@@ -2,7 +2,8 @@
 //! every Rust module starts with a `//!` doc; the pure crates (and `keel-api`) depend on
 //! nothing that does I/O, on the resolved dependency graph and on the source text, and
 //! never `unwrap()` outside tests; crates without unsafe code forbid it; the clock, the
-//! global RNG and random ids are read only in the seams that own them.
+//! global RNG and random ids are read only in the seams that own them; Marathon, Metronome
+//! and the master build no JSON with `json!` outside tests.
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,7 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     problems.extend(pure_sources(root));
     problems.extend(unsafe_forbidden(root));
     problems.extend(clock_seams(root));
+    problems.extend(wire_json(root));
     Ok(problems)
 }
 
@@ -269,6 +271,29 @@ pub fn clock_seams(root: &Path) -> Vec<String> {
     problems
 }
 
+/// Crates whose wire JSON lives in `keel-api` as typed structs: no `json!` in their
+/// library code.
+const WIRE_JSON_CRATES: &[&str] = &["keel-marathon", "keel-master", "keel-metronome"];
+
+/// `json!` only in tests of [`WIRE_JSON_CRATES`]: their responses and events are built from
+/// the typed structs of `keel-api`, the one home of the wire field names.
+pub fn wire_json(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for krate in WIRE_JSON_CRATES {
+        for (f, text) in sources(&crate_dir(root, krate).join("src")) {
+            problems.extend(json_macro_use(&relative(root, &f), &text));
+        }
+    }
+    problems
+}
+
+/// The problem of the file `rel` if its library code builds JSON with `json!`.
+fn json_macro_use(rel: &str, text: &str) -> Option<String> {
+    (!is_test_file(rel) && library_part(text).contains("json!")).then(|| {
+        format!("{rel} builds JSON with json! outside tests (wire shapes are keel-api structs)")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +327,21 @@ mod tests {
         ] {
             assert!(!is_test_file(rel), "{rel}");
         }
+    }
+
+    #[test]
+    fn json_macros_are_banned_from_library_code_only() {
+        let lib = "fn a() -> Value { serde_json::json!({\"a\": 1}) }";
+        let in_tests = "fn a() {}\n#[cfg(test)]\nmod tests { fn b() { json!(1); } }";
+        let rel = "crates/marathon/src/views.rs";
+        assert!(json_macro_use(rel, lib).is_some_and(|p| p.contains(rel)));
+        assert_eq!(json_macro_use(rel, in_tests), None);
+        assert_eq!(json_macro_use("crates/master/src/tests.rs", lib), None);
+        assert_eq!(
+            json_macro_use("crates/marathon/src/wire_tests.rs", lib),
+            None
+        );
+        assert_eq!(json_macro_use(rel, "fn typed() {}"), None);
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod internal;
 pub mod marathon;
 pub mod mesos;
 pub mod metronome;
+pub mod to_model;

@@ -5,7 +5,7 @@
 use keel_resources::{AttrValue, Attributes, Resources};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The Mesos version Keel reports; purely numeric because pymesos `int()`s every part.
 pub const MESOS_VERSION: &str = "1.11.0";
@@ -280,7 +280,7 @@ pub struct MasterState {
     pub cluster: Option<String>,
     pub flags: BTreeMap<String, String>,
     pub slaves: Vec<Slave>,
-    pub recovered_slaves: Vec<Value>,
+    pub recovered_slaves: Vec<RecoveredSlave>,
     pub frameworks: Vec<Framework>,
     pub completed_frameworks: Vec<Framework>,
     pub orphan_tasks: Vec<Value>,
@@ -291,7 +291,7 @@ pub struct MasterState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Slaves {
     pub slaves: Vec<Slave>,
-    pub recovered_slaves: Vec<Value>,
+    pub recovered_slaves: Vec<RecoveredSlave>,
 }
 
 /// `/master/frameworks`.
@@ -323,13 +323,78 @@ pub const SUMMARY_STATES: [&str; 10] = [
 ];
 
 /// `/master/state-summary`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StateSummary {
     pub hostname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    pub slaves: Vec<Value>,
-    pub frameworks: Vec<Value>,
+    pub slaves: Vec<SummarySlave>,
+    pub frameworks: Vec<SummaryFramework>,
+}
+
+/// The count of tasks in each of [`SUMMARY_STATES`], keyed by the state's name.
+pub type SummaryCounts = BTreeMap<&'static str, usize>;
+
+/// An agent of `/master/state-summary`: the agent, its task counts and the frameworks with
+/// live tasks on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummarySlave {
+    #[serde(flatten)]
+    pub slave: Slave,
+    #[serde(flatten)]
+    pub counts: SummaryCounts,
+    pub framework_ids: BTreeSet<String>,
+}
+
+/// A framework of `/master/state-summary`: what the DC/OS UI lists of it, its task counts
+/// and the agents its live tasks are on.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryFramework {
+    pub id: String,
+    pub name: String,
+    /// Always `null`: HTTP frameworks have no libprocess pid.
+    pub pid: Option<String>,
+    pub used_resources: Value,
+    pub offered_resources: Value,
+    pub capabilities: Vec<String>,
+    pub hostname: String,
+    pub webui_url: String,
+    pub active: bool,
+    pub connected: bool,
+    pub recovered: bool,
+    #[serde(flatten)]
+    pub counts: SummaryCounts,
+    pub slave_ids: BTreeSet<String>,
+}
+
+/// An agent of `recovered_slaves`: known from the store, not re-registered since the
+/// master started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveredSlave {
+    pub id: String,
+    pub hostname: String,
+    pub attributes: Value,
+}
+
+/// `/master/flags`: `{"flags": {...}}`, every value a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flags {
+    pub flags: BTreeMap<String, String>,
+}
+
+/// `/metrics/snapshot`: a flat object of numbers keyed by metric name.
+pub type MetricsSnapshot = BTreeMap<String, f64>;
+
+/// `{"name": ...}` of a Cosmos capability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    pub name: String,
+}
+
+/// Cosmos's `/capabilities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub capabilities: Vec<Capability>,
 }
 
 /// An executor in the agent's `/state`.

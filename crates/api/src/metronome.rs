@@ -95,13 +95,9 @@ pub struct RunSpec {
     pub networks: Vec<Network>,
 }
 
-/// An environment value: a string, or a reference to a secret named in `run.secrets`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvValue {
-    Value(String),
-    Secret { secret: String },
-}
+/// An environment value: a string, or a reference to a secret named in `run.secrets`
+/// (the same shape as Marathon's).
+pub use crate::marathon::spec::EnvValue;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placement {
@@ -464,5 +460,66 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap_or_default();
         assert_eq!(v["concurrencyPolicy"], "ALLOW");
         assert_eq!(v["nextRunAt"], "2024-01-01T02:00:00.000+0000");
+    }
+}
+
+/// 404 `{"message", "requestPath"}` for a path no route matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteNotFound {
+    pub message: String,
+    pub request_path: String,
+}
+
+/// `{"count": n}` of a Dropwizard counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    pub count: u64,
+}
+
+/// The gauges of Metronome's `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricsGauges {
+    #[serde(rename = "dcos.metronome.jobs.count")]
+    pub jobs: crate::marathon::views::Gauge,
+    #[serde(rename = "dcos.metronome.schedules.count")]
+    pub schedules: crate::marathon::views::Gauge,
+    #[serde(rename = "dcos.metronome.runs.active")]
+    pub runs_active: crate::marathon::views::Gauge,
+    #[serde(rename = "dcos.metronome.tasks.active")]
+    pub tasks_active: crate::marathon::views::Gauge,
+}
+
+/// The counters of Metronome's `/metrics`: run outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricsCounters {
+    #[serde(rename = "dcos.metronome.runs.succeeded")]
+    pub succeeded: Counter,
+    #[serde(rename = "dcos.metronome.runs.failed")]
+    pub failed: Counter,
+}
+
+/// `GET /metrics` (Dropwizard's shape, format version 4.0.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Metrics {
+    pub version: &'static str,
+    pub gauges: MetricsGauges,
+    pub counters: MetricsCounters,
+    pub histograms: crate::marathon::views::Empty,
+    pub meters: crate::marathon::views::Empty,
+    pub timers: crate::marathon::views::Empty,
+}
+
+impl Metrics {
+    pub fn new(gauges: MetricsGauges, counters: MetricsCounters) -> Metrics {
+        use crate::marathon::views::Empty;
+        Metrics {
+            version: "4.0.0",
+            gauges,
+            counters,
+            histograms: Empty {},
+            meters: Empty {},
+            timers: Empty {},
+        }
     }
 }

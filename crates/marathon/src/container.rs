@@ -3,13 +3,10 @@
 //! volumes. MESOS containers without an image run as plain commands.
 
 use keel_api::marathon::AppDefinition;
-use keel_api::marathon::container::{
-    Container, ContainerType, DockerNetwork as WireNetwork, VolumeMode as WireMode,
-};
+use keel_api::marathon::container::{Container, ContainerType, DockerNetwork as WireNetwork};
 use keel_api::marathon::network::NetworkMode;
 use keel_model::{
     ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, PortMapping, PortProtocol, Volume,
-    VolumeMode,
 };
 
 /// The container of `app`'s tasks; `None` when it runs on the host (no container, or a
@@ -25,16 +22,9 @@ pub fn container_spec(app: &AppDefinition) -> Option<ContainerSpec> {
         return None;
     }
     let docker = docker.map(|d| DockerSpec {
-        image: d.image.clone(),
         network: network(app, d.network),
         port_mappings: port_mappings(c),
-        parameters: d
-            .parameters
-            .iter()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .collect(),
-        privileged: d.privileged,
-        force_pull: d.force_pull_image,
+        ..DockerSpec::from(d)
     });
     Some(ContainerSpec {
         kind,
@@ -99,18 +89,7 @@ fn port_mappings(c: &Container) -> Vec<PortMapping> {
 fn volumes(c: &Container) -> Vec<Volume> {
     c.volumes
         .iter()
-        .filter_map(|v| {
-            Some(Volume {
-                container_path: v.container_path.clone(),
-                host_path: v.host_path.clone()?,
-                mode: match v.mode {
-                    Some(WireMode::ReadWrite) => VolumeMode::ReadWrite,
-                    _ => VolumeMode::ReadOnly,
-                },
-                image: None,
-                group: None,
-            })
-        })
+        .filter_map(|v| Volume::try_from(v).ok())
         .collect()
 }
 
@@ -119,7 +98,7 @@ mod tests {
     use super::*;
     use keel_api::marathon::PathId;
     use keel_api::marathon::app::parse_app_update;
-    use keel_model::HostPort;
+    use keel_model::{HostPort, VolumeMode};
 
     fn app(json: &str) -> AppDefinition {
         let update = parse_app_update(json.as_bytes()).expect("app json");

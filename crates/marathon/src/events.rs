@@ -143,7 +143,12 @@ mod tests {
     fn plan_groups_nest_the_affected_run_specs_by_path() {
         use keel_deploy::{RootGroup, RunSpec};
         let root = RootGroup::new(["/a/b/web", "/top", "/other"].map(RunSpec::app));
-        let v = render::group_json(&root, &["/a/b/web".into(), "/top".into()], "v1");
+        let v = serde_json::to_value(render::plan_group(
+            &root,
+            &["/a/b/web".into(), "/top".into()],
+            "v1",
+        ))
+        .unwrap();
         let ids = |v: &serde_json::Value, key: &str| -> Vec<String> {
             v[key]
                 .as_array()
@@ -164,13 +169,19 @@ mod tests {
     }
 }
 
-/// Rendering of each event Keel's Marathon emits (payload fields as Marathon names them).
+/// Rendering of each event Keel's Marathon emits (payloads typed in `keel-api`).
 pub mod render {
     use crate::instance::InstanceRecord;
-    use keel_api::marathon::format_ts;
+    use keel_api::marathon::events::Emitted;
+    use keel_api::marathon::events::emitted::{
+        ApiPost, AppTerminated, Attached, DeploymentDone, DeploymentFailed, GroupChange,
+        HealthChanged, InstanceChanged, Plan, PlanApp, PlanGroup, PlanPod, PlanStep, StatusUpdate,
+    };
+    use keel_api::marathon::views::{ActionRef, StepRef};
+    use keel_api::marathon::{AppDefinition, format_ts};
     use keel_deploy::{DeploymentPlan, RootGroup, RunSpecKind};
     use keel_model::TaskStatus;
-    use serde_json::{Value, json};
+    use serde::Serialize;
     use std::collections::BTreeMap;
 
     /// An event ready for the bus: `(eventType, SSE frame)`.
@@ -180,40 +191,41 @@ pub mod render {
         format_ts((unix_secs * 1000.0) as i64)
     }
 
-    /// Frames `payload` (an object) as `event: <type>\ndata: <json>\n\n`.
-    pub fn frame(event_type: &str, now: f64, mut payload: Value) -> Rendered {
-        if let Some(o) = payload.as_object_mut() {
-            o.insert("eventType".into(), json!(event_type));
-            o.insert("timestamp".into(), json!(ts(now)));
-        }
-        let data = serde_json::to_string(&payload).unwrap_or_default();
-        (
-            event_type.to_string(),
-            format!("event: {event_type}\ndata: {data}\n\n"),
-        )
+    /// Frames `payload` (a struct) with its `eventType` and `timestamp` as
+    /// `event: <type>\ndata: <json>\n\n`.
+    pub fn frame<P: Serialize>(event_type: &str, now: f64, payload: P) -> Rendered {
+        let e = Emitted {
+            event_type,
+            timestamp: ts(now),
+            payload,
+        };
+        (event_type.to_string(), e.to_sse())
     }
 
     /// `{action, app|pod}` of one action.
-    pub fn action_json(a: &keel_deploy::Action) -> Value {
-        let key = match a.kind.run_spec_kind() {
-            RunSpecKind::App => "app",
-            RunSpecKind::Pod => "pod",
-        };
-        json!({"action": a.kind.as_str(), key: a.run_spec})
+    pub fn action_ref(a: &keel_deploy::Action) -> ActionRef<'_> {
+        let pod = a.kind.run_spec_kind() == RunSpecKind::Pod;
+        ActionRef::new(a.kind.as_str(), &a.run_spec, pod)
+    }
+
+    /// `{"actions": [...]}` of one step.
+    pub fn step_ref(s: &keel_deploy::Step) -> StepRef<'_> {
+        StepRef {
+            actions: s.actions.iter().map(action_ref).collect(),
+        }
     }
 
     /// The plan as events carry it: its steps, and as `original` and `target` the root
     /// group before and after with the run specs the plan touches, each in the group of
     /// its path (Marathon sends the whole root groups; the rest never changes here).
-    pub fn plan_json(p: &DeploymentPlan) -> Value {
-        let affected = p.affected();
-        json!({
-            "id": p.id,
-            "version": p.version,
-            "steps": p.steps.iter().map(|s| json!({"actions": s.actions.iter().map(action_json).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            "original": group_json(&p.original, &affected, &p.version),
-            "target": group_json(&p.target, &affected, &p.version),
-        })
+    pub fn plan_ref<'a>(p: &'a DeploymentPlan, affected: &'a [String]) -> Plan<'a> {
+        Plan {
+            id: &p.id,
+            version: &p.version,
+            steps: p.steps.iter().map(step_ref).collect(),
+            original: plan_group(&p.original, affected, &p.version),
+            target: plan_group(&p.target, affected, &p.version),
+        }
     }
 
     /// The parent group of an absolute id: `/a/b` -> `/a`, `/a` -> `/`.
@@ -224,88 +236,98 @@ pub mod render {
         }
     }
 
+    type Members<'a> = BTreeMap<&'a str, (Vec<PlanApp<'a>>, Vec<PlanPod<'a>>)>;
+
     /// The group `/` holding the run specs of `root` named in `ids`, nested by path, with
     /// the keys marathon-python 0.13.0 reads (`apps`, `groups`, `pods`, `dependencies`).
-    pub fn group_json(root: &RootGroup, ids: &[String], version: &str) -> Value {
-        let mut members: BTreeMap<String, (Vec<Value>, Vec<Value>)> = BTreeMap::new();
-        members.entry("/".into()).or_default();
+    pub fn plan_group<'a>(root: &'a RootGroup, ids: &[String], version: &'a str) -> PlanGroup<'a> {
+        let mut members: Members<'a> = BTreeMap::new();
+        members.entry("/").or_default();
         for spec in ids.iter().filter_map(|id| root.get(id)) {
             let mut g = parent(&spec.id);
-            let entry = members.entry(g.to_string()).or_default();
+            let entry = members.entry(g).or_default();
             match spec.kind {
-                RunSpecKind::App => entry.0.push(json!({
-                    "id": spec.id,
-                    "instances": spec.instances,
-                    "dependencies": spec.dependencies,
-                    "version": spec.version,
-                })),
-                RunSpecKind::Pod => entry.1.push(json!({
-                    "id": spec.id,
-                    "scaling": {"kind": "fixed", "instances": spec.instances},
-                    "version": spec.version,
-                })),
+                RunSpecKind::App => entry.0.push(PlanApp {
+                    id: &spec.id,
+                    instances: spec.instances,
+                    dependencies: &spec.dependencies,
+                    version: &spec.version,
+                }),
+                RunSpecKind::Pod => {
+                    entry
+                        .1
+                        .push(PlanPod::new(&spec.id, spec.instances, &spec.version))
+                }
             }
             while g != "/" {
                 g = parent(g);
-                members.entry(g.to_string()).or_default();
+                members.entry(g).or_default();
             }
         }
-        render_group("/", &members, version)
+        take_group("/", &mut members, version)
     }
 
-    fn render_group(
-        id: &str,
-        members: &BTreeMap<String, (Vec<Value>, Vec<Value>)>,
-        version: &str,
-    ) -> Value {
-        let (apps, pods) = members.get(id).cloned().unwrap_or_default();
-        let groups: Vec<Value> = members
+    /// Takes group `id` and, nested, its subgroups out of `members`.
+    fn take_group<'a>(id: &'a str, members: &mut Members<'a>, version: &'a str) -> PlanGroup<'a> {
+        let (apps, pods) = members.remove(id).unwrap_or_default();
+        let children: Vec<&'a str> = members
             .keys()
-            .filter(|g| g.as_str() != "/" && g.as_str() != id && parent(g) == id)
-            .map(|g| render_group(g, members, version))
+            .copied()
+            .filter(|g| *g != "/" && *g != id && parent(g) == id)
             .collect();
-        json!({"id": id, "apps": apps, "groups": groups, "pods": pods, "dependencies": [], "version": version})
+        let groups = children
+            .into_iter()
+            .map(|g| take_group(g, members, version))
+            .collect();
+        PlanGroup {
+            id,
+            apps,
+            groups,
+            pods,
+            dependencies: [],
+            version,
+        }
     }
 
-    fn step_json(p: &DeploymentPlan, step: usize) -> Value {
-        let actions: Vec<Value> = p
-            .steps
-            .get(step)
-            .map(|s| s.actions.iter().map(action_json).collect())
-            .unwrap_or_default();
-        json!({"actions": actions})
+    fn current_step(p: &DeploymentPlan, step: usize) -> StepRef<'_> {
+        p.steps.get(step).map(step_ref).unwrap_or_default()
     }
 
     pub fn deployment_info(p: &DeploymentPlan, step: usize, now: f64) -> Rendered {
-        frame(
-            "deployment_info",
-            now,
-            json!({"plan": plan_json(p), "currentStep": step_json(p, step)}),
-        )
+        let affected = p.affected();
+        let payload = PlanStep {
+            plan: plan_ref(p, &affected),
+            current_step: current_step(p, step),
+        };
+        frame("deployment_info", now, payload)
     }
 
     pub fn step_success(p: &DeploymentPlan, step: usize, now: f64) -> Rendered {
-        frame(
-            "deployment_step_success",
-            now,
-            json!({"plan": plan_json(p), "currentStep": step_json(p, step)}),
-        )
+        let affected = p.affected();
+        let payload = PlanStep {
+            plan: plan_ref(p, &affected),
+            current_step: current_step(p, step),
+        };
+        frame("deployment_step_success", now, payload)
     }
 
     pub fn deployment_success(p: &DeploymentPlan, now: f64) -> Rendered {
-        frame(
-            "deployment_success",
-            now,
-            json!({"id": p.id, "plan": plan_json(p)}),
-        )
+        let affected = p.affected();
+        let payload = DeploymentDone {
+            id: &p.id,
+            plan: plan_ref(p, &affected),
+        };
+        frame("deployment_success", now, payload)
     }
 
     pub fn deployment_failed(p: &DeploymentPlan, reason: &str, now: f64) -> Rendered {
-        frame(
-            "deployment_failed",
-            now,
-            json!({"id": p.id, "plan": plan_json(p), "reason": reason}),
-        )
+        let affected = p.affected();
+        let payload = DeploymentFailed {
+            id: &p.id,
+            plan: plan_ref(p, &affected),
+            reason,
+        };
+        frame("deployment_failed", now, payload)
     }
 
     /// Marathon's `status_update_event`; `ip` is the agent's address (host networking).
@@ -315,22 +337,18 @@ pub mod render {
         ip: Option<std::net::IpAddr>,
         now: f64,
     ) -> Rendered {
-        let ips = crate::task_json::ip_addresses(ip);
-        frame(
-            "status_update_event",
-            now,
-            json!({
-                "slaveId": rec.agent_id,
-                "taskId": s.task_id,
-                "taskStatus": s.state.as_str(),
-                "message": s.message.clone().unwrap_or_default(),
-                "appId": rec.run_spec.to_string(),
-                "host": rec.hostname,
-                "ipAddresses": ips,
-                "ports": rec.ports,
-                "version": rec.version,
-            }),
-        )
+        let payload = StatusUpdate {
+            slave_id: &rec.agent_id,
+            task_id: s.task_id.as_str(),
+            task_status: s.state.as_str(),
+            message: s.message.as_deref().unwrap_or_default(),
+            app_id: rec.run_spec.to_string(),
+            host: &rec.hostname,
+            ip_addresses: crate::task_json::ip_addresses(ip),
+            ports: &rec.ports,
+            version: &rec.version,
+        };
+        frame("status_update_event", now, payload)
     }
 
     fn condition_name(s: &TaskStatus) -> &'static str {
@@ -352,54 +370,54 @@ pub mod render {
     }
 
     pub fn instance_changed(rec: &InstanceRecord, s: &TaskStatus, now: f64) -> Rendered {
-        frame(
-            "instance_changed_event",
-            now,
-            json!({
-                "instanceId": rec.id,
-                "condition": condition_name(s),
-                "runSpecId": rec.run_spec.to_string(),
-                "agentId": rec.agent_id,
-                "host": rec.hostname,
-                "runSpecVersion": rec.version,
-            }),
-        )
+        let payload = InstanceChanged {
+            instance_id: &rec.id,
+            condition: condition_name(s),
+            run_spec_id: rec.run_spec.to_string(),
+            agent_id: &rec.agent_id,
+            host: &rec.hostname,
+            run_spec_version: &rec.version,
+        };
+        frame("instance_changed_event", now, payload)
     }
 
     pub fn health_changed(rec: &InstanceRecord, s: &TaskStatus, now: f64) -> Rendered {
-        frame(
-            "health_status_changed_event",
-            now,
-            json!({"appId": rec.run_spec.to_string(), "instanceId": rec.id, "taskId": s.task_id, "version": rec.version, "alive": s.healthy.unwrap_or(false)}),
-        )
+        let payload = HealthChanged {
+            app_id: rec.run_spec.to_string(),
+            instance_id: &rec.id,
+            task_id: s.task_id.as_str(),
+            version: &rec.version,
+            alive: s.healthy.unwrap_or(false),
+        };
+        frame("health_status_changed_event", now, payload)
     }
 
-    pub fn api_post(uri: &str, app: &Value, now: f64) -> Rendered {
-        frame(
-            "api_post_event",
-            now,
-            json!({"clientIp": "127.0.0.1", "uri": uri, "appDefinition": app}),
-        )
+    pub fn api_post(uri: &str, app: &AppDefinition, now: f64) -> Rendered {
+        let payload = ApiPost {
+            client_ip: "127.0.0.1",
+            uri,
+            app_definition: app,
+        };
+        frame("api_post_event", now, payload)
     }
 
     pub fn group_change_success(group: &str, version: &str, now: f64) -> Rendered {
-        frame(
-            "group_change_success",
-            now,
-            json!({"groupId": group, "version": version}),
-        )
+        let payload = GroupChange {
+            group_id: group,
+            version,
+        };
+        frame("group_change_success", now, payload)
     }
 
     pub fn app_terminated(app: &str, now: f64) -> Rendered {
-        frame("app_terminated_event", now, json!({"appId": app}))
+        frame("app_terminated_event", now, AppTerminated { app_id: app })
     }
 
     pub fn attached(remote: &str, now: f64) -> Rendered {
-        frame(
-            "event_stream_attached",
-            now,
-            json!({"remoteAddress": remote}),
-        )
+        let payload = Attached {
+            remote_address: remote,
+        };
+        frame("event_stream_attached", now, payload)
     }
 }
 

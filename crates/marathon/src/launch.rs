@@ -2,9 +2,9 @@
 //! (`MARATHON_APP_*`, named ports), host ports, constraints, health checks and fetch URIs.
 
 use keel_api::marathon::checks::HealthCheckProtocol;
-use keel_api::marathon::spec::EnvValue;
 use keel_api::marathon::{AppDefinition, task_id};
 use keel_clock::Ids;
+use keel_api::to_model::literal_env;
 use keel_master::TaskLaunch;
 use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId};
 use keel_resources::Resources;
@@ -79,7 +79,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
         constraints: app
             .constraints
             .iter()
-            .filter_map(|c| c.to_model())
+            .filter_map(|c| keel_model::Constraint::try_from(c).ok())
             .collect(),
         kill_grace_secs: app
             .task_kill_grace_period_seconds
@@ -91,17 +91,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
             .iter()
             .filter_map(|h| health_check(h, &indices))
             .collect(),
-        fetch: app
-            .fetch
-            .iter()
-            .map(|a| FetchUri {
-                uri: a.uri.clone(),
-                extract: a.extract,
-                executable: a.executable,
-                cache: a.cache,
-                dest_path: a.dest_path.clone(),
-            })
-            .collect(),
+        fetch: app.fetch.iter().map(FetchUri::from).collect(),
         port_names,
         placement_scope: Some(app.id.to_string()),
         container: crate::container::container_spec(app),
@@ -111,14 +101,7 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
 /// Marathon's task environment (docs/task-environment-vars.md); the agent adds HOST,
 /// PORT0.., PORTS, PORT_<NAME> and MESOS_*.
 fn env(app: &AppDefinition) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = app
-        .env
-        .iter()
-        .filter_map(|(k, v)| match v {
-            EnvValue::Value(s) => Some((k.clone(), s.clone())),
-            EnvValue::Secret { .. } => None,
-        })
-        .collect();
+    let mut env = literal_env(&app.env);
     env.insert("MARATHON_APP_ID".into(), app.id.to_string());
     env.insert("MARATHON_APP_VERSION".into(), app.version.to_string());
     env.insert("MARATHON_APP_RESOURCE_CPUS".into(), app.cpus.to_string());

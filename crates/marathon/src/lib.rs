@@ -185,3 +185,6 @@ impl Marathon {
         self.inner.clock.unix_secs()
     }
 }
+
+#[cfg(test)]
+mod wire_tests;

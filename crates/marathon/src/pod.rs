@@ -6,10 +6,9 @@
 
 use crate::launch::FRAMEWORK;
 use keel_api::marathon::pod::{Pod, PodContainer, PodHealthCheck, VolumeMount};
-use keel_api::marathon::spec::{
-    Constraint, EnvValue, KillSelection, UnreachableStrategy, UpgradeStrategy,
-};
+use keel_api::marathon::spec::{Constraint, KillSelection, UnreachableStrategy, UpgradeStrategy};
 use keel_api::marathon::{PathId, Timestamp, task_id};
+use keel_api::to_model::literal_env;
 use keel_deploy::{BackoffPolicy, RunSpec, RunSpecKind};
 use keel_master::{TaskLaunch, TaskView};
 use keel_model::{
@@ -168,17 +167,7 @@ impl PodRecord {
                 .and_then(|h| health_check(c, h))
                 .into_iter()
                 .collect(),
-            fetch: c
-                .artifacts
-                .iter()
-                .map(|a| FetchUri {
-                    uri: a.uri.clone(),
-                    extract: a.extract,
-                    executable: a.executable,
-                    cache: a.cache,
-                    dest_path: a.dest_path.clone(),
-                })
-                .collect(),
+            fetch: c.artifacts.iter().map(FetchUri::from).collect(),
             port_names,
             placement_scope: Some(self.id().to_string()),
             container: self.container(c, instance),
@@ -265,16 +254,8 @@ impl PodRecord {
     }
 
     fn env(&self, c: &PodContainer, task: &TaskId) -> BTreeMap<String, String> {
-        let values = |m: &BTreeMap<String, EnvValue>| -> Vec<(String, String)> {
-            m.iter()
-                .filter_map(|(k, v)| match v {
-                    EnvValue::Value(s) => Some((k.clone(), s.clone())),
-                    EnvValue::Secret { .. } => None,
-                })
-                .collect()
-        };
-        let mut env: BTreeMap<String, String> = values(&self.pod.environment).into_iter().collect();
-        env.extend(values(&c.environment));
+        let mut env = literal_env(&self.pod.environment);
+        env.extend(literal_env(&c.environment));
         let r = &c.resources;
         for (k, v) in [
             ("MESOS_TASK_ID", task.to_string()),

@@ -2,15 +2,20 @@
 //! lastTaskFailure), tasks, deployments, queue items and groups, with exactly the keys
 //! existing clients parse (marathon-python 0.13.0 rejects unknown ones).
 
+use crate::events::render::{action_ref, step_ref};
 use crate::instance::InstanceRecord;
 use crate::state::{DeploymentRecord, PodRecord, QueueEntry, State};
 use crate::task_json::TaskJson;
 use crate::task_views::Views;
-use keel_api::marathon::{AppDefinition, PathId, format_ts};
+use keel_api::marathon::views::{
+    AppExtras, AppInfoRef, Counts, CurrentActionRef, Delay, DeploymentView, LastFailureRef,
+    OffersSummary, QueueItemRef, QueuedRef, Rejection,
+};
+use keel_api::marathon::{AppDefinition, DeploymentRef, PathId, format_ts};
 use keel_deploy::{BackoffState, Goal};
 use keel_master::TaskView;
 use keel_model::TaskState;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// Which extras an AppInfo carries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,18 +71,13 @@ fn ts(secs: f64) -> String {
     format_ts((secs * 1000.0) as i64)
 }
 
-/// An app as JSON (the normalized definition).
-pub fn app_json(app: &AppDefinition) -> Value {
-    serde_json::to_value(app).unwrap_or(Value::Null)
-}
-
 fn active(t: Option<&TaskView>) -> bool {
     t.is_some_and(|t| !t.state.is_terminal())
 }
 
 /// One task in Marathon's shape.
 pub fn task_json(rec: &InstanceRecord, t: Option<&TaskView>, app: Option<&AppDefinition>) -> Value {
-    serde_json::to_value(TaskJson::new(rec, t, app)).unwrap_or(Value::Null)
+    serde_json::to_value(crate::task_json::task_ref(rec, t, app)).unwrap_or(Value::Null)
 }
 
 /// The tasks of an app that are shown: every instance whose task is known and active.
@@ -92,16 +92,20 @@ pub fn app_tasks<'a>(
 }
 
 /// AppInfo: the app plus the requested extras.
-pub fn app_info(st: &State, app: &AppDefinition, tasks: &Views, e: Embed) -> Value {
-    let mut v = app_json(app);
-    if let Some(o) = v.as_object_mut() {
-        o.extend(app_extras(st, app, tasks, e, true));
+pub fn app_info<'a>(
+    st: &'a State,
+    app: &'a AppDefinition,
+    tasks: &'a Views,
+    e: Embed,
+) -> AppInfoRef<'a, TaskJson<'a>> {
+    AppInfoRef {
+        app,
+        extras: app_extras(st, app, tasks, e),
     }
-    v
 }
 
-/// Writes the same JSON as [`app_info`] to `out`, serializing the definition straight to
-/// bytes (no intermediate `Value` of it): what a list of many apps costs.
+/// Writes [`app_info`] to `out`, serializing straight to bytes: what a list of many apps
+/// costs.
 pub fn write_app_info(
     out: &mut Vec<u8>,
     st: &State,
@@ -109,137 +113,89 @@ pub fn write_app_info(
     tasks: &Views,
     e: Embed,
 ) -> serde_json::Result<()> {
-    let start = out.len();
-    serde_json::to_writer(&mut *out, app)?;
-    // The tasks are written below, straight to bytes.
-    let extras = app_extras(st, app, tasks, e, false);
-    // A definition is an object with at least its id: `{...}` ending in `}`.
-    let adds = !extras.is_empty() || e.tasks;
-    if !adds || out.len() < start + 3 || out.last() != Some(&b'}') {
-        if adds {
-            out.truncate(start);
-            serde_json::to_writer(&mut *out, &app_info(st, app, tasks, e))?;
-        }
-        return Ok(());
-    }
-    out.pop();
-    for (k, v) in &extras {
-        out.push(b',');
-        serde_json::to_writer(&mut *out, k)?;
-        out.push(b':');
-        serde_json::to_writer(&mut *out, v)?;
-    }
-    if e.tasks {
-        out.extend_from_slice(b",\"tasks\":[");
-        for (i, (r, t)) in app_tasks(st, &app.id, tasks).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut *out, &TaskJson::new(r, t, Some(app)))?;
-        }
-        out.push(b']');
-    }
-    out.push(b'}');
-    Ok(())
+    serde_json::to_writer(&mut *out, &app_info(st, app, tasks, e))
 }
 
-/// The keys [`app_info`] adds to the definition for `e`; `tasks` only if `with_tasks`.
-fn app_extras(
-    st: &State,
-    app: &AppDefinition,
-    tasks: &Views,
+/// The keys [`app_info`] adds to the definition for `e`.
+fn app_extras<'a>(
+    st: &'a State,
+    app: &'a AppDefinition,
+    tasks: &'a Views,
     e: Embed,
-    with_tasks: bool,
-) -> Map<String, Value> {
-    let mut o = Map::new();
-    let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = if e.counts || (e.tasks && with_tasks) {
+) -> AppExtras<'a, TaskJson<'a>> {
+    let mine: Vec<(&InstanceRecord, Option<&TaskView>)> = if e.counts || e.tasks {
         app_tasks(st, &app.id, tasks).collect()
     } else {
         Vec::new()
     };
-    if e.counts {
-        let count =
-            |f: &dyn Fn(&TaskView) -> bool| mine.iter().filter(|(_, t)| t.is_some_and(f)).count();
-        o.insert(
-            "tasksStaged".into(),
-            json!(count(&|t| matches!(
-                t.state,
-                TaskState::Staging | TaskState::Starting
-            ))),
-        );
-        o.insert(
-            "tasksRunning".into(),
-            json!(count(&|t| t.state == TaskState::Running)),
-        );
-        o.insert(
-            "tasksHealthy".into(),
-            json!(count(
-                &|t| t.state == TaskState::Running && t.healthy == Some(true)
-            )),
-        );
-        o.insert(
-            "tasksUnhealthy".into(),
-            json!(count(&|t| t.healthy == Some(false))),
-        );
-    }
-    if e.deployments || e.tasks {
-        let deps: Vec<Value> = st
-            .locking(&app.id.to_string())
+    let count =
+        |f: &dyn Fn(&TaskView) -> bool| mine.iter().filter(|(_, t)| t.is_some_and(f)).count();
+    let counts = e.counts.then(|| Counts {
+        tasks_staged: count(&|t| matches!(t.state, TaskState::Staging | TaskState::Starting)),
+        tasks_running: count(&|t| t.state == TaskState::Running),
+        tasks_healthy: count(&|t| t.state == TaskState::Running && t.healthy == Some(true)),
+        tasks_unhealthy: count(&|t| t.healthy == Some(false)),
+    });
+    let deployments = (e.deployments || e.tasks).then(|| {
+        st.locking(&app.id.to_string())
             .into_iter()
-            .map(|id| json!({"id": id}))
-            .collect();
-        o.insert("deployments".into(), json!(deps));
+            .map(|id| DeploymentRef { id })
+            .collect()
+    });
+    let tasks = e.tasks.then(|| {
+        mine.iter()
+            .map(|(r, t)| crate::task_json::task_ref(r, *t, Some(app)))
+            .collect()
+    });
+    let last_task_failure = if e.last_task_failure {
+        st.last_failure.get(&app.id).map(|f| LastFailureRef {
+            app_id: app.id.to_string(),
+            host: &f.host,
+            message: &f.message,
+            state: &f.state,
+            task_id: &f.task_id,
+            timestamp: ts(f.timestamp),
+            version: &f.version,
+            slave_id: &f.slave_id,
+        })
+    } else {
+        None
+    };
+    AppExtras {
+        counts,
+        deployments,
+        tasks,
+        last_task_failure,
+        readiness_check_results: e.readiness.then(Vec::new),
     }
-    if e.tasks && with_tasks {
-        let ts: Vec<Value> = mine
-            .iter()
-            .map(|(r, t)| task_json(r, *t, Some(app)))
-            .collect();
-        o.insert("tasks".into(), json!(ts));
-    }
-    if e.last_task_failure
-        && let Some(f) = st.last_failure.get(&app.id)
-    {
-        o.insert(
-            "lastTaskFailure".into(),
-            json!({"appId": app.id.to_string(), "host": f.host, "message": f.message, "state": f.state, "taskId": f.task_id, "timestamp": ts(f.timestamp), "version": f.version, "slaveId": f.slave_id}),
-        );
-    }
-    if e.readiness {
-        o.insert("readinessCheckResults".into(), json!([]));
-    }
-    o
 }
 
 /// One deployment in `/v2/deployments`.
-pub fn deployment_json(d: &DeploymentRecord) -> Value {
+pub fn deployment_json(d: &DeploymentRecord) -> DeploymentView<'_> {
     let p = &d.plan;
-    let current: Vec<Value> = p
+    let current_actions = p
         .steps
         .get(d.step)
         .map(|s| {
             s.actions
                 .iter()
-                .map(|a| {
-                    let mut v = crate::events::render::action_json(a);
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("readinessCheckResults".into(), json!([]));
-                    }
-                    v
+                .map(|a| CurrentActionRef {
+                    action: action_ref(a),
+                    readiness_check_results: Vec::new(),
                 })
                 .collect()
         })
         .unwrap_or_default();
-    json!({
-        "id": p.id,
-        "version": p.version,
-        "affectedApps": p.affected_apps(),
-        "affectedPods": p.affected_pods(),
-        "steps": p.steps.iter().map(|s| json!({"actions": s.actions.iter().map(crate::events::render::action_json).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-        "currentActions": current,
-        "currentStep": (d.step + 1).min(p.steps.len().max(1)),
-        "totalSteps": p.steps.len(),
-    })
+    DeploymentView {
+        id: &p.id,
+        version: &p.version,
+        affected_apps: p.affected_apps(),
+        affected_pods: p.affected_pods(),
+        steps: p.steps.iter().map(step_ref).collect(),
+        current_actions,
+        current_step: (d.step + 1).min(p.steps.len().max(1)),
+        total_steps: p.steps.len(),
+    }
 }
 
 /// What a `/v2/queue` item is about.
@@ -249,57 +205,62 @@ pub enum Queued<'a> {
     Pod(&'a PodRecord),
 }
 
-impl Queued<'_> {
+impl<'a> Queued<'a> {
     /// The run spec `id` of `st`, if it exists.
-    pub fn find<'a>(st: &'a State, id: &PathId) -> Option<Queued<'a>> {
+    pub fn find(st: &'a State, id: &PathId) -> Option<Queued<'a>> {
         st.apps
             .get(id)
             .map(Queued::App)
             .or_else(|| st.pods.get(id).map(Queued::Pod))
     }
 
-    /// The item's key (`app` or `pod`, as in Marathon's `QueueApp`/`QueuePod`) and body.
-    fn entry(self) -> (&'static str, Value) {
+    /// The item's `app` or `pod` (as in Marathon's `QueueApp`/`QueuePod`).
+    fn entry(self) -> QueuedRef<'a> {
         match self {
-            Queued::App(app) => ("app", app_json(app)),
-            Queued::Pod(p) => ("pod", serde_json::to_value(&p.pod).unwrap_or(Value::Null)),
+            Queued::App(app) => QueuedRef::App(app),
+            Queued::Pod(p) => QueuedRef::Pod(&p.pod),
         }
     }
 }
 
 /// One `/v2/queue` item: `app` or `pod`, `count`, `delay`, `since` and the reasons in
 /// `processedOffersSummary` (no `role`, which marathon-python 0.13.0 rejects).
-pub fn queue_json(
-    spec: Queued<'_>,
-    q: Option<&QueueEntry>,
+pub fn queue_json<'a>(
+    spec: Queued<'a>,
+    q: Option<&'a QueueEntry>,
     backoff: Option<&BackoffState>,
     waiting: u32,
     now: f64,
-) -> Value {
+) -> QueueItemRef<'a> {
     let left = backoff.map(|b| b.time_left(now)).unwrap_or(0.0);
-    let rejections: Vec<Value> = q
+    let rejections: Vec<Rejection<'a>> = q
         .map(|q| {
             q.rejections
                 .iter()
-                .map(|(reason, n)| json!({"reason": reason, "declined": n, "processed": q.agents}))
+                .map(|(reason, n)| Rejection {
+                    reason,
+                    declined: *n,
+                    processed: q.agents,
+                })
                 .collect()
         })
         .unwrap_or_default();
     let processed = q.map(|q| q.agents).unwrap_or(0);
     let declined: u32 = q.map(|q| q.rejections.values().sum()).unwrap_or(0);
-    let (key, body) = spec.entry();
-    let mut item = json!({
-        "count": waiting,
-        "delay": {"timeLeftSeconds": left.ceil() as i64, "overdue": left <= 0.0},
-        "since": ts(q.map(|q| q.since).unwrap_or(now)),
-        "processedOffersSummary": {
-            "processedOffersCount": processed,
-            "unusedOffersCount": declined.min(processed),
-            "rejectSummaryLastOffers": rejections,
+    QueueItemRef {
+        run_spec: spec.entry(),
+        count: waiting,
+        delay: Delay {
+            time_left_seconds: left.ceil() as i64,
+            overdue: left <= 0.0,
         },
-    });
-    item[key] = body;
-    item
+        since: ts(q.map(|q| q.since).unwrap_or(now)),
+        processed_offers_summary: OffersSummary {
+            processed_offers_count: processed,
+            unused_offers_count: declined.min(processed),
+            reject_summary_last_offers: rejections,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +268,7 @@ mod tests {
     use super::*;
     use keel_api::marathon::{Timestamp, parse_app_update};
     use keel_model::{AgentId, TaskId};
+    use serde_json::{Map, json};
 
     /// The task as `task_json` built it before `TaskJson`: the reference for its bytes.
     fn task_value(
@@ -422,7 +384,8 @@ mod tests {
         ];
         for t in &views {
             for a in [Some(&app), None] {
-                let bytes = serde_json::to_vec(&TaskJson::new(&rec, t.as_ref(), a)).unwrap();
+                let bytes =
+                    serde_json::to_vec(&crate::task_json::task_ref(&rec, t.as_ref(), a)).unwrap();
                 let value = serde_json::to_vec(&task_value(&rec, t.as_ref(), a)).unwrap();
                 assert_eq!(
                     String::from_utf8_lossy(&bytes),
@@ -482,7 +445,8 @@ mod tests {
             let mut out = Vec::new();
             write_app_info(&mut out, &st, &app, &tasks, e).unwrap();
             let written: Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(written, app_info(&st, &app, &tasks, e), "{e:?}");
+            let value = serde_json::to_value(app_info(&st, &app, &tasks, e)).unwrap();
+            assert_eq!(written, value, "{e:?}");
         }
         let mut out = Vec::new();
         write_app_info(&mut out, &st, &app, &tasks, all).unwrap();

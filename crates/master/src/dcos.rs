@@ -7,6 +7,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use keel_api::mesos::{Capabilities, Capability};
 
 /// Cosmos's media type for `/capabilities`, echoed as the response's Content-Type.
 pub const CAPABILITIES_TYPE: &str =
@@ -25,16 +26,34 @@ pub fn router() -> Router {
 }
 
 async fn capabilities() -> Response {
-    let caps: Vec<serde_json::Value> = CAPABILITIES
-        .iter()
-        .map(|c| serde_json::json!({ "name": c }))
-        .collect();
-    let body = serde_json::json!({ "capabilities": caps }).to_string();
+    let body = serde_json::to_string(&capabilities_body()).unwrap_or_default();
     ([(header::CONTENT_TYPE, CAPABILITIES_TYPE)], body).into_response()
+}
+
+fn capabilities_body() -> Capabilities {
+    Capabilities {
+        capabilities: CAPABILITIES
+            .iter()
+            .map(|c| Capability {
+                name: (*c).to_owned(),
+            })
+            .collect(),
+    }
 }
 
 /// Map of package name to its `buildinfo.full.json`; Keel is one binary, not pkgpanda
 /// packages, so the map is empty.
 async fn buildinfo() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn capabilities_are_the_json_they_were() {
+        assert_eq!(
+            serde_json::to_string(&super::capabilities_body()).unwrap(),
+            serde_json::json!({"capabilities": [{"name": "METRONOME"}]}).to_string()
+        );
+    }
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use futures_util::StreamExt;
 use keel_api::internal::{ErrorBody, KillRequest, LaunchRequest, StatusUpdate};
-use keel_api::mesos::{DcosVersion, Frameworks, Metadata, Slaves, Tasks};
+use keel_api::mesos::{DcosVersion, Flags, Frameworks, Metadata, Slaves, Tasks};
 use keel_model::{AgentId, TaskId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -270,7 +270,9 @@ async fn redirect(State(m): State<Master>) -> Response {
 
 async fn flags(State(m): State<Master>, Query(q): Q) -> Response {
     json_reply(
-        &serde_json::json!({ "flags": m.with_core(|c| c.flags()) }),
+        &Flags {
+            flags: m.with_core(|c| c.flags()),
+        },
         &q,
     )
 }

@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use keel_api::marathon::Message;
 
 /// The most of a plain-text error body kept as the message.
 const MAX_MESSAGE: usize = 4 << 10;
@@ -32,7 +33,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let body = serde_json::json!({ "message": message }).to_string();
+    let body = serde_json::to_string(&Message { message }).unwrap_or_default();
     (parts, body).into_response()
 }
 

@@ -4,12 +4,13 @@
 use crate::core::Core;
 use crate::records::{AgentStatus, FrameworkRecord, TaskRecord};
 use keel_api::mesos::{
-    self, ContainerStatus, Framework, IdValue, Label, LeaderInfo, MasterState, SUMMARY_STATES,
-    Slave, StateSummary, Status, Task, attributes_json, resources_summary,
+    self, ContainerStatus, Framework, IdValue, Label, LeaderInfo, MasterState, MetricsSnapshot,
+    RecoveredSlave, SUMMARY_STATES, Slave, StateSummary, Status, SummaryCounts, SummaryFramework,
+    SummarySlave, Task, attributes_json, resources_summary,
 };
 use keel_model::{AgentId, TaskState};
 use keel_resources::Resources;
-use serde_json::{Map, Value, json};
+use serde_json::Map;
 use std::collections::BTreeMap;
 
 /// Build facts shared by `/version` and state.
@@ -209,11 +210,15 @@ impl Core {
             .values()
             .filter(|a| a.rec.status == AgentStatus::Unreachable)
             .count();
-        let recovered: Vec<Value> = self
+        let recovered: Vec<RecoveredSlave> = self
             .agents
             .values()
             .filter(|a| a.recovered)
-            .map(|a| json!({"id": a.rec.id, "hostname": a.rec.hostname, "attributes": attributes_json(&a.rec.attributes)}))
+            .map(|a| RecoveredSlave {
+                id: a.rec.id.to_string(),
+                hostname: a.rec.hostname.clone(),
+                attributes: attributes_json(&a.rec.attributes),
+            })
             .collect();
         MasterState {
             version: v.version,
@@ -305,63 +310,63 @@ impl Core {
 
     /// `/master/state-summary`.
     pub(crate) fn summary_json(&self) -> StateSummary {
-        let count = |filter: &dyn Fn(&TaskRecord) -> bool| -> Map<String, Value> {
-            let mut m = Map::new();
-            for s in SUMMARY_STATES {
-                let n = self
-                    .tasks
-                    .values()
-                    .filter(|t| filter(t) && t.state.as_str() == s)
-                    .count();
-                m.insert(s.into(), json!(n));
-            }
-            m
+        let count = |filter: &dyn Fn(&TaskRecord) -> bool| -> SummaryCounts {
+            SUMMARY_STATES
+                .iter()
+                .map(|s| {
+                    let n = self
+                        .tasks
+                        .values()
+                        .filter(|t| filter(t) && t.state.as_str() == *s)
+                        .count();
+                    (*s, n)
+                })
+                .collect()
         };
         let slaves = self
             .slaves_json(None)
             .into_iter()
-            .map(|s| {
-                let mut v = serde_json::to_value(&s).unwrap_or_default();
-                let id = s.id.clone();
-                if let Some(obj) = v.as_object_mut() {
-                    obj.extend(count(&|t: &TaskRecord| t.agent_id.as_str() == id));
-                    let fws: std::collections::BTreeSet<String> = self
-                        .tasks
-                        .values()
-                        .filter(|t| t.agent_id.as_str() == id && !t.state.is_terminal())
-                        .map(|t| t.spec.framework_id.to_string())
-                        .collect();
-                    obj.insert("framework_ids".into(), json!(fws));
+            .map(|slave| {
+                let id = slave.id.clone();
+                let framework_ids = self
+                    .tasks
+                    .values()
+                    .filter(|t| t.agent_id.as_str() == id && !t.state.is_terminal())
+                    .map(|t| t.spec.framework_id.to_string())
+                    .collect();
+                SummarySlave {
+                    counts: count(&|t: &TaskRecord| t.agent_id.as_str() == id),
+                    framework_ids,
+                    slave,
                 }
-                v
             })
             .collect();
         let frameworks = self
             .frameworks
             .values()
             .map(|f| {
-                let mut m = Map::new();
                 let fj = self.framework_json(f);
-                m.insert("id".into(), json!(fj.id));
-                m.insert("name".into(), json!(fj.name));
-                m.insert("pid".into(), Value::Null);
-                m.insert("used_resources".into(), fj.used_resources);
-                m.insert("offered_resources".into(), fj.offered_resources);
-                m.insert("capabilities".into(), json!(fj.capabilities));
-                m.insert("hostname".into(), json!(fj.hostname));
-                m.insert("webui_url".into(), json!(fj.webui_url));
-                m.insert("active".into(), json!(fj.active));
-                m.insert("connected".into(), json!(fj.connected));
-                m.insert("recovered".into(), json!(fj.recovered));
-                m.extend(count(&|t: &TaskRecord| t.spec.framework_id == f.id));
-                let agents: std::collections::BTreeSet<String> = self
+                let slave_ids = self
                     .tasks
                     .values()
                     .filter(|t| t.spec.framework_id == f.id && !t.state.is_terminal())
                     .map(|t| t.agent_id.to_string())
                     .collect();
-                m.insert("slave_ids".into(), json!(agents));
-                Value::Object(m)
+                SummaryFramework {
+                    id: fj.id,
+                    name: fj.name,
+                    pid: None,
+                    used_resources: fj.used_resources,
+                    offered_resources: fj.offered_resources,
+                    capabilities: fj.capabilities,
+                    hostname: fj.hostname,
+                    webui_url: fj.webui_url,
+                    active: fj.active,
+                    connected: fj.connected,
+                    recovered: fj.recovered,
+                    counts: count(&|t: &TaskRecord| t.spec.framework_id == f.id),
+                    slave_ids,
+                }
             })
             .collect();
         StateSummary {
@@ -373,10 +378,10 @@ impl Core {
     }
 
     /// `/metrics/snapshot`: a flat object of numbers.
-    pub(crate) fn metrics_json(&self) -> Map<String, Value> {
-        let mut m = Map::new();
+    pub(crate) fn metrics_json(&self) -> MetricsSnapshot {
+        let mut m = MetricsSnapshot::new();
         let mut put = |k: &str, v: f64| {
-            m.insert(k.into(), json!(v));
+            m.insert(k.into(), v);
         };
         put("master/elected", 1.0);
         put("master/uptime_secs", self.now() - self.start_time);
@@ -485,3 +490,7 @@ pub struct TaskQuery {
     pub framework_id: Option<String>,
     pub task_id: Option<String>,
 }
+
+#[cfg(test)]
+#[path = "views_tests.rs"]
+mod tests;

@@ -2,14 +2,13 @@
 //! one, observe one. [`Master`] implements it for real; tests use a recording double.
 //! Also turns a job's `run` into the master's [`TaskLaunch`].
 
-use keel_api::metronome::{EnvValue, JobSpec};
+use keel_api::metronome::JobSpec;
+use keel_api::to_model::literal_env;
 use keel_master::{DEFAULT_KILL_GRACE_SECS, Master, MasterError, TaskLaunch};
 use keel_model::{
-    CommandSpec, Constraint, ConstraintOp, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec,
-    FetchUri, TaskId, TaskState,
+    CommandSpec, Constraint, ContainerKind, ContainerSpec, DockerSpec, FetchUri, TaskId, TaskState,
 };
 use keel_resources::Resources;
-use std::collections::BTreeMap;
 
 /// The framework name job tasks run under.
 pub const FRAMEWORK: &str = "metronome";
@@ -97,15 +96,8 @@ pub fn runnable(job: &JobSpec) -> Result<(), String> {
 /// The master launch for attempt `task_id` of a run of `job`.
 pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
     let r = &job.run;
-    let env: BTreeMap<String, String> = r
-        .env
-        .iter()
-        .filter_map(|(k, v)| match v {
-            EnvValue::Value(s) => Some((k.clone(), s.clone())),
-            // Secret references are accepted; values are injected by the secrets issue.
-            EnvValue::Secret { .. } => None,
-        })
-        .collect();
+    // Secret references are accepted; values are injected by the secrets issue.
+    let env = literal_env(&r.env);
     let command = match (&r.cmd, &r.args) {
         (Some(cmd), _) => CommandSpec {
             shell: true,
@@ -148,24 +140,14 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
             .placement
             .constraints
             .iter()
-            .filter_map(constraint)
+            .filter_map(|c| Constraint::try_from(c).ok())
             .collect(),
         kill_grace_secs: r
             .task_kill_grace_period_seconds
             .unwrap_or(DEFAULT_KILL_GRACE_SECS),
         labels,
         health_checks: Vec::new(),
-        fetch: r
-            .artifacts
-            .iter()
-            .map(|a| FetchUri {
-                uri: a.uri.clone(),
-                extract: a.extract,
-                executable: a.executable,
-                cache: a.cache,
-                dest_path: None,
-            })
-            .collect(),
+        fetch: r.artifacts.iter().map(FetchUri::from).collect(),
         port_names: Vec::new(),
         placement_scope: Some(job.id.clone()),
         container: docker_container(job).or_else(|| ucr_container(job)),
@@ -177,14 +159,7 @@ fn ucr_container(job: &JobSpec) -> Option<ContainerSpec> {
     let u = job.run.ucr.as_ref()?;
     Some(ContainerSpec {
         kind: ContainerKind::Mesos,
-        docker: Some(DockerSpec {
-            image: u.image.id.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: Vec::new(),
-            privileged: u.privileged,
-            force_pull: u.image.force_pull,
-        }),
+        docker: Some(DockerSpec::from(u)),
         volumes: host_volumes(job),
     })
 }
@@ -194,23 +169,7 @@ fn host_volumes(job: &JobSpec) -> Vec<keel_model::Volume> {
     job.run
         .volumes
         .iter()
-        .filter_map(|v| match v {
-            keel_api::metronome::Volume::Host {
-                container_path,
-                host_path,
-                mode,
-            } => Some(keel_model::Volume {
-                container_path: container_path.clone(),
-                host_path: host_path.clone(),
-                mode: match mode.as_str() {
-                    "RW" => keel_model::VolumeMode::ReadWrite,
-                    _ => keel_model::VolumeMode::ReadOnly,
-                },
-                image: None,
-                group: None,
-            }),
-            keel_api::metronome::Volume::Secret { .. } => None,
-        })
+        .filter_map(|v| keel_model::Volume::try_from(v).ok())
         .collect()
 }
 
@@ -220,39 +179,15 @@ fn docker_container(job: &JobSpec) -> Option<ContainerSpec> {
     let d = job.run.docker.as_ref()?;
     Some(ContainerSpec {
         kind: ContainerKind::Docker,
-        docker: Some(DockerSpec {
-            image: d.image.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: d
-                .parameters
-                .iter()
-                .map(|p| (p.key.clone(), p.value.clone()))
-                .collect(),
-            privileged: d.privileged,
-            force_pull: d.force_pull_image,
-        }),
+        docker: Some(DockerSpec::from(d)),
         volumes: host_volumes(job),
-    })
-}
-
-fn constraint(c: &keel_api::metronome::ConstraintSpec) -> Option<Constraint> {
-    let op = match c.operator.as_str() {
-        "IS" | "EQ" => ConstraintOp::Is,
-        "LIKE" => ConstraintOp::Like,
-        "UNLIKE" => ConstraintOp::Unlike,
-        _ => return None,
-    };
-    Some(Constraint {
-        field: c.attribute.clone(),
-        op,
-        value: c.value.clone(),
     })
 }
 
 #[cfg(test)]
 mod docker_tests {
     use super::*;
+    use keel_model::DockerNetwork;
 
     #[test]
     fn a_ucr_job_runs_its_image_in_keels_runtime_with_its_host_volumes() {

@@ -12,8 +12,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use keel_api::marathon::views::Gauge;
 use keel_api::metronome::{
-    Info, Leader, Message, QueueEntry, QueuedRun, UnknownId, UnknownRun, ValidationFailure,
+    Counter, Info, Leader, Message, Metrics, MetricsCounters, MetricsGauges, QueueEntry, QueuedRun,
+    RouteNotFound, UnknownId, UnknownRun, ValidationFailure,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -330,7 +332,10 @@ async fn queue(State(s): Svc) -> R {
 
 /// 404 `{"message", "requestPath"}` for a path no route matches.
 async fn unknown_route(uri: axum::http::Uri) -> Response {
-    let body = serde_json::json!({"message": "Not Found", "requestPath": uri.path()});
+    let body = RouteNotFound {
+        message: "Not Found".into(),
+        request_path: uri.path().to_owned(),
+    };
     json(StatusCode::NOT_FOUND, &body)
 }
 
@@ -351,22 +356,19 @@ async fn metrics(State(s): Svc) -> Response {
             .values()
             .map(|j| j.history.summary.failure_count)
             .sum();
-        let gauge = |v: usize| serde_json::json!({"value": v});
-        let counter = |v: u64| serde_json::json!({"count": v});
-        serde_json::json!({
-            "version": "4.0.0",
-            "gauges": {
-                "dcos.metronome.jobs.count": gauge(jobs),
-                "dcos.metronome.schedules.count": gauge(schedules),
-                "dcos.metronome.runs.active": gauge(active),
-                "dcos.metronome.tasks.active": gauge(st.tasks.len()),
-            },
-            "counters": {
-                "dcos.metronome.runs.succeeded": counter(success),
-                "dcos.metronome.runs.failed": counter(failure),
-            },
-            "histograms": {}, "meters": {}, "timers": {},
-        })
+        let gauge = |value: usize| Gauge { value };
+        let counter = |count: u64| Counter { count };
+        let gauges = MetricsGauges {
+            jobs: gauge(jobs),
+            schedules: gauge(schedules),
+            runs_active: gauge(active),
+            tasks_active: gauge(st.tasks.len()),
+        };
+        let counters = MetricsCounters {
+            succeeded: counter(success),
+            failed: counter(failure),
+        };
+        Metrics::new(gauges, counters)
     });
     json(StatusCode::OK, &doc)
 }
@@ -375,11 +377,11 @@ async fn info(State(s): Svc) -> Response {
     let mut config = BTreeMap::new();
     config.insert(
         "scheduler_tick_ms".to_string(),
-        serde_json::json!(s.config.tick.as_millis() as u64),
+        serde_json::Value::from(s.config.tick.as_millis() as u64),
     );
     config.insert(
         "history_count".to_string(),
-        serde_json::json!(keel_jobs::HISTORY_COUNT),
+        serde_json::Value::from(keel_jobs::HISTORY_COUNT),
     );
     json(
         StatusCode::OK,
@@ -400,5 +402,48 @@ async fn leader(State(s): Svc) -> Response {
             },
         ),
         None => message(StatusCode::NOT_FOUND, "There is no leader"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_and_unknown_routes_are_the_json_they_were() {
+        let gauges = MetricsGauges {
+            jobs: Gauge { value: 1 },
+            schedules: Gauge { value: 2 },
+            runs_active: Gauge { value: 3 },
+            tasks_active: Gauge { value: 4 },
+        };
+        let counters = MetricsCounters {
+            succeeded: Counter { count: 5 },
+            failed: Counter { count: 6 },
+        };
+        let old = serde_json::json!({
+            "version": "4.0.0",
+            "gauges": {
+                "dcos.metronome.jobs.count": {"value": 1},
+                "dcos.metronome.schedules.count": {"value": 2},
+                "dcos.metronome.runs.active": {"value": 3},
+                "dcos.metronome.tasks.active": {"value": 4},
+            },
+            "counters": {
+                "dcos.metronome.runs.succeeded": {"count": 5},
+                "dcos.metronome.runs.failed": {"count": 6},
+            },
+            "histograms": {}, "meters": {}, "timers": {},
+        });
+        let new = serde_json::to_value(Metrics::new(gauges, counters)).unwrap();
+        assert_eq!(new, old);
+        let body = RouteNotFound {
+            message: "Not Found".into(),
+            request_path: "/v1/nope".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(body).unwrap(),
+            serde_json::json!({"message": "Not Found", "requestPath": "/v1/nope"})
+        );
     }
 }

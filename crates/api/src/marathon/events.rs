@@ -268,3 +268,190 @@ impl Event {
         format!("event: {}\ndata: {}\n\n", self.event_type(), data)
     }
 }
+
+/// An event as Keel's Marathon emits it: `eventType`, `timestamp` and the keys of its
+/// payload `P` (one of the borrowed payloads of [`emitted`]), values as the service stores
+/// them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Emitted<'a, P> {
+    pub event_type: &'a str,
+    pub timestamp: String,
+    #[serde(flatten)]
+    pub payload: P,
+}
+
+impl<P: Serialize> Emitted<'_, P> {
+    /// The event as one SSE frame: `event: <type>\ndata: <one-line JSON>\n\n` (an empty
+    /// `data` if the payload cannot be serialized).
+    pub fn to_sse(&self) -> String {
+        let data = serde_json::to_string(self).unwrap_or_default();
+        format!("event: {}\ndata: {}\n\n", self.event_type, data)
+    }
+}
+
+/// The payloads of the events Keel's Marathon emits, borrowed from its state.
+pub mod emitted {
+    use super::super::app::AppDefinition;
+    use super::super::task::IpRef;
+    use super::super::views::StepRef;
+    use serde::Serialize;
+
+    /// `api_post_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ApiPost<'a> {
+        pub client_ip: &'a str,
+        pub uri: &'a str,
+        pub app_definition: &'a AppDefinition,
+    }
+
+    /// `pod_created_event`, `pod_updated_event`, `pod_deleted_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PodChange<'a> {
+        pub client_ip: &'a str,
+        pub uri: &'a str,
+    }
+
+    /// `status_update_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct StatusUpdate<'a> {
+        pub slave_id: &'a str,
+        pub task_id: &'a str,
+        pub task_status: &'a str,
+        pub message: &'a str,
+        pub app_id: String,
+        pub host: &'a str,
+        pub ip_addresses: Vec<IpRef>,
+        pub ports: &'a [u64],
+        pub version: &'a str,
+    }
+
+    /// `instance_changed_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct InstanceChanged<'a> {
+        pub instance_id: &'a str,
+        pub condition: &'a str,
+        pub run_spec_id: String,
+        pub agent_id: &'a str,
+        pub host: &'a str,
+        pub run_spec_version: &'a str,
+    }
+
+    /// `health_status_changed_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct HealthChanged<'a> {
+        pub app_id: String,
+        pub instance_id: &'a str,
+        pub task_id: &'a str,
+        pub version: &'a str,
+        pub alive: bool,
+    }
+
+    /// `group_change_success`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct GroupChange<'a> {
+        pub group_id: &'a str,
+        pub version: &'a str,
+    }
+
+    /// `app_terminated_event`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AppTerminated<'a> {
+        pub app_id: &'a str,
+    }
+
+    /// `event_stream_attached`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Attached<'a> {
+        pub remote_address: &'a str,
+    }
+
+    /// An app of a plan group: what marathon-python 0.13.0 reads of it.
+    #[derive(Debug, Serialize)]
+    pub struct PlanApp<'a> {
+        pub id: &'a str,
+        pub instances: u32,
+        pub dependencies: &'a [String],
+        pub version: &'a str,
+    }
+
+    /// `scaling` of a plan group's pod.
+    #[derive(Debug, Serialize)]
+    pub struct FixedScaling {
+        pub kind: &'static str,
+        pub instances: u32,
+    }
+
+    /// A pod of a plan group.
+    #[derive(Debug, Serialize)]
+    pub struct PlanPod<'a> {
+        pub id: &'a str,
+        pub scaling: FixedScaling,
+        pub version: &'a str,
+    }
+
+    impl<'a> PlanPod<'a> {
+        pub fn new(id: &'a str, instances: u32, version: &'a str) -> PlanPod<'a> {
+            PlanPod {
+                id,
+                scaling: FixedScaling {
+                    kind: "fixed",
+                    instances,
+                },
+                version,
+            }
+        }
+    }
+
+    /// A group of a plan's `original` or `target` (no dependencies of its own).
+    #[derive(Debug, Serialize)]
+    pub struct PlanGroup<'a> {
+        pub id: &'a str,
+        pub apps: Vec<PlanApp<'a>>,
+        pub groups: Vec<PlanGroup<'a>>,
+        pub pods: Vec<PlanPod<'a>>,
+        pub dependencies: [&'a str; 0],
+        pub version: &'a str,
+    }
+
+    /// The `plan` of deployment events.
+    #[derive(Debug, Serialize)]
+    pub struct Plan<'a> {
+        pub id: &'a str,
+        pub version: &'a str,
+        pub steps: Vec<StepRef<'a>>,
+        pub original: PlanGroup<'a>,
+        pub target: PlanGroup<'a>,
+    }
+
+    /// `deployment_info` and `deployment_step_success`.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PlanStep<'a> {
+        pub plan: Plan<'a>,
+        pub current_step: StepRef<'a>,
+    }
+
+    /// `deployment_success`.
+    #[derive(Debug, Serialize)]
+    pub struct DeploymentDone<'a> {
+        pub id: &'a str,
+        pub plan: Plan<'a>,
+    }
+
+    /// `deployment_failed`.
+    #[derive(Debug, Serialize)]
+    pub struct DeploymentFailed<'a> {
+        pub id: &'a str,
+        pub plan: Plan<'a>,
+        pub reason: &'a str,
+    }
+}

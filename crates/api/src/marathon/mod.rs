@@ -26,6 +26,7 @@ mod strict;
 pub mod task;
 pub mod task_id;
 pub mod time;
+pub mod views;
 
 #[cfg(test)]
 mod app_tests;

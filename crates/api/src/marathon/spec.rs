@@ -105,24 +105,10 @@ impl Constraint {
     }
 
     /// The scheduler's form of a valid constraint.
+    /// (The `TryFrom` of [`crate::to_model`], for call sites that drop what Keel does not
+    /// place by.)
     pub fn to_model(&self) -> Option<keel_model::Constraint> {
-        use keel_model::ConstraintOp as Op;
-        let op = match self.operator().to_ascii_uppercase().as_str() {
-            "UNIQUE" => Op::Unique,
-            "CLUSTER" => Op::Cluster,
-            "GROUP_BY" => Op::GroupBy,
-            "LIKE" => Op::Like,
-            "UNLIKE" => Op::Unlike,
-            "MAX_PER" => Op::MaxPer,
-            "IS" => Op::Is,
-            _ => return None,
-        };
-        let field = self.field().to_owned();
-        Some(keel_model::Constraint {
-            field,
-            op,
-            value: self.value().map(str::to_owned),
-        })
+        keel_model::Constraint::try_from(self).ok()
     }
 }
 

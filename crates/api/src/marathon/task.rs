@@ -142,3 +142,45 @@ pub struct TaskFailure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slave_id: Option<String>,
 }
+
+/// A task as Keel's Marathon shows it in `/v2/tasks`, `/v2/apps/{id}/tasks` and AppInfo
+/// `tasks`, borrowed from its state (fields in the order of their JSON names); stage and
+/// start times are left out while the task is not active.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRef<'a> {
+    pub app_id: String,
+    pub health_check_results: Vec<HealthRef<'a>>,
+    pub host: &'a str,
+    pub id: &'a str,
+    pub ip_addresses: Vec<IpRef>,
+    pub local_volumes: [LocalVolume; 0],
+    pub ports: &'a [u64],
+    pub role: &'a str,
+    pub service_ports: Vec<i64>,
+    pub slave_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staged_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    pub state: &'static str,
+    pub version: &'a str,
+}
+
+/// A task's health as Keel knows it: alive or not, one failure when not.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthRef<'a> {
+    pub alive: bool,
+    pub consecutive_failures: u32,
+    pub instance_id: &'a str,
+    pub task_id: &'a str,
+}
+
+/// An `ipAddresses` entry (host networking: the agent's address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpRef {
+    pub ip_address: String,
+    pub protocol: &'static str,
+}

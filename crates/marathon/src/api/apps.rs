@@ -6,15 +6,16 @@ use crate::Marathon;
 use crate::deploy::{Change, version_now};
 use crate::error::HttpError;
 use crate::events;
-use crate::views::{Embed, app_info, app_json, write_app_info};
+use crate::task_json::TaskJson;
+use crate::views::{Embed, app_info, write_app_info};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use keel_api::marathon::views::{AppBody, StarBody, TasksBody, VersionsBody};
 use keel_api::marathon::{
     ApiErrorBody, AppDefinition, AppUpdate, PathId, Timestamp, parse_app_update, parse_app_updates,
 };
-use serde_json::{Value, json};
 
 /// What an `/v2/apps/<rest>` path names.
 enum Target {
@@ -121,7 +122,7 @@ pub(crate) async fn create(
     let p = m.deploy(&mut st, change)?;
     // With its service ports as assigned.
     let app = st.apps.get(&app.id).cloned().unwrap_or(app);
-    m.emit(events::api_post(uri.path(), &app_json(&app), m.now()));
+    m.emit(events::api_post(uri.path(), &app, m.now()));
     let info = app_info(
         &st,
         &app,
@@ -162,17 +163,19 @@ pub(crate) async fn get_rest(
             embed.last_task_failure |= single.last_task_failure;
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"app": app_info(&st, app, &tasks, embed)}),
+                &AppBody {
+                    app: app_info(&st, app, &tasks, embed),
+                },
             ))
         }
         Target::Tasks(id) => {
             let tasks = m.tasks();
             let st = m.lock();
             let app = st.apps.get(&id).ok_or_else(|| not_found(&id))?;
-            let list: Vec<Value> = crate::views::app_tasks(&st, &id, &tasks)
-                .map(|(r, t)| crate::views::task_json(r, t, Some(app)))
+            let list: Vec<TaskJson<'_>> = crate::views::app_tasks(&st, &id, &tasks)
+                .map(|(r, t)| crate::task_json::task_ref(r, t, Some(app)))
                 .collect();
-            Ok(json_response(StatusCode::OK, &json!({"tasks": list})))
+            Ok(json_response(StatusCode::OK, &TasksBody { tasks: list }))
         }
         Target::Versions(id) => {
             if !m.lock().apps.contains_key(&id) {
@@ -182,10 +185,7 @@ pub(crate) async fn get_rest(
                 .iter()
                 .map(|a| a.version.to_string())
                 .collect();
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"versions": versions}),
-            ))
+            Ok(json_response(StatusCode::OK, &VersionsBody { versions }))
         }
         Target::Version(id, v) => {
             let versions = crate::state::app_versions(&*m.inner.store, &id)?;
@@ -193,7 +193,7 @@ pub(crate) async fn get_rest(
                 .iter()
                 .find(|a| a.version.to_string() == v)
                 .ok_or_else(|| HttpError(ApiErrorBody::app_version_not_found(&id, &v)))?;
-            Ok(json_response(StatusCode::OK, &app_json(app)))
+            Ok(json_response(StatusCode::OK, app))
         }
         Target::Restart(_) | Target::Task(..) => {
             Err(HttpError(ApiErrorBody::new(405, "method not allowed")))
@@ -205,13 +205,13 @@ fn group_apps(m: &Marathon, group: &PathId, q: &Params) -> Result<Response, Http
     let tasks = m.tasks();
     let st = m.lock();
     let embed = Embed::parse(params(q, "embed"));
-    let apps: Vec<Value> = st
+    let apps: Vec<_> = st
         .apps
         .values()
         .filter(|a| a.id.is_descendant_of(group))
         .map(|a| app_info(&st, a, &tasks, embed))
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({"*": apps})))
+    Ok(json_response(StatusCode::OK, &StarBody { apps }))
 }
 
 /// `PUT /v2/apps/<id>`: partial update (default), scale, rollback, or create.

@@ -6,17 +6,16 @@ use crate::error::HttpError;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 /// `GET /v2/deployments`.
 pub(crate) async fn list(AxState(m): AxState<Marathon>) -> Response {
     let st = m.lock();
-    let v: Vec<Value> = st
+    let v: Vec<_> = st
         .deployments
         .iter()
         .map(crate::views::deployment_json)
         .collect();
-    json_response(StatusCode::OK, &Value::Array(v))
+    json_response(StatusCode::OK, &v)
 }
 
 /// `DELETE /v2/deployments/{id}`: roll back (a new deployment), or with `force` just stop.

@@ -5,16 +5,20 @@ use super::{Params, deployment_result, flag, json_response, params, path_id};
 use crate::Marathon;
 use crate::deploy::{Change, version_now};
 use crate::error::HttpError;
+use crate::events::render::step_ref;
 use crate::state::{GroupRecord, State};
+use crate::task_json::TaskJson;
 use crate::task_views::Views;
 use crate::views::{Embed, app_info};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keel_api::marathon::{ApiErrorBody, AppDefinition, AppUpdate, PathId, Validation, Violations};
+use keel_api::marathon::views::{AppInfoRef, AppsBody, DeploymentResultRef, GroupView, StepsBody};
+use keel_api::marathon::{
+    ApiErrorBody, AppDefinition, AppUpdate, PathId, Pod, Validation, Violations,
+};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// A group request body.
@@ -46,14 +50,23 @@ fn group_ids(st: &State) -> BTreeSet<PathId> {
     ids
 }
 
-fn group_json(st: &State, id: &PathId, all: &BTreeSet<PathId>, tasks: &Views, e: Embed) -> Value {
-    let apps: Vec<Value> = st
+/// A group of `GET /v2/groups`: its apps (as AppInfo), subgroups and pods.
+type Group<'a> = GroupView<AppInfoRef<'a, TaskJson<'a>>, &'a Pod>;
+
+fn group_json<'a>(
+    st: &'a State,
+    id: &PathId,
+    all: &BTreeSet<PathId>,
+    tasks: &'a Views,
+    e: Embed,
+) -> Group<'a> {
+    let apps: Vec<_> = st
         .apps
         .values()
         .filter(|a| a.id.parent() == *id)
         .map(|a| app_info(st, a, tasks, e))
         .collect();
-    let groups: Vec<Value> = all
+    let groups: Vec<Group<'a>> = all
         .iter()
         .filter(|g| !g.is_root() && g.parent() == *id)
         .map(|g| group_json(st, g, all, tasks, e))
@@ -67,22 +80,21 @@ fn group_json(st: &State, id: &PathId, all: &BTreeSet<PathId>, tasks: &Views, e:
             .max()
             .map(|v| v.to_string())
     });
-    let mut o = json!({
-        "id": id.to_string(),
-        "apps": apps,
-        "groups": groups,
-        "pods": st
+    GroupView {
+        id: id.to_string(),
+        apps,
+        groups,
+        pods: st
             .pods
             .iter()
             .filter(|(pid, _)| pid.parent() == *id)
-            .map(|(_, p)| super::pods::pod_json(p))
-            .collect::<Vec<_>>(),
-        "dependencies": rec.map(|g| g.dependencies.iter().map(|d| d.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
-    });
-    if let (Some(v), Some(obj)) = (version, o.as_object_mut()) {
-        obj.insert("version".into(), json!(v));
+            .map(|(_, p)| &p.pod)
+            .collect(),
+        dependencies: rec
+            .map(|g| g.dependencies.iter().map(|d| d.to_string()).collect())
+            .unwrap_or_default(),
+        version,
     }
-    o
 }
 
 fn get(m: &Marathon, id: PathId, q: &Params) -> Result<Response, HttpError> {
@@ -126,7 +138,7 @@ pub(crate) async fn get_rest(
             .collect();
         return Ok(json_response(
             StatusCode::OK,
-            &json!(versions.into_iter().rev().collect::<Vec<_>>()),
+            &versions.into_iter().rev().collect::<Vec<_>>(),
         ));
     }
     if segs.last() == Some(&"apps") {
@@ -134,13 +146,13 @@ pub(crate) async fn get_rest(
         let tasks = m.tasks();
         let st = m.lock();
         let e = Embed::parse(params(&q, "embed"));
-        let apps: Vec<Value> = st
+        let apps: Vec<_> = st
             .apps
             .values()
             .filter(|a| a.id.parent() == id)
             .map(|a| app_info(&st, a, &tasks, e))
             .collect();
-        return Ok(json_response(StatusCode::OK, &json!({"apps": apps})));
+        return Ok(json_response(StatusCode::OK, &AppsBody { apps }));
     }
     get(&m, path_id(&rest)?, &q)
 }
@@ -237,7 +249,10 @@ fn created(p: &keel_deploy::DeploymentPlan, id: &PathId) -> Response {
     (
         StatusCode::CREATED,
         headers,
-        axum::Json(json!({"deploymentId": p.id, "version": p.version})),
+        axum::Json(DeploymentResultRef {
+            deployment_id: &p.id,
+            version: &p.version,
+        }),
     )
         .into_response()
 }
@@ -355,8 +370,8 @@ fn update(m: &Marathon, id: PathId, q: &Params, body: &[u8]) -> Result<Response,
             "dry-run".into(),
             now.to_string(),
         )?;
-        let steps: Vec<Value> = p.steps.iter().map(|s| json!({"actions": s.actions.iter().map(crate::events::render::action_json).collect::<Vec<_>>()})).collect();
-        return Ok(json_response(StatusCode::OK, &json!({"steps": steps})));
+        let steps = p.steps.iter().map(step_ref).collect();
+        return Ok(json_response(StatusCode::OK, &StepsBody { steps }));
     }
     let p = m.deploy(&mut st, change)?;
     Ok(deployment_result(StatusCode::OK, &p.id, &p.version))

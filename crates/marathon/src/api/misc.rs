@@ -9,8 +9,10 @@ use crate::views::{Queued, queue_json};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keel_api::marathon::ApiErrorBody;
-use serde_json::{Value, json};
+use keel_api::marathon::views::{
+    Gauge, Gauges, InfoView, MarathonConfigView, Metrics, QueueBody, ZookeeperConfigView,
+};
+use keel_api::marathon::{ApiErrorBody, HttpConfig, Leader, Message};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `GET /ping`: `pong`, as JSON when the client accepts only JSON.
@@ -23,7 +25,7 @@ pub(crate) async fn ping(headers: HeaderMap) -> Response {
         && !accept.contains("text/plain")
         && !accept.contains("*/*")
     {
-        return json_response(StatusCode::OK, &json!("pong"));
+        return json_response(StatusCode::OK, "pong");
     }
     ([(header::CONTENT_TYPE, "text/plain")], "pong").into_response()
 }
@@ -31,59 +33,74 @@ pub(crate) async fn ping(headers: HeaderMap) -> Response {
 /// `GET /metrics` (Dropwizard-style shape).
 pub(crate) async fn metrics(State(m): State<Marathon>) -> Response {
     let st = m.lock();
-    let gauges = json!({
-        "marathon.apps.active.gauge": {"value": st.apps.len()},
-        "marathon.instances.running.gauge": {"value": st.instances.len()},
-        "marathon.deployments.active.gauge": {"value": st.deployments.len()},
-    });
-    json_response(
-        StatusCode::OK,
-        &json!({"version": "4.0.0", "counters": {}, "gauges": gauges, "histograms": {}, "meters": {}, "timers": {}}),
-    )
+    let gauges = Gauges {
+        apps: Gauge {
+            value: st.apps.len(),
+        },
+        instances: Gauge {
+            value: st.instances.len(),
+        },
+        deployments: Gauge {
+            value: st.deployments.len(),
+        },
+    };
+    json_response(StatusCode::OK, &Metrics::new(gauges))
 }
 
 /// `GET /v2/info`, with only the keys marathon-python 0.13.0 accepts.
 pub(crate) async fn info(State(m): State<Marathon>) -> Response {
     let addr = m.inner.cluster.advertise();
     let framework = m.inner.cluster.framework_id(crate::launch::FRAMEWORK);
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "name": "marathon",
-            "version": "1.11.0",
-            "buildref": format!("keel-{}", env!("CARGO_PKG_VERSION")),
-            "elected": true,
-            "leader": addr.to_string(),
-            "frameworkId": framework,
-            "marathon_config": {
-                "checkpoint": true,
-                "executor": "//cmd",
-                "failover_timeout": 604800,
-                "framework_name": "marathon",
-                "ha": false,
-                "hostname": addr.ip().to_string(),
-                "local_port_min": crate::service_ports::LOCAL_PORT_MIN,
-                "local_port_max": crate::service_ports::LOCAL_PORT_MAX,
-                "master": format!("http://{addr}"),
-                "mesos_role": "*",
-                "mesos_user": "root",
-                "webui_url": null,
-                "reconciliation_initial_delay": 15000,
-                "reconciliation_interval": 600000,
-                "task_launch_timeout": 300000,
-                "features": [],
-            },
-            "zookeeper_config": {"zk": "keel://store", "zk_timeout": 10000, "zk_session_timeout": 10000, "zk_max_versions": crate::state::MAX_VERSIONS},
-            "http_config": {"http_port": addr.port(), "https_port": 8443},
-        }),
-    )
+    json_response(StatusCode::OK, &info_view(addr, framework))
+}
+
+/// The `/v2/info` of the Marathon at `addr`, registered as `framework` if it is.
+fn info_view(addr: std::net::SocketAddr, framework: Option<String>) -> InfoView {
+    InfoView {
+        name: "marathon",
+        version: "1.11.0",
+        buildref: format!("keel-{}", env!("CARGO_PKG_VERSION")),
+        elected: true,
+        leader: addr.to_string(),
+        framework_id: framework,
+        marathon_config: MarathonConfigView {
+            checkpoint: true,
+            executor: "//cmd",
+            failover_timeout: 604_800,
+            framework_name: "marathon",
+            ha: false,
+            hostname: addr.ip().to_string(),
+            local_port_min: crate::service_ports::LOCAL_PORT_MIN,
+            local_port_max: crate::service_ports::LOCAL_PORT_MAX,
+            master: format!("http://{addr}"),
+            mesos_role: "*",
+            mesos_user: "root",
+            webui_url: None,
+            reconciliation_initial_delay: 15_000,
+            reconciliation_interval: 600_000,
+            task_launch_timeout: 300_000,
+            features: Vec::new(),
+        },
+        zookeeper_config: ZookeeperConfigView {
+            zk: "keel://store",
+            zk_timeout: 10_000,
+            zk_session_timeout: 10_000,
+            zk_max_versions: crate::state::MAX_VERSIONS,
+        },
+        http_config: HttpConfig {
+            http_port: addr.port(),
+            https_port: 8443,
+        },
+    }
 }
 
 /// `GET /v2/leader`.
 pub(crate) async fn leader(State(m): State<Marathon>) -> Response {
     json_response(
         StatusCode::OK,
-        &json!({"leader": m.inner.cluster.advertise().to_string()}),
+        &Leader {
+            leader: m.inner.cluster.advertise().to_string(),
+        },
     )
 }
 
@@ -94,7 +111,9 @@ pub(crate) async fn abdicate(State(m): State<Marathon>) -> Result<Response, Http
     m.reelect()?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"message": "Leadership abdicated"}),
+        &Message {
+            message: "Leadership abdicated".into(),
+        },
     ))
 }
 
@@ -145,8 +164,8 @@ pub(crate) async fn queue(State(m): State<Marathon>, Query(q): Query<Params>) ->
             let spec = Queued::find(&st, id).filter(shown)?;
             Some(queue_json(spec, None, Some(b), 1, now))
         });
-    let items: Vec<Value> = waiting.chain(delayed).collect();
-    json_response(StatusCode::OK, &json!({"queue": items}))
+    let queue: Vec<_> = waiting.chain(delayed).collect();
+    json_response(StatusCode::OK, &QueueBody { queue })
 }
 
 /// `DELETE /v2/queue/<app or pod>/delay`: forgets the backoff, so the next launch is at once.
@@ -255,6 +274,61 @@ mod tests {
             .collect();
         let s = LabelSelector::parse(sel).unwrap_or(LabelSelector(vec![Term::Exists("\0".into())]));
         assert_eq!(s.matches(&l), expect, "{sel} on {labels:?}");
+    }
+
+    /// `/v2/info` as `json!` built it before [`InfoView`].
+    fn info_value(addr: std::net::SocketAddr, framework: Option<String>) -> serde_json::Value {
+        serde_json::json!({
+            "name": "marathon",
+            "version": "1.11.0",
+            "buildref": format!("keel-{}", env!("CARGO_PKG_VERSION")),
+            "elected": true,
+            "leader": addr.to_string(),
+            "frameworkId": framework,
+            "marathon_config": {
+                "checkpoint": true,
+                "executor": "//cmd",
+                "failover_timeout": 604800,
+                "framework_name": "marathon",
+                "ha": false,
+                "hostname": addr.ip().to_string(),
+                "local_port_min": crate::service_ports::LOCAL_PORT_MIN,
+                "local_port_max": crate::service_ports::LOCAL_PORT_MAX,
+                "master": format!("http://{addr}"),
+                "mesos_role": "*",
+                "mesos_user": "root",
+                "webui_url": null,
+                "reconciliation_initial_delay": 15000,
+                "reconciliation_interval": 600000,
+                "task_launch_timeout": 300000,
+                "features": [],
+            },
+            "zookeeper_config": {"zk": "keel://store", "zk_timeout": 10000, "zk_session_timeout": 10000, "zk_max_versions": crate::state::MAX_VERSIONS},
+            "http_config": {"http_port": addr.port(), "https_port": 8443},
+        })
+    }
+
+    #[test]
+    fn info_and_metrics_are_the_json_they_were() {
+        let addr: std::net::SocketAddr = "10.0.0.7:8080".parse().unwrap();
+        for fw in [None, Some("fw-1".to_string())] {
+            let new = serde_json::to_value(info_view(addr, fw.clone())).unwrap();
+            assert_eq!(new, info_value(addr, fw));
+        }
+        let g = |value| Gauge { value };
+        let m = Metrics::new(Gauges {
+            apps: g(1),
+            instances: g(2),
+            deployments: g(3),
+        });
+        assert_eq!(
+            serde_json::to_value(m).unwrap(),
+            serde_json::json!({"version": "4.0.0", "counters": {}, "gauges": {
+                "marathon.apps.active.gauge": {"value": 1},
+                "marathon.instances.running.gauge": {"value": 2},
+                "marathon.deployments.active.gauge": {"value": 3},
+            }, "histograms": {}, "meters": {}, "timers": {}})
+        );
     }
 
     #[test]

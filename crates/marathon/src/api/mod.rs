@@ -15,8 +15,9 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use keel_api::marathon::views::DeploymentResultRef;
 use keel_api::marathon::{ApiErrorBody, PathId};
-use serde_json::Value;
+use serde::Serialize;
 
 /// Query parameters, keeping repeated keys (`embed`, `event_type`).
 pub(crate) type Params = Vec<(String, String)>;
@@ -48,7 +49,7 @@ pub(crate) fn path_id(raw: &str) -> Result<PathId, HttpError> {
     PathId::parse(&raw).map_err(|e| HttpError(ApiErrorBody::new(404, format!("{raw}: {e}"))))
 }
 
-pub(crate) fn json_response(code: StatusCode, v: &Value) -> Response {
+pub(crate) fn json_response<T: Serialize + ?Sized>(code: StatusCode, v: &T) -> Response {
     match serde_json::to_vec(v) {
         Ok(body) => json_bytes(code, body),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -70,7 +71,10 @@ pub(crate) fn deployment_result(code: StatusCode, id: &str, version: &str) -> Re
     (
         code,
         headers,
-        axum::Json(serde_json::json!({"deploymentId": id, "version": version})),
+        axum::Json(DeploymentResultRef {
+            deployment_id: id,
+            version,
+        }),
     )
         .into_response()
 }

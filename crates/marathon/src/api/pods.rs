@@ -13,9 +13,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use keel_api::marathon::events::emitted::PodChange;
 use keel_api::marathon::{ApiErrorBody, Instance, PathId, parse_json, parse_pod};
 use keel_deploy::Goal;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What a `/v2/pods/<rest>` path names.
 enum Target {
@@ -62,11 +63,11 @@ pub(crate) fn pod_json(p: &PodRecord) -> Value {
 }
 
 fn pod_event(m: &Marathon, kind: &str, uri: &Uri) {
-    m.emit(frame(
-        kind,
-        m.now(),
-        json!({"clientIp": "127.0.0.1", "uri": uri.path()}),
-    ));
+    let payload = PodChange {
+        client_ip: "127.0.0.1",
+        uri: uri.path(),
+    };
+    m.emit(frame(kind, m.now(), payload));
 }
 
 /// `HEAD /v2/pods`: pods are supported.
@@ -149,7 +150,7 @@ pub(crate) async fn get_rest(
                 .iter()
                 .map(|p| p.version().to_string())
                 .collect();
-            Ok(json_response(StatusCode::OK, &json!(versions)))
+            Ok(json_response(StatusCode::OK, &versions))
         }
         Target::Version(id, v) => {
             let versions = crate::state::pod_versions(&*m.inner.store, &id)?;
@@ -236,12 +237,12 @@ pub(crate) async fn delete_rest(
             let one = killed.into_iter().next().ok_or_else(|| {
                 HttpError(ApiErrorBody::new(404, "instance not found".to_string()))
             })?;
-            Ok(json_response(StatusCode::OK, &json!(one)))
+            Ok(json_response(StatusCode::OK, &one))
         }
         Target::Instances(id) => {
             let ids: Vec<String> = parse_json(&body)?;
             let killed = kill_instances(&m, &id, &ids, flag(&q, "wipe", false))?;
-            Ok(json_response(StatusCode::OK, &json!(killed)))
+            Ok(json_response(StatusCode::OK, &killed))
         }
         _ => Err(HttpError(ApiErrorBody::new(405, "method not allowed"))),
     }

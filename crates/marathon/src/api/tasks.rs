@@ -11,10 +11,10 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keel_api::marathon::views::{TaskBody, TasksBody};
 use keel_api::marathon::{ApiErrorBody, PathId, task_id};
 use keel_deploy::Goal;
 use keel_model::TaskState;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `GET /v2/tasks` (`status=running|staging` filters).
@@ -39,11 +39,11 @@ pub(crate) async fn list(
                         || (w == "staging" && state == "TASK_STAGING")
                 });
             if keep {
-                out.push(task_json(r, t, Some(app)));
+                out.push(crate::task_json::task_ref(r, t, Some(app)));
             }
         }
     }
-    json_response(StatusCode::OK, &json!({"tasks": out}))
+    json_response(StatusCode::OK, &TasksBody { tasks: out })
 }
 
 /// Whether the client asks for `text/plain` and not for JSON.
@@ -244,11 +244,10 @@ fn kill(
     }
     w.commit(&*m.inner.store)?;
     m.inner.wake.notify_one();
-    let body: Value = match killed.first() {
-        Some(t) if single => json!({"task": t}),
-        _ => json!({"tasks": killed}),
-    };
-    Ok(json_response(StatusCode::OK, &body))
+    if single && let Some(task) = killed.first() {
+        return Ok(json_response(StatusCode::OK, &TaskBody { task }));
+    }
+    Ok(json_response(StatusCode::OK, &TasksBody { tasks: killed }))
 }
 
 #[cfg(test)]
