@@ -329,7 +329,7 @@ async fn collect_image_cache(agent: &crate::Agent, max_age: Duration) {
     let report = tokio::task::spawn_blocking(move || {
         let in_use = layers_in_use(&meta_dirs);
         keel_image::ImageStore::open(&store_dir)
-            .and_then(|store| store.gc(max_age, &in_use, SystemTime::now()))
+            .and_then(|store| store.gc(max_age, &in_use, keel_clock::wall()))
     })
     .await;
     match report {
@@ -394,7 +394,7 @@ async fn pass(
     let max_age = allowed_age(config.sandbox_delay, config.disk_headroom, usage);
     let (dir, sandbox_live) = (work_dir.clone(), &live | &groups);
     let removed = tokio::task::spawn_blocking(move || {
-        collect_sandboxes(&dir, &sandbox_live, max_age, SystemTime::now())
+        collect_sandboxes(&dir, &sandbox_live, max_age, keel_clock::wall())
     })
     .await
     .unwrap_or_default();

@@ -66,12 +66,12 @@ pub fn prepare(
     task: &TaskSpec,
     framework_name: &str,
     now: f64,
+    ids: &dyn keel_clock::Ids,
 ) -> Result<(TaskRecord, ExecutorConfig), AgentError> {
-    let container =
-        ContainerId::new(uuid::Uuid::new_v4().to_string()).map_err(|e| AgentError::Launch {
-            task: task.id.to_string(),
-            reason: e.to_string(),
-        })?;
+    let container = ContainerId::new(ids.uuid().to_string()).map_err(|e| AgentError::Launch {
+        task: task.id.to_string(),
+        reason: e.to_string(),
+    })?;
     let sandbox = sandbox_dir(&s.work_dir, agent, task, &container);
     let meta_dir = s
         .work_dir

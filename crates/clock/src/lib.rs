@@ -1,12 +1,26 @@
-//! The only place in Keel that reads the wall clock or the monotonic clock.
+//! The only place in Keel that reads the wall clock or the monotonic clock, or makes random
+//! ids.
 //!
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
-//! [`ManualClock`] and move time by hand.
+//! [`ManualClock`] and move time by hand, and an `Arc<dyn Ids>` so tests can use
+//! [`SeqIds`]. The timers of blocking I/O loops (the executor's deadlines) read
+//! [`monotonic`].
 
 #![forbid(unsafe_code)]
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The monotonic clock now, for the deadlines of blocking I/O loops.
+pub fn monotonic() -> Instant {
+    Instant::now()
+}
+
+/// The wall clock now, for file ages and timestamps outside a service's [`Clock`].
+pub fn wall() -> SystemTime {
+    SystemTime::now()
+}
 
 /// A source of time.
 pub trait Clock: Send + Sync + 'static {
@@ -79,9 +93,60 @@ impl Clock for ManualClock {
     }
 }
 
+/// A source of unique ids.
+pub trait Ids: Send + Sync {
+    fn uuid(&self) -> uuid::Uuid;
+}
+
+/// Random (version 4) UUIDs.
+#[derive(Debug, Default)]
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v4()
+    }
+}
+
+/// Deterministic ids for tests: the seed in the high half, a counter in the low half.
+#[derive(Debug)]
+pub struct SeqIds {
+    seed: u64,
+    next: AtomicU64,
+}
+
+impl SeqIds {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            next: AtomicU64::new(1),
+        }
+    }
+}
+
+impl Ids for SeqIds {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u64_pair(self.seed, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seq_ids_are_distinct_and_repeatable() {
+        let (a, b) = (SeqIds::new(7), SeqIds::new(7));
+        let first = a.uuid();
+        assert_ne!(first, a.uuid());
+        assert_eq!(first, b.uuid());
+        assert_ne!(first, SeqIds::new(8).uuid());
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        assert_ne!(RandomIds.uuid(), RandomIds.uuid());
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

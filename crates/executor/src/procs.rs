@@ -127,7 +127,7 @@ pub(crate) fn wait_until(
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
-        if Instant::now() >= deadline || give_up() {
+        if keel_clock::monotonic() >= deadline || give_up() {
             return Ok(None);
         }
         std::thread::sleep(WAIT_POLL);

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the supervisor is told: requests of the agent and results of health probes.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,10 +122,10 @@ impl Hub {
 
     /// Waits until `seq` is acknowledged or `timeout` passes; true when acknowledged.
     pub fn wait_acked(&self, seq: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = keel_clock::monotonic() + timeout;
         let mut state = self.lock();
         while state.acked < seq {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(keel_clock::monotonic());
             if left.is_zero() {
                 return false;
             }

@@ -245,7 +245,7 @@ impl<'a> Supervisor<'a> {
             cgroup,
             mem_mb: task.resources.mem(),
             kill_grace: crate::health::secs(task.kill_grace_secs),
-            started: Instant::now(),
+            started: keel_clock::monotonic(),
             health: None,
             checkers: None,
             health_kill: None,
@@ -367,13 +367,16 @@ impl<'a> Supervisor<'a> {
             }
             self.signal_all(libc::SIGTERM);
         }
-        let deadline = Instant::now() + grace;
+        let deadline = keel_clock::monotonic() + grace;
         self.kill_deadline = Some(self.kill_deadline.map_or(deadline, |d| d.min(deadline)));
         self.enforce_deadline();
     }
 
     fn enforce_deadline(&mut self) {
-        if self.kill_deadline.is_some_and(|d| Instant::now() >= d) {
+        if self
+            .kill_deadline
+            .is_some_and(|d| keel_clock::monotonic() >= d)
+        {
             self.signal_all(libc::SIGKILL);
         }
     }
@@ -414,13 +417,13 @@ impl<'a> Supervisor<'a> {
     fn clean_up(&mut self, pumps: OutputPumps) {
         let grace_end = match self.kill_deadline {
             Some(deadline) if !self.oom => deadline,
-            _ => Instant::now(),
+            _ => keel_clock::monotonic(),
         };
-        if Instant::now() < grace_end {
+        if keel_clock::monotonic() < grace_end {
             // Processes forked while the first SIGTERM was in flight never saw it.
             self.signal_all(libc::SIGTERM);
         }
-        while !self.members().is_empty() && Instant::now() < grace_end {
+        while !self.members().is_empty() && keel_clock::monotonic() < grace_end {
             procs::reap_orphans();
             std::thread::sleep(TICK);
         }
@@ -433,7 +436,7 @@ impl<'a> Supervisor<'a> {
     }
 
     fn kill_until_empty(&self) {
-        let give_up = Instant::now() + KILL_PATIENCE;
+        let give_up = keel_clock::monotonic() + KILL_PATIENCE;
         loop {
             self.signal_all(libc::SIGKILL);
             procs::reap_orphans();
@@ -441,7 +444,7 @@ impl<'a> Supervisor<'a> {
             if left.is_empty() {
                 return;
             }
-            if Instant::now() >= give_up {
+            if keel_clock::monotonic() >= give_up {
                 return tracing::error!(?left, "container processes survive SIGKILL; giving up");
             }
             std::thread::sleep(TICK / 5);

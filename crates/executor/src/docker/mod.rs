@@ -173,7 +173,7 @@ impl<'a> Supervisor<'a> {
             waiter: start_waiter(name),
             mem_mb: config.task.resources.mem(),
             kill_grace: crate::health::secs(config.task.kill_grace_secs),
-            started: Instant::now(),
+            started: keel_clock::monotonic(),
             health: None,
             checkers: None,
             health_kill: None,
@@ -284,18 +284,20 @@ impl<'a> Supervisor<'a> {
             }
             stop_in_background(self.name, grace);
         }
-        let deadline = Instant::now() + grace;
+        let deadline = keel_clock::monotonic() + grace;
         self.kill_deadline = Some(self.kill_deadline.map_or(deadline, |d| d.min(deadline)));
         self.enforce_deadline();
     }
 
     fn enforce_deadline(&mut self) {
-        let due = self.kill_deadline.is_some_and(|d| Instant::now() >= d);
+        let due = self
+            .kill_deadline
+            .is_some_and(|d| keel_clock::monotonic() >= d);
         let recent = self
             .killed_at
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
         if due && !recent {
-            self.killed_at = Some(Instant::now());
+            self.killed_at = Some(keel_clock::monotonic());
             if let Err(e) = self.engine.kill(self.name) {
                 tracing::debug!(error = %e, "kill after the grace period");
             }
