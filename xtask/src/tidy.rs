@@ -2,7 +2,8 @@
 //! every Rust module starts with a `//!` doc; the pure crates (and `keel-api`) depend on
 //! nothing that does I/O, on the resolved dependency graph and on the source text, and
 //! never `unwrap()` outside tests; crates without unsafe code forbid it; the clock, the
-//! global RNG and random ids are read only in the seams that own them.
+//! global RNG and random ids are read only in the seams that own them; in the executor and
+//! the agent, `libc` and `unsafe` appear only in their `sys` module.
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,13 @@ const CLOCK_SEAMS: &[&str] = &[
     "crates/marathon/src/scheduler.rs",
 ];
 
+/// Crates whose system calls go through one module: (sources, the module). Anywhere else in
+/// those sources, tests included, `libc::` and `unsafe` are banned.
+const SYS_MODULES: &[(&str, &str)] = &[
+    ("crates/executor/src/", "crates/executor/src/sys.rs"),
+    ("crates/agent/src/", "crates/agent/src/sys.rs"),
+];
+
 /// Runs every check and prints what it found.
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let problems = check(root)?;
@@ -83,6 +91,7 @@ pub fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     problems.extend(pure_sources(root));
     problems.extend(unsafe_forbidden(root));
     problems.extend(clock_seams(root));
+    problems.extend(syscalls_in_sys(root));
     Ok(problems)
 }
 
@@ -259,6 +268,25 @@ pub fn clock_seams(root: &Path) -> Vec<String> {
                 problems.push(format!(
                     "{rel} calls {pat} outside the seams that own the clock and randomness"
                 ));
+            }
+        }
+    }
+    problems
+}
+
+/// In the crates of [`SYS_MODULES`], `libc::` and `unsafe` only in their `sys` module.
+pub fn syscalls_in_sys(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (dir, module) in SYS_MODULES {
+        for (f, text) in sources(&root.join(dir)) {
+            let rel = relative(root, &f);
+            if rel == *module {
+                continue;
+            }
+            for pat in ["libc::", "unsafe"] {
+                if text.contains(pat) {
+                    problems.push(format!("{rel} uses {pat} outside {module}"));
+                }
             }
         }
     }

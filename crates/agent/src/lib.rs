@@ -17,6 +17,7 @@ mod images;
 mod launcher;
 mod link;
 mod records;
+mod sys;
 mod volumes;
 
 pub use crate::core::AgentCore;
