@@ -139,3 +139,6 @@ fn linger() -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(LINGER, Duration::from_secs)
 }
+
+#[cfg(test)]
+mod testing;

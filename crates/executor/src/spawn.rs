@@ -260,13 +260,7 @@ mod tests {
     use super::*;
 
     fn cmd(shell: bool, value: &str, args: &[&str]) -> CommandSpec {
-        CommandSpec {
-            shell,
-            value: value.into(),
-            arguments: args.iter().map(|s| s.to_string()).collect(),
-            env: BTreeMap::new(),
-            user: None,
-        }
+        crate::testing::command(shell, value, args)
     }
 
     fn check(command: CommandSpec, program: &str, argv: &[&str]) {

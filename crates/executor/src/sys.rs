@@ -12,8 +12,6 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-#[cfg(test)]
-pub(crate) use libc::EINVAL;
 pub(crate) use libc::{
     CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, EINTR, ESRCH, EXIT_FAILURE, MS_BIND,
     MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME,
@@ -495,3 +493,6 @@ pub(crate) fn detach(target: &CStr) -> Result<(), SysError> {
     })
     .map(drop)
 }
+
+#[cfg(test)]
+pub(crate) use libc::EINVAL;
