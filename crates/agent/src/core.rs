@@ -107,6 +107,18 @@ impl AgentCore {
         Ok(())
     }
 
+    /// Checkpoints a newly launched task and starts tracking it.
+    pub(crate) fn add_task(&mut self, rec: TaskRecord) -> Result<(), AgentError> {
+        self.save_task(&rec)?;
+        let entry = TaskEntry {
+            rec,
+            conn: None,
+            pending_kill: None,
+        };
+        self.tasks.insert(entry.rec.spec.id.clone(), entry);
+        Ok(())
+    }
+
     /// Turns an executor status into a checkpointed update; returns false for a replay
     /// of a status already handled.
     pub(crate) fn executor_status(

@@ -326,18 +326,7 @@ impl Agent {
                 spec: task.clone(),
                 framework_name,
             };
-            self.with_core(|c| {
-                c.save_task(&rec)?;
-                c.tasks.insert(
-                    task.id.clone(),
-                    core::TaskEntry {
-                        rec,
-                        conn: None,
-                        pending_kill: None,
-                    },
-                );
-                Ok::<(), AgentError>(())
-            })?;
+            self.with_core(|c| c.add_task(rec))?;
             use keel_model::TaskState as S;
             self.simulate(&task.id, &[S::Starting, S::Running]);
             return Ok(());
@@ -350,18 +339,7 @@ impl Agent {
             now,
             &*self.ids,
         )?;
-        self.with_core(|c| {
-            c.save_task(&rec)?;
-            c.tasks.insert(
-                task.id.clone(),
-                core::TaskEntry {
-                    rec,
-                    conn: None,
-                    pending_kill: None,
-                },
-            );
-            Ok::<(), AgentError>(())
-        })?;
+        self.with_core(|c| c.add_task(rec))?;
         let mut child = launcher::spawn_executor(&self.settings, &config)?;
         tokio::spawn(async move {
             let _ = child.wait().await;
