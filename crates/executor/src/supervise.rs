@@ -222,3 +222,132 @@ fn start_checks(
     let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
     Ok(Some((checkers, Health::new(rules))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Ending, OomReport};
+    use crate::status::StatusLog;
+    use keel_api::executor::ExecutorMessage;
+    use std::sync::{Arc, Mutex, mpsc};
+
+    /// What the supervisor asked of the fake container, and how the fake behaves.
+    #[derive(Default)]
+    struct Script {
+        calls: Vec<String>,
+        /// The container ends by itself with this code.
+        exits_with: Option<i32>,
+        /// The container ignores SIGTERM (it ends only when force-killed).
+        ignores_term: bool,
+    }
+
+    type Shared = Arc<Mutex<Script>>;
+
+    struct Fake {
+        script: Shared,
+        ended: Option<Ending>,
+    }
+
+    impl Fake {
+        fn record(&self, call: &str) {
+            self.script.lock().expect("lock").calls.push(call.into());
+        }
+    }
+
+    impl Containerizer for Fake {
+        type Spec = Shared;
+        const TICK: Duration = Duration::from_millis(5);
+
+        fn launch(_: &ExecutorConfig, script: &Shared) -> Result<Self, StatusUpdate> {
+            let fake = Fake {
+                script: script.clone(),
+                ended: None,
+            };
+            fake.record("launch");
+            Ok(fake)
+        }
+
+        fn try_wait(&mut self) -> Option<Ending> {
+            let code = self.script.lock().expect("lock").exits_with;
+            self.ended.clone().or(code.map(Ending::Exited))
+        }
+
+        fn terminate(&mut self, _grace: Duration) {
+            self.record("terminate");
+            if !self.script.lock().expect("lock").ignores_term {
+                self.ended = Some(Ending::Signaled(15));
+            }
+        }
+
+        fn force_kill(&mut self) {
+            self.record("force_kill");
+            self.ended = Some(Ending::Signaled(9));
+        }
+
+        fn oom(&mut self) -> Option<OomReport> {
+            None
+        }
+
+        fn clean_up(self, _kill_deadline: Option<Instant>) {
+            self.record("clean_up");
+        }
+    }
+
+    /// Supervises a fake container with `events` already queued; returns the terminal
+    /// status and the container's calls.
+    fn run(script: Script, events: Vec<Event>) -> (ExecutorStatus, Vec<String>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = StatusLog::create(&dir.path().join("status.jsonl")).expect("log");
+        let config = crate::testing::config(crate::testing::command(true, "x", &[]), None, &[]);
+        let hub = Hub::new(
+            log,
+            ExecutorMessage::Hello {
+                container_id: config.container_id.clone(),
+                task_id: config.task.id.clone(),
+                executor_pid: 1,
+            },
+        );
+        let (tx, rx) = mpsc::channel();
+        for e in events {
+            tx.send(e).expect("send");
+        }
+        let script = Arc::new(Mutex::new(script));
+        let status = supervise::<Fake>(&config, &script, &hub, &rx, &tx).expect("supervise");
+        let calls = script.lock().expect("lock").calls.clone();
+        (status, calls)
+    }
+
+    #[test]
+    fn a_container_that_ends_by_itself_is_not_killed() {
+        let script = Script {
+            exits_with: Some(0),
+            ..Script::default()
+        };
+        let (status, calls) = run(script, Vec::new());
+        assert_eq!(status.state, TaskState::Finished);
+        assert_eq!(calls, ["launch", "clean_up"]);
+    }
+
+    #[test]
+    fn a_kill_stops_the_container_gracefully_once() {
+        let grace = Duration::from_secs(60);
+        let kills = vec![Event::Kill { grace }, Event::Kill { grace }];
+        let (status, calls) = run(Script::default(), kills);
+        assert_eq!(status.state, TaskState::Killed);
+        assert_eq!(calls, ["launch", "terminate", "clean_up"]);
+    }
+
+    #[test]
+    fn a_container_that_ignores_sigterm_is_killed_at_the_deadline() {
+        let script = Script {
+            ignores_term: true,
+            ..Script::default()
+        };
+        let kill = Event::Kill {
+            grace: Duration::from_millis(20),
+        };
+        let (status, calls) = run(script, vec![kill]);
+        assert_eq!(status.state, TaskState::Killed);
+        assert_eq!(calls, ["launch", "terminate", "force_kill", "clean_up"]);
+    }
+}

@@ -496,3 +496,32 @@ pub(crate) fn detach(target: &CStr) -> Result<(), SysError> {
 
 #[cfg(test)]
 pub(crate) use libc::EINVAL;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn errors_name_the_call() {
+        // No process has pid i32::MAX (pid_max is at most 2^22).
+        let e = kill(i32::MAX, 0).expect_err("no such process");
+        assert!(e.is(ESRCH));
+        assert!(e.to_string().starts_with("kill: "), "{e}");
+    }
+
+    #[test]
+    fn a_pipe_polls_readable_once_written() {
+        let (r, w) = pipe_cloexec().expect("pipe");
+        assert!(!poll_in(r.as_raw_fd(), 0).expect("poll"));
+        std::fs::File::from(w).write_all(b"x").expect("write");
+        assert!(poll_in(r.as_raw_fd(), 1000).expect("poll"));
+    }
+
+    #[test]
+    fn the_peer_of_a_socket_pair_is_us() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        assert_eq!(peer_uid(a.as_raw_fd()).expect("peer"), geteuid());
+    }
+}
