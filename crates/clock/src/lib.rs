@@ -1,10 +1,10 @@
-//! The only place in Keel that reads the wall clock or the monotonic clock, or makes random
-//! ids.
+//! The only place in Keel that reads the wall clock or the monotonic clock, and that mints
+//! random ids.
 //!
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
 //! [`ManualClock`] and move time by hand, and an `Arc<dyn Ids>` so tests can use
-//! [`SeqIds`]. The timers of blocking I/O loops (the executor's deadlines) read
-//! [`monotonic`].
+//! [`SeqIds`] and get the same ids every run. The timers of blocking I/O loops (the
+//! executor's deadlines) read [`monotonic`].
 
 #![forbid(unsafe_code)]
 
@@ -93,13 +93,13 @@ impl Clock for ManualClock {
     }
 }
 
-/// A source of unique ids.
+/// A source of unique ids (deployment, instance and task ids).
 pub trait Ids: Send + Sync {
     fn uuid(&self) -> uuid::Uuid;
 }
 
-/// Random (version 4) UUIDs.
-#[derive(Debug, Default)]
+/// Random (v4) ids.
+#[derive(Debug, Default, Clone, Copy)]
 pub struct RandomIds;
 
 impl Ids for RandomIds {
@@ -108,7 +108,7 @@ impl Ids for RandomIds {
     }
 }
 
-/// Deterministic ids for tests: the seed in the high half, a counter in the low half.
+/// Ids in sequence from a seed: the same every run, for tests.
 #[derive(Debug)]
 pub struct SeqIds {
     seed: u64,
@@ -126,7 +126,8 @@ impl SeqIds {
 
 impl Ids for SeqIds {
     fn uuid(&self) -> uuid::Uuid {
-        uuid::Uuid::from_u64_pair(self.seed, self.next.fetch_add(1, Ordering::Relaxed))
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        uuid::Uuid::from_u64_pair(self.seed, n)
     }
 }
 
@@ -135,16 +136,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seq_ids_are_distinct_and_repeatable() {
+    fn sequential_ids_are_the_same_every_run_and_unique() {
         let (a, b) = (SeqIds::new(7), SeqIds::new(7));
-        let first = a.uuid();
-        assert_ne!(first, a.uuid());
-        assert_eq!(first, b.uuid());
-        assert_ne!(first, SeqIds::new(8).uuid());
-    }
-
-    #[test]
-    fn random_ids_differ() {
+        let first: Vec<uuid::Uuid> = (0..3).map(|_| a.uuid()).collect();
+        let second: Vec<uuid::Uuid> = (0..3).map(|_| b.uuid()).collect();
+        assert_eq!(first, second);
+        assert!(first[0] != first[1] && first[1] != first[2]);
         assert_ne!(RandomIds.uuid(), RandomIds.uuid());
     }
 
@@ -163,5 +160,24 @@ mod tests {
         let a = c.monotonic();
         assert!(c.monotonic() >= a);
         assert!(c.unix_secs() > 1.7e9);
+    }
+
+    #[test]
+    fn seq_ids_repeat_per_seed_and_never_within_one() {
+        let (a, b) = (SeqIds::new(7), SeqIds::new(7));
+        let first: Vec<_> = (0..100).map(|_| a.uuid()).collect();
+        let again: Vec<_> = (0..100).map(|_| b.uuid()).collect();
+        assert_eq!(first, again);
+        let unique: std::collections::BTreeSet<_> = first.iter().collect();
+        assert_eq!(unique.len(), first.len());
+        assert_ne!(SeqIds::new(8).uuid(), first[0]);
+    }
+
+    #[test]
+    fn random_ids_are_v4_and_distinct() {
+        let ids = RandomIds;
+        let (a, b) = (ids.uuid(), ids.uuid());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 4);
     }
 }

@@ -1,20 +1,18 @@
 //! API writes are answered only once durable, without a lock held across the commit: a
 //! write path submits its transaction under the state lock ([`Writes::commit`] →
-//! [`park`]), which fixes its place in the store's order, and [`answer_when_durable`], a
-//! layer around the API, waits for every transaction of the request on the blocking pool
-//! after the handler has returned and released its locks. Reads meanwhile go on, and
-//! concurrent writers share the store's group commits.
+//! [`park`]), which fixes its place in the store's order, and the API's layer
+//! (`api::answer_when_durable`) runs the request in [`collect`] and waits for every
+//! transaction of the request on the blocking pool ([`wait_all`]) after the handler has
+//! returned and released its locks. Reads meanwhile go on, and concurrent writers share
+//! the store's group commits.
 //!
 //! [`Writes::commit`]: crate::state::Writes::commit
 
 use crate::Marathon;
-use crate::error::{HttpError, MarathonError};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use keel_api::marathon::ApiErrorBody;
+use crate::error::MarathonError;
 use keel_store::{Store, Ticket};
 use std::cell::RefCell;
+use std::sync::Arc;
 
 tokio::task_local! {
     /// The transactions the current request submitted, in order.
@@ -30,23 +28,23 @@ pub(crate) fn park(store: &dyn Store, ticket: Ticket) -> Result<(), MarathonErro
     }
 }
 
-/// Runs the request, then waits until what it wrote is durable before answering. If a
-/// commit failed, the in-memory state is recovered from the store and the answer is a 500.
-pub(crate) async fn answer_when_durable(
-    State(m): State<Marathon>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (response, tickets) = SUBMITTED
+/// Runs `work` (a request), collecting the transactions it submits.
+pub(crate) async fn collect<T>(work: impl Future<Output = T>) -> (T, Vec<Ticket>) {
+    SUBMITTED
         .scope(RefCell::new(Vec::new()), async move {
-            let response = next.run(req).await;
-            (response, SUBMITTED.with(|s| s.take()))
+            let out = work.await;
+            (out, SUBMITTED.with(|s| s.take()))
         })
-        .await;
+        .await
+}
+
+/// Waits until every one of `tickets` is durable. If a commit failed, the in-memory state
+/// is recovered from the store and the error is [`MarathonError::NotDurable`].
+pub(crate) async fn wait_all(m: &Marathon, tickets: Vec<Ticket>) -> Result<(), MarathonError> {
     if tickets.is_empty() {
-        return response;
+        return Ok(());
     }
-    let store = m.inner.store.clone();
+    let store: Arc<dyn Store> = m.inner.store.clone();
     // Every ticket is waited for, also after a failure.
     let waited = tokio::task::spawn_blocking(move || {
         let mut first_error = Ok(());
@@ -58,16 +56,17 @@ pub(crate) async fn answer_when_durable(
         first_error
     })
     .await;
-    let message = match waited {
-        Ok(Ok(())) => return response,
-        Ok(Err(e)) => format!("persisting the change: {e}"),
-        Err(e) => format!("persisting the change: {e}"),
+    let reason = match waited {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
     };
-    tracing::error!("{message}; recovering marathon's state from the store");
+    let e = MarathonError::NotDurable { reason };
+    tracing::error!("{e}; recovering marathon's state from the store");
     if let Err(e) = m.reelect() {
         tracing::error!("recovering marathon's state: {e}");
     }
-    HttpError(ApiErrorBody::new(500, message)).into_response()
+    Err(e)
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use keel_api::marathon::checks::HealthCheckProtocol;
 use keel_api::marathon::spec::EnvValue;
 use keel_api::marathon::{AppDefinition, task_id};
+use keel_clock::Ids;
 use keel_master::TaskLaunch;
 use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId};
 use keel_resources::Resources;
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// The framework name Keel's Marathon registers under.
 pub const FRAMEWORK: &str = "marathon";
@@ -21,8 +21,8 @@ const DEFAULT_GRACE: f64 = 3.0;
 pub const LAUNCHES_PER_PASS: u32 = 1_000;
 
 /// A new instance's ids: `(instance id, task id)` for incarnation 1.
-pub fn new_ids(app: &AppDefinition) -> (String, String) {
-    let uuid = Uuid::new_v4();
+pub fn new_ids(app: &AppDefinition, ids: &dyn Ids) -> (String, String) {
+    let uuid = ids.uuid();
     (
         task_id::instance_id(&app.id, uuid),
         task_id::mint(&app.id, uuid, 1),

@@ -13,7 +13,9 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod cluster;
 mod container;
+mod deploy;
 mod durable;
 mod error;
 mod events;
@@ -29,12 +31,18 @@ mod service_ports;
 mod state;
 mod task_json;
 mod task_views;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+mod tracked;
 mod views;
 
 pub use error::MarathonError;
 pub use limits::Limits;
 
-use keel_clock::Clock;
+use cluster::Cluster;
+use keel_clock::{Clock, Ids};
 use keel_master::Master;
 use keel_store::Store;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,9 +55,11 @@ pub struct Marathon {
 }
 
 pub(crate) struct Inner {
-    pub master: Master,
+    pub cluster: Arc<dyn Cluster>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Deployment, instance and task ids.
+    pub ids: Arc<dyn Ids>,
     /// Lock order: `tasks` before `state` (and both before the master's).
     pub tasks: Mutex<task_views::TaskViews>,
     pub state: Mutex<state::State>,
@@ -67,7 +77,19 @@ impl Marathon {
 
     /// [`Marathon::open`] with the given ceilings on requested counts.
     pub fn open_with(master: &Master, limits: Limits) -> Result<Marathon, MarathonError> {
-        let store = master.store();
+        let cluster: Arc<dyn Cluster> = Arc::new(master.clone());
+        let ids = Arc::new(keel_clock::RandomIds);
+        Marathon::open_on(cluster, master.store(), master.clock(), ids, limits)
+    }
+
+    /// [`Marathon::open_with`] on any [`Cluster`], store and clock.
+    pub(crate) fn open_on(
+        cluster: Arc<dyn Cluster>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+        limits: Limits,
+    ) -> Result<Marathon, MarathonError> {
         let st = state::State::load(&*store)?;
         tracing::info!(
             apps = st.apps.len(),
@@ -77,9 +99,10 @@ impl Marathon {
         );
         Ok(Marathon {
             inner: Arc::new(Inner {
-                master: master.clone(),
+                cluster,
                 store,
-                clock: master.clock(),
+                clock,
+                ids,
                 tasks: Mutex::new(task_views::TaskViews::new()),
                 state: Mutex::new(st),
                 bus: events::Bus::new(),
@@ -150,7 +173,7 @@ impl Marathon {
     /// Marathon's task views, brought up to date. Take it before [`Marathon::lock`].
     pub(crate) fn tasks(&self) -> MutexGuard<'_, task_views::TaskViews> {
         let mut t = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        t.sync(&self.inner.master);
+        t.sync(&*self.inner.cluster);
         t
     }
 

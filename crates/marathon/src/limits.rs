@@ -5,7 +5,7 @@
 
 use crate::pod::PodRecord;
 use crate::state::State;
-use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Violations};
+use keel_api::marathon::{AppDefinition, PathId, Validation, Violations};
 
 /// The ceilings. `Default` is what `keel master` and `keel dev` use unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub(crate) fn check<'a>(
     st: &State,
     apps: impl Iterator<Item = (&'a PathId, &'a AppDefinition)>,
     pods: impl Iterator<Item = (&'a PathId, &'a PodRecord)>,
-) -> Result<(), ApiErrorBody> {
+) -> Result<(), Validation> {
     let mut v = Violations::default();
     for (id, a) in apps {
         if st.apps.get(id) != Some(a) {
@@ -54,7 +54,7 @@ pub(crate) fn check<'a>(
             judge(limits, id, want, p.pod.labels.len(), &mut v);
         }
     }
-    v.finish(()).map_err(ApiErrorBody::from)
+    v.finish(())
 }
 
 fn judge(limits: &Limits, id: &PathId, instances: u32, labels: usize, v: &mut Violations) {
@@ -80,11 +80,11 @@ fn judge(limits: &Limits, id: &PathId, instances: u32, labels: usize, v: &mut Vi
 }
 
 /// A count in a query or body checked against a ceiling: 422 `{message, details}`.
-pub(crate) fn too_many(path: &str, what: &str, n: usize, max: usize) -> ApiErrorBody {
+pub(crate) fn too_many(path: &str, what: &str, n: usize, max: usize) -> Validation {
     let mut v = Violations::default();
     v.add(
         path,
         format!("{n} {what} is more than Keel's limit of {max}"),
     );
-    ApiErrorBody::from(keel_api::marathon::Validation::new(v.into_vec()))
+    Validation::new(v.into_vec())
 }

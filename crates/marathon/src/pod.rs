@@ -19,7 +19,6 @@ use keel_model::{
 use keel_resources::Resources;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use uuid::Uuid;
 
 /// Kill grace when a container sets no `lifecycle.killGracePeriodSeconds`.
 const DEFAULT_GRACE: f64 = 3.0;
@@ -109,9 +108,9 @@ impl PodRecord {
     }
 
     /// A new instance: its id and one launch per container (task ids in container order).
-    pub fn new_instance(&self) -> (String, Vec<TaskLaunch>) {
+    pub fn new_instance(&self, ids: &dyn keel_clock::Ids) -> (String, Vec<TaskLaunch>) {
         let id = self.id();
-        let uuid = Uuid::new_v4();
+        let uuid = ids.uuid();
         let instance = task_id::instance_id(&id, uuid);
         let launches = self
             .pod
@@ -489,7 +488,7 @@ mod tests {
         }))
         .unwrap_or_else(|e| panic!("{e}"));
         let rec = PodRecord::new(pod, Timestamp::from_millis(1000), None);
-        let (instance, launches) = rec.new_instance();
+        let (instance, launches) = rec.new_instance(&keel_clock::RandomIds);
         let shared = GroupVolume::new(&instance, "shared").ok();
         let volumes = |i: usize| {
             let c = launches[i].container.as_ref();
@@ -558,7 +557,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let pod = pod.normalize().unwrap_or_else(|e| panic!("{e:?}"));
         let record = PodRecord::new(pod, Timestamp::from_millis(1000), None);
-        let (_, launches) = record.new_instance();
+        let (_, launches) = record.new_instance(&keel_clock::RandomIds);
         let ports: Vec<(Vec<HostPort>, Vec<String>)> = launches
             .into_iter()
             .map(|l| (l.ports, l.port_names))

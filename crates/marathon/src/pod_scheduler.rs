@@ -69,7 +69,7 @@ impl Marathon {
                 self.inner.wake.notify_one();
             }
             for _ in 0..(*n).min(crate::launch::LAUNCHES_PER_PASS) {
-                let (instance, launches) = pod.new_instance();
+                let (instance, launches) = pod.new_instance(&*self.inner.ids);
                 if launches.is_empty() {
                     continue;
                 }
@@ -80,7 +80,7 @@ impl Marathon {
         if groups.is_empty() {
             return Ok(unplaced);
         }
-        let results = self.inner.master.launch_groups(groups);
+        let results = self.inner.cluster.launch_groups(groups);
         for ((pod_id, instance), r) in owners.into_iter().zip(results) {
             match r {
                 Ok(launched) => {
@@ -93,7 +93,7 @@ impl Marathon {
                     let ids: Vec<TaskId> = launched.iter().map(|l| l.task_id.clone()).collect();
                     let mine: Vec<TaskView> = self
                         .inner
-                        .master
+                        .cluster
                         .task_views(&ids)
                         .into_iter()
                         .flatten()

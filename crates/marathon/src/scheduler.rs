@@ -37,19 +37,20 @@ impl Marathon {
     /// pass took (statuses that arrive meanwhile are handled and wait for the next pass), so
     /// passes over many instances cannot take the whole machine during a storm of statuses.
     pub async fn run(self) {
-        let mut statuses = self.inner.master.status_reader();
+        let mut statuses = self.inner.cluster.status_reader();
         tokio::spawn(self.clone().run_readiness());
         loop {
-            let started = tokio::time::Instant::now();
+            let started = self.inner.clock.monotonic();
             if let Err(e) = self.tick() {
                 tracing::error!("marathon scheduler: {e}");
             }
-            let rest = (started.elapsed() * PASS_REST).min(MAX_REST);
-            let until = tokio::time::Instant::now() + rest;
+            let took = self.inner.clock.monotonic().saturating_sub(started);
+            let rest = tokio::time::sleep((took * PASS_REST).min(MAX_REST));
+            tokio::pin!(rest);
             loop {
                 tokio::select! {
                     b = statuses.next(STATUS_BATCH) => self.received(b),
-                    _ = tokio::time::sleep_until(until) => break,
+                    _ = &mut rest => break,
                 }
             }
             tokio::select! {
@@ -213,7 +214,9 @@ impl Marathon {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::error!(deployment = %id, "rolling back: {}", e.0.message),
+                // Gone meanwhile: nothing to roll back.
+                Err(MarathonError::DeploymentNotFound { .. }) => {}
+                Err(e) => tracing::error!(deployment = %id, "rolling back: {e}"),
             }
         }
     }
@@ -275,12 +278,7 @@ impl Marathon {
         let agents = if unplaced.is_empty() {
             0
         } else {
-            self.inner
-                .master
-                .agents_view()
-                .iter()
-                .filter(|a| a.active)
-                .count() as u32
+            self.inner.cluster.active_agents()
         };
         unplaced.record(&mut st.queue, agents, now);
         Ok(())
@@ -305,7 +303,7 @@ impl Marathon {
                 self.inner.wake.notify_one();
             }
             for _ in 0..(*n).min(launch::LAUNCHES_PER_PASS) {
-                let (instance, task) = launch::new_ids(app);
+                let (instance, task) = launch::new_ids(app, &*self.inner.ids);
                 let Ok(task_id) = TaskId::new(task) else {
                     continue;
                 };
@@ -316,14 +314,14 @@ impl Marathon {
         if batch.is_empty() {
             return Ok(());
         }
-        let results = self.inner.master.launch_tasks(batch);
+        let results = self.inner.cluster.launch_tasks(batch);
         let placed: Vec<TaskId> = results
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|l| l.task_id.clone()))
             .collect();
         let mut views: BTreeMap<TaskId, TaskView> = self
             .inner
-            .master
+            .cluster
             .task_views(&placed)
             .into_iter()
             .flatten()
@@ -376,7 +374,7 @@ impl Marathon {
         let ips: BTreeMap<TaskId, std::net::IpAddr> = if watched {
             let ids: Vec<TaskId> = statuses.iter().map(|s| s.task_id.clone()).collect();
             self.inner
-                .master
+                .cluster
                 .task_views(&ids)
                 .into_iter()
                 .flatten()
@@ -479,7 +477,7 @@ fn kill(m: &Marathon, rec: &InstanceRecord, tasks: &PassViews<'_>) {
     let pod = !rec.tasks.is_empty();
     for task in rec.all_tasks() {
         if (pod || tasks.get(task).is_some_and(|t| !t.state.is_terminal()))
-            && let Err(e) = m.inner.master.kill_task(task, None)
+            && let Err(e) = m.inner.cluster.kill_task(task, None)
         {
             tracing::debug!(task = %task, "kill: {e}");
         }

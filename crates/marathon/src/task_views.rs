@@ -1,6 +1,6 @@
 //! Marathon's copy of the master's views of its tasks. Loaded once, then kept current by
 //! asking the master for just the tasks that changed since the copy's cursor
-//! ([`Master::task_changes`]: launches, statuses, adoptions, pruning, renamed agents). A
+//! ([`Cluster::task_changes`]: launches, statuses, adoptions, pruning, renamed agents). A
 //! scheduler pass or an API read so costs the changes since the previous one, not a copy
 //! of every task.
 //!
@@ -8,8 +8,9 @@
 //! before it acknowledges the request that caused it, so a read sees every change made
 //! before it started, as if it had asked the master.
 
+use crate::cluster::Cluster;
 use crate::launch::FRAMEWORK;
-use keel_master::{Master, TaskView};
+use keel_master::TaskView;
 use keel_model::TaskId;
 use std::collections::{BTreeSet, HashMap};
 
@@ -43,7 +44,7 @@ impl TaskViews {
     }
 
     /// Brings the views up to date with every change the master made so far.
-    pub fn sync(&mut self, master: &Master) {
+    pub fn sync(&mut self, master: &dyn Cluster) {
         let set = master.task_changes(FRAMEWORK, self.cursor);
         self.cursor = Some(set.cursor);
         if set.full {

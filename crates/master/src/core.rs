@@ -8,7 +8,7 @@ use crate::records::{
 };
 use keel_allocator::{AgentInfo, Allocator};
 use keel_api::internal::MasterEvent;
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids, RandomIds};
 use keel_model::{AgentId, FrameworkId, TaskId, TaskStatus};
 use keel_store::{Expect, Store};
 use serde::Serialize;
@@ -63,7 +63,6 @@ pub(crate) struct Conn {
 pub(crate) struct AgentEntry {
     pub rec: AgentRecord,
     pub last_seen: Duration,
-    pub conn: Option<Conn>,
     /// Loaded from the store and not yet re-registered since this master started.
     pub recovered: bool,
 }
@@ -78,10 +77,22 @@ pub(crate) struct Counters {
     pub terminal: BTreeMap<&'static str, u64>,
 }
 
-/// All master state. Guarded by one mutex; handlers never hold it across an await.
-pub struct Core {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<dyn Clock>,
+/// The master's effects: the store, the clock, ids, and the channels it sends on.
+pub(crate) struct Io {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    /// The live event streams of connected agents.
+    pub conns: BTreeMap<AgentId, Conn>,
+    /// Task statuses for external event streams (lossy: a slow stream skips ahead).
+    pub events: broadcast::Sender<TaskStatus>,
+    /// Task statuses for the schedulers beside the master (lossless, cursor per reader).
+    pub feed: Arc<crate::status_feed::StatusFeed>,
+}
+
+/// The master's data: what the decisions in `decide.rs` read and the effects side updates
+/// once the records are durable. No I/O handle lives here.
+pub struct State {
     pub(crate) config: MasterConfig,
     pub(crate) info: MasterInfo,
     pub(crate) start_time: f64,
@@ -90,10 +101,6 @@ pub struct Core {
     pub(crate) frameworks: BTreeMap<FrameworkId, FrameworkRecord>,
     pub(crate) allocator: Allocator,
     pub(crate) counters: Counters,
-    /// Task statuses for external event streams (lossy: a slow stream skips ahead).
-    pub(crate) events: broadcast::Sender<TaskStatus>,
-    /// Task statuses for the schedulers beside the master (lossless, cursor per reader).
-    pub(crate) feed: Arc<crate::status_feed::StatusFeed>,
     pub(crate) next_generation: u64,
     /// Number of terminal tasks kept per framework (for pruning without a scan per status).
     pub(crate) terminal_tasks: BTreeMap<FrameworkId, usize>,
@@ -101,19 +108,70 @@ pub struct Core {
     pub(crate) changes: crate::changes::TaskChanges,
 }
 
+/// All master state: its effects (`io`) and its data (`state`, also reached through
+/// `Deref`). Guarded by one mutex; handlers never hold it across an await.
+pub struct Core {
+    pub(crate) io: Io,
+    pub(crate) state: State,
+}
+
+impl State {
+    /// A master's state with no agents, tasks or frameworks yet.
+    pub(crate) fn new(config: MasterConfig, info: MasterInfo, start_time: f64) -> Self {
+        State {
+            config,
+            info,
+            start_time,
+            agents: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            frameworks: BTreeMap::new(),
+            allocator: Allocator::new(),
+            counters: Counters::default(),
+            next_generation: 1,
+            terminal_tasks: BTreeMap::new(),
+            changes: Default::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for Core {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Core {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
 impl Core {
-    /// Loads the master's state from `store`, creating the cluster identity on first start.
+    /// Loads the master's state from `store`, creating the cluster identity on first start
+    /// (with random ids).
     pub fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
+        config: MasterConfig,
+    ) -> Result<Self, MasterError> {
+        Self::open_with(store, clock, Arc::new(RandomIds), config)
+    }
+
+    /// As [`Core::open`], with the master's ids (its own, the cluster's, task ids it
+    /// makes) taken from `ids`.
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
         config: MasterConfig,
     ) -> Result<Self, MasterError> {
         let info = match load::<MasterInfo>(&*store, INFO_KEY)? {
             Some(info) => info,
             None => {
                 let info = MasterInfo {
-                    master_id: uuid::Uuid::new_v4().to_string(),
-                    cluster_id: uuid::Uuid::new_v4().to_string(),
+                    master_id: ids.uuid().to_string(),
+                    cluster_id: ids.uuid().to_string(),
                     next_agent: 0,
                     next_framework: 0,
                 };
@@ -122,23 +180,16 @@ impl Core {
             }
         };
         let (events, _) = broadcast::channel(4096);
-        let mut core = Core {
-            start_time: clock.unix_secs(),
+        let state = State::new(config, info, clock.unix_secs());
+        let io = Io {
             store,
             clock,
-            config,
-            info,
-            agents: BTreeMap::new(),
-            tasks: BTreeMap::new(),
-            frameworks: BTreeMap::new(),
-            allocator: Allocator::new(),
-            counters: Counters::default(),
+            ids,
+            conns: BTreeMap::new(),
             events,
             feed: Default::default(),
-            next_generation: 1,
-            terminal_tasks: BTreeMap::new(),
-            changes: Default::default(),
         };
+        let mut core = Core { io, state };
         for (role, w) in core.config.weights.clone() {
             core.allocator
                 .set_weight(&role, w)
@@ -150,22 +201,21 @@ impl Core {
     }
 
     fn recover(&mut self) -> Result<(), MasterError> {
-        let now = self.clock.monotonic();
-        for fw in list::<FrameworkRecord>(&*self.store, FRAMEWORKS)? {
+        let now = self.io.clock.monotonic();
+        for fw in list::<FrameworkRecord>(&*self.io.store, FRAMEWORKS)? {
             self.frameworks.insert(fw.id.clone(), fw);
         }
-        for rec in list::<AgentRecord>(&*self.store, AGENTS)? {
+        for rec in list::<AgentRecord>(&*self.io.store, AGENTS)? {
             self.allocator.add_agent(agent_info(&rec));
             self.allocator.set_agent_active(&rec.id, false);
             let entry = AgentEntry {
                 rec,
                 last_seen: now,
-                conn: None,
                 recovered: true,
             };
             self.agents.insert(entry.rec.id.clone(), entry);
         }
-        for task in list::<TaskRecord>(&*self.store, TASKS)? {
+        for task in list::<TaskRecord>(&*self.io.store, TASKS)? {
             if !task.state.is_terminal() {
                 let s = &task.spec;
                 if let Err(e) = self.allocator.allocate_used(
@@ -209,24 +259,24 @@ impl Core {
     /// Subscribes to every task status the master records, for an external stream: a
     /// subscriber that falls behind skips statuses (schedulers use [`Core::status_reader`]).
     pub fn subscribe(&self) -> broadcast::Receiver<TaskStatus> {
-        self.events.subscribe()
+        self.io.events.subscribe()
     }
 
     /// A reader of every task status the master records from now on, none skipped.
     pub fn status_reader(&self) -> crate::status_feed::StatusReader {
-        self.feed.reader()
+        self.io.feed.reader()
     }
 
     pub(crate) fn now(&self) -> f64 {
-        self.clock.unix_secs()
+        self.io.clock.unix_secs()
     }
 
     pub(crate) fn save_agent(&self, rec: &AgentRecord) -> Result<(), MasterError> {
-        save(&*self.store, &format!("{AGENTS}{}", rec.id), rec)
+        save(&*self.io.store, &format!("{AGENTS}{}", rec.id), rec)
     }
 
     pub(crate) fn save_task(&self, rec: &TaskRecord) -> Result<(), MasterError> {
-        save(&*self.store, &format!("{TASKS}{}", rec.spec.id), rec)
+        save(&*self.io.store, &format!("{TASKS}{}", rec.spec.id), rec)
     }
 
     /// Persists several task records in one transaction (one durable commit).
@@ -241,31 +291,26 @@ impl Core {
                 to_bytes(rec)?,
             ));
         }
-        self.store.txn(txn)?;
+        self.io.store.txn(txn)?;
         Ok(())
     }
 
     pub(crate) fn save_info(&self) -> Result<(), MasterError> {
-        save(&*self.store, INFO_KEY, &self.info)
+        save(&*self.io.store, INFO_KEY, &self.info)
     }
 
     /// The framework called `name`, registering it on first use.
     pub(crate) fn framework(&mut self, name: &str, role: &str) -> Result<FrameworkId, MasterError> {
-        if let Some(fw) = self.frameworks.values().find(|f| f.name == name) {
-            return Ok(fw.id.clone());
-        }
-        let id = FrameworkId::nth(&self.info.master_id, self.info.next_framework)
-            .map_err(|e| MasterError::invalid("framework", e.to_string()))?;
-        self.info.next_framework += 1;
-        self.save_info()?;
-        let rec = FrameworkRecord {
-            id: id.clone(),
-            name: name.to_string(),
-            role: role.to_string(),
-            registered_time: self.now(),
+        let now = self.now();
+        let rec = match crate::decide::framework(&self.state, name, role, now)? {
+            crate::decide::FrameworkChoice::Known(id) => return Ok(id),
+            crate::decide::FrameworkChoice::New(rec) => rec,
         };
-        save(&*self.store, &format!("{FRAMEWORKS}{id}"), &rec)?;
-        self.frameworks.insert(id.clone(), rec);
+        self.state.info.next_framework += 1;
+        self.save_info()?;
+        save(&*self.io.store, &format!("{FRAMEWORKS}{}", rec.id), &rec)?;
+        let id = rec.id.clone();
+        self.state.frameworks.insert(id.clone(), rec);
         Ok(id)
     }
 

@@ -101,7 +101,7 @@ impl Master {
 
     /// Launches a batch in one allocation; results in request order.
     pub fn launch_tasks(&self, ls: Vec<TaskLaunch>) -> Vec<Result<LaunchResponse, MasterError>> {
-        self.with_core(|c| c.launch_batch(ls))
+        self.with_core(|c| c.launch_tasks(ls))
     }
 
     /// Launches task groups, each on one agent (see `Core::launch_groups`); results in
@@ -201,12 +201,12 @@ impl Master {
 
     /// The store, for schedulers that keep their own state next to the master's.
     pub fn store(&self) -> Arc<dyn Store> {
-        self.with_core(|c| c.store.clone())
+        self.with_core(|c| c.io.store.clone())
     }
 
     /// The clock.
     pub fn clock(&self) -> Arc<dyn Clock> {
-        self.with_core(|c| c.clock.clone())
+        self.with_core(|c| c.io.clock.clone())
     }
 
     /// The id of the framework called `name`, once it has launched anything.

@@ -11,11 +11,13 @@ mod agents;
 mod changes;
 mod core;
 mod dcos;
+mod decide;
 mod error;
 mod group_commit;
 mod http;
 mod json_errors;
 mod launch;
+mod membership;
 mod records;
 mod security;
 mod status_feed;
@@ -23,7 +25,8 @@ mod stream;
 mod tasks;
 mod views;
 
-pub use crate::core::{Core, MasterConfig};
+pub use crate::core::{Core, MasterConfig, State};
+pub use decide::LaunchUnit;
 pub use error::MasterError;
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use json_errors::json_errors;
@@ -33,7 +36,7 @@ pub use status_feed::{FEED_CAPACITY, StatusBatch, StatusFeed, StatusReader};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
 
 use keel_api::internal::MasterEvent;
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids};
 use keel_store::Store;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -56,8 +59,18 @@ impl Master {
         clock: Arc<dyn Clock>,
         config: MasterConfig,
     ) -> Result<Self, MasterError> {
+        Self::open_with(store, clock, Arc::new(keel_clock::RandomIds), config)
+    }
+
+    /// As [`Master::open`], with the master's ids taken from `ids` (e.g. `SeqIds` in tests).
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+        config: MasterConfig,
+    ) -> Result<Self, MasterError> {
         let advertise = config.advertise;
-        let core = Arc::new(Mutex::new(Core::open(store, clock, config)?));
+        let core = Arc::new(Mutex::new(Core::open_with(store, clock, ids, config)?));
         Ok(Self {
             statuses: group_commit::start(core.clone()),
             core,
@@ -88,16 +101,18 @@ impl Master {
 
     /// Background duties: agent liveness and heartbeats to agents. Runs until dropped.
     pub async fn run_background(self) {
-        let interval = self.with_core(|c| c.config.heartbeat_interval);
+        let (interval, clock) =
+            self.with_core(|c| (c.config.heartbeat_interval, c.io.clock.clone()));
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-        let mut last_beat = tokio::time::Instant::now();
+        let mut last_beat = clock.monotonic();
         loop {
             tick.tick().await;
             if let Err(e) = self.with_core(|c| c.tick()) {
                 tracing::error!("master tick: {e}");
             }
-            if last_beat.elapsed() >= interval {
-                last_beat = tokio::time::Instant::now();
+            let now = clock.monotonic();
+            if now.saturating_sub(last_beat) >= interval {
+                last_beat = now;
                 self.with_core(|c| {
                     let ids: Vec<_> = c.agents.keys().cloned().collect();
                     for id in ids {
@@ -109,5 +124,7 @@ impl Master {
     }
 }
 
+#[cfg(test)]
+mod decide_tests;
 #[cfg(test)]
 mod tests;

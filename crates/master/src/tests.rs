@@ -554,7 +554,7 @@ fn statuses_and_containers_are_shaped_as_mesos_shows_them() {
         }),
         volumes: Vec::new(),
     };
-    let launched = h.core.launch_batch(vec![
+    let launched = h.core.launch_tasks(vec![
         container_task("web", "marathon", Some(docker)),
         container_task("pull", "marathon", Some(ucr)),
         container_task("plain", "marathon", None),
@@ -617,7 +617,7 @@ fn completed_tasks_are_bounded_per_framework_in_memory_and_in_the_store() {
     let finish = |h: &mut Harness, id: String, fw: &str| {
         let t = TaskId::new(&id).unwrap();
         h.core
-            .launch_batch(vec![container_task(&id, fw, None)])
+            .launch_tasks(vec![container_task(&id, fw, None)])
             .pop()
             .unwrap()
             .unwrap();
@@ -659,4 +659,30 @@ fn completed_tasks_are_bounded_per_framework_in_memory_and_in_the_store() {
     assert_eq!(kept(&h, &busy), 2);
     assert_eq!(stored(&h, &busy), 2);
     assert_eq!(kept(&h, &quiet), 2);
+}
+
+#[test]
+fn ids_come_from_the_seam_so_a_seeded_master_repeats_them() {
+    let run = |seed: u64| {
+        let clock = Arc::new(ManualClock::new(1_000.0));
+        let store: Arc<dyn Store> = Arc::new(MemStore::new(clock.clone()));
+        let ids = Arc::new(keel_clock::SeqIds::new(seed));
+        let core = Core::open_with(store, clock.clone(), ids, config()).unwrap();
+        let mut h = Harness {
+            store: core.io.store.clone(),
+            clock,
+            core,
+        };
+        h.register(None, "http://a:1", "", vec![]);
+        let task = h.launch("sleep 1");
+        (
+            h.core.master_id().to_string(),
+            h.core.cluster_id().to_string(),
+            task,
+        )
+    };
+    let (a, b) = (run(1), run(1));
+    assert_eq!(a, b);
+    assert_ne!(a.0, a.1, "master and cluster ids differ");
+    assert_ne!(run(2).0, a.0);
 }

@@ -385,7 +385,7 @@ impl Core {
             .keys()
             .filter(|id| self.agent_active(id))
             .count() as f64;
-        let connected = self.agents.values().filter(|a| a.conn.is_some()).count() as f64;
+        let connected = self.io.conns.len() as f64;
         let unreachable = self
             .agents
             .values()
@@ -421,7 +421,7 @@ impl Core {
         // because they fell more than the status feed's capacity behind.
         put(
             "keel/internal_status_updates_missed",
-            self.feed.missed() as f64,
+            self.io.feed.missed() as f64,
         );
         for (state, key) in [
             (TaskState::Staging, "master/tasks_staging"),

@@ -1,9 +1,9 @@
 //! `/v2/apps`: list, create, get, PUT (partial update, scale, rollback), PATCH, DELETE,
 //! restart, tasks (list and kill), versions.
 
-use super::deploy::{Change, version_now};
 use super::{Params, deployment_result, flag, json_response, param, params, path_id};
 use crate::Marathon;
+use crate::deploy::{Change, version_now};
 use crate::error::HttpError;
 use crate::events;
 use crate::views::{Embed, app_info, app_json, write_app_info};

@@ -1,9 +1,9 @@
 //! `/v2/groups`: the group tree (explicit groups plus the ones apps imply), create, update
 //! (with `scaleBy` and `dryRun`), delete, versions and a group's apps.
 
-use super::deploy::{Change, version_now};
 use super::{Params, deployment_result, flag, json_response, params, path_id};
 use crate::Marathon;
+use crate::deploy::{Change, version_now};
 use crate::error::HttpError;
 use crate::state::{GroupRecord, State};
 use crate::task_views::Views;

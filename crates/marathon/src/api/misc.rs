@@ -44,8 +44,8 @@ pub(crate) async fn metrics(State(m): State<Marathon>) -> Response {
 
 /// `GET /v2/info`, with only the keys marathon-python 0.13.0 accepts.
 pub(crate) async fn info(State(m): State<Marathon>) -> Response {
-    let addr = m.inner.master.advertise();
-    let framework = m.inner.master.framework_id(crate::launch::FRAMEWORK);
+    let addr = m.inner.cluster.advertise();
+    let framework = m.inner.cluster.framework_id(crate::launch::FRAMEWORK);
     json_response(
         StatusCode::OK,
         &json!({
@@ -83,7 +83,7 @@ pub(crate) async fn info(State(m): State<Marathon>) -> Response {
 pub(crate) async fn leader(State(m): State<Marathon>) -> Response {
     json_response(
         StatusCode::OK,
-        &json!({"leader": m.inner.master.advertise().to_string()}),
+        &json!({"leader": m.inner.cluster.advertise().to_string()}),
     )
 }
 

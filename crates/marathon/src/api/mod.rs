@@ -3,12 +3,11 @@
 //! `versions`).
 
 mod apps;
-mod deploy;
+mod deployments;
 mod groups;
 mod misc;
 mod pods;
 mod tasks;
-mod tracked;
 
 use crate::Marathon;
 use crate::error::HttpError;
@@ -136,8 +135,8 @@ pub(crate) fn routes(m: Marathon) -> Router {
                 .put(groups::put_rest)
                 .delete(groups::delete_rest),
         )
-        .route("/v2/deployments", get(deploy::list))
-        .route("/v2/deployments/{id}", delete(deploy::cancel))
+        .route("/v2/deployments", get(deployments::list))
+        .route("/v2/deployments/{id}", delete(deployments::cancel))
         .route("/v2/tasks", get(tasks::list))
         .route("/v2/tasks/delete", post(tasks::delete_many))
         .route("/v2/queue", get(misc::queue))
@@ -155,9 +154,23 @@ pub(crate) fn routes(m: Marathon) -> Router {
         .route("/v2/{*rest}", axum::routing::any(unknown))
         .layer(axum::middleware::from_fn_with_state(
             m.clone(),
-            crate::durable::answer_when_durable,
+            answer_when_durable,
         ))
         .with_state(m)
+}
+
+/// Runs the request, then waits until what it wrote is durable before answering (see
+/// [`crate::durable`]); a 500 if it did not become durable.
+async fn answer_when_durable(
+    axum::extract::State(m): axum::extract::State<Marathon>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (response, tickets) = crate::durable::collect(next.run(req)).await;
+    match crate::durable::wait_all(&m, tickets).await {
+        Ok(()) => response,
+        Err(e) => HttpError::from(e).into_response(),
+    }
 }
 
 /// Any other `/v2/...` path: 404 in Marathon's error shape.

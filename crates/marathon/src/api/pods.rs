@@ -2,9 +2,9 @@
 //! instances (`::instances`). Pod ids end before the first `::`; what follows names the
 //! sub-resource. Every write goes through the same deployment path as apps.
 
-use super::deploy::{Change, version_now};
 use super::{Params, deployment_result, flag, json_response, path_id};
 use crate::Marathon;
+use crate::deploy::{Change, version_now};
 use crate::error::HttpError;
 use crate::events::render::frame;
 use crate::pod::{PodRecord, combined_view};
@@ -279,7 +279,7 @@ fn kill_instances(
             w.instance(rec)?;
         }
         for t in rec.all_tasks() {
-            if let Err(e) = m.inner.master.kill_task(t, None) {
+            if let Err(e) = m.inner.cluster.kill_task(t, None) {
                 tracing::debug!(task = %t, "kill: {e}");
             }
         }

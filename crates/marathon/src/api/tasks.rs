@@ -2,9 +2,9 @@
 //! `POST /v2/tasks/delete`, and killing an app's tasks (with `scale`, `wipe`, `host`). A
 //! kill without `scale` keeps the instance's goal, so it is replaced.
 
-use super::deploy::Change;
 use super::{Params, deployment_result, flag, json_response, param, params};
 use crate::Marathon;
+use crate::deploy::Change;
 use crate::error::HttpError;
 use crate::views::task_json;
 use axum::body::Bytes;
@@ -132,7 +132,7 @@ pub(crate) async fn delete_many(
     let ids: Ids = keel_api::marathon::parse_json(&body)?;
     let max = m.inner.limits.max_task_ids;
     if ids.ids.len() > max {
-        return Err(HttpError(crate::limits::too_many(
+        return Err(HttpError::from(crate::limits::too_many(
             "/ids",
             "task ids",
             ids.ids.len(),
@@ -220,7 +220,7 @@ fn kill(
                 };
                 change.apps.insert(
                     pid,
-                    scaled.with_version(super::deploy::version_now(m), Some(&a)),
+                    scaled.with_version(crate::deploy::version_now(m), Some(&a)),
                 );
             }
         }
@@ -236,7 +236,7 @@ fn kill(
                     rec.goal = Goal::Decommissioned;
                     w.instance(rec)?;
                 }
-                if let Err(e) = m.inner.master.kill_task(&rec.task_id, None) {
+                if let Err(e) = m.inner.cluster.kill_task(&rec.task_id, None) {
                     tracing::debug!("kill {}: {e}", rec.task_id);
                 }
             }

@@ -1,21 +1,18 @@
 //! The write path shared by every endpoint that changes apps or groups: compute the new
-//! root, plan it, check locks (409, or cancel with `force`), persist definitions, versions
-//! and the deployment in one transaction, then start it. Also `/v2/deployments`.
+//! root, plan it, check locks ([`MarathonError::Locked`], or cancel them with `force`),
+//! persist definitions, versions and the deployment in one transaction, then start it.
+//! Also cancelling a deployment (rolled back, or just stopped). Errors are the domain's;
+//! `api/` answers them.
 
-use super::tracked::Tracked;
-use super::{Params, deployment_result, flag, json_response};
 use crate::Marathon;
-use crate::error::HttpError;
+use crate::error::MarathonError;
 use crate::events;
 use crate::state::{
     DeploymentRecord, GroupRecord, PodRecord, State, Writes, prune_versions, root_of,
 };
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use keel_api::marathon::{ApiErrorBody, AppDefinition, PathId, Timestamp};
+use crate::tracked::Tracked;
+use keel_api::marathon::{AppDefinition, PathId, Timestamp};
 use keel_deploy::{DeploymentPlan, RootGroup, conflicts, plan, rollback};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A requested change of the whole app/group set. Apps and pods remember which ids the
@@ -94,7 +91,7 @@ impl Marathon {
         &self,
         st: &mut State,
         mut change: Change,
-    ) -> Result<DeploymentPlan, HttpError> {
+    ) -> Result<DeploymentPlan, MarathonError> {
         let (app_ids, pod_ids) = (change.app_ids(), change.pod_ids());
         crate::limits::check(
             &self.inner.limits,
@@ -105,21 +102,25 @@ impl Marathon {
             pod_ids
                 .iter()
                 .filter_map(|id| change.pods.get_key_value(id)),
-        )?;
+        )
+        .map_err(MarathonError::Invalid)?;
         shared_ids(st, &change)?;
         let now = self.now();
         let version = version_now(self);
         assign_service_ports(st, &mut change)?;
         let (changed_ids, changed_pod_ids) = (change.app_ids(), change.pod_ids());
         let (original, target) = roots(st, &change);
-        let id = uuid::Uuid::new_v4().to_string();
-        let p = plan(&original, &target, &change.restart, id, version.to_string())?
+        let id = self.inner.ids.uuid().to_string();
+        let p = plan(&original, &target, &change.restart, id, version.to_string())
+            .map_err(MarathonError::Unplannable)?
             .with_sentenced(&change.sentenced);
         let blocking = conflicts(&p, st.deployments.iter().map(|d| &d.plan));
         let mut w = Writes::default();
         if !blocking.is_empty() {
             if !change.force {
-                return Err(HttpError(ApiErrorBody::locked(&blocking)));
+                return Err(MarathonError::Locked {
+                    deployments: blocking,
+                });
             }
             st.deployments.retain(|d| !blocking.contains(&d.plan.id));
             for id in &blocking {
@@ -211,24 +212,23 @@ impl Marathon {
 /// same as before (it re-posted 0s and got its ports back) keeps its `lastConfigChangeAt`.
 /// 409 when the change would make one path both an app and a pod (the run specs of a plan
 /// are keyed by path: the pod would hide the app).
-fn shared_ids(st: &State, change: &Change) -> Result<(), HttpError> {
+fn shared_ids(st: &State, change: &Change) -> Result<(), MarathonError> {
     // The state holds no such path: one the change touched is needed to make one.
     let touched = change.apps.touched().union(change.pods.touched());
     let shared = touched
         .filter(|id| change.apps.contains_key(*id) && change.pods.contains_key(*id))
         .min();
     match shared {
-        Some(id) if st.apps.contains_key(id) => Err(HttpError(ApiErrorBody::app_exists(id))),
-        Some(id) => Err(HttpError(ApiErrorBody::pod_exists(id))),
+        Some(id) if st.apps.contains_key(id) => Err(MarathonError::AppExists { id: id.clone() }),
+        Some(id) => Err(MarathonError::PodExists { id: id.clone() }),
         None => Ok(()),
     }
 }
 
-fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError> {
+fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), MarathonError> {
     let assigned = change
         .apps
-        .update(|apps| crate::service_ports::assign(&st.apps, apps))
-        .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;
+        .update(|apps| crate::service_ports::assign(&st.apps, apps))?;
     for id in assigned {
         if let (Some(app), Some(prev)) = (change.apps.get_mut(&id), st.apps.get(&id))
             && !app.is_upgrade(prev)
@@ -237,31 +237,6 @@ fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError
         }
     }
     Ok(())
-}
-
-/// `GET /v2/deployments`.
-pub(crate) async fn list(AxState(m): AxState<Marathon>) -> Response {
-    let st = m.lock();
-    let v: Vec<Value> = st
-        .deployments
-        .iter()
-        .map(crate::views::deployment_json)
-        .collect();
-    json_response(StatusCode::OK, &Value::Array(v))
-}
-
-/// `DELETE /v2/deployments/{id}`: roll back (a new deployment), or with `force` just stop.
-pub(crate) async fn cancel(
-    AxState(m): AxState<Marathon>,
-    Path(id): Path<String>,
-    Query(q): Query<Params>,
-) -> Result<Response, HttpError> {
-    let force = flag(&q, "force", false);
-    let mut st = m.lock();
-    match m.cancel_deployment(&mut st, &id, force, "cancelled")? {
-        Some(p) => Ok(deployment_result(StatusCode::OK, &p.id, &p.version)),
-        None => Ok(StatusCode::ACCEPTED.into_response()),
-    }
 }
 
 impl Marathon {
@@ -273,9 +248,9 @@ impl Marathon {
         id: &str,
         force: bool,
         reason: &str,
-    ) -> Result<Option<DeploymentPlan>, HttpError> {
+    ) -> Result<Option<DeploymentPlan>, MarathonError> {
         let Some(idx) = st.deployments.iter().position(|d| d.plan.id == id) else {
-            return Err(HttpError(ApiErrorBody::deployment_not_found(id)));
+            return Err(MarathonError::DeploymentNotFound { id: id.to_string() });
         };
         let d = st.deployments.remove(idx);
         let mut w = Writes::default();
@@ -289,9 +264,10 @@ impl Marathon {
         let back = rollback(
             &d.plan,
             &st.root(),
-            uuid::Uuid::new_v4().to_string(),
+            self.inner.ids.uuid().to_string(),
             version_now(self).to_string(),
-        )?;
+        )
+        .map_err(MarathonError::Unplannable)?;
         let mut change = Change::from(st, true);
         for spec_id in d.plan.affected() {
             let pid = PathId::parse_unchecked(&spec_id);
