@@ -6,7 +6,7 @@ use crate::records::{
     AGENT_ID_KEY, NEXT_UPDATE_KEY, PendingUpdate, TASKS, TaskRecord, UPDATES, task_key, update_key,
 };
 use keel_api::executor::{AgentMessage, ExecutorStatus};
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids, RandomIds};
 use keel_model::{AgentId, Reason, Source, TaskId, TaskState, TaskStatus};
 use keel_store::{Expect, Op, Store, Txn};
 use std::collections::BTreeMap;
@@ -25,6 +25,8 @@ pub(crate) struct TaskEntry {
 pub struct AgentCore {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Status update uuids.
+    pub(crate) ids: Arc<dyn Ids>,
     pub(crate) agent_id: Option<AgentId>,
     pub(crate) tasks: BTreeMap<TaskId, TaskEntry>,
     pub(crate) pending: BTreeMap<u64, PendingUpdate>,
@@ -35,6 +37,15 @@ pub struct AgentCore {
 impl AgentCore {
     /// Loads the checkpointed state.
     pub fn open(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, AgentError> {
+        Self::open_with(store, clock, Arc::new(RandomIds))
+    }
+
+    /// [`AgentCore::open`] with the source of the ids it makes.
+    pub fn open_with(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+    ) -> Result<Self, AgentError> {
         let agent_id = match store.get(AGENT_ID_KEY)? {
             Some(kv) => Some(
                 AgentId::new(String::from_utf8_lossy(&kv.value).to_string()).map_err(|e| {
@@ -71,6 +82,7 @@ impl AgentCore {
         Ok(Self {
             store,
             clock,
+            ids,
             agent_id,
             tasks,
             pending,
@@ -92,6 +104,18 @@ impl AgentCore {
     pub(crate) fn save_task(&self, rec: &TaskRecord) -> Result<(), AgentError> {
         self.store
             .put(&task_key(&rec.spec.id), &encode(rec)?, Expect::Any)?;
+        Ok(())
+    }
+
+    /// Checkpoints a newly launched task and starts tracking it.
+    pub(crate) fn add_task(&mut self, rec: TaskRecord) -> Result<(), AgentError> {
+        self.save_task(&rec)?;
+        let entry = TaskEntry {
+            rec,
+            conn: None,
+            pending_kill: None,
+        };
+        self.tasks.insert(entry.rec.spec.id.clone(), entry);
         Ok(())
     }
 
@@ -164,7 +188,7 @@ impl AgentCore {
         mut status: TaskStatus,
         executor_seq: Option<u64>,
     ) -> Result<(), AgentError> {
-        status.uuid = Some(uuid::Uuid::new_v4().to_string());
+        status.uuid = Some(self.ids.uuid().to_string());
         let seq = self.next_update;
         let up = PendingUpdate {
             seq,

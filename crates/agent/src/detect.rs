@@ -61,15 +61,8 @@ fn mem_total_mb() -> Option<f64> {
 }
 
 fn disk_total_mb(path: &Path) -> Option<f64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return None;
-    }
-    Some(((st.f_blocks as f64) * (st.f_frsize as f64) / 1048576.0).floor())
+    let st = crate::sys::statvfs(path)?;
+    Some(((st.blocks as f64) * (st.fragment_size as f64) / 1048576.0).floor())
 }
 
 /// This machine's hostname.

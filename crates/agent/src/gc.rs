@@ -94,14 +94,8 @@ pub fn allowed_age(delay: Duration, headroom: f64, usage: f64) -> Duration {
 
 /// The used share of the filesystem holding `path`.
 pub fn disk_usage(path: &Path) -> Option<f64> {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: a zeroed statvfs is a valid out-parameter.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid NUL-terminated path and out-pointer.
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 || st.f_blocks == 0 {
-        return None;
-    }
-    Some(1.0 - st.f_bavail as f64 / st.f_blocks as f64)
+    let st = crate::sys::statvfs(path).filter(|st| st.blocks > 0)?;
+    Some(1.0 - st.available as f64 / st.blocks as f64)
 }
 
 /// Removes run directories (`slaves/*/frameworks/*/executors/*/runs/<container>`) and their
@@ -329,7 +323,7 @@ async fn collect_image_cache(agent: &crate::Agent, max_age: Duration) {
     let report = tokio::task::spawn_blocking(move || {
         let in_use = layers_in_use(&meta_dirs);
         keel_image::ImageStore::open(&store_dir)
-            .and_then(|store| store.gc(max_age, &in_use, SystemTime::now()))
+            .and_then(|store| store.gc(max_age, &in_use, keel_clock::wall()))
     })
     .await;
     match report {
@@ -394,7 +388,7 @@ async fn pass(
     let max_age = allowed_age(config.sandbox_delay, config.disk_headroom, usage);
     let (dir, sandbox_live) = (work_dir.clone(), &live | &groups);
     let removed = tokio::task::spawn_blocking(move || {
-        collect_sandboxes(&dir, &sandbox_live, max_age, SystemTime::now())
+        collect_sandboxes(&dir, &sandbox_live, max_age, keel_clock::wall())
     })
     .await
     .unwrap_or_default();

@@ -60,7 +60,7 @@ async fn load_into_cache(
     body: Body,
 ) -> Result<Response, LoadError> {
     let dir = agent.settings.work_dir.join("uploads");
-    let path = dir.join(format!("{}.tar", uuid::Uuid::new_v4()));
+    let path = dir.join(format!("{}.tar", agent.ids.uuid()));
     let received = receive(body, &dir, &path).await;
     let result = match received {
         Ok(()) => {

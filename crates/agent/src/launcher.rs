@@ -66,12 +66,12 @@ pub fn prepare(
     task: &TaskSpec,
     framework_name: &str,
     now: f64,
+    ids: &dyn keel_clock::Ids,
 ) -> Result<(TaskRecord, ExecutorConfig), AgentError> {
-    let container =
-        ContainerId::new(uuid::Uuid::new_v4().to_string()).map_err(|e| AgentError::Launch {
-            task: task.id.to_string(),
-            reason: e.to_string(),
-        })?;
+    let container = ContainerId::new(ids.uuid().to_string()).map_err(|e| AgentError::Launch {
+        task: task.id.to_string(),
+        reason: e.to_string(),
+    })?;
     let sandbox = sandbox_dir(&s.work_dir, agent, task, &container);
     let meta_dir = s
         .work_dir
@@ -200,23 +200,7 @@ pub fn spawn_executor(
     if let Ok(v) = std::env::var("KEEL_EXECUTOR_LINGER_SECS") {
         cmd.env("KEEL_EXECUTOR_LINGER_SECS", v);
     }
-    // SAFETY: the closure only calls async-signal-safe functions (setsid, dup2, fcntl).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if fd == 3 {
-                let flags = libc::fcntl(3, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::sys::detach_with_fd3(&mut cmd, fd);
     let child = cmd.spawn().map_err(|e| AgentError::Launch {
         task: config.task.id.to_string(),
         reason: format!("spawning {}: {e}", s.executor_path.display()),

@@ -17,6 +17,7 @@ mod images;
 mod launcher;
 mod link;
 mod records;
+mod sys;
 mod volumes;
 
 pub use crate::core::AgentCore;
@@ -25,7 +26,7 @@ pub use gc::GcConfig;
 pub use keel_api::executor::{CgroupConfig, LogRotation};
 pub use launcher::LaunchSettings;
 
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids, RandomIds};
 use keel_model::TaskSpec;
 use keel_resources::{Attributes, Resources};
 use keel_store::Store;
@@ -83,6 +84,8 @@ pub struct Agent {
     updates: Arc<Notify>,
     heartbeat: Arc<Mutex<Duration>>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Container ids (and the core's status uuids).
+    pub(crate) ids: Arc<dyn Ids>,
     pub(crate) gc: GcConfig,
     pub(crate) gc_counters: Arc<gc::GcCounters>,
     /// Accepts launches without running anything (benchmarks of the control plane).
@@ -107,7 +110,8 @@ impl Agent {
         let hostname = config.hostname.clone().unwrap_or_else(detect::hostname);
         let hostport = format!("{}:{}", addr.ip(), addr.port());
         let resources = detect::merge(detect::detect(&config.work_dir), &config.resources);
-        let core = AgentCore::open(store, clock.clone())?;
+        let ids: Arc<dyn Ids> = Arc::new(RandomIds);
+        let core = AgentCore::open_with(store, clock.clone(), ids.clone())?;
         let agent = Agent {
             core: Arc::new(Mutex::new(core)),
             settings: LaunchSettings {
@@ -128,6 +132,7 @@ impl Agent {
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
+            ids,
             gc: config.gc.clone(),
             gc_counters: Arc::default(),
             simulated: false,
@@ -152,7 +157,8 @@ impl Agent {
             http,
             permits,
         } = sim;
-        let core = AgentCore::open(store, clock.clone())?;
+        let ids: Arc<dyn Ids> = Arc::new(RandomIds);
+        let core = AgentCore::open_with(store, clock.clone(), ids.clone())?;
         Ok(Agent {
             core: Arc::new(Mutex::new(core)),
             settings: LaunchSettings {
@@ -176,6 +182,7 @@ impl Agent {
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
             clock,
+            ids,
             gc: GcConfig::default(),
             gc_counters: Arc::default(),
             simulated: true,
@@ -304,11 +311,12 @@ impl Agent {
         let now = self.clock.unix_secs();
         if self.simulated {
             let rec = records::TaskRecord {
-                container_id: keel_model::ContainerId::new(uuid::Uuid::new_v4().to_string())
-                    .map_err(|e| AgentError::Launch {
+                container_id: keel_model::ContainerId::new(self.ids.uuid().to_string()).map_err(
+                    |e| AgentError::Launch {
                         task: task.id.to_string(),
                         reason: e.to_string(),
-                    })?,
+                    },
+                )?,
                 sandbox: PathBuf::new(),
                 meta_dir: PathBuf::new(),
                 state: keel_model::TaskState::Staging,
@@ -318,36 +326,20 @@ impl Agent {
                 spec: task.clone(),
                 framework_name,
             };
-            self.with_core(|c| {
-                c.save_task(&rec)?;
-                c.tasks.insert(
-                    task.id.clone(),
-                    core::TaskEntry {
-                        rec,
-                        conn: None,
-                        pending_kill: None,
-                    },
-                );
-                Ok::<(), AgentError>(())
-            })?;
+            self.with_core(|c| c.add_task(rec))?;
             use keel_model::TaskState as S;
             self.simulate(&task.id, &[S::Starting, S::Running]);
             return Ok(());
         }
-        let (rec, config) =
-            launcher::prepare(&self.settings, &agent_id, &task, &framework_name, now)?;
-        self.with_core(|c| {
-            c.save_task(&rec)?;
-            c.tasks.insert(
-                task.id.clone(),
-                core::TaskEntry {
-                    rec,
-                    conn: None,
-                    pending_kill: None,
-                },
-            );
-            Ok::<(), AgentError>(())
-        })?;
+        let (rec, config) = launcher::prepare(
+            &self.settings,
+            &agent_id,
+            &task,
+            &framework_name,
+            now,
+            &*self.ids,
+        )?;
+        self.with_core(|c| c.add_task(rec))?;
         let mut child = launcher::spawn_executor(&self.settings, &config)?;
         tokio::spawn(async move {
             let _ = child.wait().await;

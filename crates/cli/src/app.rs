@@ -9,7 +9,7 @@ use comfy_table::{Table, presets::NOTHING};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Options of every command that starts a deployment.
 #[derive(Debug, Clone, Args)]
@@ -407,7 +407,7 @@ pub async fn watch(
     timeout: Option<Duration>,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let start = Instant::now();
+    let start = keel_clock::monotonic();
     let tty = std::io::stderr().is_terminal() && !quiet;
     let mut last_line = String::new();
     loop {

@@ -3,13 +3,24 @@
 //!
 //! Pure crates take `now` as an input; services hold an `Arc<dyn Clock>` so tests can use
 //! [`ManualClock`] and move time by hand, and an `Arc<dyn Ids>` so tests can use
-//! [`SeqIds`] and get the same ids every run.
+//! [`SeqIds`] and get the same ids every run. The timers of blocking I/O loops (the
+//! executor's deadlines) read [`monotonic`].
 
 #![forbid(unsafe_code)]
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The monotonic clock now, for the deadlines of blocking I/O loops.
+pub fn monotonic() -> Instant {
+    Instant::now()
+}
+
+/// The wall clock now, for file ages and timestamps outside a service's [`Clock`].
+pub fn wall() -> SystemTime {
+    SystemTime::now()
+}
 
 /// A source of time.
 pub trait Clock: Send + Sync + 'static {

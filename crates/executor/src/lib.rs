@@ -19,6 +19,7 @@
 //! is the only Keel process that signals task processes or writes task cgroups.
 
 mod cgroups;
+mod containerizer;
 mod docker;
 mod error;
 mod fetch;
@@ -26,11 +27,13 @@ mod health;
 mod http;
 mod logs;
 mod outcome;
+mod process;
 mod procs;
 mod socket;
 mod spawn;
 mod status;
 mod supervise;
+mod sys;
 mod ucr;
 
 pub use cgroups::{
@@ -46,7 +49,7 @@ pub use ucr::{INIT_PROGRAM_ENV, LAYERS_FILE, container_init};
 
 use keel_api::executor::{ExecutorConfig, ExecutorMessage, PID_FILE, STATUS_FILE};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::Path;
@@ -93,9 +96,9 @@ pub fn run(config_path: &Path, listener: UnixListener) -> Result<i32, ExecutorEr
 /// process owns or will close; the usual case is a descriptor inherited across exec.
 pub fn listener_from_fd(fd: RawFd) -> UnixListener {
     set_cloexec(fd);
-    // SAFETY: per this function's contract the caller hands over sole ownership of `fd`,
-    // an open listening Unix socket.
-    unsafe { UnixListener::from_raw_fd(fd) }
+    // Per this function's contract the caller hands over sole ownership of `fd`, an open
+    // listening Unix socket.
+    UnixListener::from(sys::own_fd(fd))
 }
 
 /// Binds a listening socket named `name` in the abstract namespace (no file on disk).
@@ -120,20 +123,12 @@ fn write_pid_file(meta_dir: &Path) -> Result<(), ExecutorError> {
 /// Orphans of the task are re-parented to us instead of init, so we can reap them and
 /// they stay inside the container we kill.
 fn become_subreaper() -> Result<(), ExecutorError> {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument; no pointers involved.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
-    if rc != 0 {
-        return Err(ExecutorError::Subreaper(io::Error::last_os_error()));
-    }
-    Ok(())
+    sys::set_child_subreaper().map_err(|e| ExecutorError::Subreaper(e.into()))
 }
 
 fn set_cloexec(fd: RawFd) {
-    // SAFETY: fcntl on an fd number has no memory-safety preconditions.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
-        tracing::warn!(fd, error = %io::Error::last_os_error(), "cannot set FD_CLOEXEC");
+    if let Err(e) = sys::set_cloexec(fd) {
+        tracing::warn!(fd, error = %io::Error::from(e), "cannot set FD_CLOEXEC");
     }
 }
 
@@ -144,3 +139,6 @@ fn linger() -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(LINGER, Duration::from_secs)
 }
+
+#[cfg(test)]
+mod testing;

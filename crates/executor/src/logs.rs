@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An append-only file that rotates before it would exceed `max_size_bytes`.
 #[derive(Debug)]
@@ -167,9 +167,9 @@ impl OutputPumps {
     /// Waits until both pipes reached end of file (every writer is gone), at most
     /// `timeout`; a process that escaped the container may hold a pipe open forever.
     pub fn drain(mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = keel_clock::monotonic() + timeout;
         while self.running > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(keel_clock::monotonic());
             if self.done.recv_timeout(left).is_err() {
                 tracing::warn!(
                     running = self.running,

@@ -1,6 +1,7 @@
 //! Processes as `/proc` shows them: finding a container's members, signalling them, and
 //! reaping orphans that were re-parented to the executor (a child subreaper).
 
+use crate::sys;
 use std::collections::BTreeSet;
 use std::io;
 use std::process::{Child, Command, ExitStatus};
@@ -78,12 +79,10 @@ pub(crate) fn signal(pid: i32, signal: i32) {
     if pid <= 0 {
         return;
     }
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, signal) } != 0 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ESRCH) {
-            tracing::warn!(pid, signal, error = %err, "kill failed");
-        }
+    if let Err(e) = sys::kill(pid, signal)
+        && !e.is(sys::ESRCH)
+    {
+        tracing::warn!(pid, signal, error = %io::Error::from(e), "kill failed");
     }
 }
 
@@ -127,7 +126,7 @@ pub(crate) fn wait_until(
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
-        if Instant::now() >= deadline || give_up() {
+        if keel_clock::monotonic() >= deadline || give_up() {
             return Ok(None);
         }
         std::thread::sleep(WAIT_POLL);
@@ -136,7 +135,7 @@ pub(crate) fn wait_until(
 
 /// SIGKILLs `child` and its process group (it ran `setsid`), then reaps it.
 pub(crate) fn kill_and_reap(child: &mut Child) {
-    signal_group(child.id() as i32, libc::SIGKILL);
+    signal_group(child.id() as i32, sys::SIGKILL);
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -145,7 +144,7 @@ pub(crate) fn kill_and_reap(child: &mut Child) {
 /// were re-parented to us). Returns how many were reaped.
 pub(crate) fn reap_orphans() -> usize {
     let claimed = claimed();
-    match peek_exited_child() {
+    match sys::peek_exited_child() {
         None => return 0,
         Some(pid) if !claimed.contains(&pid) => return reap(pid) + reap_scanned(&claimed),
         Some(_) => {}
@@ -155,8 +154,7 @@ pub(crate) fn reap_orphans() -> usize {
 
 /// Reaps every unclaimed zombie child found in `/proc`.
 fn reap_scanned(claimed: &BTreeSet<i32>) -> usize {
-    // SAFETY: getpid(2) has no preconditions.
-    let me = unsafe { libc::getpid() };
+    let me = sys::getpid();
     all()
         .into_iter()
         .filter(|p| p.ppid == me && p.is_zombie() && !claimed.contains(&p.pid))
@@ -164,23 +162,8 @@ fn reap_scanned(claimed: &BTreeSet<i32>) -> usize {
         .sum()
 }
 
-/// An exited child, left waitable (`WNOWAIT`), or `None` when there is none.
-fn peek_exited_child() -> Option<i32> {
-    // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid(2).
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-    // SAFETY: `info` is a valid, writable siginfo_t.
-    let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) };
-    // SAFETY: after a successful waitid the pid field is initialised (0 when none exited).
-    let pid = unsafe { info.si_pid() };
-    (rc == 0 && pid > 0).then_some(pid)
-}
-
 fn reap(pid: i32) -> usize {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out-parameter.
-    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-    usize::from(rc == pid)
+    usize::from(sys::reap_now(pid))
 }
 
 #[cfg(test)]

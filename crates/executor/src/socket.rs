@@ -2,9 +2,9 @@
 //! them to each new connection; `Server` accepts connections on the abstract socket and
 //! turns agent messages into acks and `Event`s for the supervisor.
 
-use crate::ExecutorError;
 use crate::health::Probe;
 use crate::status::{StatusLog, StatusUpdate, now_secs};
+use crate::{ExecutorError, sys};
 use keel_api::executor::{AgentMessage, ExecutorMessage, ExecutorStatus};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::Shutdown;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the supervisor is told: requests of the agent and results of health probes.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,10 +122,10 @@ impl Hub {
 
     /// Waits until `seq` is acknowledged or `timeout` passes; true when acknowledged.
     pub fn wait_acked(&self, seq: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = keel_clock::monotonic() + timeout;
         let mut state = self.lock();
         while state.acked < seq {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(keel_clock::monotonic());
             if left.is_zero() {
                 return false;
             }
@@ -225,24 +225,10 @@ fn accept_loop(listener: &UnixListener, hub: &Arc<Hub>, events: &Sender<Event>, 
 
 /// Whether `listener` has a pending connection within `timeout_ms`.
 fn wait_readable(listener: &UnixListener, timeout_ms: i32) -> io::Result<bool> {
-    let mut fd = libc::pollfd {
-        fd: listener.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `fd` is one valid pollfd.
-    let rc = unsafe { libc::poll(&mut fd, 1, timeout_ms) };
-    match rc {
-        0 => Ok(false),
-        n if n > 0 => Ok(true),
-        _ => {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(err)
-            }
-        }
+    match sys::poll_in(listener.as_raw_fd(), timeout_ms) {
+        Ok(readable) => Ok(readable),
+        Err(e) if e.is(sys::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -269,33 +255,12 @@ fn serve(stream: UnixStream, hub: &Arc<Hub>, events: &Sender<Event>) {
 
 /// Abstract sockets have no file permissions: only root or our own user may talk to us.
 fn check_peer(stream: &UnixStream) -> Result<(), String> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid out-parameters of the right size.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(format!(
-            "SO_PEERCRED failed: {}",
-            io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: geteuid(2) has no preconditions.
-    let me = unsafe { libc::geteuid() };
-    match cred.uid == 0 || cred.uid == me {
+    let uid = sys::peer_uid(stream.as_raw_fd())
+        .map_err(|e| format!("SO_PEERCRED failed: {}", io::Error::from(e)))?;
+    let me = sys::geteuid();
+    match uid == 0 || uid == me {
         true => Ok(()),
-        false => Err(format!("peer uid {} is neither root nor {me}", cred.uid)),
+        false => Err(format!("peer uid {uid} is neither root nor {me}")),
     }
 }
 

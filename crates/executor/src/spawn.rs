@@ -2,6 +2,7 @@
 //! exec, a new session, the container's cgroups and the task's user. Everything the child
 //! needs is prepared before the fork; the child only makes async-signal-safe calls.
 
+use crate::sys;
 use keel_model::CommandSpec;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
@@ -55,9 +56,9 @@ pub struct ContainerInit {
 /// Ids to switch to in the child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UserIds {
-    pub uid: libc::uid_t,
-    pub gid: libc::gid_t,
-    pub groups: Vec<libc::gid_t>,
+    pub uid: sys::Uid,
+    pub gid: sys::Gid,
+    pub groups: Vec<sys::Gid>,
 }
 
 /// The program and argv of `command`: `/bin/sh -c value` for shell commands, otherwise
@@ -125,20 +126,18 @@ pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Child, Sp
     };
     let ns_fd = mount_ns.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let sandbox = cstring(CONTAINER_SANDBOX.as_bytes(), "sandbox")?;
-    // SAFETY: the hook only makes async-signal-safe calls on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The host's cgroup files first: they are not visible from the container.
-            child_setup(&procs, user.as_ref())?;
-            if let Some(fd) = ns_fd {
-                enter_mount_ns(fd, &sandbox)?;
-            }
-            match container {
-                Some(fd) => keep_open(fd),
-                None => Ok(()),
-            }
-        })
-    };
+    // The hook only makes async-signal-safe calls on data prepared before the fork.
+    sys::pre_exec(&mut cmd, move || {
+        // The host's cgroup files first: they are not visible from the container.
+        child_setup(&procs, user.as_ref())?;
+        if let Some(fd) = ns_fd {
+            enter_mount_ns(fd, &sandbox)?;
+        }
+        match container {
+            Some(fd) => Ok(sys::keep_across_exec(fd)?),
+            None => Ok(()),
+        }
+    });
     let launch = |source| SpawnError::Launch {
         command: describe(&plan.command),
         source,
@@ -182,49 +181,23 @@ const CONTAINER_SANDBOX: &str = crate::ucr::plan::CONTAINER_SANDBOX;
 /// In the child: moves into the container's mount namespace (which resets the root and
 /// working directory to the container's root) and into its sandbox.
 fn enter_mount_ns(fd: RawFd, sandbox: &CStr) -> io::Result<()> {
-    // SAFETY: setns and chdir take a descriptor and a valid NUL-terminated string.
-    unsafe {
-        if libc::setns(fd, libc::CLONE_NEWNS) != 0 || libc::chdir(sandbox.as_ptr()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// In the child, after `child_setup`: keeps the launch pipe open across exec.
-fn keep_open(launch_fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl takes integers only.
-    if unsafe { libc::fcntl(launch_fd, libc::F_SETFD, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    sys::enter_mount_ns(fd)?;
+    Ok(sys::chdir(sandbox)?)
 }
 
 /// Runs in the child between fork and exec: async-signal-safe calls only, no allocation.
 fn child_setup(procs: &[CString], user: Option<&UserIds>) -> io::Result<()> {
-    // SAFETY: setsid(2) has no preconditions.
-    if unsafe { libc::setsid() } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    sys::setsid()?;
     // Descriptors the executor inherited without close-on-exec must not reach the task.
-    // Best effort: kernels before 5.11 lack the flag. SAFETY: a plain syscall on integers.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    // SAFETY: getpid(2) has no preconditions.
-    let pid = unsafe { libc::getpid() };
+    sys::cloexec_from(3);
+    let pid = sys::getpid();
     let mut buf = [0u8; 16];
     let digits = format_pid(pid, &mut buf);
     for path in procs {
-        write_file(path, digits)?;
+        sys::write_file(path, digits)?;
     }
     match user {
-        Some(ids) => drop_privileges(ids),
+        Some(ids) => Ok(sys::switch_user(ids.uid, ids.gid, &ids.groups)?),
         None => Ok(()),
     }
 }
@@ -244,30 +217,6 @@ pub(crate) fn format_pid(pid: i32, buf: &mut [u8; 16]) -> &[u8] {
     &buf[start..]
 }
 
-fn write_file(path: &CStr, data: &[u8]) -> io::Result<()> {
-    // SAFETY: `path` is a valid NUL-terminated string.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `data` is a valid buffer of `data.len()` bytes; `fd` is open.
-    let written = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-    let err = io::Error::last_os_error();
-    // SAFETY: `fd` is open and owned here.
-    unsafe { libc::close(fd) };
-    if written < 0 { Err(err) } else { Ok(()) }
-}
-
-fn drop_privileges(ids: &UserIds) -> io::Result<()> {
-    // SAFETY: `groups` is a valid array of `groups.len()` gids.
-    let rc = unsafe { libc::setgroups(ids.groups.len() as _, ids.groups.as_ptr()) };
-    // SAFETY: setgid(2)/setuid(2) have no memory-safety preconditions.
-    if rc != 0 || unsafe { libc::setgid(ids.gid) } != 0 || unsafe { libc::setuid(ids.uid) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
     CString::new(bytes).map_err(|_| SpawnError::Nul {
         what: what.to_string(),
@@ -277,8 +226,7 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString, SpawnError> {
 /// The ids to switch to for `name`, or `None` when it is the current user.
 fn switch_user(name: &str) -> Result<Option<UserIds>, SpawnError> {
     let ids = lookup_user(name)?;
-    // SAFETY: geteuid(2) has no preconditions.
-    Ok((ids.uid != unsafe { libc::geteuid() }).then_some(ids))
+    Ok((ids.uid != sys::geteuid()).then_some(ids))
 }
 
 /// Looks `name` up in the user database (getpwnam_r, getgrouplist).
@@ -288,53 +236,16 @@ pub(crate) fn lookup_user(name: &str) -> Result<UserIds, SpawnError> {
         user: name.to_string(),
         source,
     };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: a zeroed passwd is a valid out-parameter.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the duration of the call; `buf` has `buf.len()` bytes.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            c_name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 {
-        return Err(lookup_err(io::Error::from_raw_os_error(rc)));
-    }
-    if found.is_null() {
+    let Some(pwd) = sys::getpwnam(&c_name).map_err(|e| lookup_err(e.into()))? else {
         return Err(SpawnError::UnknownUser {
             user: name.to_string(),
         });
-    }
-    let groups = group_list(&c_name, pwd.pw_gid);
+    };
     Ok(UserIds {
-        uid: pwd.pw_uid,
-        gid: pwd.pw_gid,
-        groups,
+        uid: pwd.uid,
+        gid: pwd.gid,
+        groups: sys::group_list(&c_name, pwd.gid),
     })
-}
-
-/// The supplementary groups of a user (always including `gid`).
-fn group_list(name: &CStr, gid: libc::gid_t) -> Vec<libc::gid_t> {
-    let mut groups: Vec<libc::gid_t> = vec![0; 64];
-    loop {
-        let mut n = groups.len() as libc::c_int;
-        // SAFETY: `groups` has room for `n` gids; `name` is NUL-terminated.
-        let rc = unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
-        let n = usize::try_from(n).unwrap_or(0);
-        if rc >= 0 {
-            groups.truncate(n);
-            return groups;
-        }
-        if n <= groups.len() || groups.len() >= 65_536 {
-            return vec![gid];
-        }
-        groups.resize(n, 0);
-    }
 }
 
 /// Gives the sandbox to the task's user so it can write there (as Mesos does).
@@ -349,13 +260,7 @@ mod tests {
     use super::*;
 
     fn cmd(shell: bool, value: &str, args: &[&str]) -> CommandSpec {
-        CommandSpec {
-            shell,
-            value: value.into(),
-            arguments: args.iter().map(|s| s.to_string()).collect(),
-            env: BTreeMap::new(),
-            user: None,
-        }
+        crate::testing::command(shell, value, args)
     }
 
     fn check(command: CommandSpec, program: &str, argv: &[&str]) {

@@ -7,11 +7,11 @@ use keel_model::{Reason, TaskState};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// Seconds since the Unix epoch: the only place the executor reads the wall clock.
 pub(crate) fn now_secs() -> f64 {
-    SystemTime::now()
+    keel_clock::wall()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)

@@ -1,32 +1,21 @@
-//! The task's life from launch to terminal status: STARTING, fetching URIs, cgroups and
-//! spawn, RUNNING and health checks, then watching for exit, kill requests, health verdicts
-//! and OOM kills, and finally cleaning the container up before the terminal status is
-//! written.
+//! The task's life from launch to terminal status, whatever runs it: STARTING, fetching
+//! URIs, the launch through its [`Containerizer`], RUNNING and health checks, then watching
+//! for the end, kill requests (SIGTERM, then SIGKILL at the deadline) and health verdicts,
+//! and finally the container's clean-up before the terminal status is written.
 
-use crate::cgroups::{CgroupLayout, CgroupLimits, ContainerCgroup, HostFs};
+use crate::ExecutorError;
+use crate::containerizer::{Containerizer, launch_failed};
+use crate::docker::DockerContainer;
 use crate::fetch::{FetchOptions, fetch_all};
 use crate::health::{Health, HealthCheckers, HealthCommand, Probe, TaskContext};
-use crate::logs::OutputPumps;
-use crate::outcome::{Ending, OomReport, Outcome};
+use crate::outcome::Outcome;
+use crate::process::ProcessContainer;
 use crate::socket::{Event, Hub};
-use crate::spawn::{ContainerInit, SpawnPlan, spawn};
 use crate::status::StatusUpdate;
-use crate::ucr;
-use crate::{ExecutorError, procs};
 use keel_api::executor::{ExecutorConfig, ExecutorStatus};
 use keel_model::{Reason, TaskSpec, TaskState};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::Child;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-
-/// How often the supervisor polls for exit, OOM kills and deadlines.
-const TICK: Duration = Duration::from_millis(50);
-/// How long to keep SIGKILLing a container that does not empty (processes stuck in D state).
-const KILL_PATIENCE: Duration = Duration::from_secs(30);
-/// How long to wait for the output pipes to close after the container is gone.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Launches the task, supervises it to the end and returns its terminal status. Health
 /// check threads report into `events` through `events_tx`.
@@ -38,156 +27,12 @@ pub(crate) fn run_task(
 ) -> Result<ExecutorStatus, ExecutorError> {
     hub.emit(StatusUpdate::new(TaskState::Starting))?;
     if let Err(e) = fetch_all(&config.task, &config.sandbox, &FetchOptions::default()) {
-        return hub.emit(launch_failed(e.into()));
+        return hub.emit(launch_failed(&ExecutorError::from(e)));
     }
-    if let Some(docker) = docker_spec(&config.task) {
-        return crate::docker::run_task(config, docker, hub, events, events_tx);
+    match docker_spec(&config.task) {
+        Some(docker) => supervise::<DockerContainer>(config, docker, hub, events, events_tx),
+        None => supervise::<ProcessContainer>(config, &(), hub, events, events_tx),
     }
-    let container = match ucr::image_of(&config.task).map(|d| ucr::prepare(config, d)) {
-        None => None,
-        Some(Ok(prepared)) => Some(prepared),
-        Some(Err(e)) => {
-            ucr::remove(&ucr::plan::Dirs::under(&config.meta_dir));
-            return hub.emit(container_failed(&e.to_string()));
-        }
-    };
-    let launched = launch(config, container.as_ref());
-    let (child, cgroup, pumps) = match launched {
-        Ok(launched) => launched,
-        Err(failed) => {
-            if let Some(c) = &container {
-                ucr::remove(&c.dirs);
-            }
-            return hub.emit(failed);
-        }
-    };
-    let mut supervisor = Supervisor::new(hub, child, cgroup, &config.task);
-    hub.emit(StatusUpdate::new(TaskState::Running))?;
-    supervisor.start_health_checks(config, events_tx)?;
-    let outcome = supervisor.watch(events);
-    supervisor.clean_up(pumps);
-    if let Some(c) = &container {
-        ucr::remove(&c.dirs);
-    }
-    hub.emit(outcome.terminal_update())
-}
-
-/// The container of Keel's own runtime could not be built or its program not started.
-fn container_failed(why: &str) -> StatusUpdate {
-    StatusUpdate::new(TaskState::Failed)
-        .reason(Reason::ReasonContainerLaunchFailed)
-        .message(format!("Failed to launch container: {why}"))
-}
-
-/// Starts the output pumps, creates the cgroup and spawns the task (through
-/// `container-init` for a container of Keel's own runtime). On failure, undoes what was
-/// done and returns the TASK_FAILED update to report.
-fn launch(
-    config: &ExecutorConfig,
-    container: Option<&ucr::Prepared>,
-) -> Result<(Child, Option<ContainerCgroup>, OutputPumps), StatusUpdate> {
-    let (pumps, stdout, stderr) =
-        OutputPumps::start(&config.sandbox, &config.log_rotation).map_err(launch_failed)?;
-    let cgroup = match create_cgroup(config) {
-        Ok(cgroup) => cgroup,
-        Err(e) => {
-            drop((stdout, stderr));
-            pumps.drain(DRAIN_TIMEOUT);
-            return Err(launch_failed(e));
-        }
-    };
-    let pipe = match container.map(|_| launch_pipe()).transpose() {
-        Ok(pipe) => pipe,
-        Err(e) => {
-            drop((stdout, stderr));
-            pumps.drain(DRAIN_TIMEOUT);
-            remove_cgroup(cgroup.as_ref());
-            return Err(launch_failed(ExecutorError::io("create", "launch pipe", e)));
-        }
-    };
-    let plan = SpawnPlan {
-        command: config.task.command.clone(),
-        env: config.env.clone(),
-        cwd: config.sandbox.clone(),
-        cgroup_procs: cgroup
-            .as_ref()
-            .map(ContainerCgroup::procs_files)
-            .unwrap_or_default(),
-        container: container
-            .zip(pipe.as_ref())
-            .map(|(c, (_, w))| ContainerInit {
-                program: ucr::init_program(),
-                plan_path: c.plan_path.clone(),
-                launch_fd: w.as_raw_fd(),
-            }),
-        mount_ns: None,
-    };
-    let spawned = spawn(&plan, stdout, stderr);
-    let verdict = match (spawned.is_ok(), pipe) {
-        (true, Some((read, write))) => {
-            drop(write);
-            Some(ucr::await_launch(read))
-        }
-        _ => None,
-    };
-    match spawned {
-        Ok(mut child) => match verdict {
-            Some(Err(why)) => {
-                let _ = child.wait();
-                procs::claimed().remove(&(child.id() as i32));
-                pumps.drain(DRAIN_TIMEOUT);
-                remove_cgroup(cgroup.as_ref());
-                Err(container_failed(&why))
-            }
-            _ => Ok((child, cgroup, pumps)),
-        },
-        Err(e) => {
-            pumps.drain(DRAIN_TIMEOUT);
-            remove_cgroup(cgroup.as_ref());
-            let update = StatusUpdate::new(TaskState::Failed);
-            Err(update
-                .reason(Reason::ReasonCommandExecutorFailed)
-                .message(e.to_string()))
-        }
-    }
-}
-
-/// The pipe `container-init` reports the launch on (both ends close-on-exec; the child
-/// keeps its end across exec).
-fn launch_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2(2) writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just opened both descriptors; nothing else owns them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// The container could not be set up (output files, cgroups).
-fn launch_failed(why: ExecutorError) -> StatusUpdate {
-    StatusUpdate::new(TaskState::Failed)
-        .reason(Reason::ReasonContainerLaunchFailed)
-        .message(format!("Failed to launch container: {why}"))
-}
-
-/// The container's cgroup, when enabled.
-fn create_cgroup(config: &ExecutorConfig) -> Result<Option<ContainerCgroup>, ExecutorError> {
-    if !config.cgroups.enabled {
-        return Ok(None);
-    }
-    let fs = HostFs::default();
-    let layout = CgroupLayout::detect(&fs)?;
-    let resources = &config.task.resources;
-    let limits = CgroupLimits::new(resources.cpus(), resources.mem());
-    let id = config.container_id.as_str();
-    Ok(Some(ContainerCgroup::create(
-        Box::new(fs),
-        &layout,
-        &config.cgroups.root,
-        id,
-        &limits,
-    )?))
 }
 
 /// The Docker settings of a task that runs in a Docker container.
@@ -198,62 +43,62 @@ fn docker_spec(task: &TaskSpec) -> Option<&keel_model::DockerSpec> {
         .flatten()
 }
 
-/// The task's assigned host ports, PORT0 first.
-pub(crate) fn task_ports(task: &TaskSpec) -> Vec<u16> {
-    task.host_ports()
+/// Launches the container, reports RUNNING, watches it to its end and cleans it up.
+fn supervise<C: Containerizer>(
+    config: &ExecutorConfig,
+    spec: &C::Spec,
+    hub: &Hub,
+    events: &Receiver<Event>,
+    events_tx: &Sender<Event>,
+) -> Result<ExecutorStatus, ExecutorError> {
+    let container = match C::launch(config, spec) {
+        Ok(container) => container,
+        Err(failed) => return hub.emit(failed),
+    };
+    let mut supervisor = Supervisor::new(hub, container, &config.task);
+    hub.emit(StatusUpdate::new(TaskState::Running))?;
+    supervisor.start_health_checks(config, events_tx)?;
+    let outcome = supervisor.watch(events);
+    let Supervisor {
+        container,
+        kill_deadline,
+        ..
+    } = supervisor;
+    container.clean_up(kill_deadline);
+    hub.emit(outcome.terminal_update())
 }
 
-fn remove_cgroup(cgroup: Option<&ContainerCgroup>) {
-    if let Some(Err(e)) = cgroup.map(ContainerCgroup::remove) {
-        tracing::warn!(error = %e, "cannot remove the container's cgroup");
-    }
-}
-
-/// The running container: its main process, its cgroup and what has happened to it.
-/// Dropping it before `clean_up` (an executor error) SIGKILLs the whole container.
-struct Supervisor<'a> {
+/// The running container and what has happened to it. Dropping it before the clean-up (an
+/// executor error) drops the container, which a runtime may take as a reason to kill it.
+struct Supervisor<'a, C> {
     hub: &'a Hub,
-    child: Child,
-    /// The task's session and process group id (the main process ran `setsid`).
-    pgid: i32,
-    cgroup: Option<ContainerCgroup>,
-    mem_mb: f64,
+    container: C,
     /// The task's SIGTERM to SIGKILL delay, for kills the executor decides on.
     kill_grace: Duration,
     /// When the task started (health check grace periods count from here).
     started: Instant,
     health: Option<Health>,
-    /// The health check threads, until the task is killed or exits.
+    /// The health check threads, until the task is killed or ends.
     checkers: Option<HealthCheckers>,
     /// Why a health check had the task killed.
     health_kill: Option<String>,
     kill_requested: bool,
-    /// When SIGTERM turns into SIGKILL.
+    /// When the graceful stop turns into a kill.
     kill_deadline: Option<Instant>,
-    oom: bool,
-    reaped: bool,
-    cleaned: bool,
 }
 
-impl<'a> Supervisor<'a> {
-    fn new(hub: &'a Hub, child: Child, cgroup: Option<ContainerCgroup>, task: &TaskSpec) -> Self {
-        let pgid = child.id() as i32;
+impl<'a, C: Containerizer> Supervisor<'a, C> {
+    fn new(hub: &'a Hub, container: C, task: &TaskSpec) -> Self {
         Self {
             hub,
-            child,
-            pgid,
-            cgroup,
-            mem_mb: task.resources.mem(),
+            container,
             kill_grace: crate::health::secs(task.kill_grace_secs),
-            started: Instant::now(),
+            started: keel_clock::monotonic(),
             health: None,
             checkers: None,
             health_kill: None,
             kill_requested: false,
             kill_deadline: None,
-            oom: false,
-            reaped: false,
-            cleaned: false,
         }
     }
 
@@ -263,21 +108,39 @@ impl<'a> Supervisor<'a> {
         config: &ExecutorConfig,
         events_tx: &Sender<Event>,
     ) -> Result<(), ExecutorError> {
-        let procs = self
-            .cgroup
-            .as_ref()
-            .map(ContainerCgroup::procs_files)
-            .unwrap_or_default();
-        // In a container of Keel's runtime, command checks run in its mount namespace
-        // (that of its init, the outer process's child).
-        let mount_ns = ucr::image_of(&config.task)
-            .and_then(|_| ucr::init_pid(self.pgid))
-            .map(|pid| std::path::PathBuf::from(format!("/proc/{pid}/ns/mnt")));
-        if let Some((checkers, health)) = start_checks(config, events_tx, procs, mount_ns)? {
+        let scope = self.container.health_scope(config);
+        if let Some((checkers, health)) =
+            start_checks(config, events_tx, scope.cgroup_procs, scope.mount_ns)?
+        {
             self.health = Some(health);
             self.checkers = Some(checkers);
         }
         Ok(())
+    }
+
+    /// Runs until the container has ended; returns what decides the terminal status.
+    fn watch(&mut self, events: &Receiver<Event>) -> Outcome {
+        let ending = loop {
+            if let Some(ending) = self.container.try_wait() {
+                break ending;
+            }
+            self.container.tick();
+            self.enforce_deadline();
+            match events.recv_timeout(C::TICK) {
+                Ok(Event::Kill { grace }) => self.kill(grace),
+                Ok(Event::Probe { index, probe }) => self.on_probe(index, probe),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(C::TICK),
+            }
+        };
+        self.checkers = None;
+        let oom = self.container.oom();
+        Outcome {
+            ending,
+            kill_requested: self.kill_requested,
+            health_kill: self.health_kill.clone(),
+            oom,
+        }
     }
 
     /// A probe result: reports a changed verdict, kills the task when a check says so.
@@ -289,8 +152,7 @@ impl<'a> Supervisor<'a> {
         let (Some(health), false) = (self.health.as_mut(), self.kill_requested) else {
             return;
         };
-        let commands = health.observe(index, probe, since_start);
-        for command in commands {
+        for command in health.observe(index, probe, since_start) {
             match command {
                 HealthCommand::Report(healthy) => self.report_health(healthy),
                 HealthCommand::Kill { message } => {
@@ -311,53 +173,8 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Runs until the main process exits; returns what decides the terminal status.
-    fn watch(&mut self, events: &Receiver<Event>) -> Outcome {
-        let ending = loop {
-            if let Some(ending) = self.try_wait() {
-                break ending;
-            }
-            procs::reap_orphans();
-            self.check_oom();
-            self.enforce_deadline();
-            match events.recv_timeout(TICK) {
-                Ok(Event::Kill { grace }) => self.kill(grace),
-                Ok(Event::Probe { index, probe }) => self.on_probe(index, probe),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
-            }
-        };
-        self.check_oom();
-        let oom = self.oom.then(|| OomReport {
-            requested_mb: self.mem_mb,
-            peak_bytes: self.cgroup.as_ref().and_then(ContainerCgroup::peak_memory),
-        });
-        Outcome {
-            ending,
-            kill_requested: self.kill_requested,
-            health_kill: self.health_kill.clone(),
-            oom,
-        }
-    }
-
-    fn try_wait(&mut self) -> Option<Ending> {
-        let ending = match self.child.try_wait() {
-            Ok(None) => return None,
-            Ok(Some(status)) => match (status.code(), status.signal()) {
-                (Some(code), _) => Ending::Exited(code),
-                (None, Some(sig)) => Ending::Signaled(sig),
-                (None, None) => Ending::Unknown(format!("{status}")),
-            },
-            Err(e) => Ending::Unknown(e.to_string()),
-        };
-        self.checkers = None;
-        self.reaped = true;
-        procs::claimed().remove(&self.pgid);
-        Some(ending)
-    }
-
-    /// A kill request: TASK_KILLING and SIGTERM the first time, SIGKILL after `grace`
-    /// (a later request can only shorten the grace period).
+    /// A kill request: TASK_KILLING and a graceful stop the first time, a kill after
+    /// `grace` (a later request can only shorten the grace period).
     fn kill(&mut self, grace: Duration) {
         if !self.kill_requested {
             self.kill_requested = true;
@@ -365,108 +182,26 @@ impl<'a> Supervisor<'a> {
             if let Err(e) = self.hub.emit(StatusUpdate::new(TaskState::Killing)) {
                 tracing::error!(error = %e, "cannot record TASK_KILLING; killing anyway");
             }
-            self.signal_all(libc::SIGTERM);
+            self.container.terminate(grace);
         }
-        let deadline = Instant::now() + grace;
+        let deadline = keel_clock::monotonic() + grace;
         self.kill_deadline = Some(self.kill_deadline.map_or(deadline, |d| d.min(deadline)));
         self.enforce_deadline();
     }
 
     fn enforce_deadline(&mut self) {
-        if self.kill_deadline.is_some_and(|d| Instant::now() >= d) {
-            self.signal_all(libc::SIGKILL);
+        if self
+            .kill_deadline
+            .is_some_and(|d| keel_clock::monotonic() >= d)
+        {
+            self.container.force_kill();
         }
-    }
-
-    fn check_oom(&mut self) {
-        let kills = self.cgroup.as_ref().map_or(0, ContainerCgroup::oom_kills);
-        if kills > 0 && !self.oom {
-            tracing::warn!(kills, "memory limit exceeded; killing the container");
-            self.oom = true;
-            self.signal_all(libc::SIGKILL);
-        }
-    }
-
-    /// Live processes of the container (never the executor itself).
-    fn members(&self) -> Vec<i32> {
-        let me = std::process::id() as i32;
-        let pids = match &self.cgroup {
-            Some(cgroup) => cgroup
-                .pids()
-                .into_iter()
-                .filter(|p| procs::is_alive(*p))
-                .collect(),
-            None => procs::session_members(self.pgid),
-        };
-        pids.into_iter().filter(|p| *p != me).collect()
-    }
-
-    fn signal_all(&self, sig: i32) {
-        procs::signal_group(self.pgid, sig);
-        for pid in self.members() {
-            procs::signal(pid, sig);
-        }
-    }
-
-    /// After the main process exited: lets SIGTERMed leftovers use the rest of the grace
-    /// period, SIGKILLs what remains until the container is empty, reaps orphans, drains the
-    /// output and removes the cgroup.
-    fn clean_up(&mut self, pumps: OutputPumps) {
-        let grace_end = match self.kill_deadline {
-            Some(deadline) if !self.oom => deadline,
-            _ => Instant::now(),
-        };
-        if Instant::now() < grace_end {
-            // Processes forked while the first SIGTERM was in flight never saw it.
-            self.signal_all(libc::SIGTERM);
-        }
-        while !self.members().is_empty() && Instant::now() < grace_end {
-            procs::reap_orphans();
-            std::thread::sleep(TICK);
-        }
-        self.kill_until_empty();
-        procs::reap_orphans();
-        pumps.drain(DRAIN_TIMEOUT);
-        remove_cgroup(self.cgroup.as_ref());
-        procs::reap_orphans();
-        self.cleaned = true;
-    }
-
-    fn kill_until_empty(&self) {
-        let give_up = Instant::now() + KILL_PATIENCE;
-        loop {
-            self.signal_all(libc::SIGKILL);
-            procs::reap_orphans();
-            let left = self.members();
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() >= give_up {
-                return tracing::error!(?left, "container processes survive SIGKILL; giving up");
-            }
-            std::thread::sleep(TICK / 5);
-        }
-    }
-}
-
-impl Drop for Supervisor<'_> {
-    fn drop(&mut self) {
-        if self.cleaned {
-            return;
-        }
-        self.kill_until_empty();
-        if !self.reaped {
-            let _ = self.child.wait();
-            procs::claimed().remove(&self.pgid);
-        }
-        procs::reap_orphans();
-        remove_cgroup(self.cgroup.as_ref());
     }
 }
 
 /// Starts `config`'s health checks, if it has any, for a task whose processes are listed in
 /// `cgroup_procs` (empty for a Docker container); the results arrive on `events_tx`.
-pub(crate) fn start_checks(
+fn start_checks(
     config: &ExecutorConfig,
     events_tx: &Sender<Event>,
     cgroup_procs: Vec<std::path::PathBuf>,
@@ -477,7 +212,7 @@ pub(crate) fn start_checks(
         return Ok(None);
     }
     let task = TaskContext {
-        ports: task_ports(&config.task),
+        ports: config.task.host_ports(),
         env: config.env.clone(),
         sandbox: config.sandbox.clone(),
         user: config.task.command.user.clone(),
@@ -486,4 +221,133 @@ pub(crate) fn start_checks(
     };
     let (checkers, rules) = HealthCheckers::start(specs, &task, events_tx)?;
     Ok(Some((checkers, Health::new(rules))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Ending, OomReport};
+    use crate::status::StatusLog;
+    use keel_api::executor::ExecutorMessage;
+    use std::sync::{Arc, Mutex, mpsc};
+
+    /// What the supervisor asked of the fake container, and how the fake behaves.
+    #[derive(Default)]
+    struct Script {
+        calls: Vec<String>,
+        /// The container ends by itself with this code.
+        exits_with: Option<i32>,
+        /// The container ignores SIGTERM (it ends only when force-killed).
+        ignores_term: bool,
+    }
+
+    type Shared = Arc<Mutex<Script>>;
+
+    struct Fake {
+        script: Shared,
+        ended: Option<Ending>,
+    }
+
+    impl Fake {
+        fn record(&self, call: &str) {
+            self.script.lock().expect("lock").calls.push(call.into());
+        }
+    }
+
+    impl Containerizer for Fake {
+        type Spec = Shared;
+        const TICK: Duration = Duration::from_millis(5);
+
+        fn launch(_: &ExecutorConfig, script: &Shared) -> Result<Self, StatusUpdate> {
+            let fake = Fake {
+                script: script.clone(),
+                ended: None,
+            };
+            fake.record("launch");
+            Ok(fake)
+        }
+
+        fn try_wait(&mut self) -> Option<Ending> {
+            let code = self.script.lock().expect("lock").exits_with;
+            self.ended.clone().or(code.map(Ending::Exited))
+        }
+
+        fn terminate(&mut self, _grace: Duration) {
+            self.record("terminate");
+            if !self.script.lock().expect("lock").ignores_term {
+                self.ended = Some(Ending::Signaled(15));
+            }
+        }
+
+        fn force_kill(&mut self) {
+            self.record("force_kill");
+            self.ended = Some(Ending::Signaled(9));
+        }
+
+        fn oom(&mut self) -> Option<OomReport> {
+            None
+        }
+
+        fn clean_up(self, _kill_deadline: Option<Instant>) {
+            self.record("clean_up");
+        }
+    }
+
+    /// Supervises a fake container with `events` already queued; returns the terminal
+    /// status and the container's calls.
+    fn run(script: Script, events: Vec<Event>) -> (ExecutorStatus, Vec<String>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = StatusLog::create(&dir.path().join("status.jsonl")).expect("log");
+        let config = crate::testing::config(crate::testing::command(true, "x", &[]), None, &[]);
+        let hub = Hub::new(
+            log,
+            ExecutorMessage::Hello {
+                container_id: config.container_id.clone(),
+                task_id: config.task.id.clone(),
+                executor_pid: 1,
+            },
+        );
+        let (tx, rx) = mpsc::channel();
+        for e in events {
+            tx.send(e).expect("send");
+        }
+        let script = Arc::new(Mutex::new(script));
+        let status = supervise::<Fake>(&config, &script, &hub, &rx, &tx).expect("supervise");
+        let calls = script.lock().expect("lock").calls.clone();
+        (status, calls)
+    }
+
+    #[test]
+    fn a_container_that_ends_by_itself_is_not_killed() {
+        let script = Script {
+            exits_with: Some(0),
+            ..Script::default()
+        };
+        let (status, calls) = run(script, Vec::new());
+        assert_eq!(status.state, TaskState::Finished);
+        assert_eq!(calls, ["launch", "clean_up"]);
+    }
+
+    #[test]
+    fn a_kill_stops_the_container_gracefully_once() {
+        let grace = Duration::from_secs(60);
+        let kills = vec![Event::Kill { grace }, Event::Kill { grace }];
+        let (status, calls) = run(Script::default(), kills);
+        assert_eq!(status.state, TaskState::Killed);
+        assert_eq!(calls, ["launch", "terminate", "clean_up"]);
+    }
+
+    #[test]
+    fn a_container_that_ignores_sigterm_is_killed_at_the_deadline() {
+        let script = Script {
+            ignores_term: true,
+            ..Script::default()
+        };
+        let kill = Event::Kill {
+            grace: Duration::from_millis(20),
+        };
+        let (status, calls) = run(script, vec![kill]);
+        assert_eq!(status.state, TaskState::Killed);
+        assert_eq!(calls, ["launch", "terminate", "force_kill", "clean_up"]);
+    }
 }

@@ -337,7 +337,7 @@ fn record_file_name(reference: &str) -> String {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    to_ms(SystemTime::now())
+    to_ms(keel_clock::wall())
 }
 
 pub(crate) fn to_ms(t: SystemTime) -> u64 {

@@ -8,7 +8,7 @@ use crate::keys::{self, PendingArchive, StoredCursor, StoredJob};
 use crate::state::{Ctx, Effects, JobEntry, State, sched_entry};
 use crate::validate::{self, Errors};
 use keel_api::metronome::{JobSpec, Schedule};
-use keel_clock::Clock;
+use keel_clock::{Clock, Ids, RandomIds};
 use keel_jobs::{CronSyntax, FinishedRun, History, HistorySummary, MissedSlot, Run, creates_cycle};
 use keel_model::{TaskState, TaskStatus};
 use keel_store::{Expect, Op, Store, Txn};
@@ -54,6 +54,7 @@ pub struct Service {
     state: Mutex<State>,
     pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn Ids>,
     cluster: Arc<dyn Cluster>,
     pub config: MetronomeConfig,
 }
@@ -71,6 +72,7 @@ impl Service {
             state: Mutex::new(State::default()),
             store,
             clock,
+            ids: Arc::new(RandomIds),
             cluster,
             config,
         });
@@ -94,6 +96,7 @@ impl Service {
             cluster: &*self.cluster,
             now: self.now(),
             syntax: self.config.cron_syntax,
+            ids: &*self.ids,
         }
     }
 

@@ -89,6 +89,8 @@ pub struct Ctx<'a> {
     pub cluster: &'a dyn Cluster,
     pub now: f64,
     pub syntax: CronSyntax,
+    /// Where run ids get their random part.
+    pub ids: &'a dyn keel_clock::Ids,
 }
 
 /// The slot-independent params of a schedule.
@@ -146,12 +148,11 @@ pub fn run_policy(job: &JobSpec, starting_deadline: Option<i64>) -> RunPolicy {
 }
 
 /// A Metronome run id: `yyyyMMddHHmmss` plus 5 random lowercase letters and digits.
-pub fn new_run_id(now: f64) -> String {
-    use rand::Rng;
+pub fn new_run_id(now: f64, ids: &dyn keel_clock::Ids) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
+    let random = ids.uuid().as_u128();
     let suffix: String = (0..5)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .map(|i| CHARS[((random >> (i * 24)) % CHARS.len() as u128) as usize] as char)
         .collect();
     format!("{}{suffix}", keel_jobs::run_id_prefix(now))
 }
@@ -180,9 +181,9 @@ impl State {
         fx: &mut Effects,
     ) -> Result<String, JobsError> {
         let entry = self.job_mut(job)?;
-        let mut id = new_run_id(ctx.now);
+        let mut id = new_run_id(ctx.now, ctx.ids);
         while entry.active.contains_key(&id) {
-            id = new_run_id(ctx.now);
+            id = new_run_id(ctx.now, ctx.ids);
         }
         let policy = run_policy(entry.spec(), starting_deadline);
         let mut run = Run::new(job, &id, ctx.now, policy, trigger);

@@ -33,7 +33,9 @@ impl CgroupFs for std::sync::Arc<RecordingFs> {
     fn write(&self, file: &Path, value: &str) -> io::Result<()> {
         self.record(format!("write {} {value}", file.display()));
         match self.fail {
-            Some(name) if file.ends_with(name) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            Some(name) if file.ends_with(name) => {
+                Err(io::Error::from_raw_os_error(crate::sys::EINVAL))
+            }
             _ => Ok(()),
         }
     }

@@ -189,13 +189,9 @@ fn apply_parameters(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_api::executor::{CgroupConfig, LogRotation};
-    use keel_model::{
-        AgentId, CommandSpec, ContainerId, ContainerKind, ContainerSpec, FrameworkId, PortMapping,
-        TaskId, TaskSpec, Volume,
-    };
+    use crate::testing::{self, command};
+    use keel_model::{ContainerKind, ContainerSpec, PortMapping, Volume};
     use keel_resources::{Ranges, Resources};
-    use std::collections::BTreeMap;
 
     fn docker() -> DockerSpec {
         DockerSpec {
@@ -218,63 +214,32 @@ mod tests {
     }
 
     fn config(shell: bool, value: &str, args: &[&str]) -> ExecutorConfig {
-        let docker = docker();
-        ExecutorConfig {
-            task: TaskSpec {
-                id: TaskId::new("t1").expect("id"),
-                name: "t".into(),
-                framework_id: FrameworkId::new("fw").expect("id"),
-                role: "*".into(),
-                command: CommandSpec {
-                    shell,
-                    value: value.into(),
-                    arguments: args.iter().map(|s| s.to_string()).collect(),
-                    env: BTreeMap::new(),
-                    user: None,
-                },
-                resources: Resources::new()
-                    .with_scalar("cpus", 0.5)
-                    .with_scalar("mem", 64.0)
-                    .with_ranges("ports", Ranges::new(vec![(31000, 31001)])),
-                kill_grace_secs: 1.0,
-                labels: BTreeMap::new(),
-                health_checks: Vec::new(),
-                fetch: Vec::new(),
-                port_names: Vec::new(),
-                placement_scope: None,
-                // PORT0 = 31001: mapping index 1 publishes on 31000.
-                host_ports: vec![31001, 31000],
-                container: Some(ContainerSpec {
-                    kind: ContainerKind::Docker,
-                    docker: Some(docker),
-                    volumes: vec![Volume {
-                        container_path: "/data".into(),
-                        host_path: "/srv/data".into(),
-                        mode: VolumeMode::ReadOnly,
-                        image: None,
-                        group: None,
-                    }],
-                }),
-            },
-            container_id: ContainerId::new("c1").expect("id"),
-            agent_id: AgentId::new("a1").expect("id"),
-            sandbox: "/work/sb".into(),
-            meta_dir: "/work/meta".into(),
-            env: [
-                ("MESOS_SANDBOX".to_string(), "/work/sb".to_string()),
-                ("PORT0".to_string(), "31000".to_string()),
-            ]
-            .into(),
-            cgroups: CgroupConfig::default(),
-            log_rotation: LogRotation::default(),
-            socket_name: "s".into(),
-            images: Default::default(),
-        }
+        let container = ContainerSpec {
+            kind: ContainerKind::Docker,
+            docker: Some(docker()),
+            volumes: vec![Volume {
+                container_path: "/data".into(),
+                host_path: "/srv/data".into(),
+                mode: VolumeMode::ReadOnly,
+                image: None,
+                group: None,
+            }],
+        };
+        let env = [("MESOS_SANDBOX", "/work/sb"), ("PORT0", "31000")];
+        let mut config = testing::config(command(shell, value, args), Some(container), &env);
+        config.task.resources = Resources::new()
+            .with_scalar("cpus", 0.5)
+            .with_scalar("mem", 64.0)
+            .with_ranges("ports", Ranges::new(vec![(31000, 31001)]));
+        // PORT0 = 31001: mapping index 1 publishes on 31000.
+        config.task.host_ports = vec![31001, 31000];
+        config
     }
 
     #[test]
     fn commands() {
-        let cmd = |shell, value, args: &[&str]| command(&config(shell, value, args).task.command);
+        let cmd =
+            |shell, value, args: &[&str]| super::command(&config(shell, value, args).task.command);
         assert_eq!(
             cmd(true, "echo hi", &[]),
             Some(vec!["sh".into(), "-c".into(), "echo hi".into()])

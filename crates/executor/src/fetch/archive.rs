@@ -7,7 +7,7 @@ use crate::procs;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longest an extraction may take.
 const EXTRACT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -110,7 +110,11 @@ pub(crate) fn extract(
         .map_or_else(Stdio::null, Stdio::from);
     cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     let mut child = procs::spawn_claimed(&mut cmd).map_err(|e| fail(e.to_string()))?;
-    let waited = procs::wait_until(&mut child, Instant::now() + EXTRACT_TIMEOUT, &|| false);
+    let waited = procs::wait_until(
+        &mut child,
+        keel_clock::monotonic() + EXTRACT_TIMEOUT,
+        &|| false,
+    );
     if !matches!(waited, Ok(Some(_))) {
         procs::kill_and_reap(&mut child);
     }

@@ -262,8 +262,7 @@ fn give_to_user(sandbox: &Path, user: &str) {
         Ok(ids) => ids,
         Err(e) => return tracing::warn!(user, error = %e, "cannot chown fetched files"),
     };
-    // SAFETY: geteuid(2) has no preconditions.
-    if ids.uid == unsafe { libc::geteuid() } {
+    if ids.uid == crate::sys::geteuid() {
         return;
     }
     chown_tree(sandbox, ids.uid, ids.gid);

@@ -14,7 +14,7 @@ use crate::socket::Event;
 use keel_model::HealthCheck;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Probes are never closer together than this, whatever `interval_secs` says.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
@@ -53,10 +53,10 @@ impl Stop {
     /// Sleeps for `duration` or until raised; true when raised.
     fn sleep(&self, duration: Duration) -> bool {
         let (flag, wake) = &*self.0;
-        let deadline = Instant::now() + duration;
+        let deadline = keel_clock::monotonic() + duration;
         let mut raised = flag.lock().unwrap_or_else(|e| e.into_inner());
         while !*raised {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(keel_clock::monotonic());
             if left.is_zero() {
                 return false;
             }
@@ -138,7 +138,7 @@ fn run_check(index: usize, check: &Check, schedule: Schedule, events: &Sender<Ev
         return;
     }
     loop {
-        let started = Instant::now();
+        let started = keel_clock::monotonic();
         let probe = check.probe(&|| stop.is_raised());
         if stop.is_raised() || events.send(Event::Probe { index, probe }).is_err() {
             return;

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a check needs from the task.
 #[derive(Debug, Clone)]
@@ -191,7 +191,7 @@ fn probe_command(plan: &SpawnPlan, timeout: Duration, stop: &dyn Fn() -> bool) -
         Ok(child) => child,
         Err(e) => return Probe::Failed(e.to_string()),
     };
-    let deadline = Instant::now() + timeout;
+    let deadline = keel_clock::monotonic() + timeout;
     let waited = procs::wait_until(&mut child, deadline, stop);
     let probe = match waited {
         Ok(Some(status)) if status.success() => Probe::Passed,

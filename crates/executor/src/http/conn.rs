@@ -26,14 +26,16 @@ impl Limits {
         Self {
             connect: timeout,
             idle: timeout,
-            deadline: Instant::now().checked_add(timeout),
+            deadline: keel_clock::monotonic().checked_add(timeout),
         }
     }
 
     /// `base`, shortened to what is left before the deadline; an error once it passed.
     fn timeout(&self, base: Duration) -> io::Result<Duration> {
         let left = match self.deadline {
-            Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(base),
+            Some(deadline) => deadline
+                .saturating_duration_since(keel_clock::monotonic())
+                .min(base),
             None => base,
         };
         match left.is_zero() {

@@ -17,32 +17,29 @@
 
 use super::mount;
 use super::plan::ContainerPlan;
+use crate::sys::{self, Forked, Pid};
 use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The signals passed on to the task (the rest keep their default action).
-const FORWARDED: [libc::c_int; 7] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
+const FORWARDED: [i32; 7] = [
+    sys::SIGTERM,
+    sys::SIGINT,
+    sys::SIGHUP,
+    sys::SIGQUIT,
+    sys::SIGUSR1,
+    sys::SIGUSR2,
+    sys::SIGWINCH,
 ];
-
-/// Where the signal handler sends what it receives.
-static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
 /// Exit code when the container could not be built (as `docker run` uses).
 const SETUP_FAILED: i32 = 125;
 
 /// The namespaces a container gets (its network is the host's).
-const NAMESPACES: libc::c_int =
-    libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWPID;
+const NAMESPACES: i32 =
+    sys::CLONE_NEWNS | sys::CLONE_NEWUTS | sys::CLONE_NEWIPC | sys::CLONE_NEWPID;
 
 /// Runs the outer process; returns its exit code (when it does not die by the task's
 /// signal itself).
@@ -51,8 +48,8 @@ pub fn container_init(plan_path: &Path, launch_fd: RawFd) -> i32 {
         eprintln!("keel container-init: no launch pipe");
         return SETUP_FAILED;
     }
-    // SAFETY: the executor handed `launch_fd` over to this process, which owns it alone.
-    let launch = unsafe { OwnedFd::from_raw_fd(launch_fd) };
+    // The executor handed `launch_fd` over to this process, which owns it alone.
+    let launch = sys::own_fd(launch_fd);
     set_cloexec(launch_fd);
     let mut launch = std::fs::File::from(launch);
     let plan = match read_plan(plan_path) {
@@ -62,10 +59,9 @@ pub fn container_init(plan_path: &Path, launch_fd: RawFd) -> i32 {
             return SETUP_FAILED;
         }
     };
-    // SAFETY: unshare takes an integer; this process is single-threaded, as
-    // CLONE_NEWNS requires.
-    if unsafe { libc::unshare(NAMESPACES) } != 0 {
-        let e = io::Error::last_os_error();
+    // This process is single-threaded, as CLONE_NEWNS requires.
+    if let Err(e) = sys::unshare(NAMESPACES) {
+        let e = e.source;
         let _ = writeln!(
             launch,
             "error: cannot create the container's namespaces: {e}"
@@ -79,18 +75,18 @@ pub fn container_init(plan_path: &Path, launch_fd: RawFd) -> i32 {
             return SETUP_FAILED;
         }
     };
-    // SAFETY: this process is single-threaded (a fresh exec), so the child may do anything.
-    match unsafe { libc::fork() } {
-        -1 => {
-            let e = io::Error::last_os_error();
+    // This process is single-threaded (a fresh exec), so the child may do anything.
+    match sys::fork() {
+        Err(e) => {
+            let e = e.source;
             let _ = writeln!(launch, "error: cannot fork the container's init: {e}");
             SETUP_FAILED
         }
-        0 => {
+        Ok(Forked::Child) => {
             drop(status_r);
             init(&plan, launch, status_w)
         }
-        pid => {
+        Ok(Forked::Parent(pid)) => {
             drop((launch, status_w));
             outer(pid, status_r)
         }
@@ -104,7 +100,7 @@ fn read_plan(path: &Path) -> Result<ContainerPlan, String> {
 }
 
 /// The outer process: waits for the init and exits as the task did.
-fn outer(init_pid: libc::pid_t, status_r: OwnedFd) -> i32 {
+fn outer(init_pid: Pid, status_r: OwnedFd) -> i32 {
     forward_signals(init_pid);
     let init_status = wait_for(init_pid);
     let mut buf = [0u8; 4];
@@ -118,24 +114,11 @@ fn outer(init_pid: libc::pid_t, status_r: OwnedFd) -> i32 {
 
 /// Exits with `status`'s code, or dies of its signal.
 fn mirror(status: i32) -> i32 {
-    if libc::WIFEXITED(status) {
-        return libc::WEXITSTATUS(status);
+    if let Some(code) = sys::exit_code(status) {
+        return code;
     }
-    let sig = libc::WTERMSIG(status);
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls with valid arguments; this process has nothing left to do.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-        libc::signal(sig, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::kill(libc::getpid(), sig);
-    }
+    let sig = sys::term_signal(status);
+    sys::die_of(sig);
     128 + sig
 }
 
@@ -143,8 +126,7 @@ fn mirror(status: i32) -> i32 {
 fn init(plan: &ContainerPlan, mut launch: std::fs::File, status_w: OwnedFd) -> i32 {
     use std::os::fd::AsRawFd;
     set_cloexec(status_w.as_raw_fd());
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"keel-init".as_ptr(), 0, 0, 0) };
+    sys::set_process_name(c"keel-init");
     let task = match mount::build(plan).and_then(|()| prepare_exec(plan)) {
         Ok(task) => task,
         Err(why) => {
@@ -214,30 +196,26 @@ fn lookup(program: &str, path: &str) -> Result<String, String> {
             let Ok(c) = CString::new(p.as_str()) else {
                 return false;
             };
-            // SAFETY: `c` is a valid NUL-terminated string.
-            unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+            sys::is_executable(&c)
         })
         .ok_or_else(|| format!("executable {program:?} not found in the image (PATH={path})"))
 }
 
 /// Forks the task; it reports an exec failure on a close-on-exec pipe, so the result is
 /// known before this returns.
-fn start(task: Exec) -> Result<libc::pid_t, String> {
+fn start(task: Exec) -> Result<Pid, String> {
     let (r, w) = pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
-    // SAFETY: this process is single-threaded.
-    match unsafe { libc::fork() } {
-        -1 => Err(format!(
-            "cannot fork the task: {}",
-            io::Error::last_os_error()
-        )),
-        0 => {
+    // This process is single-threaded.
+    match sys::fork() {
+        Err(e) => Err(format!("cannot fork the task: {}", e.source)),
+        Ok(Forked::Child) => {
             drop(r);
             let why = exec(&task);
             let mut w = std::fs::File::from(w);
             let _ = w.write_all(why.as_bytes());
             exit(127)
         }
-        pid => {
+        Ok(Forked::Parent(pid)) => {
             drop(w);
             let mut why = String::new();
             let _ = std::fs::File::from(r).read_to_string(&mut why);
@@ -257,99 +235,54 @@ fn exec(task: &Exec) -> String {
     {
         return format!("cannot switch to user {}: {e}", ids.name);
     }
-    // SAFETY: `cwd` is a valid NUL-terminated string.
-    if unsafe { libc::chdir(task.cwd.as_ptr()) } != 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = sys::chdir(&task.cwd) {
+        let e = e.source;
         return format!("cannot enter working directory {:?}: {e}", task.cwd);
     }
-    let mut argv: Vec<*const libc::c_char> = task.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut env: Vec<*const libc::c_char> = task.env.iter().map(|e| e.as_ptr()).collect();
-    env.push(std::ptr::null());
-    // SAFETY: every pointer is a valid NUL-terminated string; both arrays end with NULL.
-    unsafe { libc::execve(task.path.as_ptr(), argv.as_ptr(), env.as_ptr()) };
-    let e = io::Error::last_os_error();
+    let (argv, env) = (sys::c_array(&task.argv), sys::c_array(&task.env));
+    let e = sys::execve(&task.path, &argv, &env).source;
     format!("cannot execute {:?}: {e}", task.path)
 }
 
 /// Reaps every child until `pid` exits; returns its wait status.
-fn reap_until(pid: libc::pid_t) -> i32 {
+fn reap_until(pid: Pid) -> i32 {
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid out-pointer.
-        let got = unsafe { libc::waitpid(-1, &mut status, 0) };
-        if got == pid {
-            return status;
-        }
-        if got < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        match sys::waitpid(-1) {
+            Ok((got, status)) if got == pid => return status,
             // No children left: the task is gone without our seeing it.
-            return libc::EXIT_FAILURE << 8;
+            Err(e) if !e.is(sys::EINTR) => return sys::EXIT_FAILURE << 8,
+            _ => {}
         }
     }
 }
 
 /// Waits for `pid`; returns its wait status.
-fn wait_for(pid: libc::pid_t) -> i32 {
+fn wait_for(pid: Pid) -> i32 {
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid out-pointer.
-        let got = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if got == pid {
-            return status;
+        match sys::waitpid(pid) {
+            Ok((got, status)) if got == pid => return status,
+            Err(e) if !e.is(sys::EINTR) => return sys::EXIT_FAILURE << 8,
+            _ => {}
         }
-        if got < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return libc::EXIT_FAILURE << 8;
-        }
-    }
-}
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = FORWARD_TO.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
     }
 }
 
 /// Passes the usual termination and job-control signals on to `pid`.
-fn forward_signals(pid: libc::pid_t) {
-    FORWARD_TO.store(pid, Ordering::Relaxed);
-    for sig in FORWARDED {
-        // SAFETY: a zeroed sigaction with a valid handler and SA_RESTART is well-formed.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = forward as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
-    }
+fn forward_signals(pid: Pid) {
+    sys::forward_signals(pid, &FORWARDED);
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2(2) writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just opened both descriptors; nothing else owns them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(sys::pipe_cloexec()?)
 }
 
 fn set_cloexec(fd: RawFd) {
-    // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-        }
-    }
+    let _ = sys::set_cloexec(fd);
 }
 
 /// Ends a forked process without running the parent's exit handlers twice.
 fn exit(code: i32) -> ! {
-    // SAFETY: _exit(2) has no preconditions.
-    unsafe { libc::_exit(code) }
+    sys::exit(code)
 }
 
 #[cfg(test)]

@@ -185,14 +185,9 @@ pub(crate) fn init_pid(outer: i32) -> Option<i32> {
 /// Waits for `container-init`'s verdict on the launch pipe: `Ok` once the task's program
 /// runs, else why the container could not be built or the program not started.
 pub(crate) fn await_launch(read: OwnedFd) -> Result<(), String> {
-    let mut poll = libc::pollfd {
-        fd: read.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let timeout = SETUP_TIMEOUT.as_millis() as libc::c_int;
-    // SAFETY: `poll` is one valid pollfd.
-    if unsafe { libc::poll(&mut poll, 1, timeout) } == 0 {
+    let timeout = SETUP_TIMEOUT.as_millis() as i32;
+    // On an error the read below tells what happened.
+    if matches!(crate::sys::poll_in(read.as_raw_fd(), timeout), Ok(false)) {
         return Err(format!(
             "the container was not ready within {}s",
             SETUP_TIMEOUT.as_secs()

@@ -4,8 +4,8 @@
 //! the namespace, so nothing needs unmounting on the host.
 
 use super::plan::{ContainerPlan, Mount, MountSource};
+use crate::sys::{self, SysError};
 use std::ffi::CString;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -20,7 +20,7 @@ pub fn build(plan: &ContainerPlan) -> Result<(), String> {
         None,
         Path::new("/"),
         None,
-        libc::MS_REC | libc::MS_PRIVATE,
+        sys::MS_REC | sys::MS_PRIVATE,
         None,
     )?;
     match &plan.rootfs {
@@ -64,7 +64,7 @@ fn mount_source(source: &MountSource, target: &Path) -> Result<(), String> {
 }
 
 fn proc_sys(root: &Path) -> Result<(), String> {
-    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let flags = sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC;
     let proc_dir = root.join("proc");
     mkdir_p(&proc_dir)?;
     mount(Some("proc"), &proc_dir, Some("proc"), flags, None)?;
@@ -76,7 +76,7 @@ fn proc_sys(root: &Path) -> Result<(), String> {
         Some("sysfs"),
         &sys,
         Some("sysfs"),
-        flags | libc::MS_RDONLY,
+        flags | sys::MS_RDONLY,
         None,
     )
     .is_err()
@@ -92,7 +92,7 @@ fn proc_sys(root: &Path) -> Result<(), String> {
 fn dev(root: &Path) -> Result<(), String> {
     let dev = root.join("dev");
     mkdir_p(&dev)?;
-    let flags = libc::MS_NOSUID | libc::MS_STRICTATIME;
+    let flags = sys::MS_NOSUID | sys::MS_STRICTATIME;
     mount(
         Some("tmpfs"),
         &dev,
@@ -110,7 +110,7 @@ fn dev(root: &Path) -> Result<(), String> {
     }
     let pts = dev.join("pts");
     mkdir_p(&pts)?;
-    let pts_flags = libc::MS_NOSUID | libc::MS_NOEXEC;
+    let pts_flags = sys::MS_NOSUID | sys::MS_NOEXEC;
     let pts_data = "newinstance,ptmxmode=0666,mode=0620";
     if mount(
         Some("devpts"),
@@ -125,7 +125,7 @@ fn dev(root: &Path) -> Result<(), String> {
     }
     let shm = dev.join("shm");
     mkdir_p(&shm)?;
-    let shm_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let shm_flags = sys::MS_NOSUID | sys::MS_NODEV | sys::MS_NOEXEC;
     mount(
         Some("shm"),
         &shm,
@@ -200,34 +200,22 @@ fn inside(root: &Path, path: &str) -> Result<PathBuf, String> {
 /// Makes `root` the process's root and drops the old one.
 fn pivot(root: &Path) -> Result<(), String> {
     let c = cpath(root)?;
-    let dot = c".";
-    // SAFETY: valid NUL-terminated paths; pivot_root with "." twice stacks the old root
-    // under the new one, which the MNT_DETACH umount then drops.
-    unsafe {
-        if libc::chdir(c.as_ptr()) != 0 {
-            return Err(os_err("chdir", root));
-        }
-        if libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) != 0 {
-            return Err(os_err("pivot_root", root));
-        }
-        if libc::umount2(dot.as_ptr(), libc::MNT_DETACH) != 0 {
-            return Err(os_err("umount old root", root));
-        }
-        if libc::chdir(c"/".as_ptr()) != 0 {
-            return Err(os_err("chdir", Path::new("/")));
-        }
-    }
-    Ok(())
+    // pivot_root with "." twice stacks the old root under the new one, which the
+    // MNT_DETACH umount then drops.
+    sys::chdir(&c).map_err(|e| os_err("chdir", root, e))?;
+    sys::pivot_root_here().map_err(|e| os_err("pivot_root", root, e))?;
+    sys::detach(c".").map_err(|e| os_err("umount old root", root, e))?;
+    sys::chdir(c"/").map_err(|e| os_err("chdir", Path::new("/"), e))
 }
 
 fn bind(source: &Path, target: &Path) -> Result<(), String> {
-    let flags = libc::MS_BIND | libc::MS_REC;
+    let flags = sys::MS_BIND | sys::MS_REC;
     let src = source.display().to_string();
     mount(Some(&src), target, None, flags, None)
 }
 
 fn remount_readonly(target: &Path) -> Result<(), String> {
-    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+    let flags = sys::MS_BIND | sys::MS_REMOUNT | sys::MS_RDONLY;
     mount(None, target, None, flags, None)
 }
 
@@ -235,7 +223,7 @@ fn mount(
     source: Option<&str>,
     target: &Path,
     fstype: Option<&str>,
-    flags: libc::c_ulong,
+    flags: sys::MountFlags,
     data: Option<&str>,
 ) -> Result<(), String> {
     let cs = |s: Option<&str>| s.map(CString::new).transpose();
@@ -243,14 +231,10 @@ fn mount(
         return Err(format!("mount of {} has a NUL byte", target.display()));
     };
     let tgt = cpath(target)?;
-    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    // SAFETY: every pointer is NULL or a valid NUL-terminated string for the call.
-    let rc = unsafe { libc::mount(ptr(&src), tgt.as_ptr(), ptr(&fs), flags, ptr(&d).cast()) };
-    if rc != 0 {
+    sys::mount(src.as_deref(), &tgt, fs.as_deref(), flags, d.as_deref()).map_err(|e| {
         let what = fstype.or(source).unwrap_or("remount");
-        return Err(os_err(&format!("mount {what} on"), target));
-    }
-    Ok(())
+        os_err(&format!("mount {what} on"), target, e)
+    })
 }
 
 fn mkdir_p(dir: &Path) -> Result<(), String> {
@@ -272,7 +256,7 @@ fn touch(file: &Path) -> Result<(), String> {
 fn symlink(to: &str, link: &Path) -> Result<(), String> {
     match std::os::unix::fs::symlink(to, link) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(format!("cannot create {}: {e}", link.display())),
     }
 }
@@ -282,6 +266,6 @@ fn cpath(p: &Path) -> Result<CString, String> {
         .map_err(|_| format!("{} contains a NUL byte", p.display()))
 }
 
-fn os_err(what: &str, path: &Path) -> String {
-    format!("{what} {}: {}", path.display(), io::Error::last_os_error())
+fn os_err(what: &str, path: &Path, e: SysError) -> String {
+    format!("{what} {}: {}", path.display(), e.source)
 }

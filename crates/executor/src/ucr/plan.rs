@@ -254,8 +254,7 @@ fn host_path(sandbox: &Path, path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_api::executor::{CgroupConfig, ImageSettings, LogRotation};
-    use keel_model::{AgentId, ContainerId, ContainerKind, ContainerSpec, TaskSpec, Volume};
+    use keel_model::{ContainerKind, ContainerSpec, Volume};
 
     fn image(entrypoint: &[&str], cmd: &[&str]) -> ImageDefaults {
         ImageDefaults {
@@ -266,13 +265,7 @@ mod tests {
     }
 
     fn task(shell: bool, value: &str, args: &[&str]) -> CommandSpec {
-        CommandSpec {
-            shell,
-            value: value.into(),
-            arguments: args.iter().map(|s| s.to_string()).collect(),
-            env: BTreeMap::new(),
-            user: None,
-        }
+        crate::testing::command(shell, value, args)
     }
 
     /// `expect` is the argv, or `Err` when no command can be found.
@@ -331,42 +324,13 @@ mod tests {
     fn config(volumes: Vec<Volume>) -> ExecutorConfig {
         let mut command = task(true, "", &[]);
         command.env.insert("A".into(), "task".into());
-        let spec = TaskSpec {
-            id: keel_model::TaskId::new("t1").expect("id"),
-            name: "t1".into(),
-            framework_id: keel_model::FrameworkId::new("f").expect("id"),
-            role: "*".into(),
-            command,
-            resources: keel_resources::Resources::new(),
-            kill_grace_secs: 1.0,
-            labels: BTreeMap::new(),
-            health_checks: Vec::new(),
-            fetch: Vec::new(),
-            port_names: Vec::new(),
-            placement_scope: None,
-            host_ports: Vec::new(),
-            container: Some(ContainerSpec {
-                kind: ContainerKind::Mesos,
-                docker: None,
-                volumes,
-            }),
+        let container = ContainerSpec {
+            kind: ContainerKind::Mesos,
+            docker: None,
+            volumes,
         };
-        ExecutorConfig {
-            task: spec,
-            container_id: ContainerId::new("c1").expect("id"),
-            agent_id: AgentId::new("a1").expect("id"),
-            sandbox: "/work/sb".into(),
-            meta_dir: "/work/meta".into(),
-            env: [
-                ("A".to_string(), "task".to_string()),
-                ("MESOS_SANDBOX".to_string(), "/work/sb".to_string()),
-            ]
-            .into(),
-            cgroups: CgroupConfig::default(),
-            log_rotation: LogRotation::default(),
-            socket_name: "s".into(),
-            images: ImageSettings::default(),
-        }
+        let env = [("A", "task"), ("MESOS_SANDBOX", "/work/sb")];
+        crate::testing::config(command, Some(container), &env)
     }
 
     fn volume(container: &str, host: &str, mode: VolumeMode, image: Option<&str>) -> Volume {

@@ -2,6 +2,7 @@
 //! host's user database means nothing inside the container): a name, a uid, or
 //! `user:group` in either form.
 
+use crate::sys;
 use std::io;
 use std::path::Path;
 
@@ -9,25 +10,15 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ids {
     pub name: String,
-    pub uid: libc::uid_t,
-    pub gid: libc::gid_t,
-    pub groups: Vec<libc::gid_t>,
+    pub uid: sys::Uid,
+    pub gid: sys::Gid,
+    pub groups: Vec<sys::Gid>,
 }
 
 impl Ids {
     /// setgroups, setgid, setuid, in that order.
     pub fn switch(&self) -> io::Result<()> {
-        // SAFETY: `groups` is a valid array of `groups.len()` gids; the other calls take
-        // plain integers.
-        let ok = unsafe {
-            libc::setgroups(self.groups.len(), self.groups.as_ptr()) == 0
-                && libc::setgid(self.gid) == 0
-                && libc::setuid(self.uid) == 0
-        };
-        match ok {
-            true => Ok(()),
-            false => Err(io::Error::last_os_error()),
-        }
+        Ok(sys::switch_user(self.uid, self.gid, &self.groups)?)
     }
 }
 
@@ -48,7 +39,7 @@ fn resolve_in(spec: &str, passwd: &str, group: &str) -> Result<Ids, String> {
         .map(|l| l.split(':').collect::<Vec<_>>())
         .filter(|f| f.len() >= 4)
         .find(|f| f[0] == user || f[2] == user);
-    let (name, uid, mut gid) = match (entry, user.parse::<libc::uid_t>()) {
+    let (name, uid, mut gid) = match (entry, user.parse::<sys::Uid>()) {
         (Some(f), _) => (
             f[0].to_string(),
             parse_id(f[2], spec)?,
