@@ -189,8 +189,8 @@ impl Marathon {
             st.backoff.remove(&p.id());
             let _ = crate::state::prune_pod_versions(&*self.inner.store, &p.id());
         }
-        st.apps = change.apps.into_inner();
-        st.pods = change.pods.into_inner();
+        change.apps.store_in(&mut st.apps);
+        change.pods.store_in(&mut st.pods);
         st.groups = change.groups;
         if !p.is_empty() {
             st.deployments.push(record);
@@ -227,7 +227,7 @@ fn shared_ids(st: &State, change: &Change) -> Result<(), HttpError> {
 fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), HttpError> {
     let assigned = change
         .apps
-        .update(|apps| crate::service_ports::assign(&st.apps, apps))
+        .update(|base, changes| crate::service_ports::assign_changes(&st.apps, base, changes))
         .map_err(|e| HttpError(ApiErrorBody::new(500, e.to_string())))?;
     for id in assigned {
         if let (Some(app), Some(prev)) = (change.apps.get_mut(&id), st.apps.get(&id))
@@ -353,7 +353,7 @@ mod tests {
             app("/g/x", 1, &[], 1),
             app("/h/y", 3, &[], 1),
         ] {
-            st.apps.insert(a.id.clone(), a);
+            std::sync::Arc::make_mut(&mut st.apps).insert(a.id.clone(), a);
         }
         let g = PathId::parse_unchecked("/h");
         let rec = GroupRecord {
