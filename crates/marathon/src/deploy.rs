@@ -190,8 +190,8 @@ impl Marathon {
             st.backoff.remove(&p.id());
             let _ = crate::state::prune_pod_versions(&*self.inner.store, &p.id());
         }
-        st.apps = change.apps.into_inner();
-        st.pods = change.pods.into_inner();
+        change.apps.store_in(&mut st.apps);
+        change.pods.store_in(&mut st.pods);
         st.groups = change.groups;
         if !p.is_empty() {
             st.deployments.push(record);
@@ -228,7 +228,7 @@ fn shared_ids(st: &State, change: &Change) -> Result<(), MarathonError> {
 fn assign_service_ports(st: &State, change: &mut Change) -> Result<(), MarathonError> {
     let assigned = change
         .apps
-        .update(|apps| crate::service_ports::assign(&st.apps, apps))?;
+        .update(|base, changes| crate::service_ports::assign_changes(&st.apps, base, changes))?;
     for id in assigned {
         if let (Some(app), Some(prev)) = (change.apps.get_mut(&id), st.apps.get(&id))
             && !app.is_upgrade(prev)
@@ -329,7 +329,7 @@ mod tests {
             app("/g/x", 1, &[], 1),
             app("/h/y", 3, &[], 1),
         ] {
-            st.apps.insert(a.id.clone(), a);
+            std::sync::Arc::make_mut(&mut st.apps).insert(a.id.clone(), a);
         }
         let g = PathId::parse_unchecked("/h");
         let rec = GroupRecord {

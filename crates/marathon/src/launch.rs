@@ -3,8 +3,8 @@
 
 use keel_api::marathon::checks::HealthCheckProtocol;
 use keel_api::marathon::{AppDefinition, task_id};
-use keel_clock::Ids;
 use keel_api::to_model::literal_env;
+use keel_clock::Ids;
 use keel_master::TaskLaunch;
 use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId};
 use keel_resources::Resources;

@@ -565,18 +565,33 @@ fn reconcile_free(
     now: f64,
     moves: &mut Moves,
 ) {
-    let specs: Vec<(PathId, keel_deploy::RunSpec)> = st
-        .apps
-        .values()
-        .map(|a| (a.id.clone(), run_spec(a)))
-        .chain(st.pods.iter().map(|(id, p)| (id.clone(), p.run_spec())))
-        .collect();
-    for (pid, spec) in specs {
-        let id = pid.to_string();
-        if locked.contains(&id) {
-            continue;
+    let State {
+        apps,
+        pods,
+        backoff,
+        ..
+    } = st;
+    // A run spec is built only for the apps and pods no deployment holds.
+    let free = apps
+        .iter()
+        .map(|(pid, a)| (pid, pid.to_string(), Some(a), None))
+        .chain(
+            pods.iter()
+                .map(|(pid, p)| (pid, pid.to_string(), None, Some(p))),
+        )
+        .filter(|(_, id, ..)| !locked.contains(id));
+    for (pid, id, app, pod) in free {
+        let spec = match (app, pod) {
+            (Some(a), _) => run_spec(a),
+            (None, Some(p)) => p.run_spec(),
+            (None, None) => continue,
+        };
+        if !backoff.contains_key(pid) {
+            backoff.insert(pid.clone(), Default::default());
         }
-        let backoff = st.backoff.entry(pid.clone()).or_default();
+        let Some(backoff) = backoff.get_mut(pid) else {
+            continue;
+        };
         backoff.maybe_reset(&spec.backoff, now);
         let mine = instances.get(&id).map(Vec::as_slice).unwrap_or(&[]);
         let r = reconcile(&spec, mine, backoff, now);
@@ -586,7 +601,7 @@ fn reconcile_free(
         moves.expunge.extend(r.expunge);
         moves.inactive.extend(r.mark_inactive);
         if r.launch > 0 {
-            *moves.launch.entry(pid).or_default() += r.launch;
+            *moves.launch.entry(pid.clone()).or_default() += r.launch;
         }
     }
     // Instances of apps that no longer exist and no deployment stops.

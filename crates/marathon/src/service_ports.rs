@@ -23,32 +23,99 @@ pub struct PortRangeExhausted {
 }
 
 /// Fills the service ports left 0 in the apps of `to` that are new or changed since
-/// `from`; returns the ids of the apps it changed.
+/// `from`; returns the ids of the apps it changed. The whole-map form of
+/// [`assign_changes`], which the write path uses.
+#[cfg(test)]
 pub fn assign(
     from: &BTreeMap<PathId, AppDefinition>,
     to: &mut BTreeMap<PathId, AppDefinition>,
 ) -> Result<Vec<PathId>, PortRangeExhausted> {
-    let needs: Vec<PathId> = to
-        .iter()
-        .filter(|(id, app)| {
-            app.service_ports().contains(&0) && from.get(*id).is_none_or(|o| o.is_upgrade(app))
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
+    let needs = needing(from, to.iter());
     // Most writes leave every other app alone: only then is the whole app set read.
     if needs.is_empty() {
         return Ok(needs);
     }
-    let used: BTreeSet<i64> = from
+    let used = from
         .values()
         .chain(to.values())
         .flat_map(AppDefinition::service_ports)
         .collect();
+    for (id, ports) in fill(from, &needs, used, |id| to.get(id))? {
+        if let Some(app) = to.get_mut(&id) {
+            set_service_ports(app, &ports);
+        }
+    }
+    Ok(needs)
+}
+
+/// [`assign`] where `to` is `base` with `changes` laid over it (`None`: removed), without
+/// copying `base`: the apps it changes are moved into `changes`. When `base` is `from`
+/// (a write starting from the current apps), only the changed apps are looked at unless
+/// ports must be assigned.
+pub fn assign_changes(
+    from: &BTreeMap<PathId, AppDefinition>,
+    base: &BTreeMap<PathId, AppDefinition>,
+    changes: &mut BTreeMap<PathId, Option<AppDefinition>>,
+) -> Result<Vec<PathId>, PortRangeExhausted> {
+    if !std::ptr::eq(from, base) {
+        // The apps of `base` that differ from `from` become changes, so that every app of
+        // `to` left out of `changes` is one of `from`'s, unchanged.
+        for (id, app) in base {
+            if !changes.contains_key(id) && from.get(id) != Some(app) {
+                changes.insert(id.clone(), Some(app.clone()));
+            }
+        }
+    }
+    let changed = changes
+        .iter()
+        .filter_map(|(id, app)| app.as_ref().map(|a| (id, a)));
+    let needs = needing(from, changed);
+    if needs.is_empty() {
+        return Ok(needs);
+    }
+    // `to`'s apps are `from`'s unchanged ones and the changed ones.
+    let used = from
+        .values()
+        .chain(changes.values().flatten())
+        .flat_map(AppDefinition::service_ports)
+        .collect();
+    let ports = fill(from, &needs, used, |id| {
+        changes.get(id).and_then(Option::as_ref)
+    })?;
+    for (id, ports) in ports {
+        if let Some(Some(app)) = changes.get_mut(&id) {
+            set_service_ports(app, &ports);
+        }
+    }
+    Ok(needs)
+}
+
+/// The apps among `to` with a service port 0 that are new or changed since `from`.
+fn needing<'a>(
+    from: &BTreeMap<PathId, AppDefinition>,
+    to: impl Iterator<Item = (&'a PathId, &'a AppDefinition)>,
+) -> Vec<PathId> {
+    to.filter(|(id, app)| {
+        app.service_ports().contains(&0) && from.get(*id).is_none_or(|o| o.is_upgrade(app))
+    })
+    .map(|(id, _)| id.clone())
+    .collect()
+}
+
+/// The ports of the apps `needs` (read through `get`): first those each held in `from`
+/// and no longer names, then the lowest not in `used`.
+fn fill<'a>(
+    from: &BTreeMap<PathId, AppDefinition>,
+    needs: &[PathId],
+    used: BTreeSet<i64>,
+    get: impl Fn(&PathId) -> Option<&'a AppDefinition>,
+) -> Result<Vec<(PathId, Vec<i64>)>, PortRangeExhausted> {
     let mut free = (LOCAL_PORT_MIN..=LOCAL_PORT_MAX)
         .map(i64::from)
         .filter(move |p| !used.contains(p));
-    for id in &needs {
-        let Some(app) = to.get_mut(id) else {
+    let mut out = Vec::with_capacity(needs.len());
+    for id in needs {
+        let Some(app) = get(id) else {
             continue;
         };
         let wanted = app.service_ports();
@@ -71,9 +138,9 @@ pub fn assign(
                 p => Ok(p),
             })
             .collect::<Result<Vec<i64>, _>>()?;
-        set_service_ports(app, &ports);
+        out.push((id.clone(), ports));
     }
-    Ok(needs)
+    Ok(out)
 }
 
 fn in_range(p: i64) -> bool {
@@ -208,5 +275,47 @@ mod tests {
                 max: LOCAL_PORT_MAX
             })
         );
+    }
+
+    /// `assign_changes` gives what `assign` gives on the map with the changes applied.
+    #[test]
+    fn changes_laid_over_the_apps_get_the_ports_the_whole_map_would() {
+        let mut before = apps(&[
+            r#"{"id": "/a", "portDefinitions": [{"port": 0}, {"port": 0}]}"#,
+            r#"{"id": "/b", "portDefinitions": [{"port": 10005}]}"#,
+            r#"{"id": "/gone", "portDefinitions": [{"port": 0}]}"#,
+        ]);
+        assign(&BTreeMap::new(), &mut before).unwrap_or_else(|e| panic!("{e}"));
+        let mut changes: BTreeMap<PathId, Option<AppDefinition>> = BTreeMap::new();
+        for j in [
+            r#"{"id": "/a", "cmd": "new", "portDefinitions": [{"port": 0}, {"port": 0}]}"#,
+            r#"{"id": "/n", "portDefinitions": [{"port": 0}, {"port": 0}]}"#,
+        ] {
+            let a = app(j);
+            changes.insert(a.id.clone(), Some(a));
+        }
+        changes.insert(PathId::parse_unchecked("/gone"), None);
+        let mut whole = before.clone();
+        for (id, a) in changes.clone() {
+            match a {
+                Some(a) => whole.insert(id, a),
+                None => whole.remove(&id),
+            };
+        }
+        let expect = assign(&before, &mut whole).unwrap_or_else(|e| panic!("{e}"));
+        // Laid over `before` itself, and over a copy of it (the general case).
+        for base in [&before, &before.clone()] {
+            let mut over = changes.clone();
+            let got = assign_changes(&before, base, &mut over).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got, expect);
+            let mut to = base.clone();
+            for (id, a) in over {
+                match a {
+                    Some(a) => to.insert(id, a),
+                    None => to.remove(&id),
+                };
+            }
+            assert_eq!(ports(&to), ports(&whole));
+        }
     }
 }

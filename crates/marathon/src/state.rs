@@ -13,6 +13,7 @@ use keel_store::{Expect, Op, Store, Txn};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub(crate) const APPS: &str = "/keel/marathon/apps/";
 pub(crate) const APP_VERSIONS: &str = "/keel/marathon/app-versions/";
@@ -111,11 +112,12 @@ pub struct LastFailure {
     pub version: String,
 }
 
-/// Everything the service keeps.
+/// Everything the service keeps. Apps and pods are shared maps, copied on write: a write
+/// starts from them without copying (`api/tracked.rs`) and applies its changes in place.
 #[derive(Debug, Default)]
 pub struct State {
-    pub apps: BTreeMap<PathId, AppDefinition>,
-    pub pods: BTreeMap<PathId, PodRecord>,
+    pub apps: Arc<BTreeMap<PathId, AppDefinition>>,
+    pub pods: Arc<BTreeMap<PathId, PodRecord>>,
     pub groups: BTreeMap<PathId, GroupRecord>,
     pub instances: BTreeMap<String, InstanceRecord>,
     pub deployments: Vec<DeploymentRecord>,
@@ -128,11 +130,13 @@ impl State {
     /// Loads everything from the store.
     pub fn load(store: &dyn Store) -> Result<State, MarathonError> {
         let mut s = State::default();
+        let apps = Arc::make_mut(&mut s.apps);
         for app in list::<AppDefinition>(store, APPS)? {
-            s.apps.insert(app.id.clone(), app);
+            apps.insert(app.id.clone(), app);
         }
+        let pods = Arc::make_mut(&mut s.pods);
         for p in list::<PodRecord>(store, PODS)? {
-            s.pods.insert(p.pod.path_id(), p);
+            pods.insert(p.pod.path_id(), p);
         }
         for g in list::<GroupRecord>(store, GROUPS)? {
             s.groups.insert(g.id.clone(), g);

@@ -432,7 +432,7 @@ mod tests {
             st.instances.insert(rec.id.clone(), rec);
             tasks.insert(task_id, view);
         }
-        st.apps.insert(app.id.clone(), app.clone());
+        std::sync::Arc::make_mut(&mut st.apps).insert(app.id.clone(), app.clone());
         let all = Embed {
             tasks: true,
             counts: true,

@@ -500,7 +500,7 @@ fn state() -> (State, Views, AppDefinition) {
         tasks.insert(rec.task_id.clone(), view(&rec, state, healthy));
         st.instances.insert(rec.id.clone(), rec);
     }
-    st.apps.insert(a.id.clone(), a.clone());
+    std::sync::Arc::make_mut(&mut st.apps).insert(a.id.clone(), a.clone());
     let mut p = plan();
     p.steps[0].actions[0].run_spec = "/web".into();
     st.deployments.push(DeploymentRecord {
@@ -588,8 +588,7 @@ fn queue_items_are_the_json_they_were() {
     let pod: keel_api::marathon::Pod =
         serde_json::from_value(json!({"id": "/p", "containers": [{"name": "c"}]})).unwrap();
     let pod = crate::state::PodRecord::new(pod, Timestamp::from_millis(1000), None);
-    st.pods
-        .insert(PathId::parse(&pod.pod.id).unwrap(), pod.clone());
+    std::sync::Arc::make_mut(&mut st.pods).insert(PathId::parse(&pod.pod.id).unwrap(), pod.clone());
     let q = QueueEntry {
         since: 1_700_000_003.0,
         waiting: 2,
