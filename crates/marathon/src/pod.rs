@@ -66,19 +66,10 @@ impl PodRecord {
     pub fn run_spec(&self) -> RunSpec {
         let s = &self.pod.scheduling;
         let upgrade = s.upgrade.unwrap_or(UpgradeStrategy::DEFAULT);
-        let unreachable = match s
-            .unreachable_strategy
-            .unwrap_or(UnreachableStrategy::DEFAULT)
-        {
-            UnreachableStrategy::Disabled => keel_deploy::UnreachableStrategy::Disabled,
-            UnreachableStrategy::Enabled {
-                inactive_after_seconds,
-                expunge_after_seconds,
-            } => keel_deploy::UnreachableStrategy::Enabled {
-                inactive_after: inactive_after_seconds as f64,
-                expunge_after: expunge_after_seconds as f64,
-            },
-        };
+        let unreachable = crate::state::unreachable_strategy(
+            s.unreachable_strategy
+                .unwrap_or(UnreachableStrategy::DEFAULT),
+        );
         RunSpec {
             id: self.id().to_string(),
             kind: RunSpecKind::Pod,

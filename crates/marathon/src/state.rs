@@ -205,9 +205,9 @@ pub fn root_of<'a>(
     RootGroup { run_specs }
 }
 
-/// An app reduced to what deployment decisions read.
-pub fn run_spec(a: &AppDefinition) -> RunSpec {
-    let unreachable = match a.unreachable_strategy {
+/// Marathon's unreachable strategy as deployment decisions read it (seconds as `f64`).
+pub fn unreachable_strategy(s: UnreachableStrategy) -> keel_deploy::UnreachableStrategy {
+    match s {
         UnreachableStrategy::Disabled => keel_deploy::UnreachableStrategy::Disabled,
         UnreachableStrategy::Enabled {
             inactive_after_seconds,
@@ -216,7 +216,12 @@ pub fn run_spec(a: &AppDefinition) -> RunSpec {
             inactive_after: inactive_after_seconds as f64,
             expunge_after: expunge_after_seconds as f64,
         },
-    };
+    }
+}
+
+/// An app reduced to what deployment decisions read.
+pub fn run_spec(a: &AppDefinition) -> RunSpec {
+    let unreachable = unreachable_strategy(a.unreachable_strategy);
     RunSpec {
         id: a.id.to_string(),
         kind: RunSpecKind::App,
