@@ -103,46 +103,57 @@ impl From<&metronome::Parameter> for (String, String) {
     }
 }
 
+/// A Docker spec on the host network without port mappings.
+fn host_docker(
+    image: String,
+    parameters: Vec<(String, String)>,
+    privileged: bool,
+    force_pull: bool,
+) -> DockerSpec {
+    DockerSpec {
+        image,
+        network: DockerNetwork::Host,
+        port_mappings: Vec::new(),
+        parameters,
+        privileged,
+        force_pull,
+    }
+}
+
 /// A Marathon app's Docker image and options, on the host network without port mappings
 /// (Marathon sets both from the app's networks and mappings).
 impl From<&DockerContainer> for DockerSpec {
     fn from(d: &DockerContainer) -> DockerSpec {
-        DockerSpec {
-            image: d.image.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
-            privileged: d.privileged,
-            force_pull: d.force_pull_image,
-        }
+        host_docker(
+            d.image.clone(),
+            d.parameters.iter().map(<(String, String)>::from).collect(),
+            d.privileged,
+            d.force_pull_image,
+        )
     }
 }
 
 /// A job's `run.docker`: host networking, as Metronome runs jobs.
 impl From<&metronome::Docker> for DockerSpec {
     fn from(d: &metronome::Docker) -> DockerSpec {
-        DockerSpec {
-            image: d.image.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: d.parameters.iter().map(<(String, String)>::from).collect(),
-            privileged: d.privileged,
-            force_pull: d.force_pull_image,
-        }
+        host_docker(
+            d.image.clone(),
+            d.parameters.iter().map(<(String, String)>::from).collect(),
+            d.privileged,
+            d.force_pull_image,
+        )
     }
 }
 
 /// A job's `run.ucr` image, run by Keel's own runtime on the host network.
 impl From<&metronome::Ucr> for DockerSpec {
     fn from(u: &metronome::Ucr) -> DockerSpec {
-        DockerSpec {
-            image: u.image.id.clone(),
-            network: DockerNetwork::Host,
-            port_mappings: Vec::new(),
-            parameters: Vec::new(),
-            privileged: u.privileged,
-            force_pull: u.image.force_pull,
-        }
+        host_docker(
+            u.image.id.clone(),
+            Vec::new(),
+            u.privileged,
+            u.image.force_pull,
+        )
     }
 }
 

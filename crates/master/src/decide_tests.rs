@@ -68,6 +68,11 @@ fn framework(st: &mut State, name: &str) -> FrameworkId {
 }
 
 fn task(id: &str, cpus: f64, ports: Vec<HostPort>) -> TaskLaunch {
+    task_in("/app", id, cpus, ports)
+}
+
+/// A `sleep` task of `cpus` and 64 MB placed in `scope`, for the master's unit tests.
+pub(crate) fn task_in(scope: &str, id: &str, cpus: f64, ports: Vec<HostPort>) -> TaskLaunch {
     TaskLaunch {
         task_id: TaskId::new(id).unwrap(),
         name: id.into(),
@@ -90,7 +95,7 @@ fn task(id: &str, cpus: f64, ports: Vec<HostPort>) -> TaskLaunch {
         health_checks: Vec::new(),
         fetch: Vec::new(),
         port_names: Vec::new(),
-        placement_scope: Some("/app".into()),
+        placement_scope: Some(scope.into()),
         container: None,
     }
 }

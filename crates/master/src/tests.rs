@@ -369,31 +369,7 @@ fn launch_validation_names_the_field() {
 }
 
 fn group_task(id: &str, cpus: f64, ports: Vec<HostPort>) -> crate::TaskLaunch {
-    crate::TaskLaunch {
-        task_id: TaskId::new(id).unwrap(),
-        name: id.into(),
-        framework: "marathon".into(),
-        role: "*".into(),
-        command: keel_model::CommandSpec {
-            shell: true,
-            value: "sleep 100".into(),
-            arguments: Vec::new(),
-            env: Default::default(),
-            user: None,
-        },
-        resources: Resources::new()
-            .with_scalar("cpus", cpus)
-            .with_scalar("mem", 64.0),
-        ports,
-        constraints: Vec::new(),
-        kill_grace_secs: 3.0,
-        labels: Default::default(),
-        health_checks: Vec::new(),
-        fetch: Vec::new(),
-        port_names: Vec::new(),
-        placement_scope: Some("/pod".into()),
-        container: None,
-    }
+    crate::decide_tests::task_in("/pod", id, cpus, ports)
 }
 
 #[test]
