@@ -18,6 +18,7 @@ pub const PURE_CRATES: &[&str] = &[
     "keel-allocator",
     "keel-deploy",
     "keel-jobs",
+    "keel-routing",
 ];
 /// Dependencies a pure crate must never pull in, directly or transitively.
 const FORBIDDEN_DEPS: &[&str] = &[
@@ -37,7 +38,7 @@ const FORBIDDEN_SRC: &[&str] = &[
     "std::env",
 ];
 /// Pure crates whose output order is visible (plans, histories): ordered maps only.
-const ORDERED_CRATES: &[&str] = &["keel-deploy", "keel-jobs"];
+const ORDERED_CRATES: &[&str] = &["keel-deploy", "keel-jobs", "keel-routing"];
 /// Calls that read the clock, the global RNG or make random ids. Outside the seams that own
 /// them ([`CLOCK_SEAMS`], test code, benches and `xtask`) they are banned.
 const CLOCK_CALLS: &[&str] = &[

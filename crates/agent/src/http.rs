@@ -206,6 +206,11 @@ fn agent_state(agent: &Agent) -> AgentState {
                     .container
                     .as_ref()
                     .map(|c| keel_api::mesos::container_info(c, &r.spec.host_ports())),
+                discovery: r
+                    .spec
+                    .discovery
+                    .as_ref()
+                    .map(keel_api::mesos::DiscoveryInfo::from),
                 reason: None,
                 message: None,
             };

@@ -33,6 +33,7 @@ fn spec(id: &str) -> TaskSpec {
         port_names: vec![],
         placement_scope: None,
         host_ports: Vec::new(),
+        discovery: None,
         container: None,
     }
 }

@@ -121,6 +121,7 @@ mod tests {
             fetch: Vec::new(),
             port_names: Vec::new(),
             host_ports: Vec::new(),
+            discovery: None,
             placement_scope: None,
             container: Some(ContainerSpec {
                 kind: ContainerKind::Mesos,

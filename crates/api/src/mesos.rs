@@ -87,7 +87,7 @@ pub struct Status {
 }
 
 /// A `{key, value}` label.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Label {
     pub key: String,
     pub value: String,
@@ -110,12 +110,117 @@ pub struct Task {
     /// The task's `ContainerInfo` (see [`container_info`]); absent for a plain command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<Value>,
+    /// The task's `DiscoveryInfo` (what Mesos-DNS and dcos-net read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryInfo>,
     /// Keel addition: why the latest status happened (`REASON_...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Keel addition: the latest status message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// Mesos's `DiscoveryInfo` as its JSON renders it: `ports` and `labels` wrap their lists
+/// (`{"ports":{"ports":[...]}}`, `{"labels":{"labels":[...]}}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiscoveryInfo {
+    pub visibility: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<DiscoveryPorts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+}
+
+/// `DiscoveryInfo.ports`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DiscoveryPorts {
+    #[serde(default)]
+    pub ports: Vec<DiscoveryPort>,
+}
+
+/// One `Port` of a `DiscoveryInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DiscoveryPort {
+    pub number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+}
+
+/// Mesos's `Labels` message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Labels {
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+fn labels_of(map: &std::collections::BTreeMap<String, String>) -> Option<Labels> {
+    (!map.is_empty()).then(|| Labels {
+        labels: map
+            .iter()
+            .map(|(k, v)| Label {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+    })
+}
+
+impl From<&keel_model::Discovery> for DiscoveryInfo {
+    fn from(d: &keel_model::Discovery) -> DiscoveryInfo {
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        DiscoveryInfo {
+            visibility: d.visibility.clone(),
+            name: non_empty(&d.name),
+            ports: (!d.ports.is_empty()).then(|| DiscoveryPorts {
+                ports: d
+                    .ports
+                    .iter()
+                    .map(|p| DiscoveryPort {
+                        number: p.number,
+                        name: non_empty(&p.name),
+                        protocol: non_empty(&p.protocol),
+                        labels: labels_of(&p.labels),
+                    })
+                    .collect(),
+            }),
+            labels: labels_of(&d.labels),
+        }
+    }
+}
+
+impl From<&DiscoveryInfo> for keel_model::Discovery {
+    fn from(d: &DiscoveryInfo) -> keel_model::Discovery {
+        let map = |l: &Option<Labels>| {
+            l.iter()
+                .flat_map(|l| &l.labels)
+                .map(|l| (l.key.clone(), l.value.clone()))
+                .collect()
+        };
+        keel_model::Discovery {
+            visibility: d.visibility.clone(),
+            name: d.name.clone().unwrap_or_default(),
+            ports: d
+                .ports
+                .iter()
+                .flat_map(|p| &p.ports)
+                .map(|p| keel_model::DiscoveryPort {
+                    number: p.number,
+                    name: p.name.clone().unwrap_or_default(),
+                    protocol: p.protocol.clone().unwrap_or_default(),
+                    labels: map(&p.labels),
+                    host_port_index: None,
+                })
+                .collect(),
+            labels: map(&d.labels),
+        }
+    }
 }
 
 /// A task's container as Mesos renders its `ContainerInfo`: `{type: "DOCKER", docker:

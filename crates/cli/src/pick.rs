@@ -152,6 +152,7 @@ mod tests {
             reason: None,
             message: None,
             container: None,
+            discovery: None,
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) fn config(
             port_names: Vec::new(),
             placement_scope: None,
             host_ports: Vec::new(),
+            discovery: None,
             container,
         },
         container_id: ContainerId::new("c1").expect("id"),

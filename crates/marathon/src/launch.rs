@@ -6,7 +6,9 @@ use keel_api::marathon::{AppDefinition, task_id};
 use keel_api::to_model::literal_env;
 use keel_clock::Ids;
 use keel_master::TaskLaunch;
-use keel_model::{CommandSpec, FetchUri, HealthCheck, HealthProtocol, TaskId};
+use keel_model::{
+    CommandSpec, Discovery, DiscoveryPort, FetchUri, HealthCheck, HealthProtocol, TaskId,
+};
 use keel_resources::Resources;
 use std::collections::BTreeMap;
 
@@ -95,6 +97,98 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
         port_names,
         placement_scope: Some(app.id.to_string()),
         container: crate::container::container_spec(app),
+        discovery: Some(discovery(app)),
+    }
+}
+
+/// The task's discovery info as Marathon's `PortDiscovery` builds it: the name is the
+/// app's hostname form (`/group/app` → `app.group`); one port per port and protocol
+/// (`"tcp,udp"` gives two), with the port's labels (VIPs) and its `network-scope`: `host`
+/// with the host port (resolved by the master after placement) where there is one, else
+/// `container` with the container port and the container network's name.
+pub fn discovery(app: &AppDefinition) -> Discovery {
+    let name = app
+        .id
+        .segments()
+        .iter()
+        .rev()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(".");
+    let network_name = app
+        .networks
+        .iter()
+        .find_map(|n| n.name.clone())
+        .unwrap_or_default();
+    let indices = app.host_port_indices();
+    let mappings = app
+        .container
+        .as_ref()
+        .and_then(|c| c.port_mappings.as_deref())
+        .filter(|m| !m.is_empty());
+    // (container port or definition port, host-port index, name, protocols, labels)
+    let wanted: Vec<(
+        i64,
+        Option<usize>,
+        Option<String>,
+        &str,
+        &BTreeMap<String, String>,
+    )> = match mappings {
+        Some(ms) => ms
+            .iter()
+            .zip(&indices)
+            .map(|(m, i)| {
+                (
+                    m.container_port,
+                    *i,
+                    m.name.clone(),
+                    m.protocol.as_str(),
+                    &m.labels,
+                )
+            })
+            .collect(),
+        None => app
+            .port_definitions
+            .iter()
+            .zip(&indices)
+            .map(|(d, i)| (d.port, *i, d.name.clone(), d.protocol.as_str(), &d.labels))
+            .collect(),
+    };
+    let mut ports = Vec::new();
+    for (number, index, port_name, protocols, labels) in wanted {
+        for protocol in protocols
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let mut labels = labels.clone();
+            let (number, host_port_index) = match index {
+                Some(i) => {
+                    labels.insert("network-scope".into(), "host".into());
+                    (0, Some(i))
+                }
+                None => {
+                    labels.insert("network-scope".into(), "container".into());
+                    if !network_name.is_empty() {
+                        labels.insert("network-name".into(), network_name.clone());
+                    }
+                    (u32::try_from(number).unwrap_or(0), None)
+                }
+            };
+            ports.push(DiscoveryPort {
+                number,
+                name: port_name.clone().unwrap_or_default(),
+                protocol: protocol.to_string(),
+                labels,
+                host_port_index,
+            });
+        }
+    }
+    Discovery {
+        visibility: "FRAMEWORK".into(),
+        name,
+        ports,
+        labels: BTreeMap::new(),
     }
 }
 
@@ -158,4 +252,74 @@ fn health_check(
         },
         ignore_http1xx: h.ignore_http1xx,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_api::marathon::{PathId, parse_app_update};
+
+    fn app(body: &str) -> AppDefinition {
+        let update = parse_app_update(body.as_bytes()).expect("valid app");
+        AppDefinition::create(update, &PathId::root()).expect("valid app")
+    }
+
+    fn ports(d: &Discovery) -> Vec<(u32, Option<usize>, &str, &str, Option<&str>)> {
+        d.ports
+            .iter()
+            .map(|p| {
+                let scope = p.labels.get("network-scope").map(String::as_str);
+                (
+                    p.number,
+                    p.host_port_index,
+                    p.name.as_str(),
+                    p.protocol.as_str(),
+                    scope,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn host_networking_publishes_each_definition_and_protocol_with_its_host_port() {
+        let a = app(r#"{"id":"/shop/web","cmd":"x","portDefinitions":[
+            {"port":0,"name":"http","labels":{"VIP_0":"/shop/web:80"}},
+            {"port":0,"protocol":"udp,tcp"}]}"#);
+        let d = discovery(&a);
+        assert_eq!(d.name, "web.shop");
+        assert_eq!(d.visibility, "FRAMEWORK");
+        assert_eq!(
+            ports(&d),
+            vec![
+                (0, Some(0), "http", "tcp", Some("host")),
+                (0, Some(1), "", "udp", Some("host")),
+                (0, Some(1), "", "tcp", Some("host")),
+            ]
+        );
+        assert_eq!(
+            d.ports[0].labels.get("VIP_0").map(String::as_str),
+            Some("/shop/web:80")
+        );
+    }
+
+    #[test]
+    fn container_ports_without_a_host_port_publish_the_container_port() {
+        let a = app(r#"{"id":"/db","cmd":"x",
+            "networks":[{"mode":"container","name":"dcos"}],
+            "container":{"type":"DOCKER","docker":{"image":"postgres"},
+              "portMappings":[{"containerPort":5432,"name":"pg","labels":{"VIP_0":"10.1.2.3:5432"}},
+                              {"containerPort":8080,"hostPort":0}]}}"#);
+        let d = discovery(&a);
+        assert_eq!(
+            ports(&d),
+            vec![
+                (5432, None, "pg", "tcp", Some("container")),
+                (0, Some(0), "", "tcp", Some("host")),
+            ]
+        );
+        assert_eq!(
+            d.ports[0].labels.get("network-name").map(String::as_str),
+            Some("dcos")
+        );
+    }
 }

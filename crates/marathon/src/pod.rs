@@ -162,6 +162,7 @@ impl PodRecord {
             port_names,
             placement_scope: Some(self.id().to_string()),
             container: self.container(c, instance),
+            discovery: None,
         }
     }
 

@@ -247,6 +247,10 @@ fn staging_record(
     host_ports: Vec<u16>,
     now: f64,
 ) -> TaskRecord {
+    let discovery = l.discovery.map(|mut d| {
+        d.resolve_host_ports(&host_ports);
+        d
+    });
     let spec = TaskSpec {
         id: l.task_id,
         name: l.name,
@@ -262,6 +266,7 @@ fn staging_record(
         placement_scope: l.placement_scope,
         container: l.container,
         host_ports,
+        discovery,
     };
     TaskRecord {
         spec,

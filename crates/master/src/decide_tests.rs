@@ -97,6 +97,7 @@ pub(crate) fn task_in(scope: &str, id: &str, cpus: f64, ports: Vec<HostPort>) ->
         port_names: Vec::new(),
         placement_scope: Some(scope.into()),
         container: None,
+        discovery: None,
     }
 }
 
@@ -454,6 +455,7 @@ fn an_adopted_task_keeps_the_agents_report_and_counts_as_used() {
             placement_scope: None,
             container: None,
             host_ports: Vec::new(),
+            discovery: None,
         },
         state: TaskState::Running,
         container_id: None,
@@ -642,4 +644,32 @@ fn a_silent_agent_becomes_unreachable_with_its_live_tasks() {
     assert_eq!(st.agents[&agent].rec.status, AgentStatus::Unreachable);
     assert_eq!(st.allocator.is_active(&agent), Some(false));
     assert!(membership::silent_agents(&st, timeout * 2).is_empty());
+}
+
+#[test]
+fn discovery_ports_get_the_host_ports_placement_assigned() {
+    let mut st = state(10);
+    add_agent(&mut st, 0);
+    let mut t = task("web.1", 0.5, vec![HostPort::Any, HostPort::Any]);
+    let port = |index: Option<usize>, number: u32| keel_model::DiscoveryPort {
+        number,
+        protocol: "tcp".into(),
+        host_port_index: index,
+        ..Default::default()
+    };
+    t.discovery = Some(keel_model::Discovery {
+        name: "web".into(),
+        ports: vec![port(Some(1), 0), port(None, 8080)],
+        ..Default::default()
+    });
+    let (placed, _) = launch(&mut st, vec![lone(t)]);
+    let recs = placed.into_iter().next().unwrap().unwrap();
+    let d = recs[0].spec.discovery.clone().expect("discovery kept");
+    let numbers: Vec<u32> = d.ports.iter().map(|p| p.number).collect();
+    assert_eq!(numbers, vec![u32::from(recs[0].spec.host_ports[1]), 8080]);
+    assert!(d.ports.iter().all(|p| p.host_port_index.is_none()));
+    // And Mesos's JSON shape wraps the lists.
+    let json = serde_json::to_value(keel_api::mesos::DiscoveryInfo::from(&d)).unwrap();
+    assert_eq!(json["ports"]["ports"][1]["number"], 8080);
+    assert_eq!(json["visibility"], "FRAMEWORK");
 }

@@ -40,6 +40,9 @@ pub struct TaskLaunch {
     pub placement_scope: Option<String>,
     /// The task's container (Docker image, networking, volumes), if any.
     pub container: Option<keel_model::ContainerSpec>,
+    /// Where DNS and VIPs publish it; host-scoped ports name their host-port index, which
+    /// the master resolves when it stages the task.
+    pub discovery: Option<keel_model::Discovery>,
 }
 
 /// A scheduler's view of one task.

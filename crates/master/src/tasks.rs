@@ -44,6 +44,7 @@ impl Core {
             port_names: Vec::new(),
             placement_scope: None,
             container: req.container.clone(),
+            discovery: None,
         };
         self.launch_tasks(vec![launch])
             .pop()

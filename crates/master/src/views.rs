@@ -81,6 +81,7 @@ impl Core {
                 .container
                 .as_ref()
                 .map(|c| mesos::container_info(c, &t.spec.host_ports())),
+            discovery: t.spec.discovery.as_ref().map(mesos::DiscoveryInfo::from),
             reason: t
                 .reason
                 .and_then(|r| serde_json::to_value(r).ok())

@@ -151,6 +151,7 @@ pub fn task_launch(job: &JobSpec, run_id: &str, task_id: TaskId) -> TaskLaunch {
         port_names: Vec::new(),
         placement_scope: Some(job.id.clone()),
         container: docker_container(job).or_else(|| ucr_container(job)),
+        discovery: None,
     }
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod container;
+mod discovery;
 mod env;
 mod ids;
 mod task;
@@ -14,6 +15,7 @@ pub use container::{
     ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, GroupVolume, PortMapping,
     PortProtocol, Volume, VolumeMode,
 };
+pub use discovery::{Discovery, DiscoveryPort};
 pub use env::env_name;
 pub use ids::{AgentId, ContainerId, FrameworkId, IdError, TaskId};
 pub use task::{

@@ -206,6 +206,9 @@ pub struct TaskSpec {
     /// see [`TaskSpec::host_ports`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_ports: Vec<u16>,
+    /// Where DNS and the VIP load balancer publish the task (Mesos `DiscoveryInfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::Discovery>,
 }
 
 impl TaskSpec {

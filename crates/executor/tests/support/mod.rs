@@ -64,6 +64,7 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
             port_names: Vec::new(),
             placement_scope: None,
             host_ports: Vec::new(),
+            discovery: None,
             container: None,
         },
         container_id: ContainerId::new(format!("container-{unique}")).expect("container id"),
