@@ -101,6 +101,16 @@ pub fn task_launch(app: &AppDefinition, task: TaskId) -> TaskLaunch {
     }
 }
 
+/// One app port as discovery reads it: (container or definition port, host-port index,
+/// name, protocols, labels).
+type WantedPort<'a> = (
+    i64,
+    Option<usize>,
+    Option<String>,
+    &'a str,
+    &'a BTreeMap<String, String>,
+);
+
 /// The task's discovery info as Marathon's `PortDiscovery` builds it: the name is the
 /// app's hostname form (`/group/app` → `app.group`); one port per port and protocol
 /// (`"tcp,udp"` gives two), with the port's labels (VIPs) and its `network-scope`: `host`
@@ -126,14 +136,7 @@ pub fn discovery(app: &AppDefinition) -> Discovery {
         .as_ref()
         .and_then(|c| c.port_mappings.as_deref())
         .filter(|m| !m.is_empty());
-    // (container port or definition port, host-port index, name, protocols, labels)
-    let wanted: Vec<(
-        i64,
-        Option<usize>,
-        Option<String>,
-        &str,
-        &BTreeMap<String, String>,
-    )> = match mappings {
+    let wanted: Vec<WantedPort<'_>> = match mappings {
         Some(ms) => ms
             .iter()
             .zip(&indices)
@@ -264,7 +267,9 @@ mod tests {
         AppDefinition::create(update, &PathId::root()).expect("valid app")
     }
 
-    fn ports(d: &Discovery) -> Vec<(u32, Option<usize>, &str, &str, Option<&str>)> {
+    type Port<'a> = (u32, Option<usize>, &'a str, &'a str, Option<&'a str>);
+
+    fn ports(d: &Discovery) -> Vec<Port<'_>> {
         d.ports
             .iter()
             .map(|p| {
