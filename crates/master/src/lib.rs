@@ -11,6 +11,7 @@ mod agents;
 mod changes;
 mod core;
 mod dcos;
+mod dns;
 mod decide;
 mod error;
 mod group_commit;
@@ -27,6 +28,7 @@ mod views;
 
 pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
+pub use dns::DnsCursor;
 pub use error::MasterError;
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use json_errors::json_errors;
