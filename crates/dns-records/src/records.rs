@@ -319,11 +319,18 @@ impl Builder<'_> {
     }
 
     /// The task's labels: its sanitised name, and its DiscoveryInfo name's domain fragment
-    /// (raw, dots kept) when it has one that differs.
+    /// (raw, dots kept) when it has one that differs. Marathon sets the task name to the
+    /// DiscoveryInfo name (`app.group`); Keel's Marathon names tasks by the app's last
+    /// segment, so the DiscoveryInfo name stands for the task name when there is one.
     fn labels(&self, t: &TaskEntry) -> Vec<String> {
         let rfc952 = self.cfg.enforce_rfc952;
-        let mut v = vec![spec_label(&t.name, rfc952)];
-        if let Some(dn) = t.discovery.as_ref().map(|d| domain_frag(&d.name, rfc952))
+        let dname = t
+            .discovery
+            .as_ref()
+            .map(|d| d.name.as_str())
+            .filter(|n| !n.is_empty());
+        let mut v = vec![spec_label(dname.unwrap_or(&t.name), rfc952)];
+        if let Some(dn) = dname.map(|n| domain_frag(n, rfc952))
             && !dn.is_empty()
             && !v.contains(&dn)
         {

@@ -53,7 +53,11 @@ pub fn answer(set: &RecordSet, packet: &[u8], udp: bool, salt: u64) -> Outcome {
         return reply(resp, ResponseCode::FormErr, udp, limit);
     };
     let name = q.name().to_lowercase().to_ascii();
-    let name = if name.ends_with('.') { name } else { format!("{name}.") };
+    let name = if name.ends_with('.') {
+        name
+    } else {
+        format!("{name}.")
+    };
     let lookup = set.lookup(&name);
     if matches!(lookup, Lookup::Outside) {
         return Outcome::Forward { name };
@@ -77,7 +81,11 @@ fn format_error(packet: &[u8]) -> Outcome {
     if flags & 0x80 != 0 || packet.len() < 12 {
         return Outcome::Drop;
     }
-    let m = Message::error_msg(u16::from_be_bytes([*hi, *lo]), OpCode::Query, ResponseCode::FormErr);
+    let m = Message::error_msg(
+        u16::from_be_bytes([*hi, *lo]),
+        OpCode::Query,
+        ResponseCode::FormErr,
+    );
     m.to_vec().map_or(Outcome::Drop, Outcome::Reply)
 }
 
@@ -105,14 +113,24 @@ fn fill(
         answers.extend(rrs.a.iter().map(|ip| rec(qname, ttl, RData::A(A(*ip)))));
     }
     if want(RecordType::AAAA) {
-        answers.extend(rrs.aaaa.iter().map(|ip| rec(qname, ttl, RData::AAAA(AAAA(*ip)))));
+        answers.extend(
+            rrs.aaaa
+                .iter()
+                .map(|ip| rec(qname, ttl, RData::AAAA(AAAA(*ip)))),
+        );
     }
     let mut srv_targets = Vec::new();
     if want(RecordType::SRV) {
         for s in &rrs.srv {
-            let Ok(target) = Name::from_ascii(&s.target) else { continue };
+            let Ok(target) = Name::from_ascii(&s.target) else {
+                continue;
+            };
             srv_targets.push(s.target.as_str());
-            answers.push(rec(qname, ttl, RData::SRV(SRV::new(s.priority, s.weight, s.port, target))));
+            answers.push(rec(
+                qname,
+                ttl,
+                RData::SRV(SRV::new(s.priority, s.weight, s.port, target)),
+            ));
         }
     }
     if qtype == RecordType::SOA {
@@ -142,7 +160,10 @@ fn fill(
 fn addresses(name: &Name, r: &Rrs) -> Vec<Record> {
     let ttl = r.ttl.max(1);
     let a = r.a.iter().map(|ip| rec(name, ttl, RData::A(A(*ip))));
-    let aaaa = r.aaaa.iter().map(|ip| rec(name, ttl, RData::AAAA(AAAA(*ip))));
+    let aaaa = r
+        .aaaa
+        .iter()
+        .map(|ip| rec(name, ttl, RData::AAAA(AAAA(*ip))));
     a.chain(aaaa).collect()
 }
 

@@ -22,11 +22,22 @@ pub fn router(records: Records, config: DnsConfig) -> Router {
     Router::new()
         .route("/v1/version", get(version))
         .route("/v1/config", get(config_view))
+        .route("/v1/enumerate", get(enumerate))
+        .route("/v1/axfr", get(axfr))
+        .merge(root_router(records.clone(), config.clone()))
+        .with_state(Api { records, config })
+}
+
+/// Only `/v1/hosts/...` and `/v1/services/...`: what the entry serves at its root, beside
+/// Metronome's `/v1/jobs`.
+pub fn root_router<S: Clone + Send + Sync + 'static>(
+    records: Records,
+    config: DnsConfig,
+) -> Router<S> {
+    Router::new()
         .route("/v1/hosts/{host}", get(hosts))
         .route("/v1/hosts/{host}/ports", get(host_ports))
         .route("/v1/services/{service}", get(services))
-        .route("/v1/enumerate", get(enumerate))
-        .route("/v1/axfr", get(axfr))
         .with_state(Api { records, config })
 }
 
@@ -49,8 +60,14 @@ async fn hosts(State(api): State<Api>, Path(host): Path<String>) -> Json<Vec<wir
     let set = api.records.current();
     let mut out = Vec::new();
     if let Some(r) = set.get(&name) {
-        let ips = r.a.iter().map(ToString::to_string).chain(r.aaaa.iter().map(ToString::to_string));
-        out.extend(ips.map(|ip| wire::Host { host: name.clone(), ip }));
+        let ips =
+            r.a.iter()
+                .map(ToString::to_string)
+                .chain(r.aaaa.iter().map(ToString::to_string));
+        out.extend(ips.map(|ip| wire::Host {
+            host: name.clone(),
+            ip,
+        }));
     }
     if out.is_empty() {
         out.push(wire::Host::default());
@@ -67,7 +84,9 @@ async fn services(State(api): State<Api>, Path(service): Path<String>) -> Json<V
     let set = api.records.current();
     let mut out = Vec::new();
     for s in set.get(&name).map(|r| r.srv.as_slice()).unwrap_or_default() {
-        let ips = set.get(&s.target).map(|t| t.a.iter().map(ToString::to_string).collect::<Vec<_>>());
+        let ips = set
+            .get(&s.target)
+            .map(|t| t.a.iter().map(ToString::to_string).collect::<Vec<_>>());
         for ip in ips.unwrap_or_default() {
             out.push(wire::Service {
                 service: service.clone(),
@@ -113,13 +132,22 @@ async fn axfr(State(api): State<Api>) -> Json<wire::Axfr> {
     let mut records = wire::AxfrRecords::default();
     for (name, r) in set.iter().filter(|(n, _)| in_zone(n, &apex)) {
         if !r.a.is_empty() {
-            records.a.insert(name.clone(), r.a.iter().map(ToString::to_string).collect());
+            records
+                .a
+                .insert(name.clone(), r.a.iter().map(ToString::to_string).collect());
         }
         if !r.aaaa.is_empty() {
-            records.aaaa.insert(name.clone(), r.aaaa.iter().map(ToString::to_string).collect());
+            records.aaaa.insert(
+                name.clone(),
+                r.aaaa.iter().map(ToString::to_string).collect(),
+            );
         }
         if !r.srv.is_empty() {
-            let v = r.srv.iter().map(|s| format!("{}:{}", s.target, s.port)).collect();
+            let v = r
+                .srv
+                .iter()
+                .map(|s| format!("{}:{}", s.target, s.port))
+                .collect();
             records.srv.insert(name.clone(), v);
         }
     }
@@ -139,8 +167,9 @@ async fn config_view(State(api): State<Api>) -> Json<wire::Config> {
     let c = &api.config;
     let z = &c.zone;
     let addrs = |v: &[std::net::SocketAddr]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let zone_resolvers: BTreeMap<String, Vec<String>> =
-        (c.zone_resolvers.iter()).map(|(k, v)| (k.trim_end_matches('.').to_string(), addrs(v))).collect();
+    let zone_resolvers: BTreeMap<String, Vec<String>> = (c.zone_resolvers.iter())
+        .map(|(k, v)| (k.trim_end_matches('.').to_string(), addrs(v)))
+        .collect();
     Json(wire::Config {
         refresh_seconds: 0,
         port: c.listen.port(),
@@ -150,7 +179,12 @@ async fn config_view(State(api): State<Api>) -> Json<wire::Config> {
         http_port: 8123,
         ttl: z.ttl,
         srv_record_default_weight: z.srv_weight,
-        soa_serial: api.records.current().zones().first().map_or(0, |z| z.serial),
+        soa_serial: api
+            .records
+            .current()
+            .zones()
+            .first()
+            .map_or(0, |z| z.serial),
         soa_refresh: z.soa_refresh,
         soa_retry: z.soa_retry,
         soa_expire: z.soa_expire,

@@ -15,7 +15,7 @@ mod server;
 
 pub use answer::{MAX_UDP_PAYLOAD, Outcome, answer};
 pub use follow::follow;
-pub use http::router;
+pub use http::{root_router, router};
 pub use keel_dns_records::ZoneConfig;
 pub use server::serve;
 
@@ -74,7 +74,10 @@ pub fn parse_resolvers(s: &str) -> Result<Vec<SocketAddr>, DnsError> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             p.parse::<SocketAddr>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    p.parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
                 .map_err(|_| DnsError::Resolver(p.to_string()))
         })
         .collect()
@@ -86,7 +89,9 @@ pub fn parse_zone_resolvers(s: &str) -> Result<Vec<(String, Vec<SocketAddr>)>, D
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let (zone, list) = p.split_once('=').ok_or_else(|| DnsError::ZoneResolver(p.to_string()))?;
+            let (zone, list) = p
+                .split_once('=')
+                .ok_or_else(|| DnsError::ZoneResolver(p.to_string()))?;
             let zone = format!("{}.", zone.trim().trim_matches('.').to_lowercase());
             Ok((zone, parse_resolvers(list)?))
         })

@@ -24,7 +24,9 @@ struct Shared {
 
 impl Shared {
     fn salt(&self) -> u64 {
-        self.queries.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        self.queries
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     /// The upstreams for `name`: the longest matching zone's, else the default ones.
@@ -103,7 +105,10 @@ async fn tcp_conn(mut s: TcpStream, shared: Arc<Shared>) {
             return;
         };
         let mut packet = vec![0u8; usize::from(len)];
-        if tokio::time::timeout(TCP_IDLE, s.read_exact(&mut packet)).await.is_err() {
+        if tokio::time::timeout(TCP_IDLE, s.read_exact(&mut packet))
+            .await
+            .is_err()
+        {
             return;
         }
         let set = shared.records.current();
@@ -112,7 +117,9 @@ async fn tcp_conn(mut s: TcpStream, shared: Arc<Shared>) {
             Outcome::Forward { name } => forward(&shared, &name, &packet, true).await,
             Outcome::Drop => return,
         };
-        let Ok(len) = u16::try_from(out.len()) else { return };
+        let Ok(len) = u16::try_from(out.len()) else {
+            return;
+        };
         if s.write_u16(len).await.is_err() || s.write_all(&out).await.is_err() {
             return;
         }
@@ -184,7 +191,9 @@ fn error_reply(packet: &[u8], code: ResponseCode) -> Vec<u8> {
             m
         }
         Err(_) => {
-            let id = packet.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+            let id = packet
+                .get(..2)
+                .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
             Message::response(id, OpCode::Query)
         }
     };
