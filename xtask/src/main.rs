@@ -17,9 +17,19 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "apache2-utils",
     "openssl",
+    // DNS: dig for tests/dns.rs, unbound as the test upstream and benchmark peer, dnsperf.
+    "dnsutils",
+    "unbound",
+    "dnsperf",
 ];
 /// Python packages of the client compatibility tests.
-const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
+const PIP_PACKAGES: &[&str] = &[
+    "avmesos-cli==1.0.0",
+    "marathon==0.13.0",
+    "toml",
+    "requests",
+    "dnspython",
+];
 
 /// The DC/OS CLI gets its own venv: its old pins (virtualenv<16, jsonschema<3, ...) clash
 /// with the other clients. Installed as `shared/reference/clients.md` says: the two

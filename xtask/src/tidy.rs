@@ -19,6 +19,7 @@ pub const PURE_CRATES: &[&str] = &[
     "keel-deploy",
     "keel-jobs",
     "keel-routing",
+    "keel-dns-records",
 ];
 /// Dependencies a pure crate must never pull in, directly or transitively.
 const FORBIDDEN_DEPS: &[&str] = &[

@@ -10,5 +10,6 @@ pub mod executor;
 pub mod internal;
 pub mod marathon;
 pub mod mesos;
+pub mod mesos_dns;
 pub mod metronome;
 pub mod to_model;

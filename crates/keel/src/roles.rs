@@ -40,6 +40,39 @@ pub struct MasterOpts {
     /// The largest request body the Marathon and Metronome APIs read (413 past it).
     #[arg(long, env = "KEEL_MAX_REQUEST_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY)]
     max_request_body_bytes: usize,
+    #[command(flatten)]
+    dns: DnsOpts,
+}
+
+/// The DNS service's flags (Mesos-DNS's config keys).
+#[derive(Debug, Clone, Args)]
+pub struct DnsOpts {
+    /// UDP and TCP address of the DNS server (`keel dev`: a free port on 127.0.0.1;
+    /// `keel master`: 0.0.0.0:53).
+    #[arg(long)]
+    dns_listen: Option<SocketAddr>,
+    /// Upstream resolvers for other names, `ip[:port],...` (none: such queries are REFUSED).
+    #[arg(long, default_value = "")]
+    dns_resolvers: String,
+    /// Per-zone upstreams, `zone=ip[:port],...;zone2=...` (longest zone match first).
+    #[arg(long, default_value = "")]
+    dns_zone_resolvers: String,
+    /// Seconds an upstream may take before the query answers SERVFAIL.
+    #[arg(long, default_value_t = 5.0)]
+    dns_timeout: f64,
+    /// The Mesos-DNS domain.
+    #[arg(long, default_value = "mesos")]
+    dns_domain: String,
+    /// TTL of the Mesos-DNS zone's answers.
+    #[arg(long, default_value_t = 60)]
+    dns_ttl: u32,
+    /// Hide tasks that have health checks until they are healthy (Mesos-DNS shows them
+    /// as soon as they run).
+    #[arg(long)]
+    dns_hide_unhealthy: bool,
+    /// Mesos-DNS's own HTTP listener (classic port 8123), besides `/mesos_dns/` on the entry.
+    #[arg(long)]
+    mesos_dns_http_listen: Option<SocketAddr>,
 }
 
 /// The default request body limit of the service APIs: 8 MiB.
@@ -209,9 +242,18 @@ async fn start_master(
 
 /// Starts the schedulers and services that run beside the master and returns their
 /// routes for the entry. Each service owns one block here.
-fn services(master: &Master, o: &MasterOpts) -> anyhow::Result<Vec<axum::Router>> {
+fn services(
+    master: &Master,
+    o: &MasterOpts,
+    dns: Option<DnsRoutes>,
+) -> anyhow::Result<Vec<axum::Router>> {
     let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
+    // Mesos-DNS's HTTP API: at /mesos_dns/v1/... and its root /v1/hosts|services paths.
+    if let Some(d) = dns {
+        routes.push(axum::Router::new().nest("/mesos_dns", d.api));
+        routes.push(d.root);
+    }
     // Marathon (service scheduler).
     let limits = keel_marathon::Limits {
         max_instances: o.max_instances_per_app,
@@ -252,15 +294,91 @@ fn metronome_config() -> anyhow::Result<keel_metronome::MetronomeConfig> {
     Ok(c)
 }
 
+/// Starts the DNS server (and Mesos-DNS's own HTTP listener when asked) and returns the
+/// Mesos-DNS HTTP API's routes for the entry. `default_listen` applies without
+/// `--dns-listen`; failing to bind it is only a warning (e.g. port 53 taken).
+/// On stderr: stdout's first line is the entry's URL, which scripts read and then close.
+fn print_dns(dns: Option<&DnsRoutes>) {
+    if let Some(d) = dns {
+        eprintln!("DNS is listening on {} (udp and tcp)", d.addr);
+    }
+}
+
+/// The Mesos-DNS HTTP API's routes: all of them (for `/mesos_dns`) and the entry's root ones.
+struct DnsRoutes {
+    /// Where the DNS server listens (printed after the entry's line).
+    addr: SocketAddr,
+    api: axum::Router,
+    root: axum::Router,
+}
+
+async fn start_dns(
+    master: &Master,
+    o: &DnsOpts,
+    default_listen: SocketAddr,
+) -> anyhow::Result<Option<DnsRoutes>> {
+    let listen = o.dns_listen.unwrap_or(default_listen);
+    let mut cfg = keel_dns::DnsConfig::new(listen);
+    cfg.resolvers = keel_dns::parse_resolvers(&o.dns_resolvers).context("--dns-resolvers")?;
+    cfg.zone_resolvers =
+        keel_dns::parse_zone_resolvers(&o.dns_zone_resolvers).context("--dns-zone-resolvers")?;
+    cfg.timeout = secs("--dns-timeout", o.dns_timeout)?;
+    cfg.zone.domain = o.dns_domain.trim_matches('.').to_lowercase();
+    cfg.zone.ttl = o.dns_ttl;
+    cfg.zone.hide_unhealthy = o.dns_hide_unhealthy;
+    cfg.zone.soa_mname = format!("ns1.{}", cfg.zone.domain);
+    cfg.zone.soa_rname = format!("root.ns1.{}", cfg.zone.domain);
+    let records = keel_dns::Records::default();
+    let addr = match keel_dns::serve(cfg.clone(), records.clone()).await {
+        Ok(a) => a,
+        Err(e) if o.dns_listen.is_none() => {
+            tracing::warn!("DNS not started: cannot listen on {listen}: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(anyhow::anyhow!("--dns-listen {listen}: {e}")),
+    };
+    cfg.listen = addr;
+    let ns = match addr.ip() {
+        ip if ip.is_unspecified() => master.advertise().ip(),
+        ip => ip,
+    };
+    let ns = if ns.is_unspecified() {
+        vec![]
+    } else {
+        vec![ns]
+    };
+    tokio::spawn(keel_dns::follow(
+        master.clone(),
+        records.clone(),
+        cfg.zone.clone(),
+        ns,
+    ));
+    let root = keel_dns::root_router(records.clone(), cfg.clone());
+    let api = keel_dns::router(records, cfg);
+    if let Some(h) = o.mesos_dns_http_listen {
+        let l = tokio::net::TcpListener::bind(h)
+            .await
+            .with_context(|| format!("--mesos-dns-http-listen {h}"))?;
+        eprintln!(
+            "Mesos-DNS HTTP API is listening on http://{}",
+            l.local_addr()?
+        );
+        let app = api.clone();
+        tokio::spawn(async move { axum::serve(l, app).await });
+    }
+    Ok(Some(DnsRoutes { addr, api, root }))
+}
+
 async fn serve_master(
     master: Master,
     o: MasterOpts,
     listener: tokio::net::TcpListener,
+    dns: Option<DnsRoutes>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(services(&master, &o)?)
+        .entry(services(&master, &o, dns)?)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -391,12 +509,15 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         let agent = Agent::simulated(sim, store, clock.clone())?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
+    let dns = start_dns(&master, &a.master.dns, "127.0.0.1:0".parse()?).await?;
     println!("Keel is running at {url}");
+    print_dns(dns.as_ref());
     let mut rx = stop_rx.clone();
     let server = tokio::spawn(serve_master(
         master,
         a.master.clone(),
         listener,
+        dns,
         async move {
             let _ = rx.changed().await;
         },
@@ -418,11 +539,13 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
 pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock).await?;
+    let dns = start_dns(&master, &a.master.dns, "0.0.0.0:53".parse()?).await?;
     println!(
         "Keel master is running at http://{}",
         listener.local_addr()?
     );
-    serve_master(master, a.master, listener, shutdown_signal()).await
+    print_dns(dns.as_ref());
+    serve_master(master, a.master, listener, dns, shutdown_signal()).await
 }
 
 /// `keel agent`.

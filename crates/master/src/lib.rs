@@ -12,6 +12,7 @@ mod changes;
 mod core;
 mod dcos;
 mod decide;
+mod dns;
 mod error;
 mod group_commit;
 mod http;
@@ -27,6 +28,7 @@ mod views;
 
 pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
+pub use dns::DnsCursor;
 pub use error::MasterError;
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use json_errors::json_errors;
