@@ -12,3 +12,4 @@ pub mod marathon;
 pub mod mesos;
 pub mod metronome;
 pub mod to_model;
+pub mod vips;
