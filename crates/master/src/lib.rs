@@ -24,6 +24,7 @@ mod status_feed;
 mod stream;
 mod tasks;
 mod views;
+mod vips;
 
 pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
@@ -34,6 +35,7 @@ pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use status_feed::{FEED_CAPACITY, StatusBatch, StatusFeed, StatusReader};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
+pub use vips::{VIPS, Vips};
 
 use keel_api::internal::MasterEvent;
 use keel_clock::{Clock, Ids};
