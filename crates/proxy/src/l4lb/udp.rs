@@ -114,13 +114,8 @@ async fn open(
 /// Copies a flow's replies back to its client until it is idle or refused.
 async fn replies(up: Arc<UdpSocket>, sock: Arc<UdpSocket>, client: SocketAddr, flows: Flows) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        match tokio::time::timeout(IDLE, up.recv(&mut buf)).await {
-            Ok(Ok(n)) => {
-                let _ = sock.send_to(&buf[..n], client).await;
-            }
-            _ => break,
-        }
+    while let Ok(Ok(n)) = tokio::time::timeout(IDLE, up.recv(&mut buf)).await {
+        let _ = sock.send_to(&buf[..n], client).await;
     }
     let mut f = flows.lock().unwrap_or_else(|e| e.into_inner());
     if f.get(&client)
