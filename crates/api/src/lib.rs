@@ -13,3 +13,4 @@ pub mod mesos;
 pub mod mesos_dns;
 pub mod metronome;
 pub mod to_model;
+pub mod vips;

@@ -267,7 +267,19 @@ pub async fn app(g: &Global, cmd: AppCmd) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-            print_json(&r["app"])
+            let mut app = r["app"].clone();
+            let tasks: std::collections::BTreeSet<String> = app["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["id"].as_str().map(String::from))
+                .collect();
+            if let (Some(obj), Ok(Value::Object(v))) =
+                (app.as_object_mut(), crate::vip::of_tasks(&c, &tasks).await)
+            {
+                obj.extend(v);
+            }
+            print_json(&app)
         }
         AppCmd::Update { id, changes, wait } => {
             let body = if changes.len() == 1 && !changes[0].contains('=') {

@@ -11,6 +11,7 @@ mod job;
 mod node;
 mod pick;
 mod task;
+mod vip;
 
 pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
 pub use client::Client;
@@ -53,6 +54,21 @@ pub enum TaskCmd {
 pub enum NodeCmd {
     /// List agents.
     List,
+}
+
+/// `keel vip ...`
+#[derive(Debug, Subcommand)]
+pub enum VipCmd {
+    /// List VIPs with their backends, their health, and unusable VIP labels.
+    List,
+}
+
+/// Runs a `keel vip` command.
+pub async fn vip(g: &Global, cmd: VipCmd) -> anyhow::Result<()> {
+    let c = Client::new(&g.url);
+    match cmd {
+        VipCmd::List => vip::list(&c, g).await,
+    }
 }
 
 /// Runs a `keel task` command.

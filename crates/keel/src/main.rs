@@ -60,6 +60,9 @@ enum Cmd {
     /// Nodes (agents).
     #[command(subcommand)]
     Node(keel_cli::NodeCmd),
+    /// Virtual IPs (the L4 load balancer's table).
+    #[command(subcommand)]
+    Vip(keel_cli::VipCmd),
     /// Images for Keel's own container runtime: load an archive into the agents.
     #[command(subcommand)]
     Image(keel_cli::ImageCmd),
@@ -126,6 +129,7 @@ fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
             Cmd::Agent(a) => roles::agent(a).await,
             Cmd::Task(t) => keel_cli::task(&global, t).await,
             Cmd::Node(n) => keel_cli::node(&global, n).await,
+            Cmd::Vip(v) => keel_cli::vip(&global, v).await,
             Cmd::Image(c) => keel_cli::image(&global, c).await,
             Cmd::App(c) => keel_cli::app(&global, c).await,
             Cmd::Group(c) => keel_cli::group(&global, c).await,

@@ -42,6 +42,12 @@ pub struct MasterOpts {
     max_request_body_bytes: usize,
     #[command(flatten)]
     dns: DnsOpts,
+    /// The IPv4 range named VIPs (`/myapp:80`) get their addresses from; the master
+    /// allocates them and keeps each name's address in its store. Default: 11.0.0.0/8 for
+    /// `keel master` (as DC/OS), 127.77.0.0/16 for `keel dev`, where any loopback address
+    /// binds, so a process on the host reaches a VIP.
+    #[arg(long, value_name = "CIDR")]
+    vip_range: Option<String>,
 }
 
 /// The DNS service's flags (Mesos-DNS's config keys).
@@ -74,6 +80,11 @@ pub struct DnsOpts {
     #[arg(long)]
     mesos_dns_http_listen: Option<SocketAddr>,
 }
+
+/// The VIP range of `keel master` when none is given (DC/OS's).
+const MASTER_VIP_RANGE: &str = "11.0.0.0/8";
+/// The VIP range of `keel dev` when none is given: inside 127.0.0.0/8.
+const DEV_VIP_RANGE: &str = "127.77.0.0/16";
 
 /// The default request body limit of the service APIs: 8 MiB.
 const DEFAULT_MAX_BODY: usize = 8 << 20;
@@ -267,6 +278,11 @@ fn services(
             .layer(axum::middleware::from_fn(keel_master::json_errors))
             .layer(body_limit),
     );
+    // VIPs (the table agents' load balancers follow).
+    let range = o.vip_range.as_deref().unwrap_or(MASTER_VIP_RANGE);
+    let vips = keel_master::Vips::open(master, keel_routing::vips::VipRange::parse(range)?)?;
+    tokio::spawn(vips.clone().run());
+    routes.push(vips.router());
     // Metronome (job scheduler).
     let (jobs, scheduler) = keel_metronome::start(master, metronome_config()?)?;
     tokio::spawn(scheduler);
@@ -468,6 +484,10 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         a.simulated_agents
     );
     let simulated_resources = Resources::parse(&a.simulated_resources)?;
+    let mut a = a;
+    a.master
+        .vip_range
+        .get_or_insert_with(|| DEV_VIP_RANGE.to_string());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -510,6 +530,8 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
     let dns = start_dns(&master, &a.master.dns, "127.0.0.1:0".parse()?).await?;
+    // One VIP load balancer for the host all the in-process agents share.
+    let l4lb = tokio::spawn(keel_proxy::l4lb::run(url.clone()));
     println!("Keel is running at {url}");
     print_dns(dns.as_ref());
     let mut rx = stop_rx.clone();
@@ -528,6 +550,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     for s in simulated {
         s.abort();
     }
+    l4lb.abort();
     for a in agents {
         let _ = a.await;
     }
@@ -560,9 +583,12 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         a.hostname,
         &a.node,
     )?;
+    let master_url = cfg.master.clone();
     let (agent, listener) = start_agent(cfg, clock).await?;
+    let l4lb = tokio::spawn(keel_proxy::l4lb::run(master_url));
     println!("Keel agent is running at http://{}", listener.local_addr()?);
     agent.serve(listener, shutdown_signal()).await?;
+    l4lb.abort();
     Ok(())
 }
 

@@ -25,6 +25,7 @@ mod status_feed;
 mod stream;
 mod tasks;
 mod views;
+mod vips;
 
 pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
@@ -36,6 +37,7 @@ pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
 pub use security::{Security, SecurityMode};
 pub use status_feed::{FEED_CAPACITY, StatusBatch, StatusFeed, StatusReader};
 pub use tasks::DEFAULT_KILL_GRACE_SECS;
+pub use vips::{VIPS, Vips};
 
 use keel_api::internal::MasterEvent;
 use keel_clock::{Clock, Ids};

@@ -2,3 +2,5 @@
 //! VIP (L4) load balancer. What to route where is decided in `keel-routing`.
 
 #![forbid(unsafe_code)]
+
+pub mod l4lb;
