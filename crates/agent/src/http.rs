@@ -60,10 +60,17 @@ struct LogDirs(Agent);
 
 impl keel_logs::http::TaskDirs for LogDirs {
     fn agent_id(&self) -> Option<String> {
-        self.0.with_core(|c| c.agent_id.clone()).map(|a| a.to_string())
+        self.0
+            .with_core(|c| c.agent_id.clone())
+            .map(|a| a.to_string())
     }
 
-    fn run_dir(&self, framework: &str, executor: &str, container: &str) -> Option<std::path::PathBuf> {
+    fn run_dir(
+        &self,
+        framework: &str,
+        executor: &str,
+        container: &str,
+    ) -> Option<std::path::PathBuf> {
         let agent = self.agent_id()?;
         let plain = |s: &str| !s.is_empty() && !s.contains('/') && s != ".." && s != ".";
         if !(plain(framework) && plain(executor) && plain(container)) {

@@ -179,7 +179,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        q.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -194,13 +196,23 @@ mod tests {
         assert_eq!(q.skip, -10);
         assert_eq!(q.filters, vec![("STREAM".into(), "STDERR".into())]);
         assert_eq!(
-            LogQuery::from_pairs(&pairs(&[("skip", "+3")])).unwrap().skip,
+            LogQuery::from_pairs(&pairs(&[("skip", "+3")]))
+                .unwrap()
+                .skip,
             3
         );
-        for bad in [("skip", "x"), ("limit", "-1"), ("filter", "nocolon"), ("cursor", "")] {
+        for bad in [
+            ("skip", "x"),
+            ("limit", "-1"),
+            ("filter", "nocolon"),
+            ("cursor", ""),
+        ] {
             assert!(LogQuery::from_pairs(&pairs(&[bad])).is_err(), "{bad:?}");
         }
-        assert_eq!(LogFormat::from_accept(Some("text/event-stream")), LogFormat::EventStream);
+        assert_eq!(
+            LogFormat::from_accept(Some("text/event-stream")),
+            LogFormat::EventStream
+        );
         assert_eq!(LogFormat::from_accept(Some("*/*")), LogFormat::Text);
     }
 }

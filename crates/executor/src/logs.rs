@@ -7,9 +7,9 @@
 use crate::ExecutorError;
 use keel_api::executor::LogRotation;
 use keel_api::logs::{RotatedFile, RotationIndex, index_name};
-use std::os::unix::fs::MetadataExt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc::{Receiver, channel};
@@ -300,25 +300,35 @@ mod tests {
         let path = dir.path().join("stdout");
         let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("open");
         file.write_all(b"abcdefghijk").expect("write");
-        let index: RotationIndex =
-            serde_json::from_slice(&std::fs::read(dir.path().join(".stdout.index")).expect("index"))
-                .expect("json");
+        let index: RotationIndex = serde_json::from_slice(
+            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
+        )
+        .expect("json");
         let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
         assert_eq!(
             got,
-            [("stdout.2".into(), 0), ("stdout.1".into(), 4), ("stdout".into(), 8)]
+            [
+                ("stdout.2".into(), 0),
+                ("stdout.1".into(), 4),
+                ("stdout".into(), 8)
+            ]
         );
         // Reopening keeps the offsets, and the next rotation drops the oldest.
         drop(file);
         let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("reopen");
         file.write_all(b"lm").expect("write");
-        let index: RotationIndex =
-            serde_json::from_slice(&std::fs::read(dir.path().join(".stdout.index")).expect("index"))
-                .expect("json");
+        let index: RotationIndex = serde_json::from_slice(
+            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
+        )
+        .expect("json");
         let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
         assert_eq!(
             got,
-            [("stdout.2".into(), 4), ("stdout.1".into(), 8), ("stdout".into(), 12)]
+            [
+                ("stdout.2".into(), 4),
+                ("stdout.1".into(), 8),
+                ("stdout".into(), 12)
+            ]
         );
     }
 

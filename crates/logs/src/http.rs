@@ -102,7 +102,9 @@ fn locate(sandbox: &Path, file: &str) -> Result<(PathBuf, String), Response> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let root = sandbox.canonicalize().unwrap_or_else(|_| sandbox.to_path_buf());
+    let root = sandbox
+        .canonicalize()
+        .unwrap_or_else(|_| sandbox.to_path_buf());
     let forbidden = || {
         reply(
             StatusCode::FORBIDDEN,
@@ -156,17 +158,16 @@ async fn task(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let format = LogFormat::from_accept(
-        headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let format = LogFormat::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let last_event = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let mut fields = BTreeMap::new();
-    fields.insert("AGENT_ID".to_string(), logs.dirs.agent_id().unwrap_or_default());
+    fields.insert(
+        "AGENT_ID".to_string(),
+        logs.dirs.agent_id().unwrap_or_default(),
+    );
     fields.insert("EXECUTOR_ID".to_string(), ex);
     fields.insert("FRAMEWORK_ID".to_string(), fw);
     fields.insert("CONTAINER_ID".to_string(), cid);
@@ -262,7 +263,8 @@ const KEEPALIVE_POLLS: u32 = 100;
 impl Job {
     fn start(self) -> Result<Response, Response> {
         let bad = |m: String| reply(StatusCode::BAD_REQUEST, m);
-        let internal = |e: crate::LogsError| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        let internal =
+            |e: crate::LogsError| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         let follow = self.format == LogFormat::EventStream;
         let Some(mut stream) = Stream::open(&self.dir, &self.name).map_err(internal)? else {
             return Err(reply(StatusCode::NO_CONTENT, "File not found"));
@@ -290,7 +292,9 @@ impl Job {
             }
         };
         let (stream, pos) = if skip < 0 {
-            let p = stream.lines_back(pos, skip.unsigned_abs()).map_err(internal)?;
+            let p = stream
+                .lines_back(pos, skip.unsigned_abs())
+                .map_err(internal)?;
             (stream, p)
         } else {
             lines_forward(stream, pos, skip.unsigned_abs()).map_err(internal)?
@@ -327,7 +331,12 @@ impl Job {
     }
 }
 
-fn render(out: &mut Vec<u8>, format: LogFormat, fields: &BTreeMap<String, String>, l: &crate::stream::Line) {
+fn render(
+    out: &mut Vec<u8>,
+    format: LogFormat,
+    fields: &BTreeMap<String, String>,
+    l: &crate::stream::Line,
+) {
     match format {
         LogFormat::Text => {
             out.extend_from_slice(&l.text);
@@ -335,7 +344,10 @@ fn render(out: &mut Vec<u8>, format: LogFormat, fields: &BTreeMap<String, String
         }
         LogFormat::Json | LogFormat::EventStream => {
             let mut f = fields.clone();
-            f.insert("MESSAGE".into(), String::from_utf8_lossy(&l.text).into_owned());
+            f.insert(
+                "MESSAGE".into(),
+                String::from_utf8_lossy(&l.text).into_owned(),
+            );
             let entry = LogEntry {
                 fields: f,
                 cursor: l.offset.to_string(),
@@ -375,7 +387,8 @@ fn pump(
             Ok(Some(l)) => {
                 render(&mut out, format, fields, &l);
                 sent += 1;
-                if out.len() >= 64 * 1024 && tx.blocking_send(Ok(std::mem::take(&mut out))).is_err() {
+                if out.len() >= 64 * 1024 && tx.blocking_send(Ok(std::mem::take(&mut out))).is_err()
+                {
                     return;
                 }
                 continue;

@@ -177,7 +177,9 @@ impl Stream {
     pub fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> Result<(u64, usize), LogsError> {
         if let Source::Memory { base, bytes } = &self.source {
             let pos = pos.max(*base);
-            let from = usize::try_from(pos - base).unwrap_or(usize::MAX).min(bytes.len());
+            let from = usize::try_from(pos - base)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
             let chunk = bytes.get(from..).unwrap_or_default();
             let n = chunk.len().min(buf.len());
             if let (Some(dst), Some(src)) = (buf.get_mut(..n), chunk.get(..n)) {
@@ -266,7 +268,8 @@ impl Stream {
             let chunk = buf.get_mut(..want).unwrap_or_default();
             let mut got = 0;
             while got < want {
-                let (at, k) = self.read_at(from + got as u64, chunk.get_mut(got..).unwrap_or_default())?;
+                let (at, k) =
+                    self.read_at(from + got as u64, chunk.get_mut(got..).unwrap_or_default())?;
                 if k == 0 || at != from + got as u64 {
                     break;
                 }
@@ -380,7 +383,8 @@ impl Lines {
             let mut start = 0;
             for (i, b) in chunk.iter().enumerate() {
                 if *b == b'\n' {
-                    self.pending.extend_from_slice(chunk.get(start..i).unwrap_or_default());
+                    self.pending
+                        .extend_from_slice(chunk.get(start..i).unwrap_or_default());
                     let next = at + i as u64 + 1;
                     self.ready.push_back(Line {
                         offset: self.pending_at,
@@ -391,7 +395,8 @@ impl Lines {
                     start = i + 1;
                 }
             }
-            self.pending.extend_from_slice(chunk.get(start..).unwrap_or_default());
+            self.pending
+                .extend_from_slice(chunk.get(start..).unwrap_or_default());
             self.pos = at + n as u64;
         }
     }
@@ -437,7 +442,10 @@ mod tests {
         let mut l = Lines::new(stream, pos);
         let mut out = Vec::new();
         while let Ok(Some(line)) = l.next_line(true) {
-            out.push((line.offset, String::from_utf8_lossy(&line.text).into_owned()));
+            out.push((
+                line.offset,
+                String::from_utf8_lossy(&line.text).into_owned(),
+            ));
         }
         out
     }
@@ -449,14 +457,28 @@ mod tests {
         std::fs::write(dir.path().join("stdout.2"), "one\ntw").unwrap_or_default();
         std::fs::write(dir.path().join("stdout.1"), "o\nthr").unwrap_or_default();
         std::fs::write(dir.path().join("stdout"), "ee\nfour").unwrap_or_default();
-        write_index(dir.path(), &[("stdout.2", 10), ("stdout.1", 16), ("stdout", 21)]);
-        let s = Stream::open(dir.path(), "stdout").ok().flatten().expect("stream");
+        write_index(
+            dir.path(),
+            &[("stdout.2", 10), ("stdout.1", 16), ("stdout", 21)],
+        );
+        let s = Stream::open(dir.path(), "stdout")
+            .ok()
+            .flatten()
+            .expect("stream");
         assert_eq!((s.start(), s.end()), (10, 28));
         assert_eq!(
             all_lines(s, 0),
-            [(10, "one".into()), (14, "two".into()), (18, "three".into()), (24, "four".into())]
+            [
+                (10, "one".into()),
+                (14, "two".into()),
+                (18, "three".into()),
+                (24, "four".into())
+            ]
         );
-        let mut s = Stream::open(dir.path(), "stdout").ok().flatten().expect("stream");
+        let mut s = Stream::open(dir.path(), "stdout")
+            .ok()
+            .flatten()
+            .expect("stream");
         assert_eq!(s.lines_back(28, 2).ok(), Some(18));
         assert_eq!(s.lines_back(24, 1).ok(), Some(18));
         assert_eq!(s.lines_back(28, 10).ok(), Some(10));
@@ -477,7 +499,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
             write_index(&d, &[("stdout.1", 0), ("stdout", 2)]);
         });
-        let s = Stream::open(dir.path(), "stdout").ok().flatten().expect("stream");
+        let s = Stream::open(dir.path(), "stdout")
+            .ok()
+            .flatten()
+            .expect("stream");
         let _ = fixer.join();
         assert_eq!(all_lines(s, 0), [(0, "a".into()), (2, "b".into())]);
     }
