@@ -113,7 +113,11 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         .env("KEEL_BIN", &keel)
         .env("PYTHONPATH", root.join("tests/compat")))?;
     // dcoscli 0.6.1 (own venv); tests/compat/dcos_env.py sets DCOS_DIR and PYTHONPATH.
-    for script in ["test_dcos_job.py", "test_dcos_marathon.py"] {
+    for script in [
+        "test_dcos_job.py",
+        "test_dcos_marathon.py",
+        "test_dcos_logs.py",
+    ] {
         run(Command::new(root.join(".venv-dcos/bin/python"))
             .arg(root.join("tests/compat").join(script))
             .env("KEEL_BIN", &keel))?;

@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoint: `/state` (also `/slave(1)/state`), `/files/*`, `/health`,
-//! `/version`, `/metrics/snapshot` and Keel's `POST /images/load`.
+//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load` and dcos-log's task routes
+//! (`keel_logs::http`) over the sandboxes.
 
 use crate::Agent;
 use crate::files::{self, FilesError};
@@ -48,7 +49,52 @@ pub fn router(agent: Agent) -> Router {
     )
     .route("/metrics/snapshot", get(metrics))
     .route("/images/load", axum::routing::post(crate::images::load))
-    .with_state(agent)
+    .with_state(agent.clone())
+    .merge(keel_logs::http::router(keel_logs::http::Logs::new(
+        std::sync::Arc::new(LogDirs(agent)),
+    )))
+}
+
+/// The sandboxes dcos-log's task routes read.
+struct LogDirs(Agent);
+
+impl keel_logs::http::TaskDirs for LogDirs {
+    fn agent_id(&self) -> Option<String> {
+        self.0
+            .with_core(|c| c.agent_id.clone())
+            .map(|a| a.to_string())
+    }
+
+    fn run_dir(
+        &self,
+        framework: &str,
+        executor: &str,
+        container: &str,
+    ) -> Option<std::path::PathBuf> {
+        let agent = self.agent_id()?;
+        let plain = |s: &str| !s.is_empty() && !s.contains('/') && s != ".." && s != ".";
+        if !(plain(framework) && plain(executor) && plain(container)) {
+            return None;
+        }
+        Some(
+            self.0
+                .settings
+                .work_dir
+                .join("slaves")
+                .join(agent)
+                .join("frameworks")
+                .join(framework)
+                .join("executors")
+                .join(executor)
+                .join("runs")
+                .join(container),
+        )
+    }
+
+    fn browse(&self, dir: &std::path::Path, shown: &str) -> Result<serde_json::Value, String> {
+        let list = files::browse(dir, shown).map_err(|e| e.1)?;
+        serde_json::to_value(list).map_err(|e| e.to_string())
+    }
 }
 
 fn agent_dir(agent: &Agent) -> Result<String, FilesError> {

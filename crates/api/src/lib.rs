@@ -8,6 +8,7 @@
 
 pub mod executor;
 pub mod internal;
+pub mod logs;
 pub mod marathon;
 pub mod mesos;
 pub mod mesos_dns;

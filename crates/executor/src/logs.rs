@@ -1,11 +1,15 @@
 //! The task's `stdout`/`stderr` files: `RotatingFile` rolls `stdout` to `stdout.1` ..
 //! `stdout.N` by size, and `pump` copies a pipe into one, flushing every write so the agent
-//! can serve the file while it grows.
+//! can serve the file while it grows. After every rotation it rewrites `.stdout.index`
+//! (`keel_api::logs::RotationIndex`: each kept file's inode and stream offset), written to a
+//! temporary name and renamed, so log readers follow the stream across rotations by offset.
 
 use crate::ExecutorError;
 use keel_api::executor::LogRotation;
+use keel_api::logs::{RotatedFile, RotationIndex, index_name};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc::{Receiver, channel};
@@ -18,19 +22,81 @@ pub struct RotatingFile {
     rotation: LogRotation,
     file: File,
     size: u64,
+    /// The stream offset of the current file's first byte.
+    base: u64,
+    /// `(inode, base)` of the rotated files, `path.1` first.
+    rotated: Vec<(u64, u64)>,
 }
 
 impl RotatingFile {
     /// Opens (appending to) `path`.
     pub fn open(path: &Path, rotation: LogRotation) -> io::Result<Self> {
         let file = open_append(path)?;
-        let size = file.metadata()?.len();
-        Ok(Self {
+        let md = file.metadata()?;
+        let size = md.len();
+        let mut me = Self {
             path: path.to_path_buf(),
             rotation,
             file,
             size,
-        })
+            base: 0,
+            rotated: Vec::new(),
+        };
+        // Reopened (a restarted executor, Docker's log copy): keep the offsets it had.
+        if let Some(index) = me.read_index() {
+            let mut files = index.files;
+            if files.last().is_some_and(|f| f.ino == md.ino()) {
+                me.base = files.pop().map(|f| f.base).unwrap_or(0);
+                me.rotated = files.iter().rev().map(|f| (f.ino, f.base)).collect();
+            }
+        }
+        me.write_index()?;
+        Ok(me)
+    }
+
+    fn index_path(&self) -> PathBuf {
+        let stream = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.path.with_file_name(index_name(&stream))
+    }
+
+    fn read_index(&self) -> Option<RotationIndex> {
+        let text = std::fs::read(self.index_path()).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Writes the index of the files kept now (to a temporary file, then renamed).
+    fn write_index(&self) -> io::Result<()> {
+        let stream = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut files: Vec<RotatedFile> = self
+            .rotated
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, (ino, base))| RotatedFile {
+                name: format!("{stream}.{}", i + 1),
+                ino: *ino,
+                base: *base,
+            })
+            .collect();
+        files.push(RotatedFile {
+            name: stream,
+            ino: self.file.metadata()?.ino(),
+            base: self.base,
+        });
+        let body = serde_json::to_vec(&RotationIndex { files }).map_err(io::Error::other)?;
+        let index = self.index_path();
+        let mut tmp = index.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, &index)
     }
 
     /// Writes all of `buf`, rotating at the size limit (a write may be split across files).
@@ -65,9 +131,15 @@ impl RotatingFile {
         if self.rotation.max_files == 0 {
             std::fs::remove_file(&self.path)?;
         }
+        let old_ino = self.file.metadata()?.ino();
         self.file = open_append(&self.path)?;
+        if self.rotation.max_files > 0 {
+            self.rotated.insert(0, (old_ino, self.base));
+            self.rotated.truncate(self.rotation.max_files as usize);
+        }
+        self.base += self.size;
         self.size = 0;
-        Ok(())
+        self.write_index()
     }
 }
 
@@ -205,6 +277,7 @@ mod tests {
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .expect("read_dir")
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
             .collect();
         names.sort();
         let got: Vec<(String, String)> = names
@@ -219,6 +292,44 @@ mod tests {
             .map(|(n, t)| (n.to_string(), t.to_string()))
             .collect();
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn the_index_gives_every_kept_file_its_stream_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stdout");
+        let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("open");
+        file.write_all(b"abcdefghijk").expect("write");
+        let index: RotationIndex = serde_json::from_slice(
+            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
+        )
+        .expect("json");
+        let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
+        assert_eq!(
+            got,
+            [
+                ("stdout.2".into(), 0),
+                ("stdout.1".into(), 4),
+                ("stdout".into(), 8)
+            ]
+        );
+        // Reopening keeps the offsets, and the next rotation drops the oldest.
+        drop(file);
+        let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("reopen");
+        file.write_all(b"lm").expect("write");
+        let index: RotationIndex = serde_json::from_slice(
+            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
+        )
+        .expect("json");
+        let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
+        assert_eq!(
+            got,
+            [
+                ("stdout.2".into(), 4),
+                ("stdout.1".into(), 8),
+                ("stdout".into(), 12)
+            ]
+        );
     }
 
     #[test]

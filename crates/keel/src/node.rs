@@ -57,6 +57,12 @@ pub struct NodeOpts {
     /// Age past which cached images no container uses are removed.
     #[arg(long, default_value = "1weeks")]
     image_gc_max_age: String,
+    /// Size in bytes at which a task's `stdout`/`stderr` is rotated (0: never).
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    pub log_rotate_max_size: u64,
+    /// Rotated files kept per stream (`stdout.1` .. `stdout.N`).
+    #[arg(long, default_value_t = 5)]
+    pub log_rotate_max_files: u32,
 }
 
 impl NodeOpts {

@@ -453,7 +453,10 @@ fn agent_config(
             enabled: !node.no_cgroups,
             ..CgroupConfig::default()
         },
-        log_rotation: LogRotation::default(),
+        log_rotation: LogRotation {
+            max_size_bytes: node.log_rotate_max_size,
+            max_files: node.log_rotate_max_files,
+        },
         gc: node.gc()?,
         images: node.images(&work_dir)?,
         work_dir,

@@ -14,9 +14,9 @@ pub const CAPABILITIES_TYPE: &str =
     "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1";
 
 /// The capabilities Keel serves today. Only what exists is advertised: no
-/// `PACKAGE_MANAGEMENT` until Cosmos does, no `LOGGING` until the logs API does (the CLI
-/// then falls back to the Mesos files API).
-pub const CAPABILITIES: &[&str] = &["METRONOME"];
+/// `PACKAGE_MANAGEMENT` until Cosmos does; `LOGGING_V2` for dcos-log's v2 task logs (the
+/// CLI's `task log` then uses `/system/v1/logs/v2/task/...`), no `LOGGING` (v1 journald).
+pub const CAPABILITIES: &[&str] = &["METRONOME", "LOGGING_V2"];
 
 /// The routes (stateless; merged into the master's router).
 pub fn router() -> Router {
@@ -53,7 +53,8 @@ mod tests {
     fn capabilities_are_the_json_they_were() {
         assert_eq!(
             serde_json::to_string(&super::capabilities_body()).unwrap(),
-            serde_json::json!({"capabilities": [{"name": "METRONOME"}]}).to_string()
+            serde_json::json!({"capabilities": [{"name": "METRONOME"}, {"name": "LOGGING_V2"}]})
+                .to_string()
         );
     }
 }

@@ -160,6 +160,9 @@ pub fn router(m: Master) -> Router {
     .route("/mesos/", get(mesos_index))
     .route("/metadata", get(metadata))
     .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+    .route("/system/v1/logs/v2/task/{id}", get(log_discovery_stdout))
+    .route("/system/v1/logs/v2/task/{id}/{*rest}", get(log_discovery))
+    .route("/system/v1/agent/{id}/logs/{*rest}", get(agent_logs))
     .route("/agent/{id}/{*rest}", any(proxy))
     .route("/slave/{id}/{*rest}", any(proxy))
     .route("/mesos/agent/{id}/{*rest}", any(proxy))
@@ -358,11 +361,91 @@ async fn heartbeat(State(m): State<Master>, Path(id): Path<String>) -> Result<Re
     Ok(StatusCode::OK.into_response())
 }
 
+async fn log_discovery_stdout(
+    State(m): State<Master>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    discover(&m, &id, "", req.uri().query())
+}
+
+async fn log_discovery(
+    State(m): State<Master>,
+    Path((id, rest)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    discover(&m, &id, &rest, req.uri().query())
+}
+
+/// dcos-log's discovery: `303 See Other` from `/system/v1/logs/v2/task/<id>[/file/<f>]
+/// [/browse|/download]` to the agent form of the task's latest run, query kept.
+fn discover(m: &Master, id: &str, rest: &str, query: Option<&str>) -> Result<Response, ApiError> {
+    let not_found = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            ErrorBody {
+                message: format!("task {id:?} not found"),
+                rejections: Default::default(),
+            },
+        )
+    };
+    let task = TaskId::new(id.to_string()).map_err(|_| not_found())?;
+    let (agent, fw, container) = m
+        .with_core(|c| {
+            c.tasks.get(&task).map(|t| {
+                (
+                    t.agent_id.to_string(),
+                    t.spec.framework_id.to_string(),
+                    t.container_id.as_ref().map(|c| c.to_string()),
+                )
+            })
+        })
+        .ok_or_else(not_found)?;
+    let container = container.ok_or_else(not_found)?;
+    let rest = rest.trim_matches('/');
+    let tail = match rest {
+        "" => "stdout".to_string(),
+        "browse" => "files/browse".to_string(),
+        "download" => "stdout/download".to_string(),
+        r => match r.strip_prefix("file/") {
+            Some(f) if !f.is_empty() => f.to_string(),
+            _ => return Err(bad_request(format!("unknown task log path {r:?}"))),
+        },
+    };
+    let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+    let loc = format!(
+        "/system/v1/agent/{agent}/logs/v2/task/frameworks/{fw}/executors/{id}/runs/{container}/{tail}{q}"
+    );
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, loc)]).into_response())
+}
+
+/// `/system/v1/agent/<id>/logs/<rest>`: the agent's `/system/v1/logs/<rest>`, with the
+/// `Accept` and `Last-Event-ID` headers that choose the format and resume a follow.
+async fn agent_logs(
+    State(m): State<Master>,
+    Path((id, rest)): Path<(String, String)>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let forwarded = ["system/v1/logs", rest.trim_start_matches('/')].join("/");
+    forward(&m, id, &forwarded, &headers, req).await
+}
+
 /// Forwards `/agent/<id>/<rest>` to the agent's own endpoint (how DC/OS reaches sandboxes).
 async fn proxy(
     State(m): State<Master>,
     Path((id, rest)): Path<(String, String)>,
     headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    forward(&m, id, &rest, &headers, req).await
+}
+
+async fn forward(
+    m: &Master,
+    id: String,
+    rest: &str,
+    headers: &HeaderMap,
     req: Request,
 ) -> Result<Response, ApiError> {
     let agent = AgentId::new(id).map_err(|e| bad_request(e.to_string()))?;
@@ -383,8 +466,13 @@ async fn proxy(
     if axum::body::HttpBody::size_hint(&body).exact() != Some(0) {
         out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        out = out.header(header::CONTENT_TYPE, ct);
+    for h in [header::CONTENT_TYPE, header::ACCEPT] {
+        if let Some(v) = headers.get(&h) {
+            out = out.header(h.as_str(), v.as_bytes());
+        }
+    }
+    if let Some(v) = headers.get("last-event-id") {
+        out = out.header("last-event-id", v.as_bytes());
     }
     let resp = out.send().await.map_err(|e| {
         ApiError(
@@ -400,6 +488,9 @@ async fn proxy(
         header::CONTENT_TYPE,
         header::CONTENT_DISPOSITION,
         header::CONTENT_LENGTH,
+        header::CACHE_CONTROL,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderName::from_static("x-accel-buffering"),
     ] {
         if let Some(v) = resp
             .headers()
