@@ -2,3 +2,5 @@
 //! backends stand behind each VIP. Inputs are snapshots of cluster state; no I/O, no clock.
 
 #![forbid(unsafe_code)]
+
+pub mod service;
