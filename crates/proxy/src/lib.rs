@@ -2,3 +2,7 @@
 //! VIP (L4) load balancer. What to route where is decided in `keel-routing`.
 
 #![forbid(unsafe_code)]
+
+pub mod service;
+
+pub use service::ServiceProxy;
