@@ -17,9 +17,17 @@ const APT_PACKAGES: &[&str] = &[
     "skopeo",
     "apache2-utils",
     "openssl",
+    "nginx",
+    "wrk",
 ];
 /// Python packages of the client compatibility tests.
-const PIP_PACKAGES: &[&str] = &["avmesos-cli==1.0.0", "marathon==0.13.0", "toml", "requests"];
+const PIP_PACKAGES: &[&str] = &[
+    "avmesos-cli==1.0.0",
+    "marathon==0.13.0",
+    "toml",
+    "requests",
+    "websockets==15.0.1",
+];
 
 /// The DC/OS CLI gets its own venv: its old pins (virtualenv<16, jsonschema<3, ...) clash
 /// with the other clients. Installed as `shared/reference/clients.md` says: the two

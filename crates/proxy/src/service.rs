@@ -198,9 +198,7 @@ impl ServiceProxy {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let upgrade = upgrade_of(req.headers());
-        let client_upgrade = upgrade
-            .is_some()
-            .then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
         *req.uri_mut() = uri;
         *req.version_mut() = axum::http::Version::HTTP_11;
         let headers = req.headers_mut();
@@ -275,7 +273,11 @@ fn upgrade_of(h: &HeaderMap) -> Option<HeaderValue> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if asks { h.get(header::UPGRADE).cloned() } else { None }
+    if asks {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
 }
 
 const HOP_BY_HOP: [HeaderName; 8] = [

@@ -290,10 +290,10 @@ fn app_entry(name: &str, app: &App) -> Entry {
     let mut upstreams = Vec::new();
     for t in app.tasks.iter().filter(|t| t.running) {
         let target = match &app.container_ports {
-            Some(cports) => t
-                .ip
-                .map(|ip| ip.to_string())
-                .zip(cports.get(index).copied()),
+            Some(cports) => {
+                t.ip.map(|ip| ip.to_string())
+                    .zip(cports.get(index).copied())
+            }
             None => t.ports.get(index).map(|p| (t.host.clone(), *p)),
         };
         if let Some((host, port)) = target

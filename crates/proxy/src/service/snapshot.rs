@@ -123,7 +123,10 @@ mod tests {
             {"noid":true}]}"#;
         let apps = apps_from_marathon_json(body).expect("an app list");
         assert_eq!(apps.len(), 2);
-        assert_eq!(apps[0].labels.get("DCOS_SERVICE_NAME").map(String::as_str), Some("web"));
+        assert_eq!(
+            apps[0].labels.get("DCOS_SERVICE_NAME").map(String::as_str),
+            Some("web")
+        );
         assert!(!apps[0].labels.contains_key("n"));
         assert_eq!(apps[0].tasks[0].ports, vec![31000, 0]);
         assert!(apps[0].tasks[0].running);

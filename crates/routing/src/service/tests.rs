@@ -52,7 +52,10 @@ fn an_app_resolves_to_its_running_tasks_port_at_the_index() {
         vec![app(
             "/web",
             "web",
-            vec![task("10.0.0.1", &[31000, 31001], true), task("10.0.0.2", &[1, 2], false)],
+            vec![
+                task("10.0.0.1", &[31000, 31001], true),
+                task("10.0.0.2", &[1, 2], false),
+            ],
         )],
         vec![],
     ));
@@ -95,7 +98,10 @@ fn candidates_are_tried_from_the_first_segment_and_the_first_hit_wins() {
     assert_eq!(found(t.resolve("/service/a/b/c")).id, "a");
     let s = found(t.resolve("/service/g/b/x/y"));
     assert_eq!(s.id, "g/b");
-    assert_eq!(upstream_path(&s, &s.upstreams[0], "/service/g/b/x/y"), "/x/y");
+    assert_eq!(
+        upstream_path(&s, &s.upstreams[0], "/service/g/b/x/y"),
+        "/x/y"
+    );
     assert_eq!(t.resolve("/service/g/x"), Resolution::NotFound);
 }
 
@@ -106,7 +112,10 @@ fn at_most_ten_segments_make_a_candidate() {
         vec![app("/deep", deep, vec![task("h", &[1, 2], true)])],
         vec![],
     ));
-    assert_eq!(t.resolve(&format!("/service/{deep}/x")), Resolution::NotFound);
+    assert_eq!(
+        t.resolve(&format!("/service/{deep}/x")),
+        Resolution::NotFound
+    );
     let ten = "a/b/c/d/e/f/g/h/i/j";
     let t = RouteTable::build(&snap(
         vec![app("/ten", ten, vec![task("h", &[1, 2], true)])],
@@ -122,7 +131,10 @@ fn unknown_names_are_404_and_apps_without_running_tasks_503() {
         vec![],
     ));
     assert_eq!(t.resolve("/service/nope/"), Resolution::NotFound);
-    assert!(matches!(t.resolve("/service/idle/"), Resolution::Unavailable(_)));
+    assert!(matches!(
+        t.resolve("/service/idle/"),
+        Resolution::Unavailable(_)
+    ));
     assert_eq!(t.resolve("/elsewhere"), Resolution::NotFound);
     assert_eq!(t.resolve("/service//x"), Resolution::NotFound);
 }
@@ -138,7 +150,10 @@ fn missing_or_bad_labels_make_the_app_unavailable() {
     let t = RouteTable::build(&snap(vec![a, b, c], vec![]));
     for n in ["x", "y", "z"] {
         assert!(
-            matches!(t.resolve(&format!("/service/{n}/")), Resolution::Unavailable(_)),
+            matches!(
+                t.resolve(&format!("/service/{n}/")),
+                Resolution::Unavailable(_)
+            ),
             "{n}"
         );
     }
@@ -149,7 +164,10 @@ fn marathon_unreadable_is_503_for_unknown_names() {
     let mut s = snap(vec![], vec![]);
     s.marathon_ok = false;
     let t = RouteTable::build(&s);
-    assert!(matches!(t.resolve("/service/web/"), Resolution::Unavailable(_)));
+    assert!(matches!(
+        t.resolve("/service/web/"),
+        Resolution::Unavailable(_)
+    ));
 }
 
 #[test]
@@ -193,7 +211,10 @@ fn container_network_apps_use_the_task_ip_and_container_port() {
     });
     let t = RouteTable::build(&snap(vec![a], vec![]));
     let s = found(t.resolve("/service/c/"));
-    assert_eq!((s.upstreams[0].host.as_str(), s.upstreams[0].port), ("9.0.0.5", 8080));
+    assert_eq!(
+        (s.upstreams[0].host.as_str(), s.upstreams[0].port),
+        ("9.0.0.5", 8080)
+    );
 }
 
 #[test]
@@ -228,17 +249,26 @@ fn frameworks_resolve_by_id_then_name_with_webui_url_or_srv() {
     });
     let t = RouteTable::build(&s);
     let by_id = found(t.resolve("/service/fw-1/jobs"));
-    assert_eq!((by_id.upstreams[0].host.as_str(), by_id.upstreams[0].port), ("10.0.0.3", 4040));
+    assert_eq!(
+        (by_id.upstreams[0].host.as_str(), by_id.upstreams[0].port),
+        ("10.0.0.3", 4040)
+    );
     assert_eq!(by_id.upstreams[0].base_path, "");
     let by_name = found(t.resolve("/service/spark/jobs"));
     assert_eq!(by_name.id, "spark");
     let srv = found(t.resolve("/service/kafka/"));
-    assert_eq!((srv.upstreams[0].host.as_str(), srv.upstreams[0].port), ("10.0.0.4", 31999));
+    assert_eq!(
+        (srv.upstreams[0].host.as_str(), srv.upstreams[0].port),
+        ("10.0.0.4", 31999)
+    );
     assert_eq!(t.resolve("/service/hidden/"), Resolution::NotFound);
     let ui = found(t.resolve("/service/ui/x"));
     assert_eq!(ui.upstreams[0].host, "::1");
     assert_eq!(ui.upstreams[0].scheme, Scheme::Https);
-    assert_eq!(upstream_path(&ui, &ui.upstreams[0], "/service/ui/x"), "/ui/x");
+    assert_eq!(
+        upstream_path(&ui, &ui.upstreams[0], "/service/ui/x"),
+        "/ui/x"
+    );
 }
 
 #[test]
@@ -251,7 +281,10 @@ fn an_app_wins_over_a_framework_of_the_same_name() {
             webui_url: Some("http://10.0.0.3:4040".into()),
         }],
     ));
-    assert_eq!(found(t.resolve("/service/spark/")).upstreams[0].host, "10.1.1.1");
+    assert_eq!(
+        found(t.resolve("/service/spark/")).upstreams[0].host,
+        "10.1.1.1"
+    );
 }
 
 #[test]
@@ -259,7 +292,10 @@ fn location_is_rewritten_as_admin_router_does() {
     let r = |l| rewrite_location(l, "http", "cluster:80", "web");
     assert_eq!(r("/login").as_deref(), Some("/service/web/login"));
     assert_eq!(r("/").as_deref(), Some("/service/web/"));
-    assert_eq!(r("http://cluster:80/a?b").as_deref(), Some("/service/web/a?b"));
+    assert_eq!(
+        r("http://cluster:80/a?b").as_deref(),
+        Some("/service/web/a?b")
+    );
     assert_eq!(
         r("http://cluster:80/service/web/a").as_deref(),
         Some("/service/web/a")
