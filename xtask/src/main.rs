@@ -21,6 +21,8 @@ const APT_PACKAGES: &[&str] = &[
     "dnsutils",
     "unbound",
     "dnsperf",
+    "nginx",
+    "wrk",
 ];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &[
@@ -29,6 +31,7 @@ const PIP_PACKAGES: &[&str] = &[
     "toml",
     "requests",
     "dnspython",
+    "websockets==15.0.1",
 ];
 
 /// The DC/OS CLI gets its own venv: its old pins (virtualenv<16, jsonschema<3, ...) clash

@@ -272,6 +272,14 @@ fn services(
     };
     let marathon = keel_marathon::Marathon::open_with(master, limits)?;
     tokio::spawn(marathon.clone().run());
+    // Admin Router's /service/ proxy, its routes read from Marathon and the master.
+    let proxy = keel_proxy::ServiceProxy::new();
+    tokio::spawn(
+        proxy
+            .clone()
+            .refresh_loop(service_snapshot(master.clone(), marathon.router())),
+    );
+    routes.push(proxy.router());
     routes.push(
         marathon
             .router()
@@ -291,6 +299,43 @@ fn services(
             .layer(body_limit),
     );
     Ok(routes)
+}
+
+/// What `/service/` resolves from, read in process as Admin Router polled it: Marathon's
+/// `GET /v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME` and the master's frameworks.
+fn service_snapshot(
+    master: Master,
+    marathon: axum::Router,
+) -> impl FnMut() -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = keel_routing::service::Snapshot> + Send>,
+> {
+    move || {
+        let master = master.clone();
+        let marathon = marathon.clone();
+        Box::pin(async move {
+            let req = axum::http::Request::get("/v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME")
+                .body(axum::body::Body::empty());
+            let apps = match req {
+                Ok(req) => match marathon.oneshot(req).await {
+                    Ok(resp) if resp.status().is_success() => {
+                        axum::body::to_bytes(resp.into_body(), usize::MAX)
+                            .await
+                            .ok()
+                            .and_then(|b| keel_proxy::service::apps_from_marathon_json(&b))
+                    }
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            let summary = serde_json::to_vec(&master.state_summary()).unwrap_or_default();
+            keel_routing::service::Snapshot {
+                marathon_ok: apps.is_some(),
+                apps: apps.unwrap_or_default(),
+                frameworks: keel_proxy::service::frameworks_from_summary_json(&summary),
+                srv: Vec::new(),
+            }
+        })
+    }
 }
 
 /// The job service's tunables. `KEEL_METRONOME_TICK_MS` sets the scheduler tick;
@@ -402,7 +447,13 @@ async fn serve_master(
         let _ = fired_tx.send(());
     };
     let server =
-        axum::serve(listener, tower::make::Shared::new(app)).with_graceful_shutdown(signal);
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
+        )
+        .with_graceful_shutdown(signal);
     // Long-lived streams (events, agent streams) would hold a graceful shutdown open
     // forever: give open requests a short grace, then stop.
     let deadline = async move {

@@ -103,12 +103,22 @@ fn is_js_identifier(s: &str) -> bool {
 /// the bare names to (`/mesos` -> `/mesos/`, `/marathon` -> `/marathon/`).
 pub const UI_ROOTS: &[&str] = &["/mesos/", "/marathon/", "/service/marathon/"];
 
+/// `/service/<name>/...` paths other than Keel's own Marathon and Metronome go to the
+/// `/service/` proxy as they came: the app sees its own trailing slashes.
+fn is_proxied_service(path: &str) -> bool {
+    path.strip_prefix("/service/").is_some_and(|rest| {
+        !["marathon", "metronome"]
+            .iter()
+            .any(|own| rest == *own || rest.starts_with(&format!("{own}/")))
+    })
+}
+
 /// Collapses repeated slashes and drops a trailing slash, before routing (except on the
 /// [`UI_ROOTS`]).
 pub fn normalize_uri(mut req: Request) -> Request {
     let uri = req.uri();
     let path = uri.path();
-    if UI_ROOTS.contains(&path) {
+    if UI_ROOTS.contains(&path) || is_proxied_service(path) {
         return req;
     }
     if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {

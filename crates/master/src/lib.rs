@@ -103,6 +103,11 @@ impl Master {
         ))
     }
 
+    /// The master's `state-summary` (what Admin Router's `/service/` reads frameworks from).
+    pub fn state_summary(&self) -> keel_api::mesos::StateSummary {
+        self.with_core(|c| c.summary_json())
+    }
+
     /// Background duties: agent liveness and heartbeats to agents. Runs until dropped.
     pub async fn run_background(self) {
         let (interval, clock) =

@@ -4,3 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod l4lb;
+pub mod service;
+
+pub use service::ServiceProxy;

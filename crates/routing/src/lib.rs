@@ -4,3 +4,4 @@
 #![forbid(unsafe_code)]
 
 pub mod vips;
+pub mod service;
