@@ -38,6 +38,8 @@ struct Cli {
     log_format: roles::LogFormat,
 }
 
+// Parsed once per process: the size of the role variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run a single-node cluster (master and agents in one process).

@@ -3,5 +3,5 @@
 
 #![forbid(unsafe_code)]
 
-pub mod vips;
 pub mod service;
+pub mod vips;
