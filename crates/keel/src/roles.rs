@@ -361,7 +361,7 @@ fn metronome_config() -> anyhow::Result<keel_metronome::MetronomeConfig> {
 /// On stderr: stdout's first line is the entry's URL, which scripts read and then close.
 fn print_dns(dns: Option<&DnsRoutes>) {
     if let Some(d) = dns {
-        eprintln!("DNS is listening on {} (udp and tcp)", d.addr);
+        tracing::info!("DNS is listening on {} (udp and tcp)", d.addr);
     }
 }
 
@@ -420,7 +420,7 @@ async fn start_dns(
         let l = tokio::net::TcpListener::bind(h)
             .await
             .with_context(|| format!("--mesos-dns-http-listen {h}"))?;
-        eprintln!(
+        tracing::info!(
             "Mesos-DNS HTTP API is listening on http://{}",
             l.local_addr()?
         );
