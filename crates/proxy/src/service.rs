@@ -256,13 +256,14 @@ async fn handle(State(p): State<ServiceProxy>, req: Request) -> Response {
     p.serve(req).await
 }
 
+/// An answer of the proxy itself: `{"message"}` JSON, like every other error of the entry.
 fn text(code: StatusCode, body: String) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    let body = serde_json::to_string(&serde_json::Map::from_iter([(
+        "message".to_string(),
+        serde_json::Value::String(body.trim_end().to_string()),
+    )]))
+    .unwrap_or_default();
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The `Upgrade` a request asks for (with `Connection: upgrade`), if any.
