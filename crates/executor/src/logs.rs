@@ -294,19 +294,21 @@ mod tests {
         assert_eq!(got, expect);
     }
 
+    /// The rotation index's (file, stream offset) pairs, oldest first.
+    fn kept_offsets(dir: &std::path::Path) -> Vec<(String, u64)> {
+        let bytes = std::fs::read(dir.join(".stdout.index")).expect("index");
+        let index: RotationIndex = serde_json::from_slice(&bytes).expect("json");
+        index.files.into_iter().map(|f| (f.name, f.base)).collect()
+    }
+
     #[test]
     fn the_index_gives_every_kept_file_its_stream_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("stdout");
         let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("open");
         file.write_all(b"abcdefghijk").expect("write");
-        let index: RotationIndex = serde_json::from_slice(
-            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
-        )
-        .expect("json");
-        let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
         assert_eq!(
-            got,
+            kept_offsets(dir.path()),
             [
                 ("stdout.2".into(), 0),
                 ("stdout.1".into(), 4),
@@ -317,13 +319,8 @@ mod tests {
         drop(file);
         let mut file = RotatingFile::open(&path, rotation(4, 2)).expect("reopen");
         file.write_all(b"lm").expect("write");
-        let index: RotationIndex = serde_json::from_slice(
-            &std::fs::read(dir.path().join(".stdout.index")).expect("index"),
-        )
-        .expect("json");
-        let got: Vec<(String, u64)> = index.files.into_iter().map(|f| (f.name, f.base)).collect();
         assert_eq!(
-            got,
+            kept_offsets(dir.path()),
             [
                 ("stdout.2".into(), 4),
                 ("stdout.1".into(), 8),
