@@ -19,14 +19,13 @@ struct Cluster {
 
 fn dev(dir: &TempDir, extra: &[&str]) -> Cluster {
     let dns_port = free_port();
-    let data = dir.path().join("data").to_string_lossy().to_string();
     let listen = format!("127.0.0.1:{dns_port}");
-    let res = resources_with_own_ports("cpus:8;mem:8192");
-    let mut args = vec!["dev", "--data-dir", &data, "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(&["--resources", &res, "--dns-listen", &listen]);
-    args.extend_from_slice(extra);
     Cluster {
-        proc: Proc::start(&args),
+        proc: Dev::new(dir)
+            .resources("cpus:8;mem:8192")
+            .args(&["--dns-listen", &listen])
+            .args(extra)
+            .start(),
         dns_port,
     }
 }

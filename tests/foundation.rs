@@ -8,19 +8,10 @@ use serde_json::Value;
 use support::*;
 
 fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
-    let data = dir.path().join("data");
-    let data = data.to_str().unwrap_or_default().to_string();
-    let mut args = vec![
-        "dev",
-        "--data-dir",
-        &data,
-        "--listen",
-        "127.0.0.1:0",
-        "--resources",
-        "cpus:4;mem:4096",
-    ];
-    args.extend_from_slice(extra);
-    Proc::start(&args)
+    Dev::new(dir)
+        .exact_resources("cpus:4;mem:4096")
+        .args(extra)
+        .start()
 }
 
 fn one_agent(url: &str) -> Value {

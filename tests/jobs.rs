@@ -7,7 +7,6 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::*;
 
@@ -18,34 +17,20 @@ fn dev(dir: &TempDir) -> Proc {
 
 /// `dev` with extra `keel dev` arguments.
 fn dev_with(dir: &TempDir, extra: &[&str]) -> Proc {
-    let data = dir.path().join("data");
-    let mut child = Command::new(KEEL)
-        .args(["dev", "--data-dir", data.to_str().unwrap_or_default()])
-        .args(["--listen", "127.0.0.1:0", "--resources", "cpus:4;mem:4096"])
+    let keel = Dev::new(dir)
+        .exact_resources("cpus:4;mem:4096")
         .args(extra)
-        .env("KEEL_LOG", "info")
         .env("KEEL_METRONOME_TICK_MS", "100")
         .env("KEEL_METRONOME_CRON_SECONDS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn keel dev");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("url line");
-    let url = line
-        .split_whitespace()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    assert!(url.starts_with("http://"), "keel dev printed {line:?}");
+        .start();
+    let url = keel.url.clone();
     wait_for(10, "an active agent", || {
         let (_, v) = get(&format!("{url}/master/slaves"));
         v["slaves"]
             .as_array()
             .and_then(|s| s.iter().find(|a| a["active"] == true).cloned())
     });
-    Proc { child, url }
+    keel
 }
 
 fn send(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {

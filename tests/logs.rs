@@ -11,22 +11,10 @@ use support::*;
 const LINES: u64 = 1_000_000;
 
 fn dev(dir: &TempDir) -> Proc {
-    let data = dir.path().join("data");
-    let data = data.to_str().unwrap_or_default().to_string();
-    let res = resources_with_own_ports("cpus:4;mem:4096");
-    Proc::start(&[
-        "dev",
-        "--data-dir",
-        &data,
-        "--listen",
-        "127.0.0.1:0",
-        "--resources",
-        &res,
-        "--log-rotate-max-size",
-        "1048576",
-        "--log-rotate-max-files",
-        "100",
-    ])
+    Dev::new(dir)
+        .args(&["--log-rotate-max-size", "1048576"])
+        .args(&["--log-rotate-max-files", "100"])
+        .start()
 }
 
 /// Checks that `lines` are `1..=n` in order; answers n.

@@ -15,19 +15,7 @@ fn dev(dir: &TempDir, extra: &[&str]) -> Proc {
 }
 
 fn dev_with(dir: &TempDir, resources: &str, extra: &[&str]) -> Proc {
-    let data = dir.path().join("data");
-    let data = data.to_str().unwrap_or_default().to_string();
-    let mut args = vec![
-        "dev",
-        "--data-dir",
-        &data,
-        "--listen",
-        "127.0.0.1:0",
-        "--resources",
-        resources,
-    ];
-    args.extend_from_slice(extra);
-    Proc::start(&args)
+    Dev::new(dir).exact_resources(resources).args(extra).start()
 }
 
 fn send(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {

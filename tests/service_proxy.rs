@@ -34,18 +34,7 @@ fn venv_python() -> String {
 }
 
 fn dev(dir: &TempDir) -> Proc {
-    let data = dir.path().join("data");
-    let data = data.to_str().unwrap_or_default().to_string();
-    let resources = resources_with_own_ports("cpus:4;mem:4096");
-    Proc::start(&[
-        "dev",
-        "--data-dir",
-        &data,
-        "--listen",
-        "127.0.0.1:0",
-        "--resources",
-        &resources,
-    ])
+    Dev::new(dir).start()
 }
 
 fn app(id: &str, name: &str, cmd: &str, instances: u32, extra_labels: &[(&str, &str)]) -> Value {

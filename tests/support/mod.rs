@@ -71,9 +71,15 @@ pub struct Proc {
 impl Proc {
     /// Starts `keel <args>` and waits for the line `... running at <url>` on stdout.
     pub fn start(args: &[&str]) -> Proc {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Proc::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(KEEL)
             .args(args)
             .env("KEEL_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -123,6 +129,72 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `keel dev` as the suites start it: data under `dir/data`, the API on a free loopback
+/// port, and agent resources with a host-port range of this test's own. The one starter
+/// every suite shares; each adds its own flags and environment.
+///
+/// ```ignore
+/// let keel = Dev::new(&dir).resources("cpus:8;mem:8192").args(&["--dns-listen", &l]).start();
+/// ```
+pub struct Dev {
+    data: String,
+    resources: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Dev {
+    pub fn new(dir: &TempDir) -> Dev {
+        Dev {
+            data: dir.path().join("data").to_string_lossy().into_owned(),
+            resources: resources_with_own_ports("cpus:4;mem:4096"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Scalar resources (`cpus:8;mem:8192`); a port range of this test's own is added.
+    pub fn resources(mut self, scalars: &str) -> Dev {
+        self.resources = resources_with_own_ports(scalars);
+        self
+    }
+
+    /// Resources exactly as given (no port range is added).
+    pub fn exact_resources(mut self, resources: &str) -> Dev {
+        self.resources = resources.to_string();
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Dev {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Dev {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn start(self) -> Proc {
+        let mut args = vec![
+            "dev",
+            "--data-dir",
+            &self.data,
+            "--listen",
+            "127.0.0.1:0",
+            "--resources",
+            &self.resources,
+        ];
+        args.extend(self.args.iter().map(String::as_str));
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Proc::start_with_env(&args, &env)
     }
 }
 
