@@ -650,3 +650,71 @@ fn dev_logs_to_a_file_without_colour_codes_and_as_json_lines_when_asked() {
         }
     }
 }
+
+/// dcos-history: the minute ring fills every 2 s, the hour ring (1 s steps here) is in the
+/// store, so a restarted `keel dev` serves the hour it had before.
+#[test]
+fn history_serves_the_rings_and_keeps_the_hour_across_a_restart() {
+    let dir = TempDir::new("dev-history");
+    let start = || {
+        Dev::new(&dir)
+            .exact_resources("cpus:4;mem:4096")
+            .env("KEEL_HISTORY_HOUR_STEP_SECS", "1")
+            .start()
+    };
+    let keel = start();
+    let url = keel.url.clone();
+    let h = format!("{url}/dcos-history-service");
+    let r = client().get(format!("{h}/ping")).send().expect("ping");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert_eq!(r.text().unwrap_or_default(), "pong");
+    // The latest sample is the master's state-summary, agent included once registered.
+    let last = wait_for(15, "the agent in history/last", || {
+        let (code, v) = get(&format!("{h}/history/last"));
+        assert_eq!(code, 200);
+        v["slaves"].as_array().filter(|s| s.len() == 1)?;
+        Some(v)
+    });
+    assert_eq!(
+        last["hostname"],
+        get(&format!("{url}/master/state-summary")).1["hostname"]
+    );
+    let minute = wait_for(15, "two samples in history/minute", || {
+        let (_, v) = get(&format!("{h}/history/minute"));
+        v.as_array().filter(|a| a.len() >= 2).cloned()
+    });
+    assert!(minute.iter().all(|s| s["slaves"].is_array()), "{minute:?}");
+    let before = wait_for(20, "three samples in history/hour", || {
+        let (_, v) = get(&format!("{h}/history/hour"));
+        v.as_array().filter(|a| a.len() >= 3).cloned()
+    });
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+
+    // A fresh start would hold one sample; the restarted one holds the persisted hour first.
+    let keel = start();
+    let (code, after) = get(&format!("{}/dcos-history-service/history/hour", keel.url));
+    assert_eq!(code, 200);
+    let after = after.as_array().cloned().unwrap_or_default();
+    assert!(
+        after.len() >= before.len(),
+        "{} < {}",
+        after.len(),
+        before.len()
+    );
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "the persisted hour changed"
+    );
+    // `keel history --hour`: a header and a row per sample, the newest with the agent.
+    let (ok, out, err) = cli(&keel.url, &["history", "--hour"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(rows.len() >= before.len(), "{out}");
+    let newest = rows
+        .last()
+        .map(|r| r.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(newest.as_ref().and_then(|r| r.get(1)), Some(&"1"), "{out}");
+}

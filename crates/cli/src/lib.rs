@@ -1,11 +1,12 @@
-//! The `keel` command-line client: tasks, nodes, images, and Marathon apps, groups, pods
-//! and deployments,
+//! The `keel` command-line client: tasks, nodes, images, VIPs, the cluster's history, and
+//! Marathon apps, groups, pods and deployments,
 //! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
 
 #![forbid(unsafe_code)]
 
 mod app;
 mod client;
+mod history;
 mod image;
 mod job;
 mod node;
@@ -15,6 +16,7 @@ mod vip;
 
 pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
 pub use client::Client;
+pub use history::{HistoryArgs, history};
 pub use image::{ImageCmd, image};
 pub use job::{JobCmd, ScheduleCmd, job};
 

@@ -291,6 +291,10 @@ fn services(
     let vips = keel_master::Vips::open(master, keel_routing::vips::VipRange::parse(range)?)?;
     tokio::spawn(vips.clone().run());
     routes.push(vips.router());
+    // The history service (dcos-history): state-summary rings, the hour kept in the store.
+    let history = keel_master::History::open(master, history_hour_step()?)?;
+    tokio::spawn(history.clone().run());
+    routes.push(history.router());
     // Metronome (job scheduler).
     let (jobs, scheduler) = keel_metronome::start(master, metronome_config()?)?;
     tokio::spawn(scheduler);
@@ -335,6 +339,18 @@ fn service_snapshot(
                 srv: Vec::new(),
             }
         })
+    }
+}
+
+/// The history's hour-ring spacing: 60 s as dcos-history, or `KEEL_HISTORY_HOUR_STEP_SECS`
+/// (tests only, so a restart test need not wait minutes).
+fn history_hour_step() -> anyhow::Result<Duration> {
+    match std::env::var("KEEL_HISTORY_HOUR_STEP_SECS") {
+        Ok(v) => secs(
+            "KEEL_HISTORY_HOUR_STEP_SECS",
+            v.parse().context("KEEL_HISTORY_HOUR_STEP_SECS")?,
+        ),
+        Err(_) => Ok(Duration::from_secs(60)),
     }
 }
 
