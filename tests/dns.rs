@@ -466,6 +466,7 @@ fn named_vips_answer_in_the_l4lb_zone_and_follow_the_vip_table() {
     let ip = wait_for(30, "the VIP in the table", || {
         vip_address(&url, "/shop/cart", 8080)
     });
+    let in_table = Instant::now();
     assert!(ip.starts_with("127.77."), "keel dev's VIP range: {ip}");
     assert_eq!(
         vip_address(&url, "/shop/cart", 9090).as_deref(),
@@ -477,8 +478,9 @@ fn named_vips_answer_in_the_l4lb_zone_and_follow_the_vip_table() {
         (short(&c, &[name, "A"]) == [ip.clone()]).then_some(())
     });
     println!(
-        "app created -> l4lb name answered after {:?}",
-        start.elapsed()
+        "app created -> l4lb name answered after {:?} ({:?} after the VIP table had it)",
+        start.elapsed(),
+        in_table.elapsed()
     );
     assert_eq!(short(&c, &["+tcp", name, "A"]), [ip.as_str()]);
     let out = dig(&c, &[name, "A"]);
@@ -620,4 +622,21 @@ fn keel_dns_lookup_and_app_show_list_the_names() {
         "host-network tasks have no containerip name: {names:?}"
     );
     assert_eq!(app["vips"][0]["address"], format!("{vip_ip}:80"), "{app}");
+    // `keel vip list`: the VIP, its address, DNS name and both backends with their health.
+    let (ok, out, err) = cli(&url, &["vip", "list"]);
+    assert!(ok, "{err}");
+    let row: Vec<&str> = out.lines().filter(|l| l.contains("/shop/api:80")).collect();
+    assert_eq!(row.len(), 1, "{out}");
+    assert!(row[0].contains(&format!("{vip_ip}:80")), "{out}");
+    assert!(
+        row[0].contains("shopapi.marathon.l4lb.thisdcos.directory"),
+        "{out}"
+    );
+    assert_eq!(out.matches("(healthy,").count(), 2, "{out}");
+    let (ok, out, _) = cli(&url, &["vip", "list", "--json"]);
+    let t: Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        ok && t["vips"][0]["backends"].as_array().map(Vec::len) == Some(2),
+        "{t}"
+    );
 }

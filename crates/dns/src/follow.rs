@@ -1,6 +1,6 @@
-//! Keeps the record set current: polls the master's DNS cursor (one lock, no copy) and the
-//! VIP table's version every 100 ms and rebuilds the records when either moved, so a task
-//! or VIP change shows in DNS well within a second (Mesos-DNS polls every 60 s).
+//! Keeps the record set current: polls the master's DNS cursor (one lock, no copy) every
+//! 100 ms, wakes at once on a new VIP table, and rebuilds the records when either moved, so
+//! a task or VIP change shows in DNS well within a second (Mesos-DNS polls every 60 s).
 
 use crate::Records;
 use keel_api::vips::VipTable;
@@ -28,9 +28,16 @@ pub async fn follow(
     let mut serial: u32 = 1;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut vips = vips;
+    // Whether the table's sender is still there to wake us (else the last table stays).
+    let mut live = vips.is_some();
     loop {
-        tick.tick().await;
-        let table = vips.as_ref().map(|v| v.borrow().clone());
+        // A new VIP table wakes the loop at once; task changes are seen on the tick.
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = changed(vips.as_mut().filter(|_| live)) => live = r.is_ok(),
+        }
+        let table = vips.as_mut().map(|v| v.borrow_and_update().clone());
         let version = table.as_ref().map(|t| t.version);
         if last == Some((master.dns_cursor(), version)) {
             continue;
@@ -48,6 +55,16 @@ pub async fn follow(
             last = Some((cursor, version));
             serial = serial.wrapping_add(1);
         }
+    }
+}
+
+/// Waits for the next table, forever when there is no receiver.
+async fn changed(
+    rx: Option<&mut watch::Receiver<Arc<VipTable>>>,
+) -> Result<(), watch::error::RecvError> {
+    match rx {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
     }
 }
 
