@@ -180,13 +180,18 @@ pub async fn lookup(
     parse_reply(id, &reply, &s, true)
 }
 
-/// The cluster's DNS server: `Listener`:`Port` of `/mesos_dns/v1/config`, the entry's
-/// host standing in when it listens on every address.
-pub async fn server_of(c: &Client) -> anyhow::Result<SocketAddr> {
-    let cfg: Value = c
-        .get("/mesos_dns/v1/config")
-        .await
-        .context("the cluster's DNS configuration (is its DNS server running?)")?;
+/// Where the cluster's DNS server is, from `/mesos_dns/v1/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsAddr {
+    /// It listens on one address.
+    At(SocketAddr),
+    /// It listens on every address: reach it at the entry's host, on this port.
+    EntryHost(String, u16),
+}
+
+/// Reads `Listener` and `Port` of the Mesos-DNS config; an unspecified listener (`0.0.0.0`,
+/// `::`, or none) means the host of `base_url`.
+pub fn dns_addr(cfg: &Value, base_url: &str) -> anyhow::Result<DnsAddr> {
     let port = cfg["Port"]
         .as_u64()
         .and_then(|p| u16::try_from(p).ok())
@@ -194,19 +199,31 @@ pub async fn server_of(c: &Client) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow!("the master's /mesos_dns/v1/config has no Port"))?;
     let listener = cfg["Listener"].as_str().unwrap_or("");
     match listener.parse::<std::net::IpAddr>() {
-        Ok(ip) if !ip.is_unspecified() => Ok(SocketAddr::new(ip, port)),
+        Ok(ip) if !ip.is_unspecified() => Ok(DnsAddr::At(SocketAddr::new(ip, port))),
         _ => {
-            let url = reqwest::Url::parse(&c.base).context("--url")?;
+            let url = reqwest::Url::parse(base_url).context("--url")?;
             let host = url
                 .host_str()
-                .ok_or_else(|| anyhow!("--url {} has no host", c.base))?;
+                .ok_or_else(|| anyhow!("--url {base_url} has no host"))?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
-            tokio::net::lookup_host((host, port))
-                .await
-                .with_context(|| format!("resolving {host}"))?
-                .next()
-                .ok_or_else(|| anyhow!("{host} has no address"))
+            Ok(DnsAddr::EntryHost(host.to_string(), port))
         }
+    }
+}
+
+/// The cluster's DNS server ([`dns_addr`] of the master's `/mesos_dns/v1/config`).
+pub async fn server_of(c: &Client) -> anyhow::Result<SocketAddr> {
+    let cfg: Value = c
+        .get("/mesos_dns/v1/config")
+        .await
+        .context("the cluster's DNS configuration (is its DNS server running?)")?;
+    match dns_addr(&cfg, &c.base)? {
+        DnsAddr::At(a) => Ok(a),
+        DnsAddr::EntryHost(host, port) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .with_context(|| format!("resolving {host}"))?
+            .next()
+            .ok_or_else(|| anyhow!("{host} has no address")),
     }
 }
 
@@ -350,6 +367,30 @@ mod tests {
         assert!(render(&a).starts_with("NXDOMAIN from 127.0.0.1:53 over udp, authoritative"));
         assert!(parse_reply(10, &bytes, "s", false).is_err(), "another id");
         assert!(parse_reply(9, b"\x00", "s", false).is_err(), "garbage");
+    }
+
+    #[test]
+    fn the_dns_address_comes_from_the_config_or_the_entry_host() {
+        let cfg = |l: &str, p: u64| json!({"Listener": l, "Port": p});
+        let base = "http://10.1.2.3:5050";
+        assert_eq!(
+            dns_addr(&cfg("127.0.0.1", 5353), base).unwrap(),
+            DnsAddr::At("127.0.0.1:5353".parse().unwrap())
+        );
+        for any in ["0.0.0.0", "::", ""] {
+            assert_eq!(
+                dns_addr(&cfg(any, 53), base).unwrap(),
+                DnsAddr::EntryHost("10.1.2.3".into(), 53),
+                "{any:?}"
+            );
+        }
+        assert_eq!(
+            dns_addr(&cfg("0.0.0.0", 53), "http://[::1]:5050").unwrap(),
+            DnsAddr::EntryHost("::1".into(), 53)
+        );
+        assert!(dns_addr(&cfg("127.0.0.1", 0), base).is_err(), "no port");
+        assert!(dns_addr(&json!({}), base).is_err());
+        assert!(dns_addr(&cfg("0.0.0.0", 53), "not a url").is_err());
     }
 
     #[test]
