@@ -436,3 +436,207 @@ fn random_packets_never_stop_the_server() {
     assert!(n >= 12);
     assert_eq!(buf[3] & 0x0f, 1, "FORMERR");
 }
+
+/// The address `/internal/v1/vips` gives the named VIP `label` (port `port`).
+fn vip_address(url: &str, label: &str, port: u16) -> Option<String> {
+    let (_, t) = get(&format!("{url}/internal/v1/vips"));
+    t["vips"]
+        .as_array()?
+        .iter()
+        .find(|v| v["label"] == label && v["port"] == port)
+        .and_then(|v| v["ip"].as_str().map(String::from))
+}
+
+#[test]
+fn named_vips_answer_in_the_l4lb_zone_and_follow_the_vip_table() {
+    let dir = TempDir::new("dns-vips");
+    let c = dev(&dir, &[]);
+    let url = c.proc.url.clone();
+    let body = serde_json::json!({
+        "id": "/shop/cart", "cmd": "sleep 600", "cpus": 0.01, "mem": 8, "instances": 1,
+        "portDefinitions": [
+            {"port": 0, "name": "http", "protocol": "tcp", "labels": {"VIP_0": "/shop/cart:8080"}},
+            {"port": 0, "name": "admin", "protocol": "tcp", "labels": {"VIP_1": "/shop/cart:9090"}},
+        ],
+    });
+    let start = Instant::now();
+    let (code, v) = post(&format!("{url}/v2/apps"), &body.to_string());
+    assert_eq!(code, 201, "{v}");
+    let name = "shopcart.marathon.l4lb.thisdcos.directory";
+    let ip = wait_for(30, "the VIP in the table", || {
+        vip_address(&url, "/shop/cart", 8080)
+    });
+    let in_table = Instant::now();
+    assert!(ip.starts_with("127.77."), "keel dev's VIP range: {ip}");
+    assert_eq!(
+        vip_address(&url, "/shop/cart", 9090).as_deref(),
+        Some(ip.as_str())
+    );
+    // The l4lb name answers the table's address (one A record for both ports), over UDP
+    // and TCP, with the dcos-dns TTL and authority.
+    wait_for(10, "the l4lb name", || {
+        (short(&c, &[name, "A"]) == [ip.clone()]).then_some(())
+    });
+    println!(
+        "app created -> l4lb name answered after {:?} ({:?} after the VIP table had it)",
+        start.elapsed(),
+        in_table.elapsed()
+    );
+    assert_eq!(short(&c, &["+tcp", name, "A"]), [ip.as_str()]);
+    let out = dig(&c, &[name, "A"]);
+    assert!(out.contains(" aa "), "authoritative: {out}");
+    assert!(
+        section(&out, "ANSWER").split_whitespace().nth(1) == Some("5"),
+        "TTL 5: {out}"
+    );
+    // The name has an A record only: AAAA is NODATA with the zone's SOA.
+    let out = dig(&c, &[name, "AAAA"]);
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    assert!(section(&out, "AUTHORITY").contains("SOA"), "{out}");
+    // Once the app has no running task, the VIP leaves the table and the name goes.
+    let start = Instant::now();
+    scale(&url, "/shop/cart", 0);
+    wait_for(30, "the l4lb name to go", || {
+        (status(&dig(&c, &[name, "A"])) == "NXDOMAIN").then_some(())
+    });
+    println!(
+        "scale 1 -> 0: l4lb name NXDOMAIN after {:?}",
+        start.elapsed()
+    );
+    // Scaled up again, the name comes back with the address the store kept.
+    scale(&url, "/shop/cart", 1);
+    wait_for(30, "the l4lb name back", || {
+        (short(&c, &[name, "A"]) == [ip.clone()]).then_some(())
+    });
+}
+
+#[test]
+fn keel_dns_lookup_and_app_show_list_the_names() {
+    let dir = TempDir::new("dns-cli");
+    let c = dev(&dir, &[]);
+    let url = c.proc.url.clone();
+    let body = serde_json::json!({
+        "id": "/shop/api", "cmd": "sleep 600", "cpus": 0.01, "mem": 8, "instances": 2,
+        "portDefinitions": [
+            {"port": 0, "name": "http", "protocol": "tcp", "labels": {"VIP_0": "/shop/api:80"}},
+        ],
+    });
+    let (code, v) = post(&format!("{url}/v2/apps"), &body.to_string());
+    assert_eq!(code, 201, "{v}");
+    wait_for(30, "2 api tasks running", || {
+        (running(&url, "/shop/api") == 2).then_some(())
+    });
+    // The CLI finds the DNS server from the master (no --server) and prints a table.
+    let (ok, out, err) = wait_for(10, "keel dns lookup to answer", || {
+        let r = cli(&url, &["dns", "lookup", "api.shop.marathon.mesos"]);
+        r.0.then_some(r)
+    });
+    assert!(ok, "{err}");
+    assert!(out.starts_with("NOERROR from 127.0.0.1:"), "{out}");
+    assert!(out.contains("authoritative"), "{out}");
+    assert!(out.contains("127.0.0.1"), "{out}");
+    // SRV with --json: two tasks, targets' addresses in the additional section.
+    let (ok, out, err) = cli(
+        &url,
+        &[
+            "dns",
+            "lookup",
+            "_api.shop._tcp.marathon.mesos",
+            "--type",
+            "SRV",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let a: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(a["status"], "NOERROR", "{a}");
+    assert_eq!(a["transport"], "udp", "{a}");
+    assert_eq!(a["answers"].as_array().map(Vec::len), Some(2), "{a}");
+    assert!(a["answers"][0]["type"] == "SRV", "{a}");
+    assert!(!a["additional"].as_array().unwrap().is_empty(), "{a}");
+    // Over TCP, and the l4lb name of the VIP.
+    let (ok, out, err) = cli(
+        &url,
+        &[
+            "dns",
+            "lookup",
+            "shopapi.marathon.l4lb.thisdcos.directory",
+            "--tcp",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let a: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(a["transport"], "tcp");
+    let vip_ip = a["answers"][0]["data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(vip_ip.starts_with("127.77."), "{a}");
+    // NXDOMAIN: printed, with the SOA, and a failing exit status.
+    let (ok, out, _) = cli(&url, &["dns", "lookup", "nope.marathon.mesos", "--json"]);
+    assert!(!ok);
+    let a: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(a["status"], "NXDOMAIN");
+    assert_eq!(a["authority"][0]["type"], "SOA", "{a}");
+    // An explicit --server and a bad type.
+    let server = format!("127.0.0.1:{}", c.dns_port);
+    let (ok, out, err) = cli(
+        &url,
+        &["dns", "lookup", "leader.mesos", "--server", &server],
+    );
+    assert!(ok && out.contains("127.0.0.1"), "{out}{err}");
+    let (ok, _, err) = cli(&url, &["dns", "lookup", "leader.mesos", "--type", "BOGUS"]);
+    assert!(!ok && err.contains("not a DNS record type"), "{err}");
+    // `keel app show` lists the app's names next to its VIPs.
+    let (ok, out, err) = cli(&url, &["app", "show", "/shop/api"]);
+    assert!(ok, "{err}");
+    let app: Value = serde_json::from_str(&out).expect("JSON");
+    let names: Vec<(String, String)> = app["dnsNames"]
+        .as_array()
+        .expect("dnsNames")
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("api.shop.marathon.mesos.", "A"),
+        ("api-shop.marathon.mesos.", "A"),
+        ("_api.shop._tcp.marathon.mesos.", "SRV"),
+        ("_http._api.shop._tcp.marathon.mesos.", "SRV"),
+        ("api-shop.marathon.agentip.dcos.thisdcos.directory.", "A"),
+        ("api-shop.marathon.autoip.dcos.thisdcos.directory.", "A"),
+        ("shopapi.marathon.l4lb.thisdcos.directory.", "A"),
+    ] {
+        assert!(
+            names.iter().any(|(n, t)| n == want.0 && t == want.1),
+            "{want:?} missing from {names:?}"
+        );
+    }
+    assert!(
+        !names.iter().any(|(n, _)| n.contains("containerip")),
+        "host-network tasks have no containerip name: {names:?}"
+    );
+    assert_eq!(app["vips"][0]["address"], format!("{vip_ip}:80"), "{app}");
+    // `keel vip list`: the VIP, its address, DNS name and both backends with their health.
+    let (ok, out, err) = cli(&url, &["vip", "list"]);
+    assert!(ok, "{err}");
+    let row: Vec<&str> = out.lines().filter(|l| l.contains("/shop/api:80")).collect();
+    assert_eq!(row.len(), 1, "{out}");
+    assert!(row[0].contains(&format!("{vip_ip}:80")), "{out}");
+    assert!(
+        row[0].contains("shopapi.marathon.l4lb.thisdcos.directory"),
+        "{out}"
+    );
+    assert_eq!(out.matches("(healthy,").count(), 2, "{out}");
+    let (ok, out, _) = cli(&url, &["vip", "list", "--json"]);
+    let t: Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        ok && t["vips"][0]["backends"].as_array().map(Vec::len) == Some(2),
+        "{t}"
+    );
+}

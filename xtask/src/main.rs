@@ -115,11 +115,16 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         .arg(root.join("tests/compat/test_marathon_python.py"))
         .env("KEEL_BIN", &keel)
         .env("PYTHONPATH", root.join("tests/compat")))?;
+    // dnspython against Keel's DNS (the keel dev of tests/compat/dcos_env.py, no CLI).
+    run(Command::new(venv_python(root))
+        .arg(root.join("tests/compat/test_dnspython.py"))
+        .env("KEEL_BIN", &keel))?;
     // dcoscli 0.6.1 (own venv); tests/compat/dcos_env.py sets DCOS_DIR and PYTHONPATH.
     for script in [
         "test_dcos_job.py",
         "test_dcos_marathon.py",
         "test_dcos_logs.py",
+        "test_dcos_node.py",
     ] {
         run(Command::new(root.join(".venv-dcos/bin/python"))
             .arg(root.join("tests/compat").join(script))

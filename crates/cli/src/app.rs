@@ -274,10 +274,27 @@ pub async fn app(g: &Global, cmd: AppCmd) -> anyhow::Result<()> {
                 .flatten()
                 .filter_map(|t| t["id"].as_str().map(String::from))
                 .collect();
+            let dns_names = crate::dns::names_of_app(&c, &id, &tasks).await;
             if let (Some(obj), Ok(Value::Object(v))) =
                 (app.as_object_mut(), crate::vip::of_tasks(&c, &tasks).await)
             {
+                // The l4lb names of the app's VIPs are DNS names too.
+                let mut names = dns_names.as_array().cloned().unwrap_or_default();
+                for vip in v
+                    .get("vips")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(n) = vip["dnsName"].as_str().filter(|n| !n.is_empty()) {
+                        let n = json!({"name": format!("{n}."), "type": "A"});
+                        if !names.contains(&n) {
+                            names.push(n);
+                        }
+                    }
+                }
                 obj.extend(v);
+                obj.insert("dnsNames".into(), Value::Array(names));
             }
             print_json(&app)
         }

@@ -1,11 +1,12 @@
-//! The `keel` command-line client: tasks, nodes, images, VIPs, the cluster's history, and
-//! Marathon apps, groups, pods and deployments,
+//! The `keel` command-line client: tasks, nodes, images, VIPs, DNS lookups, the cluster's
+//! history, and Marathon apps, groups, pods and deployments,
 //! talking to a cluster at `--url` / `KEEL_URL`. Tables by default, `--json` everywhere.
 
 #![forbid(unsafe_code)]
 
 mod app;
 mod client;
+mod dns;
 mod history;
 mod image;
 mod job;
@@ -56,6 +57,21 @@ pub enum TaskCmd {
 pub enum NodeCmd {
     /// List agents.
     List,
+}
+
+/// `keel dns ...`
+#[derive(Debug, Subcommand)]
+pub enum DnsCmd {
+    /// Query the cluster's DNS server (its address read from the master) for one name.
+    Lookup(dns::LookupArgs),
+}
+
+/// Runs a `keel dns` command.
+pub async fn dns(g: &Global, cmd: DnsCmd) -> anyhow::Result<()> {
+    let c = Client::new(&g.url);
+    match cmd {
+        DnsCmd::Lookup(a) => dns::run_lookup(&c, g, a).await,
+    }
 }
 
 /// `keel vip ...`

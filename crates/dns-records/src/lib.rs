@@ -11,7 +11,9 @@ mod records;
 mod snapshot;
 
 pub use names::{agent_tail, canonical, dcos_label, domain_frag, spec_label, task_hash, vip_label};
-pub use records::{DCOS_ZONE, EnumRecord, EnumTask, Lookup, RecordSet, Rrs, Srv, Zone, in_zone};
+pub use records::{
+    DCOS_ZONE, EnumRecord, EnumTask, Lookup, RecordSet, Rrs, ServiceTarget, Srv, Zone, in_zone,
+};
 pub use snapshot::{
     AgentEntry, Endpoint, FrameworkEntry, NamedVip, Snapshot, TaskEntry, ZoneConfig,
 };

@@ -169,6 +169,35 @@ impl RecordSet {
     pub fn enumerate(&self) -> &BTreeMap<String, Vec<EnumTask>> {
         &self.enumerate
     }
+
+    /// The SRV records of `name` (lower case, trailing dot) with their targets' IPv4
+    /// addresses, one entry per (record, address), as Mesos-DNS's `/v1/services/{name}`
+    /// lists them; targets without an A record are left out.
+    pub fn services(&self, name: &str) -> Vec<ServiceTarget> {
+        let srv = self.get(name).map(|r| r.srv.as_slice()).unwrap_or_default();
+        srv.iter()
+            .flat_map(|s| {
+                let ips = self
+                    .get(&s.target)
+                    .map(|t| t.a.as_slice())
+                    .unwrap_or_default();
+                ips.iter().map(|ip| ServiceTarget {
+                    host: s.target.clone(),
+                    ip: IpAddr::V4(*ip),
+                    port: s.port,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One SRV record's target resolved to an address ([`RecordSet::services`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTarget {
+    /// The SRV target (FQDN, trailing dot).
+    pub host: String,
+    pub ip: IpAddr,
+    pub port: u16,
 }
 
 static EMPTY: Rrs = Rrs {

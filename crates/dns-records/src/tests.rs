@@ -314,3 +314,27 @@ fn enumerate_lists_each_tasks_records() {
     );
     assert!(!tasks.iter().any(|t| t.id == "gone.5"), "not running");
 }
+
+#[test]
+fn services_resolve_srv_targets_to_addresses() {
+    let s = set(&ZoneConfig::default());
+    let got = s.services("_plain._tcp.marathon.mesos.");
+    let mut ports: Vec<(String, u16)> = got.iter().map(|t| (t.ip.to_string(), t.port)).collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        [
+            ("10.0.1.1".to_string(), 31003),
+            ("10.0.1.1".to_string(), 31004)
+        ]
+    );
+    assert!(
+        got.iter()
+            .all(|t| t.host.ends_with(".marathon.slave.mesos."))
+    );
+    assert!(s.services("_nothing._tcp.marathon.mesos.").is_empty());
+    assert!(
+        s.services("web.marathon.mesos.").is_empty(),
+        "A-only names have no SRV"
+    );
+}

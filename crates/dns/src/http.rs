@@ -82,20 +82,14 @@ async fn host_ports() -> Response {
 async fn services(State(api): State<Api>, Path(service): Path<String>) -> Json<Vec<wire::Service>> {
     let name = fqdn(&service);
     let set = api.records.current();
-    let mut out = Vec::new();
-    for s in set.get(&name).map(|r| r.srv.as_slice()).unwrap_or_default() {
-        let ips = set
-            .get(&s.target)
-            .map(|t| t.a.iter().map(ToString::to_string).collect::<Vec<_>>());
-        for ip in ips.unwrap_or_default() {
-            out.push(wire::Service {
-                service: service.clone(),
-                host: s.target.clone(),
-                ip,
-                port: s.port.to_string(),
-            });
-        }
-    }
+    let mut out: Vec<wire::Service> = (set.services(&name).into_iter())
+        .map(|t| wire::Service {
+            service: service.clone(),
+            host: t.host,
+            ip: t.ip.to_string(),
+            port: t.port.to_string(),
+        })
+        .collect();
     if out.is_empty() {
         out.push(wire::Service::default());
     }

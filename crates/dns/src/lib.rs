@@ -14,7 +14,7 @@ mod http;
 mod server;
 
 pub use answer::{MAX_UDP_PAYLOAD, Outcome, answer};
-pub use follow::follow;
+pub use follow::{follow, named_vips};
 pub use http::{root_router, router};
 pub use keel_dns_records::ZoneConfig;
 pub use server::serve;

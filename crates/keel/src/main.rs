@@ -62,6 +62,9 @@ enum Cmd {
     /// Nodes (agents).
     #[command(subcommand)]
     Node(keel_cli::NodeCmd),
+    /// DNS: look names up in the cluster's DNS server.
+    #[command(subcommand)]
+    Dns(keel_cli::DnsCmd),
     /// Virtual IPs (the L4 load balancer's table).
     #[command(subcommand)]
     Vip(keel_cli::VipCmd),
@@ -133,6 +136,7 @@ fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
             Cmd::Agent(a) => roles::agent(a).await,
             Cmd::Task(t) => keel_cli::task(&global, t).await,
             Cmd::Node(n) => keel_cli::node(&global, n).await,
+            Cmd::Dns(d) => keel_cli::dns(&global, d).await,
             Cmd::Vip(v) => keel_cli::vip(&global, v).await,
             Cmd::History(a) => keel_cli::history(&global, a).await,
             Cmd::Image(c) => keel_cli::image(&global, c).await,

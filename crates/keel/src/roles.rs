@@ -256,10 +256,12 @@ async fn start_master(
 fn services(
     master: &Master,
     o: &MasterOpts,
+    vips: &keel_master::Vips,
     dns: Option<DnsRoutes>,
 ) -> anyhow::Result<Vec<axum::Router>> {
     let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
+    let records = dns.as_ref().map(|d| d.records.clone());
     // Mesos-DNS's HTTP API: at /mesos_dns/v1/... and its root /v1/hosts|services paths.
     if let Some(d) = dns {
         routes.push(axum::Router::new().nest("/mesos_dns", d.api));
@@ -274,11 +276,11 @@ fn services(
     tokio::spawn(marathon.clone().run());
     // Admin Router's /service/ proxy, its routes read from Marathon and the master.
     let proxy = keel_proxy::ServiceProxy::new();
-    tokio::spawn(
-        proxy
-            .clone()
-            .refresh_loop(service_snapshot(master.clone(), marathon.router())),
-    );
+    tokio::spawn(proxy.clone().refresh_loop(service_snapshot(
+        master.clone(),
+        marathon.router(),
+        records,
+    )));
     routes.push(proxy.router());
     routes.push(
         marathon
@@ -286,10 +288,7 @@ fn services(
             .layer(axum::middleware::from_fn(keel_master::json_errors))
             .layer(body_limit),
     );
-    // VIPs (the table agents' load balancers follow).
-    let range = o.vip_range.as_deref().unwrap_or(MASTER_VIP_RANGE);
-    let vips = keel_master::Vips::open(master, keel_routing::vips::VipRange::parse(range)?)?;
-    tokio::spawn(vips.clone().run());
+    // VIPs (the table agents' load balancers follow; opened by `open_vips`).
     routes.push(vips.router());
     // The history service (dcos-history): state-summary rings, the hour kept in the store.
     let history = keel_master::History::open(master, history_hour_step()?)?;
@@ -305,17 +304,30 @@ fn services(
     Ok(routes)
 }
 
+/// The VIP service (the table agents' load balancers and the DNS `l4lb` names follow),
+/// its addresses from `--vip-range`.
+fn open_vips(master: &Master, o: &MasterOpts) -> anyhow::Result<keel_master::Vips> {
+    let range = o.vip_range.as_deref().unwrap_or(MASTER_VIP_RANGE);
+    let vips = keel_master::Vips::open(master, keel_routing::vips::VipRange::parse(range)?)?;
+    tokio::spawn(vips.clone().run());
+    Ok(vips)
+}
+
 /// What `/service/` resolves from, read in process as Admin Router polled it: Marathon's
-/// `GET /v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME` and the master's frameworks.
+/// `GET /v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME`, the master's frameworks, and
+/// (for frameworks with an empty `webui_url`) their `_<name>._tcp.marathon.mesos` SRV
+/// records in the DNS record set, as Mesos-DNS's `/v1/services/` would answer.
 fn service_snapshot(
     master: Master,
     marathon: axum::Router,
+    records: Option<keel_dns::Records>,
 ) -> impl FnMut() -> std::pin::Pin<
     Box<dyn std::future::Future<Output = keel_routing::service::Snapshot> + Send>,
 > {
     move || {
         let master = master.clone();
         let marathon = marathon.clone();
+        let records = records.clone();
         Box::pin(async move {
             let req = axum::http::Request::get("/v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME")
                 .body(axum::body::Body::empty());
@@ -332,11 +344,15 @@ fn service_snapshot(
                 Err(_) => None,
             };
             let summary = serde_json::to_vec(&master.state_summary()).unwrap_or_default();
+            let frameworks = keel_proxy::service::frameworks_from_summary_json(&summary);
+            let srv = records
+                .map(|r| srv_records(&r.current(), &frameworks))
+                .unwrap_or_default();
             keel_routing::service::Snapshot {
                 marathon_ok: apps.is_some(),
                 apps: apps.unwrap_or_default(),
-                frameworks: keel_proxy::service::frameworks_from_summary_json(&summary),
-                srv: Vec::new(),
+                frameworks,
+                srv,
             }
         })
     }
@@ -352,6 +368,24 @@ fn history_hour_step() -> anyhow::Result<Duration> {
         ),
         Err(_) => Ok(Duration::from_secs(60)),
     }
+}
+
+/// The SRV records `/service/` may resolve frameworks by, with their targets' addresses.
+fn srv_records(
+    set: &keel_dns_records::RecordSet,
+    frameworks: &[keel_routing::service::Framework],
+) -> Vec<keel_routing::service::SrvRecord> {
+    keel_routing::service::srv_names(frameworks)
+        .into_iter()
+        .flat_map(|name| {
+            let fqdn = format!("{}.", name.to_lowercase());
+            (set.services(&fqdn).into_iter()).map(move |t| keel_routing::service::SrvRecord {
+                name: name.clone(),
+                host: t.ip.to_string(),
+                port: t.port,
+            })
+        })
+        .collect()
 }
 
 /// The job service's tunables. `KEEL_METRONOME_TICK_MS` sets the scheduler tick;
@@ -385,6 +419,8 @@ fn print_dns(dns: Option<&DnsRoutes>) {
 struct DnsRoutes {
     /// Where the DNS server listens (printed after the entry's line).
     addr: SocketAddr,
+    /// The record set (the `/service/` resolver reads its SRV records).
+    records: keel_dns::Records,
     api: axum::Router,
     root: axum::Router,
 }
@@ -392,6 +428,7 @@ struct DnsRoutes {
 async fn start_dns(
     master: &Master,
     o: &DnsOpts,
+    vips: &keel_master::Vips,
     default_listen: SocketAddr,
 ) -> anyhow::Result<Option<DnsRoutes>> {
     let listen = o.dns_listen.unwrap_or(default_listen);
@@ -429,9 +466,10 @@ async fn start_dns(
         records.clone(),
         cfg.zone.clone(),
         ns,
+        Some(vips.subscribe()),
     ));
     let root = keel_dns::root_router(records.clone(), cfg.clone());
-    let api = keel_dns::router(records, cfg);
+    let api = keel_dns::router(records.clone(), cfg);
     if let Some(h) = o.mesos_dns_http_listen {
         let l = tokio::net::TcpListener::bind(h)
             .await
@@ -443,19 +481,25 @@ async fn start_dns(
         let app = api.clone();
         tokio::spawn(async move { axum::serve(l, app).await });
     }
-    Ok(Some(DnsRoutes { addr, api, root }))
+    Ok(Some(DnsRoutes {
+        addr,
+        records,
+        api,
+        root,
+    }))
 }
 
 async fn serve_master(
     master: Master,
     o: MasterOpts,
     listener: tokio::net::TcpListener,
+    vips: keel_master::Vips,
     dns: Option<DnsRoutes>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(services(&master, &o, dns)?)
+        .entry(services(&master, &o, &vips, dns)?)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -599,7 +643,8 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         let agent = Agent::simulated(sim, store, clock.clone())?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
-    let dns = start_dns(&master, &a.master.dns, "127.0.0.1:0".parse()?).await?;
+    let vips = open_vips(&master, &a.master)?;
+    let dns = start_dns(&master, &a.master.dns, &vips, "127.0.0.1:0".parse()?).await?;
     // One VIP load balancer for the host all the in-process agents share.
     let l4lb = tokio::spawn(keel_proxy::l4lb::run(url.clone()));
     println!("Keel is running at {url}");
@@ -609,6 +654,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         master,
         a.master.clone(),
         listener,
+        vips,
         dns,
         async move {
             let _ = rx.changed().await;
@@ -632,13 +678,14 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
 pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock).await?;
-    let dns = start_dns(&master, &a.master.dns, "0.0.0.0:53".parse()?).await?;
+    let vips = open_vips(&master, &a.master)?;
+    let dns = start_dns(&master, &a.master.dns, &vips, "0.0.0.0:53".parse()?).await?;
     println!(
         "Keel master is running at http://{}",
         listener.local_addr()?
     );
     print_dns(dns.as_ref());
-    serve_master(master, a.master, listener, dns, shutdown_signal()).await
+    serve_master(master, a.master, listener, vips, dns, shutdown_signal()).await
 }
 
 /// `keel agent`.
@@ -670,6 +717,67 @@ pub fn executor(config: &Path, listen_fd: i32) -> std::process::ExitCode {
         Err(e) => {
             eprintln!("keel executor: {e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_dns_records::{AgentEntry, RecordSet, Snapshot, TaskEntry, ZoneConfig};
+    use keel_routing::service::{Framework, RouteTable};
+
+    #[test]
+    fn frameworks_without_webui_url_resolve_through_their_srv_records() {
+        let snap = Snapshot {
+            agents: vec![AgentEntry {
+                id: "c-S0".into(),
+                ip: Some("127.0.0.1".parse().unwrap()),
+                port: 5051,
+            }],
+            tasks: vec![TaskEntry {
+                id: "kafka.1".into(),
+                name: "kafka".into(),
+                framework: "marathon".into(),
+                agent_id: "c-S0".into(),
+                running: true,
+                has_health_checks: false,
+                healthy: None,
+                host_ports: vec![31500],
+                container_ips: Vec::new(),
+                discovery: None,
+            }],
+            ..Snapshot::default()
+        };
+        let set = RecordSet::build(&snap, &ZoneConfig::default(), 1);
+        let fw = |id: &str, name: &str, url: Option<&str>| Framework {
+            id: id.into(),
+            name: name.into(),
+            webui_url: url.map(String::from),
+        };
+        let frameworks = vec![
+            fw("f1", "Kafka", Some("")),
+            fw("f2", "nope", Some("")),
+            fw("f3", "kafka", None),
+        ];
+        let srv = srv_records(&set, &frameworks);
+        assert_eq!(srv.len(), 1, "{srv:?}");
+        assert_eq!(srv[0].name, "_Kafka._tcp.marathon.mesos");
+        assert_eq!((srv[0].host.as_str(), srv[0].port), ("127.0.0.1", 31500));
+        let table = RouteTable::build(&keel_routing::service::Snapshot {
+            apps: Vec::new(),
+            marathon_ok: true,
+            frameworks,
+            srv,
+        });
+        match table.resolve("/service/f1/x") {
+            keel_routing::service::Resolution::Found(s) => {
+                assert_eq!(
+                    (s.upstreams[0].host.as_str(), s.upstreams[0].port),
+                    ("127.0.0.1", 31500)
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

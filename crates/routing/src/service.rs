@@ -321,10 +321,28 @@ fn app_entry(name: &str, app: &App) -> Entry {
     }))
 }
 
+/// The Mesos-DNS SRV name Admin Router looks a framework up by when its `webui_url` is
+/// empty: `_<name>._tcp.marathon.mesos` (the framework runs as a Marathon app).
+pub fn srv_name(fw: &Framework) -> String {
+    format!("_{}._tcp.marathon.mesos", fw.name)
+}
+
+/// The SRV names the resolver may need ([`srv_name`] of every framework with an empty
+/// `webui_url`), so the snapshot carries only those records.
+pub fn srv_names(frameworks: &[Framework]) -> Vec<String> {
+    let mut v: Vec<String> = (frameworks.iter())
+        .filter(|f| f.webui_url.as_deref() == Some(""))
+        .map(srv_name)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 fn framework_entry(key: &str, fw: &Framework, srv: &[SrvRecord]) -> Option<Entry> {
     let url = fw.webui_url.as_deref()?;
     if url.is_empty() {
-        let want = format!("_{}._tcp.marathon.mesos", fw.name);
+        let want = srv_name(fw);
         let rec = srv.iter().find(|r| r.name == want)?;
         return Some(Entry::Found(Arc::new(Service {
             id: key.to_string(),

@@ -272,6 +272,47 @@ fn frameworks_resolve_by_id_then_name_with_webui_url_or_srv() {
 }
 
 #[test]
+fn only_frameworks_with_an_empty_webui_url_need_srv_names() {
+    let fw = |name: &str, url: Option<&str>| Framework {
+        id: format!("id-{name}"),
+        name: name.into(),
+        webui_url: url.map(String::from),
+    };
+    let fws = vec![
+        fw("kafka", Some("")),
+        fw("spark", Some("http://10.0.0.3:4040/")),
+        fw("hidden", None),
+        fw("kafka", Some("")),
+        fw("cassandra", Some("")),
+    ];
+    assert_eq!(
+        srv_names(&fws),
+        [
+            "_cassandra._tcp.marathon.mesos",
+            "_kafka._tcp.marathon.mesos"
+        ]
+    );
+    // The names the snapshot is filled from are the ones resolution looks for.
+    let mut s = snap(vec![], fws.clone());
+    for name in srv_names(&fws) {
+        s.srv.push(SrvRecord {
+            name,
+            host: "127.0.0.9".into(),
+            port: 31500,
+        });
+    }
+    let t = RouteTable::build(&s);
+    for id in ["kafka", "cassandra"] {
+        let svc = found(t.resolve(&format!("/service/{id}/x")));
+        assert_eq!(
+            (svc.upstreams[0].host.as_str(), svc.upstreams[0].port),
+            ("127.0.0.9", 31500)
+        );
+    }
+    assert_eq!(t.resolve("/service/hidden/"), Resolution::NotFound);
+}
+
+#[test]
 fn an_app_wins_over_a_framework_of_the_same_name() {
     let t = RouteTable::build(&snap(
         vec![app("/s", "spark", vec![task("10.1.1.1", &[1, 2], true)])],
