@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diag;
 mod node;
 mod roles;
 
