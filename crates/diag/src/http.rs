@@ -104,6 +104,8 @@ impl Diagnostics {
         };
         let c = match got.await {
             Ok(mut report) => {
+                // The name clients know the agent by (state's `hostname`).
+                report.hostname = a.hostname.clone();
                 if report.mesos_id.is_empty() {
                     report.mesos_id = a.id.clone();
                 }
@@ -347,7 +349,7 @@ async fn create(State(d): State<Diagnostics>, body: axum::body::Bytes) -> Respon
     };
     let sources: Vec<(Collected, Source)> = collected
         .into_iter()
-        .filter(|(c, _)| chosen.iter().any(|r| *r == c.report))
+        .filter(|(c, _)| chosen.contains(&c.report))
         .collect();
     match d.job.start(sources, d.http.clone()) {
         Ok(name) => answer(
