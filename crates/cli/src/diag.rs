@@ -120,7 +120,7 @@ async fn bundle(c: &Client, g: &Global, cmd: BundleCmd) -> anyhow::Result<()> {
                 println!("{name}");
                 return Ok(());
             }
-            let deadline = std::time::Instant::now() + Duration::from_secs(15 * 60);
+            let deadline = keel_clock::monotonic() + Duration::from_secs(15 * 60);
             loop {
                 let s: BundleStatus = c.get(&format!("{d}/status")).await?;
                 if !s.is_running {
@@ -129,7 +129,7 @@ async fn bundle(c: &Client, g: &Global, cmd: BundleCmd) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 anyhow::ensure!(
-                    std::time::Instant::now() < deadline,
+                    keel_clock::monotonic() < deadline,
                     "the bundle job is still running"
                 );
                 tokio::time::sleep(Duration::from_millis(500)).await;

@@ -7,12 +7,13 @@ use crate::DiagError;
 use crate::report::{self, Collected};
 use crate::time::utc;
 use keel_api::diagnostics::{BundleFile, BundleStatus};
+use keel_clock::{Clock, Ids};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long one fetch for a bundle may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -68,21 +69,21 @@ struct Job {
 /// The bundle job and the directory of finished bundles.
 #[derive(Clone)]
 pub(crate) struct BundleJob {
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn Ids>,
     dir: PathBuf,
     config: Arc<Value>,
     job: Arc<Mutex<Job>>,
     cancel: Arc<AtomicBool>,
 }
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 impl BundleJob {
-    pub(crate) fn open(dir: PathBuf, config: Value) -> Result<BundleJob, DiagError> {
+    pub(crate) fn open(
+        dir: PathBuf,
+        config: Value,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+    ) -> Result<BundleJob, DiagError> {
         std::fs::create_dir_all(&dir).map_err(|source| DiagError::Dir {
             path: dir.display().to_string(),
             source,
@@ -96,6 +97,8 @@ impl BundleJob {
             }
         }
         Ok(BundleJob {
+            clock,
+            ids,
             dir,
             config: Arc::new(config),
             job: Arc::new(Mutex::new(Job {
@@ -104,6 +107,10 @@ impl BundleJob {
             })),
             cancel: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    fn now(&self) -> f64 {
+        self.clock.unix_secs()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Job> {
@@ -125,11 +132,11 @@ impl BundleJob {
             if j.running {
                 return Err("Job is already running".into());
             }
-            let name = report::bundle_name(now() as u64, uuid::Uuid::new_v4());
+            let name = report::bundle_name(self.now() as u64, self.ids.uuid());
             *j = Job {
                 running: true,
                 status: format!("Collecting the diagnostics bundle {name}"),
-                started: Some(now()),
+                started: Some(self.now()),
                 last_bundle: self.path(&name).display().to_string(),
                 ..Job::default()
             };
@@ -189,7 +196,7 @@ impl BundleJob {
         let written = tokio::task::spawn_blocking(move || write_zip(&dir, &n, &files)).await;
         let mut j = self.lock();
         j.running = false;
-        j.ended = Some(now());
+        j.ended = Some(self.now());
         j.errors = errors;
         match written {
             Ok(Ok(())) => {
@@ -204,13 +211,13 @@ impl BundleJob {
     fn finish_cancelled(&self) {
         let mut j = self.lock();
         j.running = false;
-        j.ended = Some(now());
+        j.ended = Some(self.now());
         j.status = "Job has been canceled".into();
     }
 
     pub(crate) fn status(&self) -> BundleStatus {
         let j = self.lock();
-        let end = j.ended.or(j.started.map(|_| now()));
+        let end = j.ended.or(j.started.map(|_| self.now()));
         let duration = match (j.started, end) {
             (Some(s), Some(e)) => format!("{:.1}s", (e - s).max(0.0)),
             _ => String::new(),

@@ -46,6 +46,10 @@ pub struct DiagConfig {
     pub bundle_dir: PathBuf,
     /// The redacted configuration a bundle carries.
     pub config: Value,
+    /// Bundle times.
+    pub clock: Arc<dyn keel_clock::Clock>,
+    /// Bundle names.
+    pub ids: Arc<dyn keel_clock::Ids>,
 }
 
 /// The running diagnostics service of the master.
@@ -62,7 +66,7 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// The service; creates the bundle directory.
     pub fn new(c: DiagConfig) -> Result<Diagnostics, crate::DiagError> {
-        let job = BundleJob::open(c.bundle_dir, c.config)?;
+        let job = BundleJob::open(c.bundle_dir, c.config, c.clock, c.ids)?;
         Ok(Diagnostics {
             local: c.local,
             entry: c.entry.trim_end_matches('/').to_owned(),

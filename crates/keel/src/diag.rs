@@ -178,6 +178,8 @@ pub(crate) fn diagnostics(
         agents: std::sync::Arc::new(agents),
         bundle_dir,
         config,
+        clock: master.clock(),
+        ids: std::sync::Arc::new(keel_clock::RandomIds),
     })?;
     Ok(d.router())
 }
