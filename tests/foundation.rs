@@ -718,3 +718,89 @@ fn history_serves_the_rings_and_keeps_the_hour_across_a_restart() {
         .map(|r| r.split_whitespace().collect::<Vec<_>>());
     assert_eq!(newest.as_ref().and_then(|r| r.get(1)), Some(&"1"), "{out}");
 }
+
+/// dcos-diagnostics through `keel diag`: unit health, nodes, and a bundle created, listed,
+/// downloaded and deleted; bad names and nodes get 404 and 400.
+#[test]
+fn diag_reports_unit_health_and_makes_bundles() {
+    let dir = TempDir::new("dev-diag");
+    let keel = dev(&dir, &[]);
+    let url = keel.url.clone();
+    let agent = one_agent(&url);
+    let (ok, out, err) = cli(&url, &["diag", "health"]);
+    assert!(ok, "{err}");
+    for unit in [
+        "dcos-mesos-master.service",
+        "dcos-mesos-slave.service",
+        "dcos-marathon.service",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(unit))
+            .unwrap_or_default()
+            .trim_end();
+        assert!(
+            line.ends_with("healthy") && !line.ends_with("unhealthy"),
+            "{unit}: {out}"
+        );
+    }
+    let (ok, out, err) = cli(&url, &["diag", "nodes"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("master") && out.contains(agent["id"].as_str().unwrap_or("?")),
+        "{out}"
+    );
+
+    let (ok, name, err) = cli(&url, &["diag", "bundle", "create", "--wait", "all"]);
+    assert!(ok, "{err}");
+    let name = name.trim().to_string();
+    assert!(
+        name.starts_with("bundle-") && name.ends_with(".zip"),
+        "{name}"
+    );
+    let (ok, out, err) = cli(&url, &["diag", "bundle", "list"]);
+    assert!(ok && out.contains(&name), "{out}{err}");
+    let zip = dir.path().join("b.zip");
+    let zip_arg = zip.to_string_lossy().to_string();
+    let (ok, _, err) = cli(&url, &["diag", "bundle", "download", &name, "-o", &zip_arg]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&zip).unwrap_or_default();
+    assert!(
+        bytes.starts_with(b"PK") && bytes.len() > 1000,
+        "{} bytes",
+        bytes.len()
+    );
+    let (ok, _, err) = cli(&url, &["diag", "bundle", "delete", &name]);
+    assert!(ok, "{err}");
+    let (_, out, _) = cli(&url, &["diag", "bundle", "list"]);
+    assert!(!out.contains(&name), "{out}");
+
+    let d = format!("{url}/system/health/v1");
+    assert_eq!(get(&format!("{d}/nodes/10.255.255.1/units")).0, 404);
+    assert_eq!(get(&format!("{d}/units/nosuch.service")).0, 404);
+    assert_eq!(
+        get(&format!(
+            "{d}/report/diagnostics/serve/..%2F..%2Fetc%2Fpasswd"
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        get(&format!("{d}/report/diagnostics/serve/bundle-x.zip")).0,
+        404
+    );
+    let (code, v) = post(
+        &format!("{d}/report/diagnostics/create"),
+        r#"{"nodes":["10.255.255.1"]}"#,
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("10.255.255.1"),
+        "{v}"
+    );
+    let (code, _) = post(&format!("{d}/report/diagnostics/create"), "not json");
+    assert_eq!(code, 400);
+}

@@ -125,6 +125,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "test_dcos_marathon.py",
         "test_dcos_logs.py",
         "test_dcos_node.py",
+        "test_dcos_diagnostics.py",
     ] {
         run(Command::new(root.join(".venv-dcos/bin/python"))
             .arg(root.join("tests/compat").join(script))

@@ -233,6 +233,17 @@ impl Agent {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
+        self.serve_with(listener, axum::Router::new(), shutdown)
+            .await
+    }
+
+    /// As [`Agent::serve`], with `extra` routes of other node services beside the agent's.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        extra: axum::Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AgentError> {
         executors::recover(&self).await;
         let bg = [
             tokio::spawn(link::run_link(self.clone())),
@@ -240,7 +251,7 @@ impl Agent {
             tokio::spawn(link::run_forwarder(self.clone())),
             tokio::spawn(gc::run(self.clone())),
         ];
-        let app = http::router(self.clone());
+        let app = http::router(self.clone()).merge(extra);
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -254,6 +265,11 @@ impl Agent {
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut AgentCore) -> R) -> R {
         let mut guard = self.core.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
+    }
+
+    /// The agent's HTTP endpoint (`http://host:port`), as the master reaches it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// The agent's id, once registered.

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod diagnostics;
 pub mod executor;
 pub mod internal;
 pub mod logs;

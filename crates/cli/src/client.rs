@@ -32,6 +32,19 @@ impl Client {
         decode(resp, &url).await
     }
 
+    /// GET `path` as a raw response (downloads); fails on a non-2xx status.
+    pub async fn get_raw(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        anyhow::ensure!(resp.status().is_success(), "GET {url}: {}", resp.status());
+        Ok(resp)
+    }
+
     /// Any method with an optional JSON body; decodes the JSON reply (`null` when empty).
     pub async fn call(
         &self,

@@ -6,6 +6,7 @@
 
 mod app;
 mod client;
+mod diag;
 mod dns;
 mod history;
 mod image;
@@ -17,6 +18,7 @@ mod vip;
 
 pub use app::{AppCmd, DeploymentCmd, GroupCmd, PodCmd, app, deployment, group, pod};
 pub use client::Client;
+pub use diag::{BundleCmd, DiagCmd, diag};
 pub use history::{HistoryArgs, history};
 pub use image::{ImageCmd, image};
 pub use job::{JobCmd, ScheduleCmd, job};

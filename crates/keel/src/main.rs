@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod diag;
 mod node;
 mod roles;
 
@@ -68,6 +69,9 @@ enum Cmd {
     /// Virtual IPs (the L4 load balancer's table).
     #[command(subcommand)]
     Vip(keel_cli::VipCmd),
+    /// Diagnostics: unit health on every node, and diagnostics bundles.
+    #[command(subcommand)]
+    Diag(keel_cli::DiagCmd),
     /// The cluster's recent past (the history service's minute and hour rings).
     History(keel_cli::HistoryArgs),
     /// Images for Keel's own container runtime: load an archive into the agents.
@@ -138,6 +142,7 @@ fn run_async(cmd: Cmd, global: keel_cli::Global) -> std::process::ExitCode {
             Cmd::Node(n) => keel_cli::node(&global, n).await,
             Cmd::Dns(d) => keel_cli::dns(&global, d).await,
             Cmd::Vip(v) => keel_cli::vip(&global, v).await,
+            Cmd::Diag(c) => keel_cli::diag(&global, c).await,
             Cmd::History(a) => keel_cli::history(&global, a).await,
             Cmd::Image(c) => keel_cli::image(&global, c).await,
             Cmd::App(c) => keel_cli::app(&global, c).await,

@@ -40,6 +40,9 @@ pub struct MasterOpts {
     /// The largest request body the Marathon and Metronome APIs read (413 past it).
     #[arg(long, env = "KEEL_MAX_REQUEST_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY)]
     max_request_body_bytes: usize,
+    /// Where diagnostics bundles are kept (default: `<data-dir>/diagnostics`).
+    #[arg(long, value_name = "DIR")]
+    diagnostics_bundle_dir: Option<PathBuf>,
     #[command(flatten)]
     dns: DnsOpts,
     /// The IPv4 range named VIPs (`/myapp:80`) get their addresses from; the master
@@ -262,6 +265,7 @@ fn services(
     let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
     let records = dns.as_ref().map(|d| d.records.clone());
+    let dns_addr = dns.as_ref().map(|d| d.addr);
     // Mesos-DNS's HTTP API: at /mesos_dns/v1/... and its root /v1/hosts|services paths.
     if let Some(d) = dns {
         routes.push(axum::Router::new().nest("/mesos_dns", d.api));
@@ -297,6 +301,13 @@ fn services(
     // Metronome (job scheduler).
     let (jobs, scheduler) = keel_metronome::start(master, metronome_config()?)?;
     tokio::spawn(scheduler);
+    // Diagnostics (dcos-diagnostics): this node's units, the cluster's, bundles.
+    let units = crate::diag::master_units(master, marathon.router(), jobs.clone(), dns_addr);
+    let bundles = o
+        .diagnostics_bundle_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("diagnostics"));
+    routes.push(crate::diag::diagnostics(master, units, bundles)?);
     routes.push(
         jobs.layer(axum::middleware::from_fn(keel_master::json_errors))
             .layer(body_limit),
@@ -602,6 +613,9 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     a.master
         .vip_range
         .get_or_insert_with(|| DEV_VIP_RANGE.to_string());
+    a.master
+        .diagnostics_bundle_dir
+        .get_or_insert_with(|| a.data_dir.join("diagnostics"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -620,7 +634,8 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         )?;
         let (agent, l) = start_agent(cfg, clock.clone()).await?;
         let mut rx = stop_rx.clone();
-        agents.push(tokio::spawn(agent.serve(l, async move {
+        let health = agent_health(&agent);
+        agents.push(tokio::spawn(agent.serve_with(l, health, async move {
             let _ = rx.changed().await;
         })));
     }
@@ -676,6 +691,10 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
 
 /// `keel master`.
 pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
+    let mut a = a;
+    a.master
+        .diagnostics_bundle_dir
+        .get_or_insert_with(|| a.data_dir.join("diagnostics"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock).await?;
     let vips = open_vips(&master, &a.master)?;
@@ -704,9 +723,23 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let (agent, listener) = start_agent(cfg, clock).await?;
     let l4lb = tokio::spawn(keel_proxy::l4lb::run(master_url));
     println!("Keel agent is running at http://{}", listener.local_addr()?);
-    agent.serve(listener, shutdown_signal()).await?;
+    let health = agent_health(&agent);
+    agent
+        .serve_with(listener, health, shutdown_signal())
+        .await?;
     l4lb.abort();
     Ok(())
+}
+
+/// The agent's `/system/health/v1` (its units, which the master aggregates).
+fn agent_health(agent: &Agent) -> axum::Router {
+    let endpoint = agent.endpoint().trim_start_matches("http://");
+    let host = endpoint
+        .rsplit_once(':')
+        .map_or(endpoint, |(h, _)| h)
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_owned();
+    crate::diag::agent_units(agent, &host, &host).router()
 }
 
 /// `keel executor` (single-threaded; no async runtime).

@@ -14,9 +14,9 @@ pub const CAPABILITIES_TYPE: &str =
     "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1";
 
 /// The capabilities Keel serves today. Only what exists is advertised: no
-/// `PACKAGE_MANAGEMENT` until Cosmos does; `LOGGING_V2` for dcos-log's v2 task logs (the
+/// `PACKAGE_MANAGEMENT` until Cosmos does; `SUPPORT_CLUSTER_REPORT` for diagnostics bundles; `LOGGING_V2` for dcos-log's v2 task logs (the
 /// CLI's `task log` then uses `/system/v1/logs/v2/task/...`), no `LOGGING` (v1 journald).
-pub const CAPABILITIES: &[&str] = &["METRONOME", "LOGGING_V2"];
+pub const CAPABILITIES: &[&str] = &["METRONOME", "LOGGING_V2", "SUPPORT_CLUSTER_REPORT"];
 
 /// The routes (stateless; merged into the master's router).
 pub fn router() -> Router {

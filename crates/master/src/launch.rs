@@ -90,6 +90,8 @@ pub struct TaskChangeSet {
 pub struct AgentView {
     pub id: AgentId,
     pub hostname: String,
+    /// The agent's HTTP endpoint (`http://host:port`).
+    pub endpoint: String,
     pub attributes: Attributes,
     pub active: bool,
 }
@@ -195,6 +197,7 @@ impl Master {
                 .map(|a| AgentView {
                     id: a.rec.id.clone(),
                     hostname: a.rec.hostname.clone(),
+                    endpoint: a.rec.endpoint.clone(),
                     attributes: a.rec.attributes.clone(),
                     active: c.agent_active(&a.rec.id),
                 })
