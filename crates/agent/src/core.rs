@@ -152,6 +152,7 @@ impl AgentCore {
             uuid: None,
             exit_code: st.exit_code,
             healthy: st.healthy,
+            container_ips: st.container_ips.clone(),
         };
         self.enqueue(status, Some(st.seq))?;
         Ok(true)
@@ -178,6 +179,7 @@ impl AgentCore {
             uuid: None,
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         };
         self.enqueue(status, None)
     }

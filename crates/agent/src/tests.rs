@@ -76,6 +76,7 @@ fn st(seq: u64, state: TaskState) -> ExecutorStatus {
         exit_code: None,
         timestamp: seq as f64,
         healthy: None,
+        container_ips: Vec::new(),
     }
 }
 
