@@ -9,6 +9,7 @@
 //!   container's address, and a client on the host reaches it through the VIP.
 //! - A task of Keel's own runtime sees a generated `/etc/resolv.conf` naming the task DNS
 //!   address (a loopback one) and resolves `leader.mesos` through it.
+//! - A host-network Docker task gets the task DNS with `--task-dns-host-network`.
 //! - `keel agent --write-resolv-conf` writes a resolv.conf (a temporary path, never
 //!   /etc/resolv.conf) pointing at its relay, which answers from the master's DNS, and puts
 //!   the old file back on SIGTERM.
@@ -308,6 +309,51 @@ fn a_task_of_keels_own_runtime_gets_a_resolv_conf_naming_the_task_dns() {
     assert!(out.contains("search marathon.mesos mesos"), "{out}");
     assert!(out.contains(&format!("Server:\t\t{relay}")), "{out}");
     assert!(out.contains("Address: 127.0.0.1"), "leader.mesos: {out}");
+}
+
+#[test]
+fn a_host_network_docker_task_gets_the_task_dns_when_the_operator_asks() {
+    busybox::busybox_image();
+    let dir = TempDir::new("taskdns-host");
+    let relay = loopback_dns(2);
+    let keel = Dev::new(&dir)
+        .args(&["--task-dns", &relay, "--task-dns-host-network"])
+        .start();
+    let url = keel.url.clone();
+    let _containers = Containers(agent_id(&url));
+    let script = "cat /etc/resolv.conf; \
+        for i in $(seq 1 20); do nslookup leader.mesos > /tmp/ns 2>&1 && break; sleep 0.5; done; \
+        cat /tmp/ns; echo HOST-DONE";
+    let (ok, out, err) = cli(
+        &url,
+        &[
+            "task",
+            "run",
+            "--docker",
+            "--image",
+            busybox::BUSYBOX_IMAGE,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert!(ok, "keel task run: {err}");
+    let id = out.trim().to_string();
+    let t = wait_state(&url, &id, "TASK_FINISHED", 90);
+    let out = read_sandbox(&url, &t, "stdout");
+    assert!(out.contains("HOST-DONE"), "{out}");
+    assert!(out.contains(&format!("nameserver {relay}")), "{out}");
+    assert!(out.contains("Address: 127.0.0.1"), "leader.mesos: {out}");
+    // Host networking: no container address of its own.
+    let running = (t["statuses"].as_array().into_iter().flatten())
+        .find(|s| s["state"] == "TASK_RUNNING")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        running["container_status"]["network_infos"].is_null(),
+        "{t}"
+    );
 }
 
 #[test]
