@@ -151,7 +151,7 @@ async fn forward(shared: &Shared, name: &str, packet: &[u8], tcp: bool) -> Vec<u
     error_reply(packet, ResponseCode::ServFail)
 }
 
-pub(crate) async fn forward_udp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> {
+async fn forward_udp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> {
     let bind: SocketAddr = if up.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
