@@ -112,7 +112,8 @@ fn a_bridge_docker_task_resolves_another_app_by_name_and_reaches_it() {
         .args(&["--task-dns", DOCKER0])
         .start();
     let url = keel.url.clone();
-    let _containers = Containers(agent_id(&url));
+    let aid = agent_id(&url);
+    let _containers = Containers(aid.clone());
 
     // The server: httpd on 8080, published on a host port.
     post_app(
@@ -147,6 +148,19 @@ fn a_bridge_docker_task_resolves_another_app_by_name_and_reaches_it() {
         running["container_status"]["network_infos"][0]["ip_addresses"][0]["ip_address"],
         ip.as_str(),
         "{t}"
+    );
+
+    // The agent's own /state shows it too.
+    let (_, state) = get(&format!("{url}/agent/{aid}/state"));
+    let on_agent = (state["frameworks"].as_array().into_iter().flatten())
+        .flat_map(|f| f["executors"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["id"] == web_id.as_str())
+        .unwrap_or_else(|| panic!("no {web_id} in the agent's state: {state}"));
+    assert_eq!(
+        on_agent["statuses"][0]["container_status"]["network_infos"][0]["ip_addresses"][0]["ip_address"],
+        ip.as_str(),
+        "{on_agent}"
     );
 
     // DNS: the Mesos-DNS name (netinfo first) and containerip answer the container's IP.

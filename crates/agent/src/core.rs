@@ -208,6 +208,9 @@ impl AgentCore {
             if let Some(s) = executor_seq {
                 r.last_seq = s;
             }
+            if !status.container_ips.is_empty() {
+                r.container_ips = status.container_ips.clone();
+            }
             txn = txn.then(Op::put(task_key(&r.spec.id), encode(&r)?));
             rec = Some(r);
         }

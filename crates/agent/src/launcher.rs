@@ -119,6 +119,7 @@ pub fn prepare(
         last_seq: 0,
         launched_time: now,
         completed: false,
+        container_ips: Vec::new(),
     };
     Ok((rec, config))
 }

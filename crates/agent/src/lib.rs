@@ -330,6 +330,7 @@ impl Agent {
                 last_seq: 0,
                 launched_time: now,
                 completed: false,
+                container_ips: Vec::new(),
                 spec: task.clone(),
                 framework_name,
             };
