@@ -11,8 +11,8 @@
 //!   address (a loopback one) and resolves `leader.mesos` through it.
 //! - A host-network Docker task gets the task DNS with `--task-dns-host-network`.
 //! - `keel agent --write-resolv-conf` writes a resolv.conf (a temporary path, never
-//!   /etc/resolv.conf) pointing at its relay, which answers from the master's DNS, and puts
-//!   the old file back on SIGTERM.
+//!   /etc/resolv.conf) pointing at its relay, which answers from the master's DNS (also
+//!   after random packets), and puts the old file back on SIGTERM.
 //!
 //! Traffic goes only to 127.0.0.0/8, docker0 and the containers the tests start.
 
@@ -423,6 +423,26 @@ fn write_resolv_conf_points_the_node_at_the_relay_and_restores_the_old_file() {
         });
         assert_eq!(got, vec!["127.0.0.1".to_string()], "tcp: {tcp}");
     }
+    // Random packets (a fixed seed, bounded count) leave the relay answering.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut x: u64 = 0x5EED_0000_7A5C_D115;
+    for i in 0..300usize {
+        let len = 1 + i % 120;
+        let packet: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect();
+        let _ = sock.send_to(&packet, (relay.as_str(), 53));
+    }
+    let got = wait_for(10, "leader.mesos after random packets", || {
+        let v = dig_short(&relay, 53, &["leader.mesos"]);
+        (!v.is_empty()).then_some(v)
+    });
+    assert_eq!(got, vec!["127.0.0.1".to_string()]);
     assert!(agent.stop(), "the agent should stop cleanly on SIGTERM");
     assert_eq!(
         std::fs::read_to_string(&resolv).expect("read resolv.conf"),
