@@ -152,6 +152,7 @@ impl AgentCore {
             uuid: None,
             exit_code: st.exit_code,
             healthy: st.healthy,
+            container_ips: st.container_ips.clone(),
         };
         self.enqueue(status, Some(st.seq))?;
         Ok(true)
@@ -178,6 +179,7 @@ impl AgentCore {
             uuid: None,
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         };
         self.enqueue(status, None)
     }
@@ -205,6 +207,9 @@ impl AgentCore {
             }
             if let Some(s) = executor_seq {
                 r.last_seq = s;
+            }
+            if !status.container_ips.is_empty() {
+                r.container_ips = status.container_ips.clone();
             }
             txn = txn.then(Op::put(task_key(&r.spec.id), encode(&r)?));
             rec = Some(r);

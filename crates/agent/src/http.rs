@@ -241,6 +241,7 @@ fn agent_state(agent: &Agent) -> AgentState {
                         container_id: IdValue {
                             value: r.container_id.to_string(),
                         },
+                        network_infos: keel_api::mesos::NetworkInfo::of(&r.container_ips),
                     }),
                     healthy: None,
                     source: None,

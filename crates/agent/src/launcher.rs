@@ -20,6 +20,8 @@ pub struct LaunchSettings {
     pub log_rotation: LogRotation,
     /// Image sources and cache of Keel's own container runtime.
     pub images: ImageSettings,
+    /// The name servers task containers get (`--task-dns`).
+    pub task_dns: Option<keel_api::executor::TaskDns>,
 }
 
 /// The abstract socket name of a container's executor.
@@ -99,6 +101,7 @@ pub fn prepare(
         log_rotation: s.log_rotation.clone(),
         socket_name: socket_name(&container),
         images: s.images.clone(),
+        dns: s.task_dns.clone(),
     };
     let path = meta_dir.join(CONFIG_FILE);
     let bytes = serde_json::to_vec_pretty(&config).map_err(|e| AgentError::Launch {
@@ -116,6 +119,7 @@ pub fn prepare(
         last_seq: 0,
         launched_time: now,
         completed: false,
+        container_ips: Vec::new(),
     };
     Ok((rec, config))
 }

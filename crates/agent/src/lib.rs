@@ -17,6 +17,7 @@ mod images;
 mod launcher;
 mod link;
 mod records;
+mod resolv;
 mod sys;
 mod volumes;
 
@@ -25,6 +26,7 @@ pub use error::AgentError;
 pub use gc::GcConfig;
 pub use keel_api::executor::{CgroupConfig, LogRotation};
 pub use launcher::LaunchSettings;
+pub use resolv::ResolvConf;
 
 use keel_clock::{Clock, Ids, RandomIds};
 use keel_model::TaskSpec;
@@ -56,6 +58,8 @@ pub struct AgentConfig {
     pub gc: GcConfig,
     /// Image sources and cache of Keel's own container runtime.
     pub images: keel_api::executor::ImageSettings,
+    /// The name servers task containers get (`--task-dns`); `None`: the node's.
+    pub task_dns: Option<keel_api::executor::TaskDns>,
 }
 
 /// What a simulated agent is: where its master is, what it offers, and the HTTP client
@@ -122,6 +126,7 @@ impl Agent {
                 cgroups: config.cgroups.clone(),
                 log_rotation: config.log_rotation.clone(),
                 images: config.images.clone(),
+                task_dns: config.task_dns.clone(),
             },
             master: config.master.trim_end_matches('/').to_string(),
             endpoint: format!("http://{hostport}"),
@@ -172,6 +177,7 @@ impl Agent {
                 },
                 log_rotation: LogRotation::default(),
                 images: Default::default(),
+                task_dns: None,
             },
             master: master.trim_end_matches('/').to_string(),
             endpoint: "http://127.0.0.1:9".into(),
@@ -216,6 +222,7 @@ impl Agent {
                     exit_code: None,
                     timestamp: now,
                     healthy: None,
+                    container_ips: Vec::new(),
                 };
                 c.executor_status(task, &st)?;
             }
@@ -339,6 +346,7 @@ impl Agent {
                 last_seq: 0,
                 launched_time: now,
                 completed: false,
+                container_ips: Vec::new(),
                 spec: task.clone(),
                 framework_name,
             };

@@ -29,6 +29,9 @@ pub struct TaskRecord {
     /// Set when the terminal update was acknowledged by the master.
     #[serde(default)]
     pub completed: bool,
+    /// The container's own addresses, from its latest status that had any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_ips: Vec<std::net::IpAddr>,
 }
 
 /// A status update waiting for the master's acknowledgement.

@@ -53,6 +53,7 @@ fn add_task(core: &mut AgentCore, id: &str) -> TaskId {
         last_seq: 0,
         launched_time: 1.0,
         completed: false,
+        container_ips: Vec::new(),
     };
     core.save_task(&rec).unwrap();
     let id = rec.spec.id.clone();
@@ -76,6 +77,7 @@ fn st(seq: u64, state: TaskState) -> ExecutorStatus {
         exit_code: None,
         timestamp: seq as f64,
         healthy: None,
+        container_ips: Vec::new(),
     }
 }
 

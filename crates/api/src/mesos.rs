@@ -66,6 +66,40 @@ pub struct IdValue {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerStatus {
     pub container_id: IdValue,
+    /// The container's addresses (Mesos-DNS's `netinfo` IP source reads them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_infos: Vec<NetworkInfo>,
+}
+
+/// One `NetworkInfo` of a container status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub ip_addresses: Vec<IpAddressInfo>,
+}
+
+/// One `NetworkInfo.IPAddress`: `{"protocol": "IPv4", "ip_address": "172.17.0.2"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IpAddressInfo {
+    pub protocol: String,
+    pub ip_address: String,
+}
+
+impl NetworkInfo {
+    /// The network infos of a container with addresses `ips` (one network; none if empty).
+    pub fn of(ips: &[core::net::IpAddr]) -> Vec<NetworkInfo> {
+        if ips.is_empty() {
+            return Vec::new();
+        }
+        vec![NetworkInfo {
+            ip_addresses: ips
+                .iter()
+                .map(|ip| IpAddressInfo {
+                    protocol: if ip.is_ipv4() { "IPv4" } else { "IPv6" }.into(),
+                    ip_address: ip.to_string(),
+                })
+                .collect(),
+        }]
+    }
 }
 
 /// One entry of a legacy task's `statuses`.

@@ -1,7 +1,8 @@
 //! Keel's DNS service: serves the Mesos-DNS zone and the dcos-dns zone (computed by
 //! `keel-dns-records`) over UDP and TCP, forwards other names to upstream resolvers, keeps
 //! the records current from the master's change cursor (a rebuild within ~100 ms of a task
-//! change), and serves the Mesos-DNS HTTP API.
+//! change), and serves the Mesos-DNS HTTP API. Agents run its relay (`--task-dns`), which
+//! passes their tasks' queries to the master's server.
 //!
 //! Architecture Invariant: no decision lives here beyond wire handling: which names exist
 //! and what they hold is `keel-dns-records`' answer; a packet never crashes the server.
@@ -11,12 +12,14 @@
 mod answer;
 mod follow;
 mod http;
+mod relay;
 mod server;
 
 pub use answer::{MAX_UDP_PAYLOAD, Outcome, answer};
 pub use follow::{follow, named_vips};
 pub use http::{root_router, router};
 pub use keel_dns_records::ZoneConfig;
+pub use relay::relay;
 pub use server::serve;
 
 use keel_dns_records::RecordSet;

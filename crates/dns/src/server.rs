@@ -171,7 +171,7 @@ async fn forward_udp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> 
     }
 }
 
-async fn forward_tcp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn forward_tcp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(up).await?;
     let len = u16::try_from(packet.len()).map_err(std::io::Error::other)?;
     s.write_u16(len).await?;
@@ -182,7 +182,7 @@ async fn forward_tcp(up: SocketAddr, packet: &[u8]) -> std::io::Result<Vec<u8>> 
     Ok(buf)
 }
 
-fn error_reply(packet: &[u8], code: ResponseCode) -> Vec<u8> {
+pub(crate) fn error_reply(packet: &[u8], code: ResponseCode) -> Vec<u8> {
     let mut m = match Message::from_vec(packet) {
         Ok(req) => {
             let mut m = Message::response(req.metadata.id, req.metadata.op_code);

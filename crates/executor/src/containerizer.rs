@@ -27,6 +27,12 @@ pub(crate) trait Containerizer: Sized {
         HealthScope::default()
     }
 
+    /// The container's own addresses (bridge and user networks), read once it started;
+    /// empty when it shares the host's network.
+    fn container_ips(&self) -> Vec<std::net::IpAddr> {
+        Vec::new()
+    }
+
     /// How the container ended, once it has; `None` while it runs.
     fn try_wait(&mut self) -> Option<Ending>;
 

@@ -25,6 +25,7 @@ pub(crate) struct StatusUpdate {
     pub message: Option<String>,
     pub exit_code: Option<i32>,
     pub healthy: Option<bool>,
+    pub container_ips: Vec<std::net::IpAddr>,
 }
 
 impl StatusUpdate {
@@ -35,6 +36,7 @@ impl StatusUpdate {
             message: None,
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         }
     }
 
@@ -58,6 +60,12 @@ impl StatusUpdate {
         self
     }
 
+    /// The container's own addresses (reported on the statuses of a running container).
+    pub fn container_ips(mut self, ips: &[std::net::IpAddr]) -> Self {
+        self.container_ips = ips.to_vec();
+        self
+    }
+
     /// The wire status with sequence number `seq`, stamped with `timestamp`.
     pub fn stamp(self, seq: u64, timestamp: f64) -> ExecutorStatus {
         ExecutorStatus {
@@ -68,6 +76,7 @@ impl StatusUpdate {
             exit_code: self.exit_code,
             timestamp,
             healthy: self.healthy,
+            container_ips: self.container_ips,
         }
     }
 }

@@ -56,7 +56,8 @@ fn supervise<C: Containerizer>(
         Err(failed) => return hub.emit(failed),
     };
     let mut supervisor = Supervisor::new(hub, container, &config.task);
-    hub.emit(StatusUpdate::new(TaskState::Running))?;
+    supervisor.ips = supervisor.container.container_ips();
+    hub.emit(StatusUpdate::new(TaskState::Running).container_ips(&supervisor.ips))?;
     supervisor.start_health_checks(config, events_tx)?;
     let outcome = supervisor.watch(events);
     let Supervisor {
@@ -73,6 +74,8 @@ fn supervise<C: Containerizer>(
 struct Supervisor<'a, C> {
     hub: &'a Hub,
     container: C,
+    /// The container's own addresses, carried by every TASK_RUNNING status.
+    ips: Vec<std::net::IpAddr>,
     /// The task's SIGTERM to SIGKILL delay, for kills the executor decides on.
     kill_grace: Duration,
     /// When the task started (health check grace periods count from here).
@@ -92,6 +95,7 @@ impl<'a, C: Containerizer> Supervisor<'a, C> {
         Self {
             hub,
             container,
+            ips: Vec::new(),
             kill_grace: crate::health::secs(task.kill_grace_secs),
             started: keel_clock::monotonic(),
             health: None,
@@ -167,7 +171,8 @@ impl<'a, C: Containerizer> Supervisor<'a, C> {
     fn report_health(&self, healthy: bool) {
         let update = StatusUpdate::new(TaskState::Running)
             .reason(Reason::ReasonTaskHealthCheckStatusUpdated)
-            .healthy(healthy);
+            .healthy(healthy)
+            .container_ips(&self.ips);
         if let Err(e) = self.hub.emit(update) {
             tracing::error!(error = %e, "cannot record a health verdict");
         }

@@ -53,5 +53,6 @@ pub(crate) fn config(
         log_rotation: LogRotation::default(),
         socket_name: "s".into(),
         images: Default::default(),
+        dns: None,
     }
 }

@@ -130,8 +130,15 @@ fn a_bridge_port_mapping_is_reachable_on_the_assigned_host_port() {
     let mut executor = Executor::start(with_ports(config, &[host_port]));
     let name = container_name(&executor.config);
     let mut agent = executor.connect();
-    agent.hello_then_until(Running);
+    let running = agent.hello_then_until(Running);
     assert!(http_get(host_port).contains("served"));
+    // TASK_RUNNING carries the container's bridge address, as docker inspect has it.
+    let ips = &running.last().expect("TASK_RUNNING").container_ips;
+    assert_eq!(
+        ips.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [inspect(&name, "{{.NetworkSettings.IPAddress}}")],
+        "{running:?}"
+    );
     assert_eq!(
         inspect(&name, "{{index .Config.Labels \"keel.task_id\"}}"),
         executor.config.task.id.as_str()

@@ -84,6 +84,100 @@ pub struct DnsOpts {
     mesos_dns_http_listen: Option<SocketAddr>,
 }
 
+/// Task DNS: the agent's relay that tasks' containers use as their name server.
+#[derive(Debug, Clone, Args)]
+pub struct TaskDnsOpts {
+    /// Run a DNS relay on IP:53 (UDP and TCP) and make it the name server of task
+    /// containers: Docker's `Dns`, a generated /etc/resolv.conf for Keel's own runtime.
+    /// Under `keel dev`, docker0's address (172.17.0.1) serves bridge containers.
+    #[arg(long, value_name = "IP")]
+    task_dns: Option<std::net::IpAddr>,
+    /// Where the relay sends queries: the master's DNS (`keel dev`: its --dns-listen;
+    /// `keel agent`: the master's address, port 53).
+    #[arg(long, value_name = "ADDR:PORT")]
+    task_dns_upstream: Option<SocketAddr>,
+    /// The search domains of task containers (space or comma separated).
+    #[arg(long, default_value = "marathon.mesos mesos")]
+    task_dns_search: String,
+    /// Give host-network Docker containers the task DNS too (they share the node's
+    /// resolv.conf otherwise).
+    #[arg(long)]
+    task_dns_host_network: bool,
+    /// Point the node's resolv.conf at the task DNS address (as DC/OS's gen-resolvconf);
+    /// the previous file is put back when the agent stops (SIGTERM/SIGINT).
+    #[arg(long, requires = "task_dns")]
+    write_resolv_conf: bool,
+    /// The resolv.conf `--write-resolv-conf` replaces.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf_path: PathBuf,
+}
+
+/// How long the task DNS relay waits for the master's DNS.
+const TASK_DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl TaskDnsOpts {
+    /// What task containers get, if `--task-dns` is set.
+    fn settings(&self) -> Option<keel_api::executor::TaskDns> {
+        let ip = self.task_dns?;
+        Some(keel_api::executor::TaskDns {
+            servers: vec![ip],
+            search: self
+                .task_dns_search
+                .split([' ', ','])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            host_network: self.task_dns_host_network,
+        })
+    }
+}
+
+/// The running task DNS: the relay, and the node's resolv.conf while it is replaced.
+struct TaskDns {
+    resolv: Option<keel_agent::ResolvConf>,
+}
+
+impl TaskDns {
+    /// Starts the relay (with `--task-dns`) towards `upstream`, then writes the node's
+    /// resolv.conf when asked.
+    async fn start(o: &TaskDnsOpts, upstream: Option<SocketAddr>) -> anyhow::Result<TaskDns> {
+        let Some(ip) = o.task_dns else {
+            return Ok(TaskDns { resolv: None });
+        };
+        let upstream = o
+            .task_dns_upstream
+            .or(upstream)
+            .context("--task-dns needs --task-dns-upstream (the master's DNS address)")?;
+        let listen = SocketAddr::new(ip, 53);
+        let addr = keel_dns::relay(listen, upstream, TASK_DNS_TIMEOUT)
+            .await
+            .with_context(|| format!("--task-dns {ip}: cannot listen on {listen}"))?;
+        tracing::info!("task DNS is listening on {addr} (udp and tcp), forwarding to {upstream}");
+        let resolv = match (o.write_resolv_conf, o.settings()) {
+            (true, Some(settings)) => {
+                let path = &o.resolv_conf_path;
+                let r = keel_agent::ResolvConf::install(path, &settings.resolv_conf())
+                    .with_context(|| format!("--write-resolv-conf {}", path.display()))?;
+                tracing::info!("{} points at the task DNS {ip}", path.display());
+                Some(r)
+            }
+            _ => None,
+        };
+        Ok(TaskDns { resolv })
+    }
+
+    /// Puts the node's resolv.conf back.
+    fn stop(self, path: &Path) {
+        if let Some(r) = self.resolv {
+            match r.restore() {
+                Ok(()) => tracing::info!("{} restored", path.display()),
+                Err(e) => tracing::error!("cannot restore {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
 /// The VIP range of `keel master` when none is given (DC/OS's).
 const MASTER_VIP_RANGE: &str = "11.0.0.0/8";
 /// The VIP range of `keel dev` when none is given: inside 127.0.0.0/8.
@@ -120,6 +214,8 @@ pub struct DevArgs {
     master: MasterOpts,
     #[command(flatten)]
     node: NodeOpts,
+    #[command(flatten)]
+    task_dns: TaskDnsOpts,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +248,8 @@ pub struct AgentArgs {
     hostname: Option<String>,
     #[command(flatten)]
     node: NodeOpts,
+    #[command(flatten)]
+    task_dns: TaskDnsOpts,
 }
 
 /// How the roles write their log (to stderr).
@@ -581,6 +679,7 @@ fn agent_config(
         },
         gc: node.gc()?,
         images: node.images(&work_dir)?,
+        task_dns: None,
         work_dir,
     })
 }
@@ -620,10 +719,13 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     let (master, listener) = start_master(&a.data_dir, a.listen, &a.master, clock.clone()).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let vips = open_vips(&master, &a.master)?;
+    let dns = start_dns(&master, &a.master.dns, &vips, "127.0.0.1:0".parse()?).await?;
+    let task_dns = TaskDns::start(&a.task_dns, dns.as_ref().map(|d| d.addr)).await?;
     let mut agents = Vec::new();
     for i in 0..a.agents {
         let work = a.data_dir.join(format!("agent-{i}"));
-        let cfg = agent_config(
+        let mut cfg = agent_config(
             url.clone(),
             work,
             "127.0.0.1:0".parse()?,
@@ -632,6 +734,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             None,
             &a.node,
         )?;
+        cfg.task_dns = a.task_dns.settings();
         let (agent, l) = start_agent(cfg, clock.clone()).await?;
         let mut rx = stop_rx.clone();
         let health = agent_health(&agent);
@@ -658,8 +761,6 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         let agent = Agent::simulated(sim, store, clock.clone())?;
         simulated.push(tokio::spawn(agent.run_simulated()));
     }
-    let vips = open_vips(&master, &a.master)?;
-    let dns = start_dns(&master, &a.master.dns, &vips, "127.0.0.1:0".parse()?).await?;
     // One VIP load balancer for the host all the in-process agents share.
     let l4lb = tokio::spawn(keel_proxy::l4lb::run(url.clone()));
     println!("Keel is running at {url}");
@@ -686,6 +787,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         let _ = a.await;
     }
     let _ = server.await;
+    task_dns.stop(&a.task_dns.resolv_conf_path);
     Ok(())
 }
 
@@ -710,7 +812,7 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
 /// `keel agent`.
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let cfg = agent_config(
+    let mut cfg = agent_config(
         a.master,
         a.work_dir,
         a.listen,
@@ -719,15 +821,17 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         a.hostname,
         &a.node,
     )?;
+    cfg.task_dns = a.task_dns.settings();
     let master_url = cfg.master.clone();
     let (agent, listener) = start_agent(cfg, clock).await?;
+    let task_dns = TaskDns::start(&a.task_dns, master_dns(&master_url)).await?;
     let l4lb = tokio::spawn(keel_proxy::l4lb::run(master_url));
     println!("Keel agent is running at http://{}", listener.local_addr()?);
     let health = agent_health(&agent);
-    agent
-        .serve_with(listener, health, shutdown_signal())
-        .await?;
+    let served = agent.serve_with(listener, health, shutdown_signal()).await;
     l4lb.abort();
+    task_dns.stop(&a.task_dns.resolv_conf_path);
+    served?;
     Ok(())
 }
 
@@ -740,6 +844,19 @@ fn agent_health(agent: &Agent) -> axum::Router {
         .trim_matches(|c| c == '[' || c == ']')
         .to_owned();
     crate::diag::agent_units(agent, &host, &host).router()
+}
+
+/// The master's DNS as an agent assumes it without `--task-dns-upstream`: the host of its
+/// `--master` URL (an IP address), port 53.
+fn master_dns(master_url: &str) -> Option<SocketAddr> {
+    let rest = master_url.split_once("://").map_or(master_url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or_default();
+    let host = match hostport.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => hostport,
+    };
+    let ip: std::net::IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+    Some(SocketAddr::new(ip, 53))
 }
 
 /// `keel executor` (single-threaded; no async runtime).

@@ -330,7 +330,8 @@ pub mod render {
         frame("deployment_failed", now, payload)
     }
 
-    /// Marathon's `status_update_event`; `ip` is the agent's address (host networking).
+    /// Marathon's `status_update_event`; `ip` is the agent's address (host networking),
+    /// used when the status names no container address.
     pub fn status_update(
         rec: &InstanceRecord,
         s: &TaskStatus,
@@ -344,7 +345,7 @@ pub mod render {
             message: s.message.as_deref().unwrap_or_default(),
             app_id: rec.run_spec.to_string(),
             host: &rec.hostname,
-            ip_addresses: crate::task_json::ip_addresses(ip),
+            ip_addresses: crate::task_json::ip_addresses(&super::status_ips(s, ip)),
             ports: &rec.ports,
             version: &rec.version,
         };
@@ -425,3 +426,15 @@ pub use render::{
     api_post, app_terminated, attached, deployment_failed, deployment_info, deployment_success,
     group_change_success, health_changed, instance_changed, status_update, step_success,
 };
+
+/// The addresses a status event names: the container's, else the agent's `ip`.
+pub(crate) fn status_ips(
+    s: &keel_model::TaskStatus,
+    ip: Option<std::net::IpAddr>,
+) -> Vec<std::net::IpAddr> {
+    if s.container_ips.is_empty() {
+        ip.into_iter().collect()
+    } else {
+        s.container_ips.clone()
+    }
+}

@@ -392,6 +392,7 @@ mod tests {
             agent_id: AgentId::new("a-S0").unwrap_or_else(|_| unreachable!()),
             hostname: "h".into(),
             agent_ip: None,
+            container_ips: Vec::new(),
             state,
             reason: None,
             message: None,

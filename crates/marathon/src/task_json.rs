@@ -11,14 +11,15 @@ use keel_model::TaskState;
 /// A task of `/v2/tasks`, `/v2/apps/{id}/tasks` and AppInfo `tasks`.
 pub type TaskJson<'a> = TaskRef<'a>;
 
-/// `ipAddresses` of a task on the agent at `ip` (host networking), in tasks and events.
-pub(crate) fn ip_addresses(ip: Option<std::net::IpAddr>) -> Vec<IpRef> {
-    ip.map(|ip| IpRef {
-        ip_address: ip.to_string(),
-        protocol: if ip.is_ipv4() { "IPv4" } else { "IPv6" },
-    })
-    .into_iter()
-    .collect()
+/// `ipAddresses` of a task with addresses `ips` (the container's, else the agent's: see
+/// [`TaskView::ip_addresses`]), in tasks and events.
+pub(crate) fn ip_addresses(ips: &[std::net::IpAddr]) -> Vec<IpRef> {
+    ips.iter()
+        .map(|ip| IpRef {
+            ip_address: ip.to_string(),
+            protocol: if ip.is_ipv4() { "IPv4" } else { "IPv6" },
+        })
+        .collect()
 }
 
 fn ts(secs: f64) -> String {
@@ -52,7 +53,7 @@ pub fn task_ref<'a>(
         health_check_results,
         host: &rec.hostname,
         id: rec.task_id.as_str(),
-        ip_addresses: ip_addresses(t.and_then(|t| t.agent_ip)),
+        ip_addresses: ip_addresses(&t.map(TaskView::ip_addresses).unwrap_or_default()),
         local_volumes: [],
         ports: if active { &rec.ports } else { &[] },
         role: app.map_or("*", |a| a.role.as_str()),

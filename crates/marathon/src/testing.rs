@@ -135,6 +135,7 @@ impl FakeCluster {
                 agent_id: agent.clone(),
                 hostname: "host-1".into(),
                 agent_ip: None,
+                container_ips: Vec::new(),
                 state: TaskState::Staging,
                 reason: None,
                 message: None,
@@ -185,6 +186,7 @@ fn status(id: &TaskId, state: TaskState, healthy: Option<bool>, now: f64) -> Tas
         uuid: None,
         exit_code: None,
         healthy,
+        container_ips: Vec::new(),
     }
 }
 

@@ -354,6 +354,7 @@ mod tests {
             agent_id: AgentId::new("agent-1").unwrap(),
             hostname: "127.0.0.1".into(),
             agent_ip: "127.0.0.1".parse().ok(),
+            container_ips: Vec::new(),
             state,
             reason: None,
             message: None,

@@ -170,7 +170,7 @@ mod render {
         ip: Option<std::net::IpAddr>,
         now: f64,
     ) -> Rendered {
-        let ips = crate::task_json::ip_addresses(ip);
+        let ips = crate::task_json::ip_addresses(&crate::events::status_ips(s, ip));
         frame(
             "status_update_event",
             now,
@@ -448,6 +448,7 @@ fn view(rec: &InstanceRecord, state: TaskState, healthy: Option<bool>) -> TaskVi
         agent_id: AgentId::new("agent-1").unwrap(),
         hostname: "127.0.0.1".into(),
         agent_ip: "127.0.0.1".parse().ok(),
+        container_ips: Vec::new(),
         state,
         reason: None,
         message: None,
@@ -673,6 +674,7 @@ fn events_are_the_json_they_were() {
             uuid: None,
             exit_code: None,
             healthy,
+            container_ips: Vec::new(),
         };
         for ip in [None, "10.0.0.1".parse().ok(), "::1".parse().ok()] {
             same_frame(

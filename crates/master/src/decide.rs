@@ -280,12 +280,14 @@ fn staging_record(
             healthy: None,
             source: None,
             reason: None,
+            container_ips: Vec::new(),
         }],
         container_id: None,
         reason: None,
         message: None,
         kill_grace_secs: None,
         healthy: None,
+        container_ips: Vec::new(),
         recent_uuids: Vec::new(),
         launched_time: now,
     }
@@ -530,8 +532,13 @@ pub(crate) fn apply_status_changes(state: &mut State, ch: StatusChanges) -> Outb
     }
 }
 
-/// Folds a status into a task record: one history entry per new state.
+/// Folds a status into a task record: one history entry per new state. A status without
+/// container addresses keeps the ones the task last reported (the container still has
+/// them, as Mesos's agent adds them to every update).
 fn apply(rec: &mut TaskRecord, status: &TaskStatus) {
+    if !status.container_ips.is_empty() {
+        rec.container_ips = status.container_ips.clone();
+    }
     let entry = StatusEntry {
         state: status.state,
         timestamp: status.timestamp,
@@ -542,6 +549,7 @@ fn apply(rec: &mut TaskRecord, status: &TaskStatus) {
         healthy: status.healthy,
         source: Some(status.source),
         reason: status.reason,
+        container_ips: rec.container_ips.clone(),
     };
     match rec.statuses.last_mut() {
         Some(last) if last.state == status.state => *last = entry,
@@ -595,12 +603,14 @@ pub(crate) fn adopted_record(
             healthy: None,
             source: Some(keel_model::Source::SourceAgent),
             reason: None,
+            container_ips: Vec::new(),
         }],
         container_id: t.container_id.clone(),
         reason: None,
         message: None,
         kill_grace_secs: None,
         healthy: None,
+        container_ips: Vec::new(),
         recent_uuids: Vec::new(),
         launched_time: now,
     }

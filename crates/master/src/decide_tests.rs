@@ -140,6 +140,7 @@ fn status(task: &TaskId, state: TaskState, uuid: &str) -> TaskStatus {
         uuid: Some(uuid.into()),
         exit_code: None,
         healthy: None,
+        container_ips: Vec::new(),
     }
 }
 
@@ -672,4 +673,35 @@ fn discovery_ports_get_the_host_ports_placement_assigned() {
     let json = serde_json::to_value(keel_api::mesos::DiscoveryInfo::from(&d)).unwrap();
     assert_eq!(json["ports"]["ports"][1]["number"], 8080);
     assert_eq!(json["visibility"], "FRAMEWORK");
+}
+
+#[test]
+fn container_addresses_stay_with_the_task_across_statuses_without_them() {
+    let mut st = state(10);
+    add_agent(&mut st, 0);
+    launch(&mut st, vec![lone(task("web.1", 0.5, vec![]))]);
+    let id = TaskId::new("web.1").unwrap();
+    let ip: std::net::IpAddr = "172.17.0.2".parse().unwrap();
+    let mut running = status(&id, TaskState::Running, "u1");
+    running.container_ips = vec![ip];
+    record(&mut st, vec![running]);
+    assert_eq!(st.tasks[&id].container_ips, vec![ip]);
+    // A health verdict (same state) and the kill carry no addresses: the task keeps them,
+    // and so does each status entry (Mesos's container_status.network_infos).
+    let mut verdict = status(&id, TaskState::Running, "u2");
+    verdict.healthy = Some(true);
+    record(&mut st, vec![verdict, status(&id, TaskState::Killed, "u3")]);
+    let rec = &st.tasks[&id];
+    assert_eq!(rec.container_ips, vec![ip]);
+    let kept: Vec<_> = (rec.statuses.iter())
+        .filter(|s| s.state != TaskState::Staging)
+        .map(|s| (s.state, s.container_ips.clone()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (TaskState::Running, vec![ip]),
+            (TaskState::Killed, vec![ip])
+        ]
+    );
 }

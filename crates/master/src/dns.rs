@@ -65,7 +65,7 @@ impl Master {
                     has_health_checks: !t.spec.health_checks.is_empty(),
                     healthy: t.healthy,
                     host_ports: t.spec.host_ports(),
-                    container_ips: Vec::new(),
+                    container_ips: t.container_ips.clone(),
                     discovery: t.spec.discovery.clone(),
                 })
                 .collect(),

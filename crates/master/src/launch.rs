@@ -55,6 +55,9 @@ pub struct TaskView {
     pub hostname: String,
     /// The agent's IP address (Marathon's `ipAddresses` for host networking), when known.
     pub agent_ip: Option<std::net::IpAddr>,
+    /// The container's own addresses (bridge and user networks); empty for host
+    /// networking.
+    pub container_ips: Vec<std::net::IpAddr>,
     pub state: TaskState,
     pub reason: Option<Reason>,
     pub message: Option<String>,
@@ -68,6 +71,18 @@ pub struct TaskView {
     pub updated_at: f64,
     /// The latest health verdict (None: no checks, or none ran yet).
     pub healthy: Option<bool>,
+}
+
+impl TaskView {
+    /// The task's addresses as Marathon's `ipAddresses` lists them: the container's own,
+    /// else the agent's (host networking).
+    pub fn ip_addresses(&self) -> Vec<std::net::IpAddr> {
+        if self.container_ips.is_empty() {
+            self.agent_ip.into_iter().collect()
+        } else {
+            self.container_ips.clone()
+        }
+    }
 }
 
 /// What changed among the tasks of a framework since a cursor (see
@@ -241,6 +256,7 @@ impl crate::core::Core {
             agent_id: t.agent_id.clone(),
             hostname: agent.map(|a| a.hostname.clone()).unwrap_or_default(),
             agent_ip: agent.and_then(crate::records::AgentRecord::ip),
+            container_ips: t.container_ips.clone(),
             state: t.state,
             reason: t.reason,
             message: t.message.clone(),

@@ -252,5 +252,6 @@ pub(crate) fn master_status(
         uuid: None,
         exit_code: None,
         healthy: None,
+        container_ips: Vec::new(),
     }
 }

@@ -90,6 +90,10 @@ pub struct StatusEntry {
     pub source: Option<Source>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+    /// The container's own addresses when the status was sent (Mesos's
+    /// `container_status.network_infos`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_ips: Vec<std::net::IpAddr>,
 }
 
 /// A task the master launched.
@@ -112,6 +116,10 @@ pub struct TaskRecord {
     /// The latest health verdict, if the task has health checks.
     #[serde(default)]
     pub healthy: Option<bool>,
+    /// The container's own addresses (bridge and user networks) from its latest status
+    /// that had any: Marathon's `ipAddresses`, DNS `containerip` names, VIP backends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_ips: Vec<std::net::IpAddr>,
     /// uuids of the most recent acknowledged updates, to drop duplicates.
     #[serde(default)]
     pub recent_uuids: Vec<String>,

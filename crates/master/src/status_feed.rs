@@ -188,6 +188,7 @@ mod tests {
             uuid: None,
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         }
     }
 

@@ -77,6 +77,7 @@ impl Harness {
             uuid: Some(uuid.into()),
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         }
     }
 

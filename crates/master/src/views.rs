@@ -44,6 +44,7 @@ impl Core {
                     container_id: IdValue {
                         value: c.to_string(),
                     },
+                    network_infos: mesos::NetworkInfo::of(&s.container_ips),
                 }),
                 healthy: s.healthy,
                 source: s

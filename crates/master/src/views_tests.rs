@@ -141,6 +141,7 @@ fn core(cluster: Option<&str>) -> (Core, Arc<dyn Store>, Arc<ManualClock>) {
                 uuid: Some(format!("u{n}")),
                 exit_code: None,
                 healthy: None,
+                container_ips: Vec::new(),
             };
             core.status_update(&agent, status).unwrap();
         }

@@ -166,7 +166,7 @@ fn vip_tasks(c: &crate::Core) -> Vec<VipTask> {
             has_health_checks: !t.spec.health_checks.is_empty(),
             healthy: t.healthy,
             agent_ip: c.agents.get(&t.agent_id).and_then(|a| a.rec.ip()),
-            container_ips: Vec::new(),
+            container_ips: t.container_ips.clone(),
             host_ports: t.spec.host_ports(),
             discovery: t.spec.discovery.clone(),
             labels: t.spec.labels.clone(),

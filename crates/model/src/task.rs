@@ -153,6 +153,10 @@ pub struct TaskStatus {
     /// Health check verdict, when the task has health checks and one has run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
+    /// The container's own addresses (bridge and user networks), as Mesos reports them in
+    /// `container_status.network_infos[].ip_addresses[]`; empty for host networking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_ips: Vec<core::net::IpAddr>,
 }
 
 /// The command a task runs. With `shell`, `value` is run by `/bin/sh -c`; otherwise `value`

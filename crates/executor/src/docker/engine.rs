@@ -155,6 +155,36 @@ impl Engine {
         Ok(inspected.state.unwrap_or_default())
     }
 
+    /// The container's own addresses: `NetworkSettings.Networks[*]` IPv4 and global IPv6
+    /// addresses (none for host networking, whose network has no address of its own).
+    pub fn ips(&self, name: &str) -> Result<Vec<std::net::IpAddr>, DockerError> {
+        let inspected = self.call(
+            format!("inspect container {name}"),
+            self.docker.inspect_container(name, None),
+        )?;
+        let networks = inspected
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default();
+        let mut names: Vec<&String> = networks.keys().collect();
+        names.sort();
+        let mut ips = Vec::new();
+        for n in names {
+            let e = &networks[n];
+            for a in [&e.ip_address, &e.global_ipv6_address]
+                .into_iter()
+                .flatten()
+            {
+                if let Ok(ip) = a.parse::<std::net::IpAddr>()
+                    && !ips.contains(&ip)
+                {
+                    ips.push(ip);
+                }
+            }
+        }
+        Ok(ips)
+    }
+
     /// The exit of a container that is not running, `None` while it runs.
     pub fn exit(&self, name: &str) -> Result<Option<Exit>, DockerError> {
         let state = self.state(name)?;

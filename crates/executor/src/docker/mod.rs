@@ -35,6 +35,8 @@ pub(crate) struct DockerContainer {
     /// Says when the container stopped running.
     waiter: Receiver<()>,
     mem_mb: f64,
+    /// Its own addresses, read once it started.
+    ips: Vec<std::net::IpAddr>,
     /// The exit, once the container ended.
     exit: Option<Result<Exit, String>>,
     /// When the container was last SIGKILLed (repeated each second past the deadline).
@@ -50,15 +52,24 @@ impl Containerizer for DockerContainer {
         let engine = launch(config, docker, &name).map_err(|e| launch_failed(&e))?;
         let logs = start_log_copy(config, &name);
         let waiter = start_waiter(&name);
+        let ips = engine.ips(&name).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the container's addresses");
+            Vec::new()
+        });
         Ok(Self {
             engine,
             name,
+            ips,
             logs,
             waiter,
             mem_mb: config.task.resources.mem(),
             exit: None,
             killed_at: None,
         })
+    }
+
+    fn container_ips(&self) -> Vec<std::net::IpAddr> {
+        self.ips.clone()
     }
 
     /// The container's exit once the waiter says it stopped running.

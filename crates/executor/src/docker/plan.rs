@@ -90,7 +90,16 @@ fn host_config(config: &ExecutorConfig, docker: &DockerSpec) -> HostConfig {
             format!("{}:{}:{mode}", v.host_path, v.container_path)
         }));
     }
+    // The agent's task DNS (`--task-dns`): bridge and user networks always, the host's
+    // network only when the operator asked for it.
+    let dns = config
+        .dns
+        .as_ref()
+        .filter(|d| d.host_network || !matches!(docker.network, DockerNetwork::Host))
+        .filter(|d| !d.servers.is_empty());
     HostConfig {
+        dns: dns.map(|d| d.servers.iter().map(ToString::to_string).collect()),
+        dns_search: dns.map(|d| d.search.clone()).filter(|s| !s.is_empty()),
         binds: Some(binds),
         network_mode: Some(network_mode(&docker.network)),
         port_bindings: publishes_ports(&docker.network).then(|| port_bindings(config, docker)),
@@ -234,6 +243,44 @@ mod tests {
         // PORT0 = 31001: mapping index 1 publishes on 31000.
         config.task.host_ports = vec![31001, 31000];
         config
+    }
+
+    #[test]
+    fn task_dns_for_bridge_always_and_for_host_networking_when_asked() {
+        let mut config = config(true, "echo hi", &[]);
+        config.dns = Some(keel_api::executor::TaskDns {
+            servers: vec!["172.17.0.1".parse().expect("ip")],
+            search: vec!["marathon.mesos".into(), "mesos".into()],
+            host_network: false,
+        });
+        let host = |config: &ExecutorConfig, network| {
+            let mut d = docker();
+            d.network = network;
+            let (body, _) = create_body(config, &d);
+            let json = serde_json::to_value(&body).expect("json");
+            (
+                json["HostConfig"]["Dns"].clone(),
+                json["HostConfig"]["DnsSearch"].clone(),
+            )
+        };
+        assert_eq!(
+            host(&config, DockerNetwork::Bridge),
+            (
+                serde_json::json!(["172.17.0.1"]),
+                serde_json::json!(["marathon.mesos", "mesos"])
+            )
+        );
+        assert_eq!(
+            host(&config, DockerNetwork::Host),
+            (serde_json::Value::Null, serde_json::Value::Null)
+        );
+        if let Some(d) = config.dns.as_mut() {
+            d.host_network = true;
+        }
+        assert_eq!(
+            host(&config, DockerNetwork::Host).0,
+            serde_json::json!(["172.17.0.1"])
+        );
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub(crate) fn prepare(config: &ExecutorConfig, docker: &DockerSpec) -> Result<Pr
         }
     }
     let dirs = Dirs::under(&config.meta_dir);
+    if let Some(dns) = &config.dns {
+        if let Some(d) = dirs.resolv_conf.parent() {
+            std::fs::create_dir_all(d)
+                .map_err(|e| UcrError::Setup(format!("cannot create {}: {e}", d.display())))?;
+        }
+        std::fs::write(&dirs.resolv_conf, dns.resolv_conf()).map_err(|e| {
+            UcrError::Setup(format!("cannot write {}: {e}", dirs.resolv_conf.display()))
+        })?;
+    }
     let overlay = use_overlay(settings.backend);
     if !overlay {
         keel_image::copy_rootfs(&image.layers, &dirs.rootfs)?;

@@ -84,6 +84,8 @@ pub struct Dirs {
     pub work: PathBuf,
     /// Per image volume `i`: `<volumes>/<i>/{upper,work}`.
     pub volumes: PathBuf,
+    /// The generated resolv.conf of a task with task DNS (`--task-dns`).
+    pub resolv_conf: PathBuf,
 }
 
 impl Dirs {
@@ -94,6 +96,7 @@ impl Dirs {
             upper: c.join("upper"),
             work: c.join("work"),
             volumes: c.join("volumes"),
+            resolv_conf: c.join("resolv.conf"),
         }
     }
 }
@@ -191,7 +194,8 @@ fn env(config: &ExecutorConfig, image: &ImageDefaults) -> Vec<String> {
     env.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
-/// The sandbox, the host's name-resolution files (host networking) and the volumes.
+/// The sandbox, the host's name-resolution files (host networking; the generated
+/// resolv.conf instead with task DNS) and the volumes.
 fn mounts(
     config: &ExecutorConfig,
     layers: &Layers<'_>,
@@ -204,7 +208,10 @@ fn mounts(
     };
     let mut mounts = vec![bind(config.sandbox.clone(), CONTAINER_SANDBOX, false)];
     for file in ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] {
-        if Path::new(file).exists() {
+        if file == "/etc/resolv.conf" && config.dns.is_some() {
+            // The agent's task DNS: the resolv.conf `prepare` generated.
+            mounts.push(bind(dirs.resolv_conf.clone(), file, true));
+        } else if Path::new(file).exists() {
             mounts.push(bind(file.into(), file, true));
         }
     }
@@ -372,6 +379,33 @@ mod tests {
         img.working_dir = None;
         let p = plan(&config(Vec::new()), "busybox", &img, &layers, &dirs).expect("plan");
         assert_eq!(p.cwd, CONTAINER_SANDBOX);
+    }
+
+    #[test]
+    fn task_dns_binds_the_generated_resolv_conf() {
+        let dirs = Dirs::under(Path::new("/work/meta"));
+        let layers = Layers {
+            rootfs: None,
+            volumes: BTreeMap::new(),
+        };
+        let mut config = config(Vec::new());
+        config.dns = Some(keel_api::executor::TaskDns {
+            servers: vec!["127.0.0.1".parse().expect("ip")],
+            search: vec!["marathon.mesos".into()],
+            host_network: false,
+        });
+        let p = plan(&config, "busybox", &image(&["/x"], &[]), &layers, &dirs).expect("plan");
+        let resolv: Vec<_> = (p.mounts.iter())
+            .filter(|m| m.target == "/etc/resolv.conf")
+            .map(|m| (m.source.clone(), m.readonly))
+            .collect();
+        assert_eq!(
+            resolv,
+            [(
+                MountSource::Bind("/work/meta/container/resolv.conf".into()),
+                true
+            )]
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn config(command: CommandSpec) -> ExecutorConfig {
         log_rotation: LogRotation::default(),
         socket_name: format!("keel-executor-test-{unique}"),
         images: Default::default(),
+        dns: None,
     }
 }
 

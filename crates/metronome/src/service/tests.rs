@@ -151,6 +151,7 @@ impl Harness {
             uuid: None,
             exit_code: None,
             healthy: None,
+            container_ips: Vec::new(),
         };
         self.svc.on_status(&s).unwrap();
     }
