@@ -804,3 +804,55 @@ fn diag_reports_unit_health_and_makes_bundles() {
     let (code, _) = post(&format!("{d}/report/diagnostics/create"), "not json");
     assert_eq!(code, 400);
 }
+
+/// Signal is off by default; opted in, it writes the three events dcos-signal would have
+/// sent to a file, named by the cluster id, and sends nothing.
+#[test]
+fn signal_writes_its_report_to_a_file_only_when_asked() {
+    let dir = TempDir::new("dev-signal");
+    let report = dir.path().join("signal.json");
+    let report_arg = report.to_string_lossy().to_string();
+    let keel = dev(
+        &dir,
+        &["--signal-report", &report_arg, "--signal-interval", "1"],
+    );
+    let url = keel.url.clone();
+    one_agent(&url);
+    let cluster = get(&format!("{url}/metadata")).1["CLUSTER_ID"].clone();
+    let v: Value = wait_for(15, "a signal report with the agent", || {
+        let v: Value = serde_json::from_slice(&std::fs::read(&report).ok()?).ok()?;
+        let agent_in_both = v["events"][2]["properties"]["agents_active"] == 1
+            && v["events"][0]["properties"]["health-unit-dcos-mesos-slave-total"] == 1;
+        agent_in_both.then_some(v)
+    });
+    assert_eq!(v["sent"], false);
+    let names: Vec<&str> = v["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(names, ["health", "package_list", "mesos_track"]);
+    for e in v["events"].as_array().into_iter().flatten() {
+        assert_eq!(e["anonymousId"], cluster, "{e}");
+    }
+    let health = &v["events"][0]["properties"];
+    assert_eq!(
+        health["health-unit-dcos-mesos-slave-unhealthy"], 0,
+        "{health}"
+    );
+    drop(keel);
+
+    // Without the flag: no report anywhere under the data dir.
+    let dir = TempDir::new("dev-nosignal");
+    let keel = dev(&dir, &[]);
+    one_agent(&keel.url);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let found = std::process::Command::new("grep")
+        .args(["-rl", "mesos_track"])
+        .arg(dir.path())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    assert!(found.trim().is_empty(), "{found}");
+}

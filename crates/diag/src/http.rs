@@ -140,6 +140,11 @@ impl Diagnostics {
         )
     }
 
+    /// The cluster's health report (what `/system/health/v1/report` answers).
+    pub async fn cluster_report(&self) -> Value {
+        cluster_report(&self.nodes().await)
+    }
+
     async fn nodes(&self) -> Vec<Collected> {
         self.collect().await.into_iter().map(|(c, _)| c).collect()
     }

@@ -10,11 +10,13 @@ mod checks;
 mod http;
 mod node;
 pub mod report;
+pub mod signal;
 mod time;
 
 pub use checks::{dns_probe, docker_ping, http_probe};
 pub use http::{AgentRef, DiagConfig, Diagnostics};
 pub use node::{CheckFn, NodeHealth, UnitCheck};
+pub use time::utc;
 
 /// Errors of the diagnostics service.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! seconds, without a calendar dependency.
 
 /// `YYYY-MM-DD HH:MM:SS +0000 UTC` for `unix_secs`.
-pub(crate) fn utc(unix_secs: f64) -> String {
+pub fn utc(unix_secs: f64) -> String {
     let s = unix_secs.max(0.0) as i64;
     let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
     let (y, m, d) = civil(days);

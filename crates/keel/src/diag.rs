@@ -149,7 +149,7 @@ pub(crate) fn diagnostics(
     master: &Master,
     local: NodeHealth,
     bundle_dir: std::path::PathBuf,
-) -> anyhow::Result<axum::Router> {
+) -> anyhow::Result<keel_diag::Diagnostics> {
     let m = master.clone();
     let agents = move || {
         m.agents_view()
@@ -181,5 +181,35 @@ pub(crate) fn diagnostics(
         clock: master.clock(),
         ids: std::sync::Arc::new(keel_clock::RandomIds),
     })?;
-    Ok(d.router())
+    Ok(d)
+}
+
+/// Signal, when the operator opts in with `--signal-report FILE`: every `every`, the events
+/// dcos-signal would have sent are written to `path` (replaced whole). Nothing is sent.
+pub(crate) async fn signal_loop(
+    d: keel_diag::Diagnostics,
+    master: Master,
+    path: std::path::PathBuf,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let ctx = keel_diag::signal::SignalContext {
+            cluster_id: master.with_core(|c| c.cluster_id().to_owned()),
+            dcos_version: "1.11.0".to_owned(),
+            platform: "keel".to_owned(),
+            provider: "onprem".to_owned(),
+        };
+        let report = d.cluster_report().await;
+        let summary = serde_json::to_value(master.state_summary()).unwrap_or_default();
+        let at = keel_diag::utc(master.clock().unix_secs());
+        let body = keel_diag::signal::signal_report(&ctx, &at, &report, &summary);
+        let tmp = path.with_extension("partial");
+        let text = serde_json::to_vec_pretty(&body).unwrap_or_default();
+        let written = tokio::fs::write(&tmp, text).await;
+        if let Err(e) = written.and(tokio::fs::rename(&tmp, &path).await) {
+            tracing::warn!("signal report {}: {e}", path.display());
+        }
+    }
 }

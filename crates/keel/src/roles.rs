@@ -40,6 +40,13 @@ pub struct MasterOpts {
     /// The largest request body the Marathon and Metronome APIs read (413 past it).
     #[arg(long, env = "KEEL_MAX_REQUEST_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY)]
     max_request_body_bytes: usize,
+    /// Telemetry, off unless given: write the report DC/OS's dcos-signal would have sent to
+    /// this file (replaced every --signal-interval). Keel never sends it anywhere.
+    #[arg(long, value_name = "FILE", env = "KEEL_SIGNAL_REPORT")]
+    signal_report: Option<PathBuf>,
+    /// Seconds between signal reports.
+    #[arg(long, default_value_t = 300.0)]
+    signal_interval: f64,
     /// Where diagnostics bundles are kept (default: `<data-dir>/diagnostics`).
     #[arg(long, value_name = "DIR")]
     diagnostics_bundle_dir: Option<PathBuf>,
@@ -405,7 +412,18 @@ fn services(
         .diagnostics_bundle_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("diagnostics"));
-    routes.push(crate::diag::diagnostics(master, units, bundles)?);
+    let diagnostics = crate::diag::diagnostics(master, units, bundles)?;
+    routes.push(diagnostics.router());
+    // Signal: opt-in, written to a file, never sent.
+    if let Some(path) = o.signal_report.clone() {
+        let every = secs("--signal-interval", o.signal_interval)?;
+        tokio::spawn(crate::diag::signal_loop(
+            diagnostics,
+            master.clone(),
+            path,
+            every,
+        ));
+    }
     routes.push(
         jobs.layer(axum::middleware::from_fn(keel_master::json_errors))
             .layer(body_limit),
