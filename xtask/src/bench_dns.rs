@@ -9,7 +9,7 @@ use crate::bench::{
     Running, events, keel_bin, post_json, send_json, start, start_simulated_with, tempdir,
     wait_agents,
 };
-use crate::bench_net::{CLIENT_CORE, Daemon, SERVER_CORE, dns_ask, free_port, pin};
+use crate::bench_net::{Daemon, SERVER_CORE, client_core, dns_ask, free_port, pin};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -25,8 +25,9 @@ pub(crate) fn dns(root: &Path, smoke: bool) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
     let sizes: &[usize] = if smoke { &[200] } else { &[1_000, 100_000] };
     let secs = if smoke { 1 } else { 10 };
+    let cc = client_core();
     println!(
-        "dns qps: dnsperf (core {CLIENT_CORE}) on in-zone A and SRV names, each server pinned to core {SERVER_CORE} ({})",
+        "dns qps: dnsperf (core {cc}) on in-zone A and SRV names, each server pinned to core {SERVER_CORE} ({})",
         bin.display()
     );
     for &target in sizes {
@@ -136,7 +137,7 @@ struct Perf {
 
 fn dnsperf(server: SocketAddr, file: &Path, secs: u64) -> anyhow::Result<Perf> {
     let out = Command::new("taskset")
-        .args(["-c", CLIENT_CORE, "dnsperf", "-s"])
+        .args(["-c", client_core(), "dnsperf", "-s"])
         .arg(server.ip().to_string())
         .arg("-p")
         .arg(server.port().to_string())

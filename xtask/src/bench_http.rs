@@ -9,7 +9,7 @@ use crate::bench::{
     Running, get_json, keel_bin, post_json, start, tempdir, wait_agents, wait_marathon_running,
 };
 use crate::bench_net::{
-    CLIENT_CORE, Daemon, SERVER_CORE, Scratch, Wrk, free_port, nginx_static_conf, pin, root_user,
+    Daemon, SERVER_CORE, Scratch, Wrk, client_core, free_port, nginx_static_conf, pin, root_user,
     wait_tcp, write_bodies, wrk,
 };
 use anyhow::{Context, bail};
@@ -53,8 +53,9 @@ fn cluster(
     let keel = start(bin, &args)?;
     wait_agents(&keel.url, 1)?;
     // The backends run on the client core, away from the proxy under test.
+    let cc = client_core();
     let cmd = format!(
-        "sed s/@PORT@/$PORT0/g {tmpl} > backend.conf && exec taskset -c {CLIENT_CORE} nginx -p {dir}/ -e stderr -c $PWD/backend.conf",
+        "sed s/@PORT@/$PORT0/g {tmpl} > backend.conf && exec taskset -c {cc} nginx -p {dir}/ -e stderr -c $PWD/backend.conf",
         tmpl = tmpl.display(),
         dir = dir.display()
     );
@@ -142,8 +143,9 @@ pub(crate) fn proxy(root: &Path, smoke: bool) -> anyhow::Result<()> {
     nginx.check()?;
     pin(c.keel.child.id(), SERVER_CORE)?;
     let nginx_base = format!("http://127.0.0.1:{nginx_port}/service/bench-web");
+    let cc = client_core();
     println!(
-        "/service/ proxy: wrk (core {CLIENT_CORE}, 1 thread, {CONNS} keep-alive connections, {secs} s) -> proxy pinned to core {SERVER_CORE} -> one nginx backend (core {CLIENT_CORE}) ({})",
+        "/service/ proxy: wrk (core {cc}, 1 thread, {CONNS} keep-alive connections, {secs} s) -> proxy pinned to core {SERVER_CORE} -> one nginx backend (core {cc}) ({})",
         bin.display()
     );
     for body in ["0b", "4k"] {
@@ -219,8 +221,9 @@ pub(crate) fn vip(root: &Path, smoke: bool) -> anyhow::Result<()> {
     wait_tcp(haddr, 10)?;
     haproxy.check()?;
     pin(c.keel.child.id(), SERVER_CORE)?;
+    let cc = client_core();
     println!(
-        "VIP: wrk (core {CLIENT_CORE}) GET /0b -> {{direct | keel's VIP {vip} | haproxy {haddr} (tcp, round robin)}}, proxies pinned to core {SERVER_CORE}; 3 nginx backends (core {CLIENT_CORE}) ({})",
+        "VIP: wrk (core {cc}) GET /0b -> {{direct | keel's VIP {vip} | haproxy {haddr} (tcp, round robin)}}, proxies pinned to core {SERVER_CORE}; 3 nginx backends (core {cc}) ({})",
         bin.display()
     );
     let close = ["-H", "Connection: close"];

@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 /// The core servers under test run on.
 pub(crate) const SERVER_CORE: &str = "0";
-/// The core load generators (dnsperf, wrk) run on.
-pub(crate) const CLIENT_CORE: &str = "1";
+/// The core load generators (dnsperf, wrk) run on: core 1, or core 0 on a one-core
+/// machine.
+pub(crate) fn client_core() -> &'static str {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() >= 2 => "1",
+        _ => "0",
+    }
+}
 
 /// A peer process, stopped when dropped.
 pub(crate) struct Daemon {
@@ -118,7 +124,7 @@ impl std::fmt::Display for Wrk {
 /// arguments (headers) before the URL.
 pub(crate) fn wrk(url: &str, conns: u32, secs: u64, extra: &[&str]) -> anyhow::Result<Wrk> {
     let out = Command::new("taskset")
-        .args(["-c", CLIENT_CORE, "wrk", "--latency", "-t1"])
+        .args(["-c", client_core(), "wrk", "--latency", "-t1"])
         .arg(format!("-c{conns}"))
         .arg(format!("-d{secs}s"))
         .args(extra)
