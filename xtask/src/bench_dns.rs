@@ -225,7 +225,17 @@ fn zone_with(url: &str, apps: usize, secs: u64) -> anyhow::Result<Zone> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let z = Zone::fetch(url)?;
-        let srv = z.srv.iter().filter(|(n, _)| n.starts_with("_app-")).count();
+        // Distinct apps with SRV names (each app has several: raw, sanitised, slave).
+        let srv = z
+            .srv
+            .iter()
+            .filter_map(|(n, _)| {
+                let digits = n.strip_prefix("_app-")?;
+                let end = digits.find(|c: char| !c.is_ascii_digit())?;
+                digits[..end].parse::<usize>().ok()
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         if srv >= apps {
             return Ok(z);
         }
@@ -249,17 +259,27 @@ fn qps(bin: &Path, target: usize, secs: u64) -> anyhow::Result<()> {
         "cpus:200;mem:200000;ports:[31000-32000]",
         &["--dns-listen", &listen],
     )?;
-    // A few apps first to learn the records one app makes, then the rest at once.
+    // A few apps first to learn the records one app makes, then the rest (topped up
+    // until the zone holds the target).
     let base = Zone::fetch(&keel.url)?.records();
-    let first = 10;
-    create_apps(&keel.url, 0, first)?;
-    let z = zone_with(&keel.url, first, 120)?;
-    let per_app = (z.records().saturating_sub(base) / first).max(1);
-    let apps = (target.saturating_sub(base) / per_app).max(first);
+    let mut apps = 10;
+    create_apps(&keel.url, 0, apps)?;
+    let mut zone = zone_with(&keel.url, apps, 120)?;
     let t0 = Instant::now();
-    create_apps(&keel.url, first, apps - first)?;
-    let zone = zone_with(&keel.url, apps, 1800)?;
+    for _ in 0..3 {
+        let per_app = (zone.records().saturating_sub(base) / apps).max(1);
+        let more = target.saturating_sub(zone.records()) / per_app;
+        if more == 0 {
+            break;
+        }
+        create_apps(&keel.url, apps, more)?;
+        apps += more;
+        zone = zone_with(&keel.url, apps, 1800)?;
+    }
     let built = t0.elapsed();
+    // Let the last rebuilds settle before measuring.
+    std::thread::sleep(Duration::from_secs(1));
+    let zone = Zone::fetch(&keel.url)?;
     let records = zone.records();
     let qfile = dir.join("queries.txt");
     std::fs::write(&qfile, zone.queries(20_000))?;

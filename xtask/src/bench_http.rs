@@ -248,7 +248,7 @@ pub(crate) fn vip(root: &Path, smoke: bool) -> anyhow::Result<()> {
     println!("  one keep-alive connection, sequential requests (latency added to direct):");
     for ((who, _), w) in targets.iter().zip(&single) {
         println!(
-            "    {who} p50 {:.3} ms (+{:.3})  p99 {:.3} ms (+{:.3})  {:.0} req/s",
+            "    {who} p50 {:.3} ms ({:+.3})  p99 {:.3} ms ({:+.3})  {:.0} req/s",
             w.p50_ms,
             w.p50_ms - single[0].p50_ms,
             w.p99_ms,
