@@ -45,6 +45,15 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if all || which == "containers" {
         crate::bench_containers::containers(root, smoke)?;
     }
+    if all || which == "dns" {
+        crate::bench_dns::dns(root, smoke)?;
+    }
+    if all || which == "proxy" {
+        crate::bench_http::proxy(root, smoke)?;
+    }
+    if all || which == "vip" {
+        crate::bench_http::vip(root, smoke)?;
+    }
     Ok(())
 }
 
@@ -236,7 +245,7 @@ pub(crate) fn wait_agents(url: &str, n: usize) -> anyhow::Result<()> {
 }
 
 /// Streams task statuses from `/internal/v1/events` into a channel.
-fn events(url: &str) -> mpsc::Receiver<(String, String, Instant)> {
+pub(crate) fn events(url: &str) -> mpsc::Receiver<(String, String, Instant)> {
     let (tx, rx) = mpsc::channel();
     let url = format!("{url}/internal/v1/events");
     std::thread::spawn(move || {
@@ -260,7 +269,7 @@ fn events(url: &str) -> mpsc::Receiver<(String, String, Instant)> {
     rx
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -486,7 +495,7 @@ fn wait_running(url: &str, n: usize) -> anyhow::Result<()> {
     )
 }
 
-fn get_json(url: &str) -> anyhow::Result<Value> {
+pub(crate) fn get_json(url: &str) -> anyhow::Result<Value> {
     Ok(http().get(url).send()?.json()?)
 }
 
@@ -651,6 +660,17 @@ pub(crate) fn start_simulated(
     agents: usize,
     resources: &str,
 ) -> anyhow::Result<Running> {
+    start_simulated_with(bin, dir, agents, resources, &[])
+}
+
+/// [`start_simulated`] with more `keel dev` flags.
+pub(crate) fn start_simulated_with(
+    bin: &Path,
+    dir: &Path,
+    agents: usize,
+    resources: &str,
+    extra: &[&str],
+) -> anyhow::Result<Running> {
     let data = dir.join("data");
     let n = agents.to_string();
     let args = [
@@ -666,6 +686,7 @@ pub(crate) fn start_simulated(
         "--simulated-resources",
         resources,
     ];
+    let args: Vec<&str> = args.iter().chain(extra).copied().collect();
     let keel = start(bin, &args)?;
     wait_agents(&keel.url, agents)?;
     Ok(keel)

@@ -3,6 +3,9 @@
 
 mod bench;
 mod bench_containers;
+mod bench_dns;
+mod bench_http;
+mod bench_net;
 mod bench_writes;
 mod tidy;
 
@@ -23,6 +26,8 @@ const APT_PACKAGES: &[&str] = &[
     "dnsperf",
     "nginx",
     "wrk",
+    // The VIP benchmark's peer.
+    "haproxy",
 ];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &[
@@ -67,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|writes|jobs|marathon|placement|containers|all> [--smoke]"
+                "usage: cargo xtask ci | tidy | deps | bench <allocator|submit|idle-rss|agent-restart|store|writes|jobs|marathon|placement|containers|dns|proxy|vip|all> [--smoke]"
             );
             bail!("unknown command {:?}", args.first())
         }
