@@ -167,3 +167,201 @@ fn follow_and_range_reads_lose_no_line_across_rotations() {
     assert_eq!(r.bytes().map(|b| b.len()).unwrap_or(0), body.len());
     keel.stop();
 }
+
+/// GETs `url` with `Accept: accept`; answers the status and the body.
+fn fetch(url: &str, accept: &str) -> (u16, String) {
+    let r = client()
+        .get(url)
+        .header("Accept", accept)
+        .send()
+        .expect("GET");
+    (r.status().as_u16(), r.text().unwrap_or_default())
+}
+
+/// The JSON entries of a JSON range read.
+fn entries(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON entry per line"))
+        .collect()
+}
+
+#[test]
+fn component_logs_are_served_with_units_filters_cursors_and_follow() {
+    let dir = TempDir::new("logs-component");
+    let keel = Dev::new(&dir).start();
+    let url = keel.url.clone();
+    let agent = wait_for(30, "the agent", || {
+        let (_, s) = get(&format!("{url}/state"));
+        s["slaves"][0]["id"].as_str().map(str::to_string)
+    });
+    let comp = format!("{url}/system/v1/logs/v2/component");
+    // Every role writes the node's journal: text lines `YYYY-MM-DD HH:MM:SS: MESSAGE`.
+    let (code, text) = wait_for(30, "the registration in the journal", || {
+        let r = fetch(&format!("{comp}?skip=-200"), "text/plain");
+        (r.0 == 200 && r.1.contains("registered with master")).then_some(r)
+    });
+    assert_eq!(code, 200);
+    assert!(text.contains(": agent registered"), "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert_eq!(first.as_bytes().get(19), Some(&b':'), "{first}");
+
+    // A unit: only its entries, on the leader's path too.
+    let (code, body) = fetch(
+        &format!(
+            "{url}/system/v1/leader/mesos/logs/v2/component/dcos-mesos-master.service?skip=-100"
+        ),
+        "application/json",
+    );
+    assert_eq!(code, 200);
+    let master = entries(&body);
+    assert!(
+        master
+            .iter()
+            .all(|e| e["fields"]["_SYSTEMD_UNIT"] == "dcos-mesos-master.service")
+    );
+    assert!(
+        master
+            .iter()
+            .any(|e| e["fields"]["MESSAGE"] == "agent registered")
+    );
+    assert!(
+        master
+            .iter()
+            .all(|e| e["realtime_timestamp"].as_u64().is_some())
+    );
+
+    // The agent's journal through the master, with a filter.
+    let (code, body) = fetch(
+        &format!(
+            "{url}/system/v1/agent/{agent}/logs/v2/component/dcos-mesos-slave.service?skip=-100&filter=KEEL_ROLE:agent"
+        ),
+        "application/json",
+    );
+    assert_eq!(code, 200, "{body}");
+    let agent_entries = entries(&body);
+    assert!(
+        agent_entries
+            .iter()
+            .all(|e| e["fields"]["KEEL_ROLE"] == "agent")
+    );
+    assert!(
+        agent_entries
+            .iter()
+            .any(|e| e["fields"]["MESSAGE"] == "registered with master")
+    );
+    let (code, body) = fetch(
+        &format!("{comp}?skip=-100&filter=AGENT:{agent}"),
+        "application/json",
+    );
+    assert_eq!(code, 200);
+    assert!(
+        entries(&body)
+            .iter()
+            .all(|e| e["fields"]["AGENT"] == agent.as_str())
+    );
+
+    // Cursors, skip and limit.
+    let (_, body) = fetch(&format!("{comp}?cursor=BEG&limit=3"), "application/json");
+    let head = entries(&body);
+    assert_eq!(head.len(), 3);
+    let second = head[1]["cursor"].as_str().unwrap_or_default().to_string();
+    let (_, body) = fetch(
+        &format!("{comp}?cursor={second}&skip=1&limit=1"),
+        "application/json",
+    );
+    assert_eq!(entries(&body), vec![head[2].clone()]);
+    let (_, body) = fetch(
+        &format!("{comp}?cursor=BEG&skip=2&limit=1"),
+        "application/json",
+    );
+    assert_eq!(entries(&body), vec![head[2].clone()]);
+    let r = client()
+        .get(format!("{comp}?limit=1"))
+        .header("Accept", "application/json")
+        .header("Last-Event-ID", &second)
+        .send()
+        .expect("GET");
+    assert_eq!(
+        entries(&r.text().unwrap_or_default()),
+        vec![head[2].clone()]
+    );
+
+    // Bad input and no match.
+    assert_eq!(
+        fetch(&format!("{comp}/no-such.service"), "text/plain").0,
+        404
+    );
+    assert_eq!(fetch(&format!("{comp}?skip=x"), "text/plain").0, 400);
+    assert_eq!(fetch(&format!("{comp}?cursor=abc"), "text/plain").0, 400);
+    assert_eq!(
+        fetch(&format!("{comp}?filter=nocolon"), "text/plain").0,
+        400
+    );
+    assert_eq!(
+        fetch(
+            &format!("{comp}?skip=-10&filter=KEEL_ROLE:nosuch"),
+            "text/plain"
+        )
+        .0,
+        204
+    );
+
+    // The v1 forms.
+    let (code, text) = fetch(
+        &format!("{url}/system/v1/logs/v1/range/?skip_prev=3"),
+        "text/plain",
+    );
+    assert_eq!((code, text.lines().count()), (200, 3), "{text}");
+    let (code, body) = fetch(
+        &format!("{url}/system/v1/logs/v1/fields/_SYSTEMD_UNIT"),
+        "application/json",
+    );
+    assert_eq!(code, 200);
+    assert!(body.contains("dcos-mesos-master.service"), "{body}");
+
+    // Follow (SSE): an entry Marathon writes after the follow started arrives.
+    let follower = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let r = follower
+        .get(format!(
+            "{url}/system/v1/leader/marathon/logs/v2/component/dcos-marathon.service"
+        ))
+        .header("Accept", "text/event-stream")
+        .send()
+        .expect("follow");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap_or_default(),
+        "text/event-stream"
+    );
+    let (code, _) = post(
+        &format!("{url}/v2/apps"),
+        r#"{"id":"/logs/follow","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":1}"#,
+    );
+    assert_eq!(code, 201);
+    let mut reader = BufReader::new(r);
+    let mut line = String::new();
+    let mut last_id = None;
+    let mut seen = false;
+    for _ in 0..10_000 {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(i) = line.strip_prefix("id: ") {
+            last_id = i.trim().parse::<u64>().ok();
+        } else if let Some(d) = line.strip_prefix("data: ") {
+            let v: serde_json::Value = serde_json::from_str(d).expect("json data");
+            assert_eq!(v["fields"]["_SYSTEMD_UNIT"], "dcos-marathon.service");
+            if v["fields"]["MESSAGE"] == "deployment finished" {
+                seen = true;
+                break;
+            }
+        }
+    }
+    assert!(seen, "the follower saw the deployment finish");
+    assert!(last_id.is_some());
+    keel.stop();
+}

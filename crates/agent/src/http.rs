@@ -1,6 +1,7 @@
 //! The agent's HTTP endpoint: `/state` (also `/slave(1)/state`), `/files/*`, `/health`,
-//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load` and dcos-log's task routes
-//! (`keel_logs::http`) over the sandboxes.
+//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load`, dcos-log's task routes
+//! (`keel_logs::http`) over the sandboxes and its component routes over the node's journal
+//! (`keel_logs::component`).
 
 use crate::Agent;
 use crate::files::{self, FilesError};
@@ -50,6 +51,13 @@ pub fn router(agent: Agent) -> Router {
     .route("/metrics/snapshot", get(metrics))
     .route("/images/load", axum::routing::post(crate::images::load))
     .with_state(agent.clone())
+    .merge(match &agent.component_logs {
+        Some(dir) => keel_logs::component::router(
+            keel_logs::component::Components::new(dir.clone()),
+            &["/system/v1/logs"],
+        ),
+        None => Router::new(),
+    })
     .merge(keel_logs::http::router(keel_logs::http::Logs::new(
         std::sync::Arc::new(LogDirs(agent)),
     )))

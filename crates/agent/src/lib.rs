@@ -56,6 +56,9 @@ pub struct AgentConfig {
     pub gc: GcConfig,
     /// Image sources and cache of Keel's own container runtime.
     pub images: keel_api::executor::ImageSettings,
+    /// The node's component journal (`keel_logs::journal`), served at
+    /// `/system/v1/logs/v2/component`; `None`: no component routes.
+    pub component_logs: Option<PathBuf>,
 }
 
 /// What a simulated agent is: where its master is, what it offers, and the HTTP client
@@ -92,6 +95,8 @@ pub struct Agent {
     pub(crate) simulated: bool,
     /// Bounds the requests simulated agents have in flight together (and so their sockets).
     pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// The node's component journal directory.
+    pub(crate) component_logs: Option<PathBuf>,
 }
 
 impl Agent {
@@ -137,6 +142,7 @@ impl Agent {
             gc_counters: Arc::default(),
             simulated: false,
             permits: None,
+            component_logs: config.component_logs.clone(),
         };
         Ok((agent, listener))
     }
@@ -187,6 +193,7 @@ impl Agent {
             gc_counters: Arc::default(),
             simulated: true,
             permits: Some(permits),
+            component_logs: None,
         })
     }
 

@@ -161,20 +161,97 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up the log of a role (master, agent, dev, executor): level from `KEEL_LOG`.
-pub fn init_logging(format: LogFormat) {
+/// Where and how big a process's component journal is.
+#[derive(Debug, Clone)]
+pub struct JournalOpts {
+    /// `<data or work dir>/logs`.
+    pub dir: PathBuf,
+    /// Rotation of `journal.jsonl`.
+    pub rotation: LogRotation,
+}
+
+impl DevArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+impl MasterArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+impl AgentArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.work_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+/// The journal's writer: `journal.jsonl` rotated like task output, or `None` (with a
+/// warning on stderr) when the directory cannot be written.
+fn journal_layer(j: &JournalOpts) -> Option<keel_logs::journal::JournalLayer> {
+    let opened = std::fs::create_dir_all(&j.dir).and_then(|()| {
+        keel_executor::RotatingFile::open(
+            &j.dir.join(keel_logs::journal::JOURNAL_NAME),
+            j.rotation.clone(),
+        )
+    });
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("keel: no component journal in {}: {e}", j.dir.display());
+            return None;
+        }
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    Some(keel_logs::journal::JournalLayer::new(
+        Box::new(JournalSink(file)),
+        keel_logs::journal::Origin {
+            pid: std::process::id(),
+            hostname,
+        },
+    ))
+}
+
+/// `RotatingFile` as an `io::Write` (each journal line is one write).
+struct JournalSink(keel_executor::RotatingFile);
+
+impl std::io::Write for JournalSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sets up the log of a role (master, agent, dev, executor): level from `KEEL_LOG`, to
+/// stderr, and (dev, master, agent) to the node's component journal too.
+pub fn init_logging(format: LogFormat, journal: Option<&JournalOpts>) {
     use std::io::IsTerminal;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Json => fmt.json().with_ansi(false).boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(journal.and_then(journal_layer))
+        .try_init();
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -257,9 +334,20 @@ fn services(
     master: &Master,
     o: &MasterOpts,
     dns: Option<DnsRoutes>,
+    journal_dir: &Path,
 ) -> anyhow::Result<Vec<axum::Router>> {
     let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
+    // dcos-log's component routes over this node's journal; Keel's entry is the leading
+    // master, Marathon's leader too.
+    routes.push(keel_logs::component::router(
+        keel_logs::component::Components::new(journal_dir.to_path_buf()),
+        &[
+            "/system/v1/logs",
+            "/system/v1/leader/mesos/logs",
+            "/system/v1/leader/marathon/logs",
+        ],
+    ));
     // Mesos-DNS's HTTP API: at /mesos_dns/v1/... and its root /v1/hosts|services paths.
     if let Some(d) = dns {
         routes.push(axum::Router::new().nest("/mesos_dns", d.api));
@@ -435,11 +523,12 @@ async fn serve_master(
     o: MasterOpts,
     listener: tokio::net::TcpListener,
     dns: Option<DnsRoutes>,
+    journal_dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(services(&master, &o, dns)?)
+        .entry(services(&master, &o, dns, &journal_dir)?)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -511,6 +600,7 @@ fn agent_config(
         gc: node.gc()?,
         images: node.images(&work_dir)?,
         work_dir,
+        component_logs: None,
     })
 }
 
@@ -549,7 +639,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
     let mut agents = Vec::new();
     for i in 0..a.agents {
         let work = a.data_dir.join(format!("agent-{i}"));
-        let cfg = agent_config(
+        let mut cfg = agent_config(
             url.clone(),
             work,
             "127.0.0.1:0".parse()?,
@@ -558,6 +648,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             None,
             &a.node,
         )?;
+        cfg.component_logs = Some(a.journal_dir());
         let (agent, l) = start_agent(cfg, clock.clone()).await?;
         let mut rx = stop_rx.clone();
         agents.push(tokio::spawn(agent.serve(l, async move {
@@ -594,6 +685,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         a.master.clone(),
         listener,
         dns,
+        a.journal_dir(),
         async move {
             let _ = rx.changed().await;
         },
@@ -622,13 +714,15 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     print_dns(dns.as_ref());
-    serve_master(master, a.master, listener, dns, shutdown_signal()).await
+    let journal = a.journal_dir();
+    serve_master(master, a.master, listener, dns, journal, shutdown_signal()).await
 }
 
 /// `keel agent`.
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let cfg = agent_config(
+    let journal = a.journal_dir();
+    let mut cfg = agent_config(
         a.master,
         a.work_dir,
         a.listen,
@@ -637,6 +731,7 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         a.hostname,
         &a.node,
     )?;
+    cfg.component_logs = Some(journal);
     let master_url = cfg.master.clone();
     let (agent, listener) = start_agent(cfg, clock).await?;
     let l4lb = tokio::spawn(keel_proxy::l4lb::run(master_url));
