@@ -365,3 +365,181 @@ fn component_logs_are_served_with_units_filters_cursors_and_follow() {
     assert!(last_id.is_some());
     keel.stop();
 }
+
+/// A raw HTTP/1.1 GET (no client-side path normalization: `..` reaches the server).
+fn raw_get(hostport: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(hostport).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).expect("status line");
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0)
+}
+
+#[test]
+fn task_logs_outlive_their_sandbox_and_paths_stay_inside_it() {
+    let dir = TempDir::new("logs-gc");
+    let keel = Dev::new(&dir)
+        .args(&["--gc-delay", "2secs", "--disk-watch-interval", "1secs"])
+        .start();
+    let url = keel.url.clone();
+    // A task that writes and ends; its sandbox is collected a moment later.
+    let done = run_task(
+        &url,
+        &[],
+        "for i in $(seq 1 50); do echo out-$i; done; echo err-1 >&2",
+    );
+    let t = wait_state(&url, &done, "TASK_FINISHED", 30);
+    let agent = t["slave_id"].as_str().unwrap_or_default().to_string();
+    let fw = t["framework_id"].as_str().unwrap_or_default().to_string();
+    let cid = t["statuses"][0]["container_status"]["container_id"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let work = dir.path().join("data").join("agent-0");
+    let sandbox = work
+        .join("slaves")
+        .join(&agent)
+        .join("frameworks")
+        .join(&fw)
+        .join("executors")
+        .join(&done)
+        .join("runs")
+        .join(&cid);
+    wait_for(60, "the GC to remove the sandbox", || {
+        (!sandbox.exists()).then_some(())
+    });
+    let archived = work.join("log-archive").join(&fw).join(&done).join(&cid);
+    assert!(
+        archived.join("stdout.gz").is_file(),
+        "archived at {archived:?}"
+    );
+
+    // dcos-log's task routes serve the archived copy, through the 303 and the proxy.
+    let log = format!("{url}/system/v1/logs/v2/task/{done}");
+    assert_eq!(
+        fetch(&format!("{log}?cursor=END&skip=-3"), "text/plain"),
+        (200, "out-48\nout-49\nout-50\n".to_string())
+    );
+    assert_eq!(
+        fetch(&format!("{log}/file/stderr"), "text/plain"),
+        (200, "err-1\n".to_string())
+    );
+    let (code, body) = fetch(&format!("{log}?cursor=BEG&limit=2"), "application/json");
+    assert_eq!(code, 200);
+    let first = entries(&body);
+    assert_eq!(first[0]["fields"]["MESSAGE"], "out-1");
+    assert_eq!(first[1]["cursor"], "6");
+    let (code, body) = fetch(&format!("{log}/browse"), "application/json");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("stdout") && body.contains("stderr"), "{body}");
+    let r = client().get(format!("{log}/download")).send().expect("GET");
+    assert_eq!(r.status().as_u16(), 200);
+    let all = r.text().unwrap_or_default();
+    assert_eq!(all.lines().count(), 50);
+    // SSE on the archived copy: every line, with its original offsets.
+    let follower = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let r = follower
+        .get(format!("{log}?cursor=BEG"))
+        .header("Accept", "text/event-stream")
+        .send()
+        .expect("follow");
+    let mut reader = BufReader::new(r);
+    let mut line = String::new();
+    let mut messages = Vec::new();
+    while messages.len() < 50 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap_or(0) > 0, "stream ended");
+        if let Some(d) = line.strip_prefix("data: ") {
+            let v: serde_json::Value = serde_json::from_str(d).expect("json");
+            messages.push(
+                v["fields"]["MESSAGE"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+    }
+    drop(reader);
+    assert_eq!(messages.last().map(String::as_str), Some("out-50"));
+    // The Mesos files API too (what `keel task log` and older clients read).
+    let (code, chunk) = get(&format!(
+        "{url}/agent/{agent}/files/read?path=/frameworks/{fw}/executors/{done}/runs/latest/stdout&offset=0"
+    ));
+    assert_eq!(code, 200, "{chunk}");
+    assert!(
+        chunk["data"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("out-1\nout-2\n")
+    );
+    let (ok, out, err) = cli(&url, &["task", "log", &done]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 50, "{out}");
+    // The agent's journal says what the GC did.
+    let (_, text) = fetch(
+        &format!(
+            "{url}/system/v1/agent/{agent}/logs/v2/component/dcos-mesos-slave.service?skip=-50"
+        ),
+        "text/plain",
+    );
+    assert!(text.contains("gc: archived the task's logs"), "{text}");
+
+    // A live sandbox: paths that climb out of it, or a symlink out, are refused.
+    let live = run_task(
+        &url,
+        &[],
+        "ln -s /etc/passwd leak; echo hi; exec sleep 1000",
+    );
+    let t = wait_state(&url, &live, "TASK_RUNNING", 30);
+    let lcid = t["statuses"][0]["container_status"]["container_id"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    wait_for(30, "the task's output", || {
+        (fetch(
+            &format!("{url}/system/v1/logs/v2/task/{live}"),
+            "text/plain",
+        )
+        .1 == "hi\n")
+            .then_some(())
+    });
+    assert_eq!(
+        fetch(
+            &format!("{url}/system/v1/logs/v2/task/{live}/file/leak"),
+            "text/plain"
+        )
+        .0,
+        403
+    );
+    let (_, state) = get(&format!("{url}/state"));
+    let pid = state["slaves"][0]["pid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let hostport = pid.split('@').nth(1).unwrap_or_default().to_string();
+    let agent_form =
+        format!("/system/v1/logs/v2/task/frameworks/{fw}/executors/{live}/runs/{lcid}");
+    assert_eq!(raw_get(&hostport, &format!("{agent_form}/stdout")), 200);
+    assert_eq!(
+        raw_get(&hostport, &format!("{agent_form}/../../../../stdout")),
+        403
+    );
+    assert_eq!(
+        raw_get(&hostport, &format!("{agent_form}/x/../../stdout")),
+        403
+    );
+    assert_eq!(
+        raw_get(&hostport, &format!("{agent_form}/leak/download")),
+        403
+    );
+    keel.stop();
+}

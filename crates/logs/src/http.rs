@@ -29,6 +29,46 @@ pub trait TaskDirs: Send + Sync + 'static {
     fn run_dir(&self, framework: &str, executor: &str, container: &str) -> Option<PathBuf>;
     /// Mesos's browse listing of a sandbox directory, as JSON.
     fn browse(&self, dir: &Path, shown: &str) -> Result<serde_json::Value, String>;
+    /// The log archive of collected sandboxes (`crate::archive`), if the agent keeps one.
+    fn archive_dir(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// Where a run's files are: its sandbox, or the archive once the sandbox was collected.
+#[derive(Debug, Clone)]
+enum Source {
+    Sandbox(PathBuf),
+    Archive(PathBuf),
+}
+
+/// Where one file of a run is read from.
+#[derive(Debug, Clone)]
+enum FileAt {
+    Sandbox { dir: PathBuf, name: String },
+    Archive { run: PathBuf, name: String },
+}
+
+impl FileAt {
+    fn open(&self) -> Result<Option<Stream>, crate::LogsError> {
+        match self {
+            FileAt::Sandbox { dir, name } => Stream::open(dir, name),
+            FileAt::Archive { run, name } => crate::archive::open(run, name),
+        }
+    }
+
+    /// The file in `source`; 403 if it leaves the sandbox.
+    fn of(source: &Source, file: &str) -> Result<Self, Response> {
+        match source {
+            Source::Sandbox(sandbox) => {
+                locate(sandbox, file).map(|(dir, name)| FileAt::Sandbox { dir, name })
+            }
+            Source::Archive(run) => Ok(FileAt::Archive {
+                run: run.clone(),
+                name: file.to_string(),
+            }),
+        }
+    }
 }
 
 /// The state of the routes.
@@ -137,11 +177,22 @@ async fn task(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let Some(sandbox) = logs.dirs.run_dir(&fw, &ex, &cid).filter(|d| d.is_dir()) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            format!("no run {cid} of executor {ex} of framework {fw} on this agent"),
-        );
+    let sandbox = logs.dirs.run_dir(&fw, &ex, &cid).filter(|d| d.is_dir());
+    let source = match sandbox {
+        Some(s) => Source::Sandbox(s),
+        None => match logs
+            .dirs
+            .archive_dir()
+            .and_then(|a| crate::archive::find(&a, &fw, &ex, &cid))
+        {
+            Some(run) => Source::Archive(run),
+            None => {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    format!("no run {cid} of executor {ex} of framework {fw} on this agent"),
+                );
+            }
+        },
     };
     let query = match LogQuery::from_pairs(&pairs) {
         Ok(q) => q,
@@ -149,15 +200,19 @@ async fn task(
     };
     let file = match target {
         Target::Browse => {
-            return match logs.dirs.browse(&sandbox, &format!("/{rest}")) {
+            let listing = match &source {
+                Source::Sandbox(sandbox) => logs.dirs.browse(sandbox, &format!("/{rest}")),
+                Source::Archive(run) => Ok(archived_listing(run, &format!("/{rest}"))),
+            };
+            return match listing {
                 Ok(v) => axum::Json(v).into_response(),
                 Err(e) => reply(StatusCode::BAD_REQUEST, e),
             };
         }
-        Target::Download(f) => return download(sandbox, f).await,
+        Target::Download(f) => return download(&source, f).await,
         Target::Read(f) => f,
     };
-    let (dir, name) = match locate(&sandbox, &file) {
+    let at = match FileAt::of(&source, &file) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -176,8 +231,7 @@ async fn task(
     fields.insert("CONTAINER_ID".to_string(), cid);
     fields.insert("FILE".to_string(), file);
     let job = Job {
-        dir,
-        name,
+        at,
         query,
         last_event,
         format,
@@ -190,12 +244,40 @@ async fn task(
     }
 }
 
-async fn download(sandbox: PathBuf, file: String) -> Response {
-    let (dir, name) = match locate(&sandbox, &file) {
+/// The browse listing of an archived run (Mesos's shape; sizes uncompressed).
+fn archived_listing(run: &Path, shown: &str) -> serde_json::Value {
+    let dir = shown
+        .trim_end_matches('/')
+        .trim_end_matches("files/browse")
+        .trim_end_matches('/');
+    let mtime = run
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as f64)
+        .unwrap_or(0.0);
+    let list: Vec<keel_api::mesos::FileInfo> = crate::archive::files(run)
+        .into_iter()
+        .map(|(name, size)| keel_api::mesos::FileInfo {
+            path: format!("{dir}/{name}"),
+            nlink: 1,
+            size,
+            mtime,
+            mode: "-rw-r--r--".into(),
+            uid: String::new(),
+            gid: String::new(),
+        })
+        .collect();
+    serde_json::to_value(list).unwrap_or_default()
+}
+
+async fn download(source: &Source, file: String) -> Response {
+    let at = match FileAt::of(source, &file) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let opened = tokio::task::spawn_blocking(move || Stream::open(&dir, &name)).await;
+    let opened = tokio::task::spawn_blocking(move || at.open()).await;
     let stream = match opened {
         Ok(Ok(Some(s))) => s,
         Ok(Ok(None)) => return reply(StatusCode::NO_CONTENT, "File not found"),
@@ -250,8 +332,7 @@ fn tokio_stream_of(
 
 /// One read of a task file, run on a blocking thread.
 struct Job {
-    dir: PathBuf,
-    name: String,
+    at: FileAt,
     query: LogQuery,
     last_event: Option<String>,
     format: LogFormat,
@@ -269,7 +350,7 @@ impl Job {
         let internal =
             |e: crate::LogsError| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         let follow = self.format == LogFormat::EventStream;
-        let Some(mut stream) = Stream::open(&self.dir, &self.name).map_err(internal)? else {
+        let Some(mut stream) = self.at.open().map_err(internal)? else {
             return Err(reply(StatusCode::NO_CONTENT, "File not found"));
         };
         let (cursor, skip) = match &self.last_event {
@@ -286,8 +367,7 @@ impl Job {
                     .map_err(|_| bad(format!("cursor {c:?} is not a byte offset")))?;
                 if !follow && at > stream.end() {
                     return Err(bad(format!(
-                        "cursor {at} is past the end of {} ({})",
-                        self.name,
+                        "cursor {at} is past the end of the file ({})",
                         stream.end()
                     )));
                 }
