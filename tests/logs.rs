@@ -306,6 +306,24 @@ fn component_logs_are_served_with_units_filters_cursors_and_follow() {
         204
     );
 
+    // What the CLI probes first: the capabilities (LOGGING_V2 selects the v2 routes; no v1
+    // journald `LOGGING`) and the UI config's logging strategy.
+    let (code, caps) = get(&format!("{url}/capabilities"));
+    assert_eq!(code, 200);
+    let names: Vec<&str> = caps["capabilities"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"LOGGING_V2") && !names.contains(&"LOGGING"), "{caps}");
+    let (code, ui) = get(&format!("{url}/dcos-metadata/ui-config.json"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        ui["uiConfiguration"]["plugins"]["mesos"]["logging-strategy"],
+        "logrotate"
+    );
+    let (_, md) = get(&format!("{url}/metadata"));
+    assert_eq!(ui["clusterConfiguration"]["id"], md["CLUSTER_ID"]);
+
     // The v1 forms.
     let (code, text) = fetch(
         &format!("{url}/system/v1/logs/v1/range/?skip_prev=3"),
