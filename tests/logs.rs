@@ -314,7 +314,10 @@ fn component_logs_are_served_with_units_filters_cursors_and_follow() {
         .as_array()
         .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
         .unwrap_or_default();
-    assert!(names.contains(&"LOGGING_V2") && !names.contains(&"LOGGING"), "{caps}");
+    assert!(
+        names.contains(&"LOGGING_V2") && !names.contains(&"LOGGING"),
+        "{caps}"
+    );
     let (code, ui) = get(&format!("{url}/dcos-metadata/ui-config.json"));
     assert_eq!(code, 200);
     assert_eq!(

@@ -233,8 +233,9 @@ impl std::io::Write for JournalSink {
     }
 }
 
-/// Sets up the log of a role (master, agent, dev, executor): level from `KEEL_LOG`, to
-/// stderr, and (dev, master, agent) to the node's component journal too.
+/// Sets up the log of a role (master, agent, dev, executor): to stderr at the level of
+/// `KEEL_LOG`, and (dev, master, agent) to the node's component journal at the level of
+/// `KEEL_JOURNAL_LOG` (both default `info`).
 pub fn init_logging(format: LogFormat, journal: Option<&JournalOpts>) {
     use std::io::IsTerminal;
     use tracing_subscriber::Layer;
@@ -247,10 +248,17 @@ pub fn init_logging(format: LogFormat, journal: Option<&JournalOpts>) {
         LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).boxed(),
         LogFormat::Json => fmt.json().with_ansi(false).boxed(),
     };
+    // The journal keeps its own level (`KEEL_JOURNAL_LOG`, default info), as journald
+    // keeps a unit's log whatever its terminal shows.
+    let journal_filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_JOURNAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(journal.and_then(journal_layer))
+        .with(fmt.with_filter(filter))
+        .with(
+            journal
+                .and_then(journal_layer)
+                .map(|j| j.with_filter(journal_filter)),
+        )
         .try_init();
 }
 
