@@ -306,6 +306,49 @@ fn component_logs_are_served_with_units_filters_cursors_and_follow() {
         204
     );
 
+    // `keel node log`: the leader's node, a unit, an agent's node with a filter, JSON.
+    let (ok, out, err) = cli(
+        &url,
+        &[
+            "node",
+            "log",
+            "--component",
+            "dcos-mesos-master",
+            "--lines",
+            "100",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().any(|l| l.ends_with(": agent registered")),
+        "{out}"
+    );
+    assert!(!out.contains("registered with master"), "{out}");
+    let (ok, out, err) = cli(
+        &url,
+        &[
+            "--json",
+            "node",
+            "log",
+            "--mesos-id",
+            &agent,
+            "--filter",
+            "KEEL_ROLE:agent",
+            "--lines",
+            "100",
+        ],
+    );
+    assert!(ok, "{err}");
+    let agent_json = entries(&out);
+    assert!(!agent_json.is_empty());
+    assert!(
+        agent_json
+            .iter()
+            .all(|e| e["fields"]["KEEL_ROLE"] == "agent")
+    );
+    let (ok, _, err) = cli(&url, &["node", "log", "--component", "no-such"]);
+    assert!(!ok && err.contains("404"), "{err}");
+
     // What the CLI probes first: the capabilities (LOGGING_V2 selects the v2 routes; no v1
     // journald `LOGGING`) and the UI config's logging strategy.
     let (code, caps) = get(&format!("{url}/capabilities"));
@@ -505,6 +548,19 @@ fn task_logs_outlive_their_sandbox_and_paths_stay_inside_it() {
     let (ok, out, err) = cli(&url, &["task", "log", &done]);
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 50, "{out}");
+    let (ok, out, err) = cli(&url, &["task", "log", "--lines", "2", &done]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "out-49\nout-50\n");
+    let (ok, out, err) = cli(&url, &["task", "log", "--stderr", &done]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "err-1\n");
+    // --follow on an ended task prints what is there and returns.
+    let (ok, out, err) = cli(&url, &["task", "log", "--follow", "--lines", "1", &done]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "out-50\n");
+    let (ok, out, err) = cli(&url, &["--json", "task", "log", "--lines", "1", &done]);
+    assert!(ok, "{err}");
+    assert_eq!(entries(&out)[0]["fields"]["MESSAGE"], "out-50");
     // The agent's journal says what the GC did.
     let (_, text) = fetch(
         &format!(

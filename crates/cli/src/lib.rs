@@ -8,6 +8,7 @@ mod app;
 mod client;
 mod image;
 mod job;
+mod logs;
 mod node;
 mod pick;
 mod task;
@@ -54,6 +55,8 @@ pub enum TaskCmd {
 pub enum NodeCmd {
     /// List agents.
     List,
+    /// Print a node's component log (the leading master's by default).
+    Log(node::LogArgs),
 }
 
 /// `keel vip ...`
@@ -77,7 +80,7 @@ pub async fn task(g: &Global, cmd: TaskCmd) -> anyhow::Result<()> {
     match cmd {
         TaskCmd::Run(a) => task::run(&c, g, a).await,
         TaskCmd::List(a) => task::list(&c, g, a).await,
-        TaskCmd::Log(a) => task::log(&c, a).await,
+        TaskCmd::Log(a) => task::log(&c, g, a).await,
         TaskCmd::Kill(a) => task::kill(&c, g, a).await,
     }
 }
@@ -87,5 +90,6 @@ pub async fn node(g: &Global, cmd: NodeCmd) -> anyhow::Result<()> {
     let c = Client::new(&g.url);
     match cmd {
         NodeCmd::List => node::list(&c, g).await,
+        NodeCmd::Log(a) => node::log(&c, g, a).await,
     }
 }
