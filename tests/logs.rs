@@ -620,3 +620,72 @@ fn task_logs_outlive_their_sandbox_and_paths_stay_inside_it() {
     );
     keel.stop();
 }
+
+#[test]
+fn the_component_journal_rotates_and_reads_stay_whole() {
+    let dir = TempDir::new("logs-journal-rotation");
+    let keel = Dev::new(&dir)
+        .args(&[
+            "--component-log-max-size",
+            "4096",
+            "--component-log-max-files",
+            "3",
+        ])
+        .start();
+    let url = keel.url.clone();
+    let logs = dir.path().join("data").join("logs");
+    // Each deployment writes journal entries; enough of them rotate the 4 KiB files.
+    let oldest_base = || {
+        let index = std::fs::read(logs.join(".journal.jsonl.index")).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&index).unwrap_or_default();
+        v["files"][0]["base"].as_u64().unwrap_or(0)
+    };
+    for i in 0..300 {
+        if oldest_base() > 0 {
+            break;
+        }
+        let (code, _) = post(
+            &format!("{url}/v2/apps"),
+            &format!(
+                r#"{{"id":"/rot/a{i}","cmd":"sleep 1000","cpus":0.01,"mem":8,"instances":0}}"#
+            ),
+        );
+        assert_eq!(code, 201);
+    }
+    wait_for(30, "the oldest journal file dropped", || {
+        (oldest_base() > 0 && logs.join("journal.jsonl.3").exists()).then_some(())
+    });
+    assert!(
+        !logs.join("journal.jsonl.4").exists(),
+        "at most 3 rotated files"
+    );
+    // A range read from the oldest kept entry: whole JSON entries, cursors increasing, and
+    // the first one past offset 0 (older files were dropped).
+    let (code, body) = fetch(
+        &format!("{url}/system/v1/logs/v2/component?cursor=BEG"),
+        "application/json",
+    );
+    assert_eq!(code, 200);
+    let all = entries(&body);
+    let cursors: Vec<u64> = all
+        .iter()
+        .map(|e| {
+            e["cursor"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .expect("offset")
+        })
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    assert!(cursors[0] > 0, "the oldest files were dropped");
+    assert!(all.iter().all(|e| e["fields"]["MESSAGE"].is_string()));
+    // The tail, across the files.
+    let (code, body) = fetch(
+        &format!("{url}/system/v1/logs/v2/component/dcos-marathon.service?skip=-5"),
+        "application/json",
+    );
+    assert_eq!(code, 200);
+    assert_eq!(entries(&body).len(), 5);
+    keel.stop();
+}
