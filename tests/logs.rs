@@ -606,6 +606,29 @@ fn task_logs_outlive_their_sandbox_and_paths_stay_inside_it() {
     let agent_form =
         format!("/system/v1/logs/v2/task/frameworks/{fw}/executors/{live}/runs/{lcid}");
     assert_eq!(raw_get(&hostport, &format!("{agent_form}/stdout")), 200);
+    // dcos-log v1's task forms (older clients), live and archived.
+    let v1 = format!("{url}/system/v1/agent/{agent}/logs/v1/range/framework/{fw}/executor");
+    assert_eq!(
+        fetch(
+            &format!("{v1}/{live}/container/{lcid}?skip_prev=1"),
+            "text/plain"
+        ),
+        (200, "hi\n".to_string())
+    );
+    assert_eq!(
+        fetch(
+            &format!("{v1}/{done}/container/{cid}?skip_prev=5&filter=STREAM:STDERR"),
+            "text/plain"
+        ),
+        (200, "err-1\n".to_string())
+    );
+    assert_eq!(
+        fetch(
+            &format!("{v1}/{done}/container/{cid}?skip_next=48"),
+            "text/plain"
+        ),
+        (200, "out-49\nout-50\n".to_string())
+    );
     assert_eq!(
         raw_get(&hostport, &format!("{agent_form}/../../../../stdout")),
         403

@@ -140,7 +140,7 @@ struct Read {
 
 /// v1's parameters as v2's: `skip_prev=N` is `skip=-N`, `skip_next=N` is `skip=N`,
 /// `read_reverse=true` answers newest first.
-fn v1_query(pairs: &[(String, String)]) -> Result<(LogQuery, bool), String> {
+pub(crate) fn v1_query(pairs: &[(String, String)]) -> Result<(LogQuery, bool), String> {
     let mut v2 = Vec::new();
     let mut reverse = false;
     for (k, v) in pairs {

@@ -3,7 +3,8 @@
 //! form `.../runs/<cid>/tasks/<task>/<file>`), `<file>/download` and `files/browse`:
 //! range reads in text or JSON, SSE follow (`id:` = the line's stream offset;
 //! `Last-Event-ID` resumes after it), 204 for a missing file or no line, 404 for an unknown
-//! run, 400 for bad parameters, 403 for paths that leave the sandbox.
+//! run, 400 for bad parameters, 403 for paths that leave the sandbox. Also dcos-log v1's
+//! task forms `/system/v1/logs/v1/{range,stream}/framework/<fw>/executor/<ex>/container/<cid>`.
 
 // Handlers answer early with a ready `Response` as their error; it is built once per request.
 #![allow(clippy::result_large_err)]
@@ -91,6 +92,14 @@ pub fn router(logs: Logs) -> Router {
             "/system/v1/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{cid}/{*rest}",
             get(task),
         )
+        .route(
+            "/system/v1/logs/v1/range/framework/{fw}/executor/{ex}/container/{cid}",
+            get(v1_range),
+        )
+        .route(
+            "/system/v1/logs/v1/stream/framework/{fw}/executor/{ex}/container/{cid}",
+            get(v1_stream),
+        )
         .with_state(logs)
 }
 
@@ -173,6 +182,73 @@ async fn task(
     Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
+    let query = match LogQuery::from_pairs(&pairs) {
+        Ok(q) => q,
+        Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let run = Run { fw, ex, cid };
+    serve_task(logs, run, rest, query, &headers, None).await
+}
+
+/// dcos-log v1's task forms, `/v1/range|stream/framework/<fw>/executor/<ex>/container/<cid>`
+/// (older clients with the journald strategy): the task's `stdout`, or `stderr` with
+/// `filter=STREAM:STDERR`; `skip_prev`/`skip_next` as v1 has them; `stream` follows.
+async fn v1_task(
+    logs: Logs,
+    run: Run,
+    pairs: Vec<(String, String)>,
+    headers: HeaderMap,
+    follow: bool,
+) -> Response {
+    let (mut query, _) = match crate::component::v1_query(&pairs) {
+        Ok(q) => q,
+        Err(e) => return reply(StatusCode::BAD_REQUEST, e),
+    };
+    let stderr = query
+        .filters
+        .iter()
+        .any(|(k, v)| k == "STREAM" && v.eq_ignore_ascii_case("STDERR"));
+    query.filters.retain(|(k, _)| k != "STREAM");
+    let file = if stderr { "stderr" } else { "stdout" };
+    let format = follow.then_some(LogFormat::EventStream);
+    serve_task(logs, run, file.to_string(), query, &headers, format).await
+}
+
+async fn v1_range(
+    State(logs): State<Logs>,
+    UrlPath((fw, ex, cid)): UrlPath<(String, String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    v1_task(logs, Run { fw, ex, cid }, pairs, headers, false).await
+}
+
+async fn v1_stream(
+    State(logs): State<Logs>,
+    UrlPath((fw, ex, cid)): UrlPath<(String, String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    v1_task(logs, Run { fw, ex, cid }, pairs, headers, true).await
+}
+
+/// A run of an executor.
+struct Run {
+    fw: String,
+    ex: String,
+    cid: String,
+}
+
+/// Serves `rest` (a file, its download, or browse) of `run`; `format` overrides `Accept`.
+async fn serve_task(
+    logs: Logs,
+    run: Run,
+    rest: String,
+    query: LogQuery,
+    headers: &HeaderMap,
+    format: Option<LogFormat>,
+) -> Response {
+    let Run { fw, ex, cid } = run;
     let target = match target(&rest) {
         Ok(t) => t,
         Err(r) => return r,
@@ -194,10 +270,6 @@ async fn task(
             }
         },
     };
-    let query = match LogQuery::from_pairs(&pairs) {
-        Ok(q) => q,
-        Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
-    };
     let file = match target {
         Target::Browse => {
             let listing = match &source {
@@ -216,7 +288,9 @@ async fn task(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let format = LogFormat::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = format.unwrap_or_else(|| {
+        LogFormat::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+    });
     let last_event = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
