@@ -107,6 +107,28 @@ def main():
         out = env.dcos("node", "log", "--mesos-id", agent, "--component", "dcos-mesos-slave",
                        "--filter", "KEEL_ROLE:agent", "--lines", "300")
         assert "gc: archived the task's logs" in out and "agent registered" not in out, out
+        # --follow (SSE): an entry Marathon writes after the command started is printed.
+        proc = subprocess.Popen([DCOS, "node", "log", "--leader", "--component", "dcos-marathon", "--follow"],
+                                env=dict(os.environ, DCOS_DIR=env.dcos_dir, PYTHONPATH=HERE),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        followed = []
+        threading.Thread(target=lambda: [followed.append(l.strip()) for l in proc.stdout], daemon=True).start()
+        try:
+            done = lambda: sum(1 for l in followed if re.match(TIME + "deployment finished$", l))  # noqa: E731
+            time.sleep(2)
+            before = done()
+            env.dcos("marathon", "app", "add", env.file("later.json", {
+                "id": "/logs/later", "cpus": 0.01, "mem": 8, "instances": 0, "cmd": "sleep 100"}))
+            deadline = time.time() + 30
+            while time.time() < deadline and done() <= before:
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        assert done() > before, (before, followed[-5:])
         missing = env.dcos_fail("node", "log", "--mesos-id", agent, "--component", "no-such-unit")
         assert "No files exist" in missing or "404" in missing, missing
         print("dcoscli task log and node log compatibility: ok")

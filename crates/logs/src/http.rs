@@ -427,6 +427,8 @@ impl Job {
         let Some(mut stream) = self.at.open().map_err(internal)? else {
             return Err(reply(StatusCode::NO_CONTENT, "File not found"));
         };
+        // A range read answers the lines that start before the end as of the request.
+        let end = (!follow).then(|| stream.end());
         let (cursor, skip) = match &self.last_event {
             Some(id) => (Some(Cursor::At(id.clone())), 1),
             None => (self.query.cursor.clone(), self.query.skip),
@@ -462,8 +464,8 @@ impl Job {
             None
         } else {
             match lines.next_line(true).map_err(internal)? {
-                Some(l) => Some(l),
-                None => return Err(reply(StatusCode::NO_CONTENT, "No match found")),
+                Some(l) if end.is_none_or(|e| l.offset < e) => Some(l),
+                _ => return Err(reply(StatusCode::NO_CONTENT, "No match found")),
             }
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(16);
@@ -471,7 +473,7 @@ impl Job {
         let fields = self.fields;
         std::thread::Builder::new()
             .name("log-reader".into())
-            .spawn(move || pump(lines, first, limit, format, &fields, &tx))
+            .spawn(move || pump(lines, first, limit, end, format, &fields, &tx))
             .map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let mut r = Response::builder()
             .status(StatusCode::OK)
@@ -523,10 +525,12 @@ fn render(
 }
 
 /// Sends the lines in chunks until the limit, the end (range) or the client's leaving.
+#[allow(clippy::too_many_arguments)]
 fn pump(
     mut lines: Lines,
     first: Option<crate::stream::Line>,
     limit: u64,
+    end: Option<u64>,
     format: LogFormat,
     fields: &BTreeMap<String, String>,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
@@ -541,6 +545,8 @@ fn pump(
     let mut idle = 0u32;
     while sent < limit {
         match lines.next_line(!follow) {
+            // Written after the range read began: not part of it.
+            Ok(Some(l)) if end.is_some_and(|e| l.offset >= e) => {}
             Ok(Some(l)) => {
                 render(&mut out, format, fields, &l);
                 sent += 1;
