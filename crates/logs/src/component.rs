@@ -219,7 +219,28 @@ async fn serve(
     }
 }
 
+/// Whether `hay` contains `needle`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A value JSON writes as itself (no escapes), so its bytes must appear in the line.
+fn plain_json(v: &str) -> bool {
+    v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.:@ ".contains(&b))
+}
+
 impl Read {
+    /// A cheap first test on the raw line: every wanted value must appear in it.
+    fn might_match(&self, line: &[u8]) -> bool {
+        self.unit.is_none_or(|u| contains(line, u.name.as_bytes()))
+            && self
+                .query
+                .filters
+                .iter()
+                .all(|(_, v)| !plain_json(v) || contains(line, v.as_bytes()))
+    }
+
     fn matches(&self, r: &Record) -> bool {
         self.unit.is_none_or(|u| r.is_of(u.name)) && self.query.matches(&r.fields)
     }
@@ -235,6 +256,9 @@ struct Entry {
 /// The next matching entry from `lines` (complete lines only: the writer may be mid-line).
 fn next_match(lines: &mut Lines, read: &Read) -> Result<Option<Entry>, crate::LogsError> {
     while let Some(l) = lines.next_line(false)? {
+        if !read.might_match(&l.text) {
+            continue;
+        }
         let Ok(record) = serde_json::from_slice::<Record>(&l.text) else {
             continue;
         };
@@ -266,7 +290,9 @@ fn back_matching(
             if l.offset >= pos {
                 break;
             }
-            if serde_json::from_slice::<Record>(&l.text).is_ok_and(|r| read.matches(&r)) {
+            if read.might_match(&l.text)
+                && serde_json::from_slice::<Record>(&l.text).is_ok_and(|r| read.matches(&r))
+            {
                 offsets.push(l.offset);
             }
         }
@@ -328,29 +354,65 @@ fn start(dir: &std::path::Path, read: Read) -> Result<Response, Response> {
     let limit = read.query.limit.unwrap_or(u64::MAX);
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(16);
     if !read.follow {
-        // Range: the entries up to the end as of now.
+        // Range: the entries up to the end as of now, streamed after the first (204 if
+        // none); newest first (`read_reverse`) is collected whole.
         let end = lines.stream().end();
-        let mut entries = Vec::new();
-        while (entries.len() as u64) < limit {
-            match next_match(&mut lines, &read).map_err(internal)? {
-                Some(e) if e.offset < end => entries.push(e),
-                _ => break,
-            }
-        }
-        if entries.is_empty() {
-            return Err(reply(StatusCode::NO_CONTENT, "No match found"));
-        }
+        let first = match next_match(&mut lines, &read).map_err(internal)? {
+            Some(e) if e.offset < end => e,
+            _ => return Err(reply(StatusCode::NO_CONTENT, "No match found")),
+        };
         if read.reverse {
-            entries.reverse();
+            let mut entries = vec![first];
+            while (entries.len() as u64) < limit {
+                match next_match(&mut lines, &read).map_err(internal)? {
+                    Some(e) if e.offset < end => entries.push(e),
+                    _ => break,
+                }
+            }
+            let mut out = Vec::new();
+            for e in entries.iter().rev() {
+                render(&mut out, read.format, e);
+            }
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, read.format.content_type())
+                .body(Body::from(out))
+                .map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
         }
-        let mut out = Vec::new();
-        for e in &entries {
-            render(&mut out, read.format, e);
-        }
+        let format = read.format;
+        std::thread::Builder::new()
+            .name("journal-range".into())
+            .spawn(move || {
+                let mut out = Vec::with_capacity(64 * 1024);
+                render(&mut out, format, &first);
+                let mut sent = 1u64;
+                while sent < limit {
+                    match next_match(&mut lines, &read) {
+                        Ok(Some(e)) if e.offset < end => {
+                            render(&mut out, format, &e);
+                            sent += 1;
+                            if out.len() >= 64 * 1024
+                                && tx.blocking_send(Ok(std::mem::take(&mut out))).is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => break,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                            return;
+                        }
+                    }
+                }
+                if !out.is_empty() {
+                    let _ = tx.blocking_send(Ok(out));
+                }
+            })
+            .map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         return Response::builder()
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, read.format.content_type())
-            .body(Body::from(out))
+            .header(header::CONTENT_TYPE, format.content_type())
+            .body(Body::from_stream(stream_of(rx)))
             .map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
     }
     std::thread::Builder::new()
