@@ -119,6 +119,28 @@ pub fn read(real: &Path, offset: i64, length: Option<i64>) -> Result<ReadChunk, 
     })
 }
 
+/// `/files/read` of bytes in memory (a file of the log archive), as [`read`] answers.
+pub fn read_bytes(bytes: &[u8], offset: i64, length: Option<i64>) -> ReadChunk {
+    let size = bytes.len() as u64;
+    if offset < 0 {
+        return ReadChunk {
+            offset: size,
+            data: String::new(),
+        };
+    }
+    let offset = offset as u64;
+    let want = match length {
+        Some(l) if l >= 0 => (l as u64).min(MAX_READ),
+        _ => MAX_READ,
+    };
+    let from = usize::try_from(offset.min(size)).unwrap_or(bytes.len());
+    let to = usize::try_from(offset.saturating_add(want).min(size)).unwrap_or(bytes.len());
+    ReadChunk {
+        offset,
+        data: String::from_utf8_lossy(bytes.get(from..to).unwrap_or_default()).into_owned(),
+    }
+}
+
 /// `/files/download`: the raw bytes as an attachment.
 pub async fn download(real: PathBuf) -> Result<Response, FilesError> {
     if real.is_dir() {

@@ -33,6 +33,8 @@ pub struct GcConfig {
     /// Cached images (Keel's own runtime) no container used for this long are removed;
     /// shortened under disk pressure like sandboxes.
     pub image_max_age: Duration,
+    /// What the log archive keeps of collected sandboxes (`keel_logs::archive`).
+    pub archive: keel_logs::archive::ArchiveLimits,
 }
 
 impl Default for GcConfig {
@@ -44,6 +46,7 @@ impl Default for GcConfig {
             docker: true,
             docker_max_age: Duration::from_secs(3600),
             image_max_age: Duration::from_secs(7 * 24 * 3600),
+            archive: keel_logs::archive::ArchiveLimits::default(),
         }
     }
 }
@@ -107,6 +110,24 @@ pub fn collect_sandboxes(
     max_age: Duration,
     now: SystemTime,
 ) -> Vec<PathBuf> {
+    collect_sandboxes_archiving(work_dir, live, max_age, now, None)
+}
+
+/// [`collect_sandboxes`], keeping each removed sandbox's `stdout`/`stderr` in the log
+/// archive (`<work_dir>/log-archive`) within `archive`'s limits first; the archive is then
+/// pruned to its age and size limits.
+pub fn collect_sandboxes_archiving(
+    work_dir: &Path,
+    live: &BTreeSet<String>,
+    max_age: Duration,
+    now: SystemTime,
+    archive: Option<&keel_logs::archive::ArchiveLimits>,
+) -> Vec<PathBuf> {
+    let archive_dir = work_dir.join(keel_logs::archive::ARCHIVE_DIR);
+    let now_secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut removed = Vec::new();
     for run in run_dirs(work_dir) {
         let Some(container) = run.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
@@ -118,6 +139,17 @@ pub fn collect_sandboxes(
         let age = now.duration_since(newest_mtime(&run)).unwrap_or_default();
         if age < max_age {
             continue;
+        }
+        if let Some(limits) = archive {
+            match keel_logs::archive::archive_run(&archive_dir, &run, limits, now_secs) {
+                Ok(Some(kept)) => {
+                    tracing::info!(dir = %run.display(), archive = %kept.display(), "gc: archived the task's logs")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(dir = %run.display(), error = %e, "gc: cannot archive the task's logs")
+                }
+            }
         }
         if let Err(e) = std::fs::remove_dir_all(&run) {
             tracing::warn!(dir = %run.display(), error = %e, "gc: cannot remove sandbox");
@@ -132,6 +164,11 @@ pub fn collect_sandboxes(
         }
         tracing::info!(dir = %run.display(), age_secs = age.as_secs(), "gc: removed sandbox");
         removed.push(run);
+    }
+    if let Some(limits) = archive {
+        for dir in keel_logs::archive::prune(&archive_dir, limits, now_secs) {
+            tracing::info!(archive = %dir.display(), "gc: removed archived logs");
+        }
     }
     removed
 }
@@ -387,8 +424,15 @@ async fn pass(
     let usage = disk_usage(&work_dir).unwrap_or(0.0);
     let max_age = allowed_age(config.sandbox_delay, config.disk_headroom, usage);
     let (dir, sandbox_live) = (work_dir.clone(), &live | &groups);
+    let limits = config.archive.clone();
     let removed = tokio::task::spawn_blocking(move || {
-        collect_sandboxes(&dir, &sandbox_live, max_age, keel_clock::wall())
+        collect_sandboxes_archiving(
+            &dir,
+            &sandbox_live,
+            max_age,
+            keel_clock::wall(),
+            Some(&limits),
+        )
     })
     .await
     .unwrap_or_default();

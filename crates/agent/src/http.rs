@@ -1,6 +1,7 @@
 //! The agent's HTTP endpoint: `/state` (also `/slave(1)/state`), `/files/*`, `/health`,
-//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load` and dcos-log's task routes
-//! (`keel_logs::http`) over the sandboxes.
+//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load`, dcos-log's task routes
+//! (`keel_logs::http`) over the sandboxes and its component routes over the node's journal
+//! (`keel_logs::component`).
 
 use crate::Agent;
 use crate::files::{self, FilesError};
@@ -50,6 +51,13 @@ pub fn router(agent: Agent) -> Router {
     .route("/metrics/snapshot", get(metrics))
     .route("/images/load", axum::routing::post(crate::images::load))
     .with_state(agent.clone())
+    .merge(match &agent.component_logs {
+        Some(dir) => keel_logs::component::router(
+            keel_logs::component::Components::new(dir.clone()),
+            &["/system/v1/logs"],
+        ),
+        None => Router::new(),
+    })
     .merge(keel_logs::http::router(keel_logs::http::Logs::new(
         std::sync::Arc::new(LogDirs(agent)),
     )))
@@ -95,6 +103,44 @@ impl keel_logs::http::TaskDirs for LogDirs {
         let list = files::browse(dir, shown).map_err(|e| e.1)?;
         serde_json::to_value(list).map_err(|e| e.to_string())
     }
+
+    fn archive_dir(&self) -> Option<std::path::PathBuf> {
+        Some(archive_dir(&self.0))
+    }
+}
+
+fn archive_dir(agent: &Agent) -> std::path::PathBuf {
+    agent
+        .settings
+        .work_dir
+        .join(keel_logs::archive::ARCHIVE_DIR)
+}
+
+/// A `/files` path into a collected sandbox whose logs the archive kept:
+/// `/frameworks/<fw>/executors/<ex>/runs/<container|latest>[/<file>]` → (run, file).
+fn archived(agent: &Agent, path: &str) -> Option<(std::path::PathBuf, Option<String>)> {
+    let rest = path.trim_end_matches('/').strip_prefix("/frameworks/")?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (fw, ex, cid, file) = match parts.as_slice() {
+        [fw, "executors", ex, "runs", cid] => (*fw, *ex, *cid, None),
+        [fw, "executors", ex, "runs", cid, file] => (*fw, *ex, *cid, Some((*file).to_string())),
+        _ => return None,
+    };
+    let run = keel_logs::archive::find(&archive_dir(agent), fw, ex, cid)?;
+    Some((run, file))
+}
+
+/// The archived file a `/files` path names, read whole (at most the archive's per-task
+/// limit), or the original 404.
+fn archived_bytes(agent: &Agent, path: &str, not_found: FilesError) -> Result<Vec<u8>, FilesError> {
+    let Some((run, Some(file))) = archived(agent, path) else {
+        return Err(not_found);
+    };
+    match keel_logs::archive::bytes(&run, &file) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(not_found),
+        Err(e) => Err(FilesError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
 }
 
 fn agent_dir(agent: &Agent) -> Result<String, FilesError> {
@@ -111,7 +157,28 @@ fn agent_dir(agent: &Agent) -> Result<String, FilesError> {
 
 async fn browse(State(agent): State<Agent>, Query(q): Q) -> Result<Response, FilesError> {
     let path = q.get("path").cloned().unwrap_or_default();
-    let real = files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path)?;
+    let real = match files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path) {
+        Ok(r) => r,
+        Err(e) if e.0 == StatusCode::NOT_FOUND => match archived(&agent, &path) {
+            Some((run, None)) => {
+                let list: Vec<keel_api::mesos::FileInfo> = keel_logs::archive::files(&run)
+                    .into_iter()
+                    .map(|(name, size)| keel_api::mesos::FileInfo {
+                        path: format!("{}/{name}", path.trim_end_matches('/')),
+                        nlink: 1,
+                        size,
+                        mtime: 0.0,
+                        mode: "-rw-r--r--".into(),
+                        uid: String::new(),
+                        gid: String::new(),
+                    })
+                    .collect();
+                return Ok(axum::Json(list).into_response());
+            }
+            _ => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     Ok(axum::Json(files::browse(&real, &path)?).into_response())
 }
 
@@ -131,13 +198,41 @@ async fn read(State(agent): State<Agent>, Query(q): Q) -> Result<Response, Files
     let path = q.get("path").cloned().unwrap_or_default();
     let offset = int_param(&q, "offset")?.unwrap_or(-1);
     let length = int_param(&q, "length")?;
-    let real = files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path)?;
+    let real = match files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path) {
+        Ok(r) => r,
+        Err(e) if e.0 == StatusCode::NOT_FOUND => {
+            let bytes = archived_bytes(&agent, &path, e)?;
+            return Ok(axum::Json(files::read_bytes(&bytes, offset, length)).into_response());
+        }
+        Err(e) => return Err(e),
+    };
     Ok(axum::Json(files::read(&real, offset, length)?).into_response())
 }
 
 async fn download(State(agent): State<Agent>, Query(q): Q) -> Result<Response, FilesError> {
     let path = q.get("path").cloned().unwrap_or_default();
-    let real = files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path)?;
+    let real = match files::resolve(&agent.settings.work_dir, &agent_dir(&agent)?, &path) {
+        Ok(r) => r,
+        Err(e) if e.0 == StatusCode::NOT_FOUND => {
+            let bytes = archived_bytes(&agent, &path, e)?;
+            let name = path.rsplit('/').next().unwrap_or_default().to_string();
+            return Ok((
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/octet-stream".to_string(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename={name}"),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response());
+        }
+        Err(e) => return Err(e),
+    };
     files::download(real).await
 }
 

@@ -60,6 +60,9 @@ pub struct AgentConfig {
     pub images: keel_api::executor::ImageSettings,
     /// The name servers task containers get (`--task-dns`); `None`: the node's.
     pub task_dns: Option<keel_api::executor::TaskDns>,
+    /// The node's component journal (`keel_logs::journal`), served at
+    /// `/system/v1/logs/v2/component`; `None`: no component routes.
+    pub component_logs: Option<PathBuf>,
 }
 
 /// What a simulated agent is: where its master is, what it offers, and the HTTP client
@@ -96,6 +99,8 @@ pub struct Agent {
     pub(crate) simulated: bool,
     /// Bounds the requests simulated agents have in flight together (and so their sockets).
     pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// The node's component journal directory.
+    pub(crate) component_logs: Option<PathBuf>,
 }
 
 impl Agent {
@@ -142,6 +147,7 @@ impl Agent {
             gc_counters: Arc::default(),
             simulated: false,
             permits: None,
+            component_logs: config.component_logs.clone(),
         };
         Ok((agent, listener))
     }
@@ -193,6 +199,7 @@ impl Agent {
             gc_counters: Arc::default(),
             simulated: true,
             permits: Some(permits),
+            component_logs: None,
         })
     }
 

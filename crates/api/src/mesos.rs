@@ -615,6 +615,94 @@ pub struct Metadata {
     pub cluster_id: String,
 }
 
+/// DC/OS `/dcos-metadata/ui-config.json`: the UI's plugin switches and the cluster's id.
+/// The CLI reads `uiConfiguration.plugins.mesos.logging-strategy` (`journald` would send
+/// `task log` to the v1 journald routes; Keel keeps task output in sandbox files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiConfig {
+    #[serde(rename = "uiConfiguration")]
+    pub ui_configuration: UiConfiguration,
+    #[serde(rename = "clusterConfiguration")]
+    pub cluster_configuration: ClusterConfiguration,
+}
+
+/// `uiConfiguration` of [`UiConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiConfiguration {
+    pub plugins: UiPlugins,
+}
+
+/// The UI plugins DC/OS configures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiPlugins {
+    pub banner: Enabled,
+    pub branding: Enabled,
+    #[serde(rename = "external-links")]
+    pub external_links: Enabled,
+    pub authentication: Enabled,
+    pub oauth: OauthPlugin,
+    pub tracking: Enabled,
+    pub mesos: MesosPlugin,
+}
+
+/// `{"enabled": bool}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+/// The `oauth` plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OauthPlugin {
+    pub enabled: bool,
+    #[serde(rename = "authHost")]
+    pub auth_host: String,
+}
+
+/// The `mesos` plugin: where task logs are (`logrotate`: sandbox files; `journald`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MesosPlugin {
+    #[serde(rename = "logging-strategy")]
+    pub logging_strategy: String,
+}
+
+/// `clusterConfiguration` of [`UiConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterConfiguration {
+    #[serde(rename = "firstUser")]
+    pub first_user: bool,
+    pub id: String,
+}
+
+impl UiConfig {
+    /// Keel's: no banner, branding, login or tracking; task logs in sandbox files.
+    pub fn keel(cluster_id: String) -> Self {
+        let off = || Enabled { enabled: false };
+        UiConfig {
+            ui_configuration: UiConfiguration {
+                plugins: UiPlugins {
+                    banner: off(),
+                    branding: off(),
+                    external_links: off(),
+                    authentication: off(),
+                    oauth: OauthPlugin {
+                        enabled: false,
+                        auth_host: String::new(),
+                    },
+                    tracking: off(),
+                    mesos: MesosPlugin {
+                        logging_strategy: "logrotate".into(),
+                    },
+                },
+            },
+            cluster_configuration: ClusterConfiguration {
+                first_user: false,
+                id: cluster_id,
+            },
+        }
+    }
+}
+
 /// DC/OS `/dcos-metadata/dcos-version.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DcosVersion {
@@ -643,5 +731,21 @@ mod tests {
             attributes_json(&a).to_string(),
             r#"{"level":3.0,"rack":"r1"}"#
         );
+    }
+
+    #[test]
+    fn ui_config_has_dcos_shape() {
+        let v = serde_json::to_value(UiConfig::keel("c-1".into())).unwrap();
+        assert_eq!(
+            v["uiConfiguration"]["plugins"]["mesos"]["logging-strategy"],
+            "logrotate"
+        );
+        assert_eq!(v["uiConfiguration"]["plugins"]["oauth"]["authHost"], "");
+        assert_eq!(
+            v["uiConfiguration"]["plugins"]["external-links"]["enabled"],
+            false
+        );
+        assert_eq!(v["clusterConfiguration"]["firstUser"], false);
+        assert_eq!(v["clusterConfiguration"]["id"], "c-1");
     }
 }

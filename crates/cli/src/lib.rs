@@ -11,6 +11,7 @@ mod dns;
 mod history;
 mod image;
 mod job;
+mod logs;
 mod node;
 mod pick;
 mod task;
@@ -59,6 +60,8 @@ pub enum TaskCmd {
 pub enum NodeCmd {
     /// List agents.
     List,
+    /// Print a node's component log (the leading master's by default).
+    Log(node::LogArgs),
 }
 
 /// `keel dns ...`
@@ -97,7 +100,7 @@ pub async fn task(g: &Global, cmd: TaskCmd) -> anyhow::Result<()> {
     match cmd {
         TaskCmd::Run(a) => task::run(&c, g, a).await,
         TaskCmd::List(a) => task::list(&c, g, a).await,
-        TaskCmd::Log(a) => task::log(&c, a).await,
+        TaskCmd::Log(a) => task::log(&c, g, a).await,
         TaskCmd::Kill(a) => task::kill(&c, g, a).await,
     }
 }
@@ -107,5 +110,6 @@ pub async fn node(g: &Global, cmd: NodeCmd) -> anyhow::Result<()> {
     let c = Client::new(&g.url);
     match cmd {
         NodeCmd::List => node::list(&c, g).await,
+        NodeCmd::Log(a) => node::log(&c, g, a).await,
     }
 }

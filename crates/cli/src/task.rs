@@ -2,18 +2,17 @@
 
 use crate::pick::{Pick, is_terminal, pick};
 use crate::{Client, Global};
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Args;
 use comfy_table::{Table, presets::NOTHING};
 use keel_api::internal::{KillRequest, LaunchRequest, LaunchResponse};
-use keel_api::mesos::{ReadChunk, Task, Tasks};
+use keel_api::mesos::{Task, Tasks};
 use keel_model::{
     Constraint, ConstraintOp, ContainerKind, ContainerSpec, DockerNetwork, DockerSpec, Volume,
     VolumeMode,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -86,6 +85,9 @@ pub struct LogArgs {
     /// Print stderr instead of stdout.
     #[arg(long)]
     stderr: bool,
+    /// Only the last N lines (then new ones with --follow); default: the whole file.
+    #[arg(long, short = 'n')]
+    lines: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -305,39 +307,38 @@ pub async fn list(c: &Client, g: &Global, a: ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn log(c: &Client, a: LogArgs) -> anyhow::Result<()> {
+/// `keel task log`: dcos-log v2 (through the master's discovery redirect), so a collected
+/// sandbox's archived output reads the same; the whole file, or its last `--lines`.
+pub async fn log(c: &Client, g: &Global, a: LogArgs) -> anyhow::Result<()> {
     let t = find(c, &a.task).await?;
     let file = if a.stderr { "stderr" } else { "stdout" };
+    let query = match a.lines {
+        Some(n) => format!("cursor=END&skip=-{n}"),
+        None => "cursor=BEG".to_string(),
+    };
     let path = format!(
-        "/frameworks/{}/executors/{}/runs/latest/{file}",
-        t.framework_id, t.id
+        "/system/v1/logs/v2/task/{}/file/{file}?{query}",
+        urlencode(&t.id)
     );
-    let base = format!("/agent/{}/files/read?path={}", t.slave_id, urlencode(&path));
-    let mut offset: u64 = 0;
-    let mut out = std::io::stdout();
-    loop {
-        let chunk: ReadChunk = c
-            .get(&format!("{base}&offset={offset}&length=65536"))
-            .await
-            .with_context(|| format!("reading {file} of {}", t.id))?;
-        if !chunk.data.is_empty() {
-            offset += chunk.data.len() as u64;
-            out.write_all(chunk.data.as_bytes())?;
-            out.flush()?;
-            continue;
-        }
-        if !a.follow {
-            return Ok(());
-        }
-        if is_terminal(&by_id(c, &t.id).await?.state) {
-            let probe: ReadChunk = c.get(&format!("{base}&offset=-1")).await?;
-            if probe.offset <= offset {
-                return Ok(());
-            }
-            continue;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let style = if g.json {
+        crate::logs::Style::Json
+    } else {
+        crate::logs::Style::Raw
+    };
+    if !a.follow {
+        return crate::logs::range(c, &path, style).await;
     }
+    let id = t.id.clone();
+    crate::logs::follow(c, &path, style, || {
+        let (c, id) = (c.clone(), id.clone());
+        async move {
+            by_id(&c, &id)
+                .await
+                .map(|t| is_terminal(&t.state))
+                .unwrap_or(true)
+        }
+    })
+    .await
 }
 
 pub(crate) fn urlencode(s: &str) -> String {

@@ -37,6 +37,23 @@ struct Cli {
         default_value = "text"
     )]
     log_format: roles::LogFormat,
+    /// Size at which the component journal (`<data dir>/logs/journal.jsonl`, served at
+    /// `/system/v1/logs/v2/component`) rotates.
+    #[arg(
+        long,
+        global = true,
+        env = "KEEL_COMPONENT_LOG_MAX_SIZE",
+        default_value_t = 10 * 1024 * 1024
+    )]
+    component_log_max_size: u64,
+    /// Rotated component journal files kept.
+    #[arg(
+        long,
+        global = true,
+        env = "KEEL_COMPONENT_LOG_MAX_FILES",
+        default_value_t = 5
+    )]
+    component_log_max_files: u32,
 }
 
 // Parsed once per process: the size of the role variants costs nothing.
@@ -110,7 +127,20 @@ fn main() -> std::process::ExitCode {
         cli.cmd,
         Cmd::Dev(_) | Cmd::Master(_) | Cmd::Agent(_) | Cmd::Executor { .. }
     ) {
-        roles::init_logging(cli.log_format);
+        let dir = match &cli.cmd {
+            Cmd::Dev(a) => Some(a.journal_dir()),
+            Cmd::Master(a) => Some(a.journal_dir()),
+            Cmd::Agent(a) => Some(a.journal_dir()),
+            _ => None,
+        };
+        let journal = dir.map(|dir| roles::JournalOpts {
+            dir,
+            rotation: keel_agent::LogRotation {
+                max_size_bytes: cli.component_log_max_size,
+                max_files: cli.component_log_max_files,
+            },
+        });
+        roles::init_logging(cli.log_format, journal.as_ref());
     }
     match cli.cmd {
         Cmd::Executor { config, listen_fd } => roles::executor(&config, listen_fd),

@@ -63,6 +63,16 @@ pub struct NodeOpts {
     /// Rotated files kept per stream (`stdout.1` .. `stdout.N`).
     #[arg(long, default_value_t = 5)]
     pub log_rotate_max_files: u32,
+    /// Bytes of each of a task's `stdout`/`stderr` (its tail) kept, compressed, in the log
+    /// archive when the GC removes the sandbox (0: no archive).
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    log_archive_max_task_bytes: u64,
+    /// Compressed bytes the node's log archive may hold; the oldest runs go first.
+    #[arg(long, default_value_t = 1024 * 1024 * 1024)]
+    log_archive_max_node_bytes: u64,
+    /// Age past which archived task logs are removed.
+    #[arg(long, default_value = "2weeks")]
+    log_archive_max_age: String,
 }
 
 impl NodeOpts {
@@ -115,6 +125,11 @@ impl NodeOpts {
             docker: !self.no_docker_gc,
             docker_max_age: duration("--docker-gc-max-age", &self.docker_gc_max_age)?,
             image_max_age: duration("--image-gc-max-age", &self.image_gc_max_age)?,
+            archive: keel_logs::archive::ArchiveLimits {
+                max_task_bytes: self.log_archive_max_task_bytes,
+                max_node_bytes: self.log_archive_max_node_bytes,
+                max_age: duration("--log-archive-max-age", &self.log_archive_max_age)?,
+            },
         })
     }
 }

@@ -269,20 +269,105 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up the log of a role (master, agent, dev, executor): level from `KEEL_LOG`.
-pub fn init_logging(format: LogFormat) {
+/// Where and how big a process's component journal is.
+#[derive(Debug, Clone)]
+pub struct JournalOpts {
+    /// `<data or work dir>/logs`.
+    pub dir: PathBuf,
+    /// Rotation of `journal.jsonl`.
+    pub rotation: LogRotation,
+}
+
+impl DevArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+impl MasterArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+impl AgentArgs {
+    /// The process's component journal directory.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.work_dir.join(keel_logs::journal::JOURNAL_DIR)
+    }
+}
+
+/// The journal's writer: `journal.jsonl` rotated like task output, or `None` (with a
+/// warning on stderr) when the directory cannot be written.
+fn journal_layer(j: &JournalOpts) -> Option<keel_logs::journal::JournalLayer> {
+    let opened = std::fs::create_dir_all(&j.dir).and_then(|()| {
+        keel_executor::RotatingFile::open(
+            &j.dir.join(keel_logs::journal::JOURNAL_NAME),
+            j.rotation.clone(),
+        )
+    });
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("keel: no component journal in {}: {e}", j.dir.display());
+            return None;
+        }
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    Some(keel_logs::journal::JournalLayer::new(
+        Box::new(JournalSink(file)),
+        keel_logs::journal::Origin {
+            pid: std::process::id(),
+            hostname,
+        },
+    ))
+}
+
+/// `RotatingFile` as an `io::Write` (each journal line is one write).
+struct JournalSink(keel_executor::RotatingFile);
+
+impl std::io::Write for JournalSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sets up the log of a role (master, agent, dev, executor): to stderr at the level of
+/// `KEEL_LOG`, and (dev, master, agent) to the node's component journal at the level of
+/// `KEEL_JOURNAL_LOG` (both default `info`).
+pub fn init_logging(format: LogFormat, journal: Option<&JournalOpts>) {
     use std::io::IsTerminal;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Json => fmt.json().with_ansi(false).boxed(),
     };
+    // The journal keeps its own level (`KEEL_JOURNAL_LOG`, default info), as journald
+    // keeps a unit's log whatever its terminal shows.
+    let journal_filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_JOURNAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(
+            journal
+                .and_then(journal_layer)
+                .map(|j| j.with_filter(journal_filter)),
+        )
+        .try_init();
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -366,11 +451,22 @@ fn services(
     o: &MasterOpts,
     vips: &keel_master::Vips,
     dns: Option<DnsRoutes>,
+    journal_dir: &Path,
 ) -> anyhow::Result<Vec<axum::Router>> {
     let body_limit = axum::extract::DefaultBodyLimit::max(o.max_request_body_bytes);
     let mut routes = Vec::new();
     let records = dns.as_ref().map(|d| d.records.clone());
     let dns_addr = dns.as_ref().map(|d| d.addr);
+    // dcos-log's component routes over this node's journal; Keel's entry is the leading
+    // master, Marathon's leader too.
+    routes.push(keel_logs::component::router(
+        keel_logs::component::Components::new(journal_dir.to_path_buf()),
+        &[
+            "/system/v1/logs",
+            "/system/v1/leader/mesos/logs",
+            "/system/v1/leader/marathon/logs",
+        ],
+    ));
     // Mesos-DNS's HTTP API: at /mesos_dns/v1/... and its root /v1/hosts|services paths.
     if let Some(d) = dns {
         routes.push(axum::Router::new().nest("/mesos_dns", d.api));
@@ -622,11 +718,12 @@ async fn serve_master(
     listener: tokio::net::TcpListener,
     vips: keel_master::Vips,
     dns: Option<DnsRoutes>,
+    journal_dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let app = master
-        .entry(services(&master, &o, &vips, dns)?)
+        .entry(services(&master, &o, &vips, dns, &journal_dir)?)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -699,6 +796,7 @@ fn agent_config(
         images: node.images(&work_dir)?,
         task_dns: None,
         work_dir,
+        component_logs: None,
     })
 }
 
@@ -753,6 +851,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
             &a.node,
         )?;
         cfg.task_dns = a.task_dns.settings();
+        cfg.component_logs = Some(a.journal_dir());
         let (agent, l) = start_agent(cfg, clock.clone()).await?;
         let mut rx = stop_rx.clone();
         let health = agent_health(&agent);
@@ -790,6 +889,7 @@ pub async fn dev(a: DevArgs) -> anyhow::Result<()> {
         listener,
         vips,
         dns,
+        a.journal_dir(),
         async move {
             let _ = rx.changed().await;
         },
@@ -824,12 +924,23 @@ pub async fn master(a: MasterArgs) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     print_dns(dns.as_ref());
-    serve_master(master, a.master, listener, vips, dns, shutdown_signal()).await
+    let journal = a.journal_dir();
+    serve_master(
+        master,
+        a.master,
+        listener,
+        vips,
+        dns,
+        journal,
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// `keel agent`.
 pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let journal = a.journal_dir();
     let mut cfg = agent_config(
         a.master,
         a.work_dir,
@@ -840,6 +951,7 @@ pub async fn agent(a: AgentArgs) -> anyhow::Result<()> {
         &a.node,
     )?;
     cfg.task_dns = a.task_dns.settings();
+    cfg.component_logs = Some(journal);
     let master_url = cfg.master.clone();
     let (agent, listener) = start_agent(cfg, clock).await?;
     let task_dns = TaskDns::start(&a.task_dns, master_dns(&master_url)).await?;

@@ -3,7 +3,8 @@
 //! form `.../runs/<cid>/tasks/<task>/<file>`), `<file>/download` and `files/browse`:
 //! range reads in text or JSON, SSE follow (`id:` = the line's stream offset;
 //! `Last-Event-ID` resumes after it), 204 for a missing file or no line, 404 for an unknown
-//! run, 400 for bad parameters, 403 for paths that leave the sandbox.
+//! run, 400 for bad parameters, 403 for paths that leave the sandbox. Also dcos-log v1's
+//! task forms `/system/v1/logs/v1/{range,stream}/framework/<fw>/executor/<ex>/container/<cid>`.
 
 // Handlers answer early with a ready `Response` as their error; it is built once per request.
 #![allow(clippy::result_large_err)]
@@ -29,6 +30,46 @@ pub trait TaskDirs: Send + Sync + 'static {
     fn run_dir(&self, framework: &str, executor: &str, container: &str) -> Option<PathBuf>;
     /// Mesos's browse listing of a sandbox directory, as JSON.
     fn browse(&self, dir: &Path, shown: &str) -> Result<serde_json::Value, String>;
+    /// The log archive of collected sandboxes (`crate::archive`), if the agent keeps one.
+    fn archive_dir(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// Where a run's files are: its sandbox, or the archive once the sandbox was collected.
+#[derive(Debug, Clone)]
+enum Source {
+    Sandbox(PathBuf),
+    Archive(PathBuf),
+}
+
+/// Where one file of a run is read from.
+#[derive(Debug, Clone)]
+enum FileAt {
+    Sandbox { dir: PathBuf, name: String },
+    Archive { run: PathBuf, name: String },
+}
+
+impl FileAt {
+    fn open(&self) -> Result<Option<Stream>, crate::LogsError> {
+        match self {
+            FileAt::Sandbox { dir, name } => Stream::open(dir, name),
+            FileAt::Archive { run, name } => crate::archive::open(run, name),
+        }
+    }
+
+    /// The file in `source`; 403 if it leaves the sandbox.
+    fn of(source: &Source, file: &str) -> Result<Self, Response> {
+        match source {
+            Source::Sandbox(sandbox) => {
+                locate(sandbox, file).map(|(dir, name)| FileAt::Sandbox { dir, name })
+            }
+            Source::Archive(run) => Ok(FileAt::Archive {
+                run: run.clone(),
+                name: file.to_string(),
+            }),
+        }
+    }
 }
 
 /// The state of the routes.
@@ -50,6 +91,14 @@ pub fn router(logs: Logs) -> Router {
         .route(
             "/system/v1/logs/v2/task/frameworks/{fw}/executors/{ex}/runs/{cid}/{*rest}",
             get(task),
+        )
+        .route(
+            "/system/v1/logs/v1/range/framework/{fw}/executor/{ex}/container/{cid}",
+            get(v1_range),
+        )
+        .route(
+            "/system/v1/logs/v1/stream/framework/{fw}/executor/{ex}/container/{cid}",
+            get(v1_stream),
         )
         .with_state(logs)
 }
@@ -133,35 +182,115 @@ async fn task(
     Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let target = match target(&rest) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let Some(sandbox) = logs.dirs.run_dir(&fw, &ex, &cid).filter(|d| d.is_dir()) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            format!("no run {cid} of executor {ex} of framework {fw} on this agent"),
-        );
-    };
     let query = match LogQuery::from_pairs(&pairs) {
         Ok(q) => q,
         Err(e) => return reply(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    let run = Run { fw, ex, cid };
+    serve_task(logs, run, rest, query, &headers, None).await
+}
+
+/// dcos-log v1's task forms, `/v1/range|stream/framework/<fw>/executor/<ex>/container/<cid>`
+/// (older clients with the journald strategy): the task's `stdout`, or `stderr` with
+/// `filter=STREAM:STDERR`; `skip_prev`/`skip_next` as v1 has them; `stream` follows.
+async fn v1_task(
+    logs: Logs,
+    run: Run,
+    pairs: Vec<(String, String)>,
+    headers: HeaderMap,
+    follow: bool,
+) -> Response {
+    let (mut query, _) = match crate::component::v1_query(&pairs) {
+        Ok(q) => q,
+        Err(e) => return reply(StatusCode::BAD_REQUEST, e),
+    };
+    let stderr = query
+        .filters
+        .iter()
+        .any(|(k, v)| k == "STREAM" && v.eq_ignore_ascii_case("STDERR"));
+    query.filters.retain(|(k, _)| k != "STREAM");
+    let file = if stderr { "stderr" } else { "stdout" };
+    let format = follow.then_some(LogFormat::EventStream);
+    serve_task(logs, run, file.to_string(), query, &headers, format).await
+}
+
+async fn v1_range(
+    State(logs): State<Logs>,
+    UrlPath((fw, ex, cid)): UrlPath<(String, String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    v1_task(logs, Run { fw, ex, cid }, pairs, headers, false).await
+}
+
+async fn v1_stream(
+    State(logs): State<Logs>,
+    UrlPath((fw, ex, cid)): UrlPath<(String, String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    v1_task(logs, Run { fw, ex, cid }, pairs, headers, true).await
+}
+
+/// A run of an executor.
+struct Run {
+    fw: String,
+    ex: String,
+    cid: String,
+}
+
+/// Serves `rest` (a file, its download, or browse) of `run`; `format` overrides `Accept`.
+async fn serve_task(
+    logs: Logs,
+    run: Run,
+    rest: String,
+    query: LogQuery,
+    headers: &HeaderMap,
+    format: Option<LogFormat>,
+) -> Response {
+    let Run { fw, ex, cid } = run;
+    let target = match target(&rest) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let sandbox = logs.dirs.run_dir(&fw, &ex, &cid).filter(|d| d.is_dir());
+    let source = match sandbox {
+        Some(s) => Source::Sandbox(s),
+        None => match logs
+            .dirs
+            .archive_dir()
+            .and_then(|a| crate::archive::find(&a, &fw, &ex, &cid))
+        {
+            Some(run) => Source::Archive(run),
+            None => {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    format!("no run {cid} of executor {ex} of framework {fw} on this agent"),
+                );
+            }
+        },
+    };
     let file = match target {
         Target::Browse => {
-            return match logs.dirs.browse(&sandbox, &format!("/{rest}")) {
+            let listing = match &source {
+                Source::Sandbox(sandbox) => logs.dirs.browse(sandbox, &format!("/{rest}")),
+                Source::Archive(run) => Ok(archived_listing(run, &format!("/{rest}"))),
+            };
+            return match listing {
                 Ok(v) => axum::Json(v).into_response(),
                 Err(e) => reply(StatusCode::BAD_REQUEST, e),
             };
         }
-        Target::Download(f) => return download(sandbox, f).await,
+        Target::Download(f) => return download(&source, f).await,
         Target::Read(f) => f,
     };
-    let (dir, name) = match locate(&sandbox, &file) {
+    let at = match FileAt::of(&source, &file) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let format = LogFormat::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = format.unwrap_or_else(|| {
+        LogFormat::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+    });
     let last_event = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -176,8 +305,7 @@ async fn task(
     fields.insert("CONTAINER_ID".to_string(), cid);
     fields.insert("FILE".to_string(), file);
     let job = Job {
-        dir,
-        name,
+        at,
         query,
         last_event,
         format,
@@ -190,12 +318,40 @@ async fn task(
     }
 }
 
-async fn download(sandbox: PathBuf, file: String) -> Response {
-    let (dir, name) = match locate(&sandbox, &file) {
+/// The browse listing of an archived run (Mesos's shape; sizes uncompressed).
+fn archived_listing(run: &Path, shown: &str) -> serde_json::Value {
+    let dir = shown
+        .trim_end_matches('/')
+        .trim_end_matches("files/browse")
+        .trim_end_matches('/');
+    let mtime = run
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as f64)
+        .unwrap_or(0.0);
+    let list: Vec<keel_api::mesos::FileInfo> = crate::archive::files(run)
+        .into_iter()
+        .map(|(name, size)| keel_api::mesos::FileInfo {
+            path: format!("{dir}/{name}"),
+            nlink: 1,
+            size,
+            mtime,
+            mode: "-rw-r--r--".into(),
+            uid: String::new(),
+            gid: String::new(),
+        })
+        .collect();
+    serde_json::to_value(list).unwrap_or_default()
+}
+
+async fn download(source: &Source, file: String) -> Response {
+    let at = match FileAt::of(source, &file) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let opened = tokio::task::spawn_blocking(move || Stream::open(&dir, &name)).await;
+    let opened = tokio::task::spawn_blocking(move || at.open()).await;
     let stream = match opened {
         Ok(Ok(Some(s))) => s,
         Ok(Ok(None)) => return reply(StatusCode::NO_CONTENT, "File not found"),
@@ -250,8 +406,7 @@ fn tokio_stream_of(
 
 /// One read of a task file, run on a blocking thread.
 struct Job {
-    dir: PathBuf,
-    name: String,
+    at: FileAt,
     query: LogQuery,
     last_event: Option<String>,
     format: LogFormat,
@@ -269,9 +424,11 @@ impl Job {
         let internal =
             |e: crate::LogsError| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
         let follow = self.format == LogFormat::EventStream;
-        let Some(mut stream) = Stream::open(&self.dir, &self.name).map_err(internal)? else {
+        let Some(mut stream) = self.at.open().map_err(internal)? else {
             return Err(reply(StatusCode::NO_CONTENT, "File not found"));
         };
+        // A range read answers the lines that start before the end as of the request.
+        let end = (!follow).then(|| stream.end());
         let (cursor, skip) = match &self.last_event {
             Some(id) => (Some(Cursor::At(id.clone())), 1),
             None => (self.query.cursor.clone(), self.query.skip),
@@ -286,8 +443,7 @@ impl Job {
                     .map_err(|_| bad(format!("cursor {c:?} is not a byte offset")))?;
                 if !follow && at > stream.end() {
                     return Err(bad(format!(
-                        "cursor {at} is past the end of {} ({})",
-                        self.name,
+                        "cursor {at} is past the end of the file ({})",
                         stream.end()
                     )));
                 }
@@ -308,8 +464,8 @@ impl Job {
             None
         } else {
             match lines.next_line(true).map_err(internal)? {
-                Some(l) => Some(l),
-                None => return Err(reply(StatusCode::NO_CONTENT, "No match found")),
+                Some(l) if end.is_none_or(|e| l.offset < e) => Some(l),
+                _ => return Err(reply(StatusCode::NO_CONTENT, "No match found")),
             }
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(16);
@@ -317,7 +473,7 @@ impl Job {
         let fields = self.fields;
         std::thread::Builder::new()
             .name("log-reader".into())
-            .spawn(move || pump(lines, first, limit, format, &fields, &tx))
+            .spawn(move || pump(lines, first, limit, end, format, &fields, &tx))
             .map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let mut r = Response::builder()
             .status(StatusCode::OK)
@@ -369,10 +525,12 @@ fn render(
 }
 
 /// Sends the lines in chunks until the limit, the end (range) or the client's leaving.
+#[allow(clippy::too_many_arguments)]
 fn pump(
     mut lines: Lines,
     first: Option<crate::stream::Line>,
     limit: u64,
+    end: Option<u64>,
     format: LogFormat,
     fields: &BTreeMap<String, String>,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
@@ -387,6 +545,8 @@ fn pump(
     let mut idle = 0u32;
     while sent < limit {
         match lines.next_line(!follow) {
+            // Written after the range read began: not part of it.
+            Ok(Some(l)) if end.is_some_and(|e| l.offset >= e) => {}
             Ok(Some(l)) => {
                 render(&mut out, format, fields, &l);
                 sent += 1;

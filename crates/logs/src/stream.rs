@@ -353,6 +353,11 @@ impl Lines {
         &self.stream
     }
 
+    /// The stream back, to position another reader.
+    pub fn into_stream(self) -> Stream {
+        self.stream
+    }
+
     /// The next complete line, or `None` at the end of what is written now. With
     /// `partial`, a last line without a newline is answered too (range reads).
     pub fn next_line(&mut self, partial: bool) -> Result<Option<Line>, LogsError> {

@@ -170,6 +170,7 @@ pub fn router(m: Master) -> Router {
     .route("/mesos/", get(mesos_index))
     .route("/metadata", get(metadata))
     .route("/dcos-metadata/dcos-version.json", get(dcos_version))
+    .route("/dcos-metadata/ui-config.json", get(ui_config))
     .route("/system/v1/logs/v2/task/{id}", get(log_discovery_stdout))
     .route("/system/v1/logs/v2/task/{id}/{*rest}", get(log_discovery))
     .route("/system/v1/agent/{id}/logs/{*rest}", get(agent_logs))
@@ -304,6 +305,11 @@ async fn metadata(State(m): State<Master>) -> Response {
         cluster_id: m.with_core(|c| c.cluster_id().to_string()),
     };
     json_reply(&md, &HashMap::new())
+}
+
+async fn ui_config(State(m): State<Master>) -> Response {
+    let cluster = m.with_core(|c| c.cluster_id().to_string());
+    json_reply(&keel_api::mesos::UiConfig::keel(cluster), &HashMap::new())
 }
 
 async fn dcos_version() -> Response {
