@@ -67,6 +67,7 @@ pub fn prepare(
     framework_name: &str,
     now: f64,
     ids: &dyn keel_clock::Ids,
+    statsd: Option<std::net::SocketAddr>,
 ) -> Result<(TaskRecord, ExecutorConfig), AgentError> {
     let container = ContainerId::new(ids.uuid().to_string()).map_err(|e| AgentError::Launch {
         task: task.id.to_string(),
@@ -94,7 +95,7 @@ pub fn prepare(
         agent_id: agent.clone(),
         sandbox: sandbox.clone(),
         meta_dir: meta_dir.clone(),
-        env: task_env(s, agent, task, &sandbox),
+        env: task_env(s, agent, task, &sandbox, statsd),
         cgroups: s.cgroups.clone(),
         log_rotation: s.log_rotation.clone(),
         socket_name: socket_name(&container),
@@ -116,16 +117,19 @@ pub fn prepare(
         last_seq: 0,
         launched_time: now,
         completed: false,
+        statsd_port: statsd.map(|a| a.port()),
     };
     Ok((rec, config))
 }
 
-/// Mesos's task environment plus the task's own variables (which win).
+/// Mesos's task environment (with dcos-metrics' `STATSD_UDP_HOST`/`STATSD_UDP_PORT` when
+/// the container has a StatsD socket) plus the task's own variables (which win).
 pub fn task_env(
     s: &LaunchSettings,
     agent: &AgentId,
     task: &TaskSpec,
     sandbox: &Path,
+    statsd: Option<std::net::SocketAddr>,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let sb = sandbox.display().to_string();
@@ -139,6 +143,10 @@ pub fn task_env(
     env.insert("MESOS_AGENT_ENDPOINT".into(), s.endpoint_hostport.clone());
     env.insert("HOST".into(), s.hostname.clone());
     env.extend(port_env(task));
+    if let Some(a) = statsd {
+        env.insert("STATSD_UDP_HOST".into(), a.ip().to_string());
+        env.insert("STATSD_UDP_PORT".into(), a.port().to_string());
+    }
     env.extend(task.command.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }

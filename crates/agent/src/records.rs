@@ -29,6 +29,9 @@ pub struct TaskRecord {
     /// Set when the terminal update was acknowledged by the master.
     #[serde(default)]
     pub completed: bool,
+    /// The UDP port of the container's StatsD socket (named in its environment).
+    #[serde(default)]
+    pub statsd_port: Option<u16>,
 }
 
 /// A status update waiting for the master's acknowledgement.

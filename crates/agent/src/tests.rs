@@ -53,6 +53,7 @@ fn add_task(core: &mut AgentCore, id: &str) -> TaskId {
         last_seq: 0,
         launched_time: 1.0,
         completed: false,
+        statsd_port: None,
     };
     core.save_task(&rec).unwrap();
     let id = rec.spec.id.clone();

@@ -14,6 +14,7 @@ mod dcos;
 mod decide;
 mod dns;
 mod error;
+mod exposition;
 mod group_commit;
 mod http;
 mod json_errors;
@@ -31,6 +32,7 @@ pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
 pub use dns::DnsCursor;
 pub use error::MasterError;
+pub use exposition::{Exposition, Source as MetricsSource};
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use json_errors::json_errors;
 pub use launch::{AgentView, TaskChangeSet, TaskLaunch, TaskView};
@@ -54,6 +56,8 @@ pub struct Master {
     pub(crate) security: Security,
     /// Agents' status batches on their way to the group commit.
     pub(crate) statuses: tokio::sync::mpsc::UnboundedSender<group_commit::Pending>,
+    /// The Prometheus exposition's sources and latency histograms.
+    pub(crate) exposition: Exposition,
 }
 
 impl Master {
@@ -81,7 +85,13 @@ impl Master {
             http: reqwest::Client::new(),
             advertise,
             security: Security::default(),
+            exposition: Exposition::new(),
         })
+    }
+
+    /// Where the binary adds sources to the master's Prometheus text.
+    pub fn exposition(&self) -> &Exposition {
+        &self.exposition
     }
 
     /// Runs `f` with the state locked. Never call from within `f`.
@@ -98,6 +108,10 @@ impl Master {
             r = r.merge(s);
         }
         r.layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            exposition::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             self.security.clone(),
             security::authenticate,
         ))
