@@ -23,6 +23,8 @@ const APT_PACKAGES: &[&str] = &[
     "dnsperf",
     "nginx",
     "wrk",
+    // tests/metrics.rs: a real Prometheus server scrapes keel dev.
+    "prometheus",
 ];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &[
