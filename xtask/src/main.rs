@@ -122,6 +122,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "test_dcos_job.py",
         "test_dcos_marathon.py",
         "test_dcos_logs.py",
+        "test_dcos_metrics.py",
     ] {
         run(Command::new(root.join(".venv-dcos/bin/python"))
             .arg(root.join("tests/compat").join(script))
