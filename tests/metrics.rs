@@ -146,6 +146,40 @@ fn endpoints_answer_with_the_containers_cpu_and_its_statsd_metrics() {
     );
     assert!(text.contains("keel_http_request_duration_seconds_bucket"));
     assert!(text.contains("keel_store_durable_commits_total"));
+
+    // The CLI: node metrics (summary per agent, every datapoint of one) and task top.
+    let (ok, out, err) = cli(&r.url, &["node", "metrics"]);
+    assert!(
+        ok && out.contains(&r.agent) && out.contains("GiB"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&r.url, &["node", "metrics", &r.agent, "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("node metrics json");
+    assert!(value(&v, "cpu.total").is_some(), "{v}");
+    let (ok, out, err) = cli(&r.url, &["node", "metrics", &r.agent]);
+    assert!(
+        ok && out.contains("filesystem.capacity.total") && out.contains("path: /"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(
+        &r.url,
+        &["task", "top", "--interval", "1", "--iterations", "1"],
+    );
+    assert!(
+        ok && out.contains("burner") && out.contains("CPU %"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&r.url, &["task", "top", "--interval", "1", "--json"]);
+    assert!(ok, "{err}");
+    let rows: Value = serde_json::from_str(&out).expect("top json");
+    let row = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|x| x["id"] == r.task.as_str()))
+        .cloned()
+        .expect("the task in top");
+    assert!(row["cpu_percent"].as_f64().unwrap_or(0.0) > 0.0, "{row}");
+    assert!(row["mem_bytes"].as_f64().unwrap_or(0.0) > 0.0, "{row}");
 }
 
 /// The container's StatsD port, from its executor config's environment.
