@@ -6,6 +6,9 @@
 
 mod support;
 
+#[path = "../crates/executor/tests/support/busybox.rs"]
+mod busybox;
+
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use support::*;
@@ -291,4 +294,76 @@ fn prometheus_scrapes_container_cpu_and_statsd_app_metrics() {
         (!s.is_empty()).then_some(s)
     });
     assert_eq!(up[0]["value"][1], "1");
+}
+
+/// Removes the Docker containers of a task when dropped.
+struct DockerCleanup(String);
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=keel.task_id={}", self.0),
+            ])
+            .output();
+        if let Ok(o) = out {
+            for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_docker_tasks_container_metrics_come_from_the_engines_stats() {
+    busybox::busybox_image();
+    let dir = TempDir::new("metrics-docker");
+    let keel = Dev::new(&dir).start();
+    let url = keel.url.clone();
+    let app = serde_json::json!({
+        "id": "/busy", "cpus": 0.2, "mem": 32, "instances": 1,
+        "cmd": "while true; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; sleep 0.1; done",
+        "container": {"type": "DOCKER", "docker": {"image": busybox::BUSYBOX_IMAGE, "network": "HOST"}}
+    });
+    let (code, v) = post(&format!("{url}/v2/apps"), &app.to_string());
+    assert_eq!(code, 201, "{v}");
+    let t = wait_for(60, "the docker task to run", || {
+        let (_, v) = get(&format!("{url}/v2/apps/busy/tasks"));
+        v["tasks"]
+            .as_array()?
+            .first()
+            .cloned()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+    });
+    let id = t["id"].as_str().unwrap_or_default().to_string();
+    let _cleanup = DockerCleanup(id.clone());
+    let mt = wait_state(&url, &id, "TASK_RUNNING", 30);
+    let agent = mt["slave_id"].as_str().unwrap_or_default().to_string();
+    let container = mt["statuses"]
+        .as_array()
+        .and_then(|s| s.last())
+        .and_then(|s| {
+            s["container_status"]["container_id"]["value"]
+                .as_str()
+                .map(String::from)
+        })
+        .expect("container id");
+    let base = format!("{url}/system/v1/agent/{agent}/metrics/v0/containers/{container}");
+    let msg = wait_for(60, "the docker container's cpu time", || {
+        let (code, m) = get(&base);
+        (code == 200 && value(&m, "cpus.user.time").unwrap_or(0.0) > 0.0).then_some(m)
+    });
+    assert!(value(&msg, "mem.total").unwrap_or(0.0) > 0.0, "{msg}");
+    assert_eq!(
+        value(&msg, "mem.limit"),
+        Some((32u64 << 20) as f64),
+        "{msg}"
+    );
+    assert_eq!(msg["dimensions"]["task_id"], id.as_str());
+    let _ = client()
+        .delete(format!("{url}/v2/apps/busy?force=true"))
+        .send();
 }
