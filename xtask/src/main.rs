@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_containers;
+mod bench_metrics;
 mod bench_writes;
 mod tidy;
 
