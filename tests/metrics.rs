@@ -367,3 +367,38 @@ fn a_docker_tasks_container_metrics_come_from_the_engines_stats() {
         .delete(format!("{url}/v2/apps/busy?force=true"))
         .send();
 }
+
+#[test]
+fn a_tasks_statsd_socket_is_bound_again_after_a_restart() {
+    let dir = TempDir::new("metrics-restart");
+    let resources = resources_with_own_ports("cpus:4;mem:4096");
+    let keel = Dev::new(&dir).exact_resources(&resources).start();
+    let url = keel.url.clone();
+    let task = run_task(&url, &["--name", "sender"], TASK);
+    let t = wait_state(&url, &task, "TASK_RUNNING", 30);
+    let agent = t["slave_id"].as_str().unwrap_or_default().to_string();
+    let container = t["statuses"]
+        .as_array()
+        .and_then(|s| s.last())
+        .and_then(|s| {
+            s["container_status"]["container_id"]["value"]
+                .as_str()
+                .map(String::from)
+        })
+        .expect("container id");
+    let app = |url: &str| {
+        let (code, m) = get(&format!(
+            "{url}/system/v1/agent/{agent}/metrics/v0/containers/{container}/app/keel.test.bursts"
+        ));
+        (code == 200)
+            .then(|| value(&m, "keel.test.bursts"))
+            .flatten()
+    };
+    wait_for(30, "the counter before the restart", || app(&url));
+    assert!(keel.stop(), "keel dev did not stop cleanly");
+    let keel = Dev::new(&dir).exact_resources(&resources).start();
+    let url = keel.url.clone();
+    wait_state(&url, &task, "TASK_RUNNING", 30);
+    // The same task keeps sending to the port in its environment.
+    wait_for(30, "the counter after the restart", || app(&url));
+}
