@@ -149,6 +149,19 @@ fn endpoints_answer_with_the_containers_cpu_and_its_statsd_metrics() {
     );
     assert!(text.contains("keel_http_request_duration_seconds_bucket"));
     assert!(text.contains("keel_store_durable_commits_total"));
+    // The /service/ proxy's counters move with the requests it sees.
+    assert_eq!(status(&format!("{}/service/nosuch/", r.url)), 404);
+    let text = client()
+        .get(format!("{}/metrics/prometheus", r.url))
+        .send()
+        .and_then(|r| r.text())
+        .expect("text");
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("keel_service_proxy_requests_total{outcome=\"not_found\"}")
+            && !l.ends_with(" 0")),
+        "{text}"
+    );
 
     // The CLI: node metrics (summary per agent, every datapoint of one) and task top.
     let (ok, out, err) = cli(&r.url, &["node", "metrics"]);

@@ -299,6 +299,26 @@ fn services(
             .refresh_loop(service_snapshot(master.clone(), marathon.router())),
     );
     routes.push(proxy.router());
+    let counted = proxy.clone();
+    master.exposition().add(Arc::new(move || {
+        use keel_metrics::prometheus::{Family, Kind};
+        let c = counted.counts();
+        let mut f = Family::new(
+            "keel_service_proxy_requests_total",
+            "Requests to /service/<name>/ by what the proxy did with them",
+            Kind::Counter,
+        );
+        for (outcome, n) in [
+            ("proxied", c.proxied),
+            ("redirected", c.redirected),
+            ("not_found", c.not_found),
+            ("unavailable", c.unavailable),
+            ("upstream_error", c.upstream_errors),
+        ] {
+            f.push(vec![("outcome".into(), outcome.into())], n as f64);
+        }
+        vec![f]
+    }));
     routes.push(
         marathon
             .router()
