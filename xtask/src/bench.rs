@@ -46,7 +46,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         crate::bench_containers::containers(root, smoke)?;
     }
     if all || which == "metrics" {
-        crate::bench_metrics::metrics(root, smoke)?;
+        crate::bench_metrics::metrics(root, smoke, args)?;
     }
     Ok(())
 }

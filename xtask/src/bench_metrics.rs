@@ -53,10 +53,20 @@ fn render(url: &str, n: usize) -> anyhow::Result<(f64, usize)> {
     Ok((times[times.len() / 2], size))
 }
 
-pub fn metrics(root: &Path, smoke: bool) -> anyhow::Result<()> {
+/// `--containers 0,100` picks the sizes (default 0, 100 and 1,000; 0 and 3 with `--smoke`).
+pub fn metrics(root: &Path, smoke: bool, args: &[String]) -> anyhow::Result<()> {
     let bin = keel_bin(root)?;
     let dir = tempdir("metrics");
-    let sizes: &[usize] = if smoke { &[0, 3] } else { &[0, 100, 1000] };
+    let given: Option<Vec<usize>> = args
+        .iter()
+        .position(|a| a == "--containers")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    let sizes: &[usize] = match &given {
+        Some(g) => g,
+        None if smoke => &[0, 3],
+        None => &[0, 100, 1000],
+    };
     let (window, every) = if smoke {
         (Duration::from_secs(2), Duration::from_secs(1))
     } else {
