@@ -120,6 +120,8 @@ fn fs_usage(path: &str) -> Option<FsUsage> {
 pub struct AgentMetrics {
     pub node: NodeMetrics,
     layout: OnceLock<Option<CgroupLayout>>,
+    /// The Docker Engine, connected on the first Docker container's request.
+    docker: tokio::sync::OnceCell<Option<bollard::Docker>>,
     /// App metrics by container id.
     pub(crate) apps: Mutex<BTreeMap<String, AppMetrics>>,
     pub(crate) statsd_packets: Counter,
@@ -132,6 +134,7 @@ impl AgentMetrics {
         Self {
             node: NodeMetrics::new(clock),
             layout: OnceLock::new(),
+            docker: tokio::sync::OnceCell::new(),
             apps: Mutex::new(BTreeMap::new()),
             statsd_packets: Counter::default(),
             statsd_malformed: Counter::default(),
@@ -229,6 +232,7 @@ fn cgroup_usage(layout: &CgroupLayout, root: &str, id: &str) -> ContainerUsage {
             let mem = memory.join(root).join(id);
             let cpu = cpu.as_ref().map(|c| c.join(root).join(id));
             let in_cpu = |f: &str| cpu.as_ref().and_then(|d| read_opt(&d.join(f)));
+            // cpuacct comounted with cpu, else in its own hierarchy at the usual place.
             let cpuacct = in_cpu("cpuacct.stat").or_else(|| {
                 read_opt(
                     &Path::new("/sys/fs/cgroup/cpuacct")
@@ -279,8 +283,9 @@ fn process_ticks(procs: &Path) -> (u64, u64) {
 }
 
 /// A Docker container's usage from the Engine's one-shot stats.
-async fn docker_usage(id: &str) -> ContainerUsage {
-    let Some(docker) = crate::gc::connect_docker().await else {
+async fn docker_usage(metrics: &AgentMetrics, id: &str) -> ContainerUsage {
+    let docker = metrics.docker.get_or_init(crate::gc::connect_docker).await;
+    let Some(docker) = docker else {
         return ContainerUsage::default();
     };
     let opts = bollard::query_parameters::StatsOptionsBuilder::default()
@@ -391,7 +396,7 @@ pub(crate) async fn container_messages(
     .await
     .unwrap_or_default();
     for c in docker {
-        let u = docker_usage(&c.container_id).await;
+        let u = docker_usage(&agent.metrics, &c.container_id).await;
         let sandbox = c.sandbox.clone();
         let disk = tokio::task::spawn_blocking(move || disk_used(&sandbox))
             .await
