@@ -311,6 +311,7 @@ async fn prometheus(State(agent): State<Agent>) -> Response {
         .ok();
     fams.extend(prom::message_families(node.as_slice(), "node"));
     let live = metrics::live_containers(&agent);
+    agent.metrics.forget_disk_except(&live);
     let apps: Vec<keel_api::metrics::MetricsMessage> = live
         .iter()
         .filter_map(|c| {

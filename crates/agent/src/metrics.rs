@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 const TICKS_PER_SEC: u64 = 100;
 /// Files a sandbox walk for `disk.used` looks at, at most.
 const DISK_WALK_LIMIT: usize = 10_000;
+/// Seconds a sandbox's measured size is reused before it is walked again.
+const DISK_REUSE_SECS: f64 = 30.0;
 
 /// A node's metrics: the procfs root and the cpu samples percentages are computed over.
 /// Shared by the agent and the master entry (each node serves its own).
@@ -122,6 +124,8 @@ pub struct AgentMetrics {
     layout: OnceLock<Option<CgroupLayout>>,
     /// The Docker Engine, connected on the first Docker container's request.
     docker: tokio::sync::OnceCell<Option<bollard::Docker>>,
+    /// `disk.used` by container id: when measured (Unix seconds) and the bytes.
+    disk: Mutex<BTreeMap<String, (f64, u64)>>,
     /// App metrics by container id.
     pub(crate) apps: Mutex<BTreeMap<String, AppMetrics>>,
     pub(crate) statsd_packets: Counter,
@@ -135,6 +139,7 @@ impl AgentMetrics {
             node: NodeMetrics::new(clock),
             layout: OnceLock::new(),
             docker: tokio::sync::OnceCell::new(),
+            disk: Mutex::new(BTreeMap::new()),
             apps: Mutex::new(BTreeMap::new()),
             statsd_packets: Counter::default(),
             statsd_malformed: Counter::default(),
@@ -146,6 +151,30 @@ impl AgentMetrics {
         self.layout
             .get_or_init(|| CgroupLayout::detect(&HostFs::default()).ok())
             .as_ref()
+    }
+
+    /// The sandbox size of `container`, walked at most every [`DISK_REUSE_SECS`]; the
+    /// entries of containers not in `live` are forgotten.
+    fn disk_used(&self, container: &str, sandbox: &Path, now: f64) -> u64 {
+        let cached = {
+            let d = self.disk.lock().unwrap_or_else(|e| e.into_inner());
+            d.get(container).copied()
+        };
+        if let Some((_, bytes)) =
+            cached.filter(|(t, _)| (0.0..DISK_REUSE_SECS).contains(&(now - t)))
+        {
+            return bytes;
+        }
+        let bytes = disk_used(sandbox);
+        let mut d = self.disk.lock().unwrap_or_else(|e| e.into_inner());
+        d.insert(container.to_string(), (now, bytes));
+        bytes
+    }
+
+    /// Forgets the sandbox sizes of containers not in `live`.
+    pub(crate) fn forget_disk_except(&self, live: &[LiveContainer]) {
+        let mut d = self.disk.lock().unwrap_or_else(|e| e.into_inner());
+        d.retain(|k, _| live.iter().any(|c| &c.container_id == k));
     }
 
     /// A container's app metrics as datapoints, `None` when it sent none.
@@ -353,6 +382,8 @@ fn disk_used(dir: &Path) -> u64 {
 struct CgroupSource {
     layout: Option<CgroupLayout>,
     root: String,
+    metrics: Arc<AgentMetrics>,
+    now: f64,
 }
 
 impl CgroupSource {
@@ -361,6 +392,8 @@ impl CgroupSource {
         Self {
             layout: enabled.then(|| agent.metrics.layout().cloned()).flatten(),
             root: agent.settings.cgroups.root.clone(),
+            metrics: agent.metrics.clone(),
+            now: agent.clock.unix_secs(),
         }
     }
 
@@ -370,8 +403,11 @@ impl CgroupSource {
             Some(l) => cgroup_usage(l, &self.root, &c.container_id),
             None => ContainerUsage::default(),
         };
+        let disk = self
+            .metrics
+            .disk_used(&c.container_id, &c.sandbox, self.now);
         MetricsMessage {
-            datapoints: container_datapoints(&u, &c.limits, Some(disk_used(&c.sandbox)), ts),
+            datapoints: container_datapoints(&u, &c.limits, Some(disk), ts),
             dimensions: c.dimensions.clone(),
         }
     }
@@ -397,8 +433,13 @@ pub(crate) async fn container_messages(
     .unwrap_or_default();
     for c in docker {
         let u = docker_usage(&agent.metrics, &c.container_id).await;
-        let sandbox = c.sandbox.clone();
-        let disk = tokio::task::spawn_blocking(move || disk_used(&sandbox))
+        let (m, id, sandbox, now) = (
+            agent.metrics.clone(),
+            c.container_id.clone(),
+            c.sandbox.clone(),
+            agent.clock.unix_secs(),
+        );
+        let disk = tokio::task::spawn_blocking(move || m.disk_used(&id, &sandbox, now))
             .await
             .ok();
         out.push(MetricsMessage {

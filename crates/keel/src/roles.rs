@@ -478,7 +478,9 @@ async fn serve_master(
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
     let mut services = services(&master, &o, dns)?;
-    services.push(master_metrics(&master));
+    // First: a merged router's default fallback replaces the ones merged before it, and
+    // the service APIs' fallback (a JSON 404) must stay.
+    services.insert(0, master_metrics(&master));
     let app = master
         .entry(services)
         .map_request(keel_master::normalize_uri);

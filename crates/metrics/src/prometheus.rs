@@ -91,7 +91,25 @@ pub fn label_name(raw: &str) -> String {
     metric_name(raw).replace(':', "_")
 }
 
+/// Writes `raw` as a label name without allocating.
+fn push_label_name(raw: &str, out: &mut String) {
+    if raw.is_empty() || raw.starts_with(|c: char| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    out.extend(raw.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    }));
+}
+
 fn escape_label(v: &str, out: &mut String) {
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -155,7 +173,7 @@ pub fn render(families: &[Family]) -> String {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&label_name(k));
+                    push_label_name(k, &mut out);
                     out.push_str("=\"");
                     escape_label(v, &mut out);
                     out.push('"');
@@ -183,9 +201,16 @@ pub fn message_families(messages: &[MetricsMessage], help: &str) -> Vec<Family> 
                 .entry(name.clone())
                 .or_insert_with(|| Family::new(&name, &format!("{help}: {}", d.name), Kind::Gauge));
             let mut labels = dims.clone();
-            labels.extend(d.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let mut seen = std::collections::BTreeSet::new();
-            labels.retain(|(k, _)| seen.insert(label_name(k)));
+            if !d.tags.is_empty() {
+                // A tag named like a dimension (or another tag, once sanitised) is left out.
+                let mut seen: std::collections::BTreeSet<String> =
+                    dims.iter().map(|(k, _)| k.clone()).collect();
+                for (k, v) in &d.tags {
+                    if seen.insert(label_name(k)) {
+                        labels.push((k.clone(), v.clone()));
+                    }
+                }
+            }
             f.push(labels, d.value);
         }
     }
@@ -262,6 +287,31 @@ mod tests {
             &[m("c1", 1.5), m("c2", 2.0)],
             "container",
         )));
+    }
+
+    #[test]
+    fn tags_never_repeat_a_dimension_label() {
+        let m = MetricsMessage {
+            datapoints: vec![Datapoint {
+                name: "x".into(),
+                value: 1.0,
+                unit: String::new(),
+                timestamp: String::new(),
+                tags: [("task-name", "t"), ("9z", "v")]
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            }],
+            dimensions: Dimensions {
+                task_name: "web".into(),
+                ..Dimensions::default()
+            },
+        };
+        let text = render(&message_families(&[m], "app"));
+        assert!(
+            text.ends_with("x{task_name=\"web\",_9z=\"v\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]
