@@ -1,6 +1,6 @@
 //! Benchmarks that print figures (never asserted): allocator cycle, store commits and API
 //! writes against the disk's fdatasync floor (`bench_writes`), submit-to-RUNNING latency against a bare fork+exec, idle RSS of `keel dev`, and agent
-//! restart re-adoption. `--smoke` runs each at a tiny size so CI keeps them working.
+//! restart re-adoption, and the metrics scrape's cost (`bench_metrics`). `--smoke` runs each at a tiny size so CI keeps them working.
 
 use anyhow::{Context, bail};
 use keel_allocator::bench as ab;
@@ -53,6 +53,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     if all || which == "vip" {
         crate::bench_http::vip(root, smoke)?;
+    }
+    if all || which == "metrics" {
+        crate::bench_metrics::metrics(root, smoke, args)?;
     }
     Ok(())
 }
@@ -343,7 +346,7 @@ pub(crate) fn tempdir(tag: &str) -> PathBuf {
     d
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub(crate) fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

@@ -5,6 +5,7 @@ mod bench;
 mod bench_containers;
 mod bench_dns;
 mod bench_http;
+mod bench_metrics;
 mod bench_net;
 mod bench_writes;
 mod tidy;
@@ -28,6 +29,8 @@ const APT_PACKAGES: &[&str] = &[
     "wrk",
     // The VIP benchmark's peer.
     "haproxy",
+    // tests/metrics.rs: a real Prometheus server scrapes keel dev.
+    "prometheus",
 ];
 /// Python packages of the client compatibility tests.
 const PIP_PACKAGES: &[&str] = &[
@@ -131,6 +134,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "test_dcos_logs.py",
         "test_dcos_node.py",
         "test_dcos_diagnostics.py",
+        "test_dcos_metrics.py",
     ] {
         run(Command::new(root.join(".venv-dcos/bin/python"))
             .arg(root.join("tests/compat").join(script))

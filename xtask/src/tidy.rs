@@ -20,6 +20,7 @@ pub const PURE_CRATES: &[&str] = &[
     "keel-jobs",
     "keel-routing",
     "keel-dns-records",
+    "keel-metrics",
 ];
 /// Dependencies a pure crate must never pull in, directly or transitively.
 const FORBIDDEN_DEPS: &[&str] = &[

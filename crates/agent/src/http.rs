@@ -1,12 +1,13 @@
 //! The agent's HTTP endpoint: `/state` (also `/slave(1)/state`), `/files/*`, `/health`,
-//! `/version`, `/metrics/snapshot`, Keel's `POST /images/load`, dcos-log's task routes
-//! (`keel_logs::http`) over the sandboxes and its component routes over the node's journal
-//! (`keel_logs::component`).
+//! `/version`, `/metrics/snapshot`, dcos-metrics' `/system/v1/metrics/v0/...` and the
+//! Prometheus text at `/metrics/prometheus`, Keel's `POST /images/load`, dcos-log's task
+//! routes (`keel_logs::http`) over the sandboxes and its component routes over the node's
+//! journal (`keel_logs::component`).
 
-use crate::Agent;
 use crate::files::{self, FilesError};
+use crate::{Agent, metrics};
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -49,6 +50,16 @@ pub fn router(agent: Agent) -> Router {
         }),
     )
     .route("/metrics/snapshot", get(metrics))
+    .route("/metrics/prometheus", get(prometheus))
+    .route("/system/v1/metrics/v0/ping", get(ping))
+    .route("/system/v1/metrics/v0/node", get(node))
+    .route("/system/v1/metrics/v0/containers", get(containers))
+    .route("/system/v1/metrics/v0/containers/{id}", get(container))
+    .route("/system/v1/metrics/v0/containers/{id}/app", get(app))
+    .route(
+        "/system/v1/metrics/v0/containers/{id}/app/{metric}",
+        get(app_metric),
+    )
     .route("/images/load", axum::routing::post(crate::images::load))
     .with_state(agent.clone())
     .merge(match &agent.component_logs {
@@ -241,7 +252,12 @@ async fn flags(State(agent): State<Agent>) -> Response {
 }
 
 async fn metrics(State(agent): State<Agent>) -> Response {
-    let m = agent.with_core(|c| {
+    axum::Json(snapshot(&agent)).into_response()
+}
+
+/// `/metrics/snapshot`'s numbers (Mesos's agent names, Keel's `gc/*` and `statsd/*`).
+fn snapshot(agent: &Agent) -> Map<String, serde_json::Value> {
+    let mut m = agent.with_core(|c| {
         let mut m = Map::new();
         m.insert(
             "slave/registered".into(),
@@ -290,7 +306,138 @@ async fn metrics(State(agent): State<Agent>) -> Response {
         );
         m
     });
-    axum::Json(m).into_response()
+    let s = &agent.metrics;
+    m.insert("statsd/packets".into(), json!(s.statsd_packets.get()));
+    m.insert(
+        "statsd/malformed_lines".into(),
+        json!(s.statsd_malformed.get()),
+    );
+    m.insert("statsd/dropped_lines".into(), json!(s.statsd_dropped.get()));
+    m
+}
+
+async fn ping(State(agent): State<Agent>) -> Response {
+    axum::Json(agent.metrics.node.ping()).into_response()
+}
+
+async fn node(State(agent): State<Agent>) -> Response {
+    let dims = metrics::node_dimensions(&agent);
+    let a = agent.clone();
+    match tokio::task::spawn_blocking(move || a.metrics.node.message(dims)).await {
+        Ok(m) => axum::Json(m).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn containers(State(agent): State<Agent>) -> Response {
+    let ids: Vec<String> = metrics::live_containers(&agent)
+        .into_iter()
+        .map(|c| c.container_id)
+        .collect();
+    axum::Json(ids).into_response()
+}
+
+fn live(agent: &Agent, id: &str) -> Option<metrics::LiveContainer> {
+    metrics::live_containers(agent)
+        .into_iter()
+        .find(|c| c.container_id == id)
+}
+
+/// `/containers/<id>`: 204 when no live container has that id (dcos-metrics' answer).
+async fn container(State(agent): State<Agent>, Path(id): Path<String>) -> Response {
+    let Some(c) = live(&agent, &id) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    match metrics::container_messages(&agent, vec![c]).await.pop() {
+        Some(m) => axum::Json(m).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+fn app_message(agent: &Agent, id: &str, only: Option<&str>) -> Response {
+    let Some(c) = live(agent, id) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let mut points = agent.metrics.app(id).unwrap_or_default();
+    if let Some(name) = only {
+        points.retain(|p| p.name == name);
+    }
+    if points.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    axum::Json(keel_api::metrics::MetricsMessage {
+        datapoints: points,
+        dimensions: c.dimensions,
+    })
+    .into_response()
+}
+
+async fn app(State(agent): State<Agent>, Path(id): Path<String>) -> Response {
+    app_message(&agent, &id, None)
+}
+
+async fn app_metric(
+    State(agent): State<Agent>,
+    Path((id, metric)): Path<(String, String)>,
+) -> Response {
+    app_message(&agent, &id, Some(&metric))
+}
+
+/// `/metrics/prometheus`: the agent's own numbers, the node, every live container and
+/// its app metrics, in the text format.
+async fn prometheus(State(agent): State<Agent>) -> Response {
+    use keel_metrics::prometheus::{self as prom, Family};
+    let mut fams = Vec::new();
+    for (k, v) in snapshot(&agent) {
+        let (Some(v), kind) = (v.as_f64(), snapshot_kind(&k)) else {
+            continue;
+        };
+        fams.push(Family::single(
+            &format!("keel_{k}"),
+            &format!("agent {k}"),
+            kind,
+            v,
+        ));
+    }
+    let dims = metrics::node_dimensions(&agent);
+    let a = agent.clone();
+    let node = tokio::task::spawn_blocking(move || a.metrics.node.message(dims))
+        .await
+        .ok();
+    fams.extend(prom::message_families(node.as_slice(), "node"));
+    let live = metrics::live_containers(&agent);
+    agent.metrics.forget_disk_except(&live);
+    let apps: Vec<keel_api::metrics::MetricsMessage> = live
+        .iter()
+        .filter_map(|c| {
+            Some(keel_api::metrics::MetricsMessage {
+                datapoints: agent.metrics.app(&c.container_id)?,
+                dimensions: c.dimensions.clone(),
+            })
+        })
+        .collect();
+    let msgs = metrics::container_messages(&agent, live).await;
+    fams.extend(prom::message_families(&msgs, "container"));
+    fams.extend(prom::message_families(&apps, "app (StatsD)"));
+    (
+        [(axum::http::header::CONTENT_TYPE, prom::CONTENT_TYPE)],
+        prom::render(&fams),
+    )
+        .into_response()
+}
+
+/// Counters among the snapshot's numbers (the rest are gauges).
+fn snapshot_kind(key: &str) -> keel_metrics::Kind {
+    let counter = key.starts_with("gc/")
+        || key.starts_with("statsd/")
+        || ["finished", "failed", "killed", "lost"]
+            .iter()
+            .any(|s| key == format!("slave/tasks_{s}"));
+    if counter {
+        keel_metrics::Kind::Counter
+    } else {
+        keel_metrics::Kind::Gauge
+    }
 }
 
 async fn state(State(agent): State<Agent>) -> Response {

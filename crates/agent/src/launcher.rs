@@ -69,6 +69,7 @@ pub fn prepare(
     framework_name: &str,
     now: f64,
     ids: &dyn keel_clock::Ids,
+    statsd: Option<std::net::SocketAddr>,
 ) -> Result<(TaskRecord, ExecutorConfig), AgentError> {
     let container = ContainerId::new(ids.uuid().to_string()).map_err(|e| AgentError::Launch {
         task: task.id.to_string(),
@@ -96,7 +97,7 @@ pub fn prepare(
         agent_id: agent.clone(),
         sandbox: sandbox.clone(),
         meta_dir: meta_dir.clone(),
-        env: task_env(s, agent, task, &sandbox),
+        env: task_env(s, agent, task, &sandbox, statsd),
         cgroups: s.cgroups.clone(),
         log_rotation: s.log_rotation.clone(),
         socket_name: socket_name(&container),
@@ -120,16 +121,19 @@ pub fn prepare(
         launched_time: now,
         completed: false,
         container_ips: Vec::new(),
+        statsd_port: statsd.map(|a| a.port()),
     };
     Ok((rec, config))
 }
 
-/// Mesos's task environment plus the task's own variables (which win).
+/// Mesos's task environment (with dcos-metrics' `STATSD_UDP_HOST`/`STATSD_UDP_PORT` when
+/// the container has a StatsD socket) plus the task's own variables (which win).
 pub fn task_env(
     s: &LaunchSettings,
     agent: &AgentId,
     task: &TaskSpec,
     sandbox: &Path,
+    statsd: Option<std::net::SocketAddr>,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let sb = sandbox.display().to_string();
@@ -143,6 +147,10 @@ pub fn task_env(
     env.insert("MESOS_AGENT_ENDPOINT".into(), s.endpoint_hostport.clone());
     env.insert("HOST".into(), s.hostname.clone());
     env.extend(port_env(task));
+    if let Some(a) = statsd {
+        env.insert("STATSD_UDP_HOST".into(), a.ip().to_string());
+        env.insert("STATSD_UDP_PORT".into(), a.port().to_string());
+    }
     env.extend(task.command.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }

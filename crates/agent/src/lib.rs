@@ -16,8 +16,10 @@ mod http;
 mod images;
 mod launcher;
 mod link;
+pub mod metrics;
 mod records;
 mod resolv;
+mod statsd;
 mod sys;
 mod volumes;
 
@@ -101,6 +103,10 @@ pub struct Agent {
     pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
     /// The node's component journal directory.
     pub(crate) component_logs: Option<PathBuf>,
+    /// Node, container and app metrics.
+    pub(crate) metrics: Arc<metrics::AgentMetrics>,
+    /// Where tasks send StatsD.
+    pub(crate) statsd_host: std::net::IpAddr,
 }
 
 impl Agent {
@@ -121,6 +127,7 @@ impl Agent {
         let resources = detect::merge(detect::detect(&config.work_dir), &config.resources);
         let ids: Arc<dyn Ids> = Arc::new(RandomIds);
         let core = AgentCore::open_with(store, clock.clone(), ids.clone())?;
+        let clock_for_metrics = clock.clone();
         let agent = Agent {
             core: Arc::new(Mutex::new(core)),
             settings: LaunchSettings {
@@ -148,6 +155,8 @@ impl Agent {
             simulated: false,
             permits: None,
             component_logs: config.component_logs.clone(),
+            metrics: Arc::new(metrics::AgentMetrics::new(clock_for_metrics)),
+            statsd_host: statsd::host(addr.ip()),
         };
         Ok((agent, listener))
     }
@@ -193,13 +202,15 @@ impl Agent {
             start_time: clock.unix_secs(),
             updates: Arc::new(Notify::new()),
             heartbeat: Arc::new(Mutex::new(Duration::from_secs(5))),
-            clock,
+            clock: clock.clone(),
             ids,
             gc: GcConfig::default(),
             gc_counters: Arc::default(),
             simulated: true,
             permits: Some(permits),
             component_logs: None,
+            metrics: Arc::new(metrics::AgentMetrics::new(clock)),
+            statsd_host: std::net::IpAddr::from([127, 0, 0, 1]),
         })
     }
 
@@ -259,6 +270,7 @@ impl Agent {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), AgentError> {
         executors::recover(&self).await;
+        self.reopen_statsd();
         let bg = [
             tokio::spawn(link::run_link(self.clone())),
             tokio::spawn(link::run_heartbeats(self.clone())),
@@ -273,6 +285,33 @@ impl Agent {
             t.abort();
         }
         r.map_err(|e| AgentError::io("agent http", e))
+    }
+
+    /// Binds again the StatsD sockets of the live tasks after a restart, on the ports their
+    /// environments name.
+    fn reopen_statsd(&self) {
+        let live: Vec<(keel_model::TaskId, String, u16)> = self.with_core(|c| {
+            c.tasks
+                .values()
+                .filter(|e| !e.rec.state.is_terminal())
+                .filter_map(|e| {
+                    let r = &e.rec;
+                    Some((
+                        r.spec.id.clone(),
+                        r.container_id.to_string(),
+                        r.statsd_port?,
+                    ))
+                })
+                .collect()
+        });
+        for (task, container, port) in live {
+            match statsd::bind(self.statsd_host, port) {
+                Ok(s) => {
+                    tokio::spawn(statsd::serve(self.clone(), task, container, s));
+                }
+                Err(e) => tracing::warn!(task = %task, "StatsD port {port}: {e}"),
+            }
+        }
     }
 
     /// Runs `f` with the agent state locked. Never call from within `f`.
@@ -354,6 +393,7 @@ impl Agent {
                 launched_time: now,
                 completed: false,
                 container_ips: Vec::new(),
+                statsd_port: None,
                 spec: task.clone(),
                 framework_name,
             };
@@ -362,6 +402,11 @@ impl Agent {
             self.simulate(&task.id, &[S::Starting, S::Running]);
             return Ok(());
         }
+        // The container's StatsD socket; a task without one still runs.
+        let statsd = statsd::bind(self.statsd_host, 0)
+            .and_then(|s| Ok((s.local_addr()?, s)))
+            .map_err(|e| tracing::warn!(task = %task.id, "no StatsD socket: {e}"))
+            .ok();
         let (rec, config) = launcher::prepare(
             &self.settings,
             &agent_id,
@@ -369,8 +414,18 @@ impl Agent {
             &framework_name,
             now,
             &*self.ids,
+            statsd.as_ref().map(|(a, _)| *a),
         )?;
+        let container = rec.container_id.to_string();
         self.with_core(|c| c.add_task(rec))?;
+        if let Some((_, sock)) = statsd {
+            tokio::spawn(statsd::serve(
+                self.clone(),
+                task.id.clone(),
+                container,
+                sock,
+            ));
+        }
         let mut child = launcher::spawn_executor(&self.settings, &config)?;
         tokio::spawn(async move {
             let _ = child.wait().await;

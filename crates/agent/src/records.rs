@@ -32,6 +32,9 @@ pub struct TaskRecord {
     /// The container's own addresses, from its latest status that had any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container_ips: Vec<std::net::IpAddr>,
+    /// The UDP port of the container's StatsD socket (named in its environment).
+    #[serde(default)]
+    pub statsd_port: Option<u16>,
 }
 
 /// A status update waiting for the master's acknowledgement.

@@ -10,7 +10,12 @@ pub(crate) struct FsStats {
     pub blocks: u64,
     /// Fragments free for unprivileged users.
     pub available: u64,
+    /// Fragments free (root's reserve included).
+    pub free: u64,
     pub fragment_size: u64,
+    /// Inodes, and those free.
+    pub files: u64,
+    pub files_free: u64,
 }
 
 /// statvfs(3) of the filesystem holding `path`; `None` when it cannot be read.
@@ -26,7 +31,10 @@ pub(crate) fn statvfs(path: &Path) -> Option<FsStats> {
     Some(FsStats {
         blocks: st.f_blocks,
         available: st.f_bavail,
+        free: st.f_bfree,
         fragment_size: st.f_frsize,
+        files: st.f_files,
+        files_free: st.f_ffree,
     })
 }
 

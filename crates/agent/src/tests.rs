@@ -54,6 +54,7 @@ fn add_task(core: &mut AgentCore, id: &str) -> TaskId {
         launched_time: 1.0,
         completed: false,
         container_ips: Vec::new(),
+        statsd_port: None,
     };
     core.save_task(&rec).unwrap();
     let id = rec.spec.id.clone();

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod marathon;
 pub mod mesos;
 pub mod mesos_dns;
+pub mod metrics;
 pub mod metronome;
 pub mod to_model;
 pub mod vips;

@@ -12,6 +12,7 @@ mod history;
 mod image;
 mod job;
 mod logs;
+mod metrics;
 mod node;
 mod pick;
 mod task;
@@ -53,6 +54,19 @@ pub enum TaskCmd {
     Log(task::LogArgs),
     /// Kill a task.
     Kill(task::KillArgs),
+    /// Live cpu and memory of the running tasks, refreshed every interval.
+    Top(TopArgs),
+}
+
+/// `keel task top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between refreshes.
+    #[arg(long, default_value_t = 2.0)]
+    interval: f64,
+    /// Tables to print before exiting (0: until interrupted); `--json` prints one.
+    #[arg(long, default_value_t = 0)]
+    iterations: u32,
 }
 
 /// `keel node ...`
@@ -60,6 +74,11 @@ pub enum TaskCmd {
 pub enum NodeCmd {
     /// List agents.
     List,
+    /// dcos-metrics node metrics: a summary per agent, or every datapoint of one agent.
+    Metrics {
+        /// An agent id (all agents when absent).
+        agent: Option<String>,
+    },
     /// Print a node's component log (the leading master's by default).
     Log(node::LogArgs),
 }
@@ -102,6 +121,20 @@ pub async fn task(g: &Global, cmd: TaskCmd) -> anyhow::Result<()> {
         TaskCmd::List(a) => task::list(&c, g, a).await,
         TaskCmd::Log(a) => task::log(&c, g, a).await,
         TaskCmd::Kill(a) => task::kill(&c, g, a).await,
+        TaskCmd::Top(a) => {
+            anyhow::ensure!(
+                a.interval.is_finite() && a.interval >= 0.1 && a.interval <= 3600.0,
+                "--interval {} must be between 0.1 and 3600 seconds",
+                a.interval
+            );
+            metrics::top(
+                &c,
+                g,
+                std::time::Duration::from_secs_f64(a.interval),
+                a.iterations,
+            )
+            .await
+        }
     }
 }
 
@@ -111,5 +144,6 @@ pub async fn node(g: &Global, cmd: NodeCmd) -> anyhow::Result<()> {
     match cmd {
         NodeCmd::List => node::list(&c, g).await,
         NodeCmd::Log(a) => node::log(&c, g, a).await,
+        NodeCmd::Metrics { agent } => metrics::node(&c, g, agent).await,
     }
 }

@@ -439,8 +439,27 @@ async fn start_master(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let store = open_store(&data_dir.join("master").join("store.redb"), clock.clone())?;
+    let path = data_dir.join("master").join("store.redb");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let redb = Arc::new(
+        RedbStore::open(&path, clock.clone())
+            .with_context(|| format!("opening store {}", path.display()))?,
+    );
+    let store: Arc<dyn Store> = redb.clone();
     let master = Master::open(store, clock, master_config(addr, o)?)?;
+    master.exposition().add(Arc::new(move || {
+        use keel_metrics::prometheus::{Family, Kind};
+        let commits = redb.durable_commits() as f64;
+        let help = "Durable commits of the master's store (each may hold many writes)";
+        vec![Family::single(
+            "keel_store_durable_commits_total",
+            help,
+            Kind::Counter,
+            commits,
+        )]
+    }));
     Ok((master, listener))
 }
 
@@ -487,6 +506,26 @@ fn services(
         records,
     )));
     routes.push(proxy.router());
+    let counted = proxy.clone();
+    master.exposition().add(Arc::new(move || {
+        use keel_metrics::prometheus::{Family, Kind};
+        let c = counted.counts();
+        let mut f = Family::new(
+            "keel_service_proxy_requests_total",
+            "Requests to /service/<name>/ by what the proxy did with them",
+            Kind::Counter,
+        );
+        for (outcome, n) in [
+            ("proxied", c.proxied),
+            ("redirected", c.redirected),
+            ("not_found", c.not_found),
+            ("unavailable", c.unavailable),
+            ("upstream_error", c.upstream_errors),
+        ] {
+            f.push(vec![("outcome".into(), outcome.into())], n as f64);
+        }
+        vec![f]
+    }));
     routes.push(
         marathon
             .router()
@@ -722,8 +761,12 @@ async fn serve_master(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(master.clone().run_background());
+    let mut services = services(&master, &o, &vips, dns, &journal_dir)?;
+    // First: a merged router's default fallback replaces the ones merged before it, and
+    // the service APIs' fallback (a JSON 404) must stay.
+    services.insert(0, master_metrics(&master));
     let app = master
-        .entry(services(&master, &o, &vips, dns, &journal_dir)?)
+        .entry(services)
         .map_request(keel_master::normalize_uri);
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -752,6 +795,23 @@ async fn serve_master(
         _ = deadline => tracing::info!("closing {} s after the shutdown signal", SHUTDOWN_GRACE.as_secs()),
     }
     Ok(())
+}
+
+/// The master node's dcos-metrics (`/system/v1/metrics/v0/ping|node`) and its node
+/// metrics in the master's Prometheus text.
+fn master_metrics(master: &Master) -> axum::Router {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let node = Arc::new(keel_agent::metrics::NodeMetrics::new(clock));
+    let dims = keel_api::metrics::Dimensions {
+        cluster_id: master.with_core(|c| c.cluster_id().to_string()),
+        hostname: master.state_summary().hostname,
+        ..Default::default()
+    };
+    let (n, d) = (node.clone(), dims.clone());
+    master.exposition().add(Arc::new(move || {
+        keel_agent::metrics::node_families(&n, d.clone())
+    }));
+    keel_agent::metrics::node_router(node, dims)
 }
 
 /// How long open requests may take to finish after SIGTERM/SIGINT.

@@ -174,6 +174,11 @@ pub fn router(m: Master) -> Router {
     .route("/system/v1/logs/v2/task/{id}", get(log_discovery_stdout))
     .route("/system/v1/logs/v2/task/{id}/{*rest}", get(log_discovery))
     .route("/system/v1/agent/{id}/logs/{*rest}", get(agent_logs))
+    .route(
+        "/system/v1/agent/{id}/metrics/v0/{*rest}",
+        get(agent_metrics),
+    )
+    .route("/metrics/prometheus", get(crate::exposition::prometheus))
     .route("/agent/{id}/{*rest}", any(proxy))
     .route("/slave/{id}/{*rest}", any(proxy))
     .route("/mesos/agent/{id}/{*rest}", any(proxy))
@@ -444,6 +449,18 @@ async fn agent_logs(
     req: Request,
 ) -> Result<Response, ApiError> {
     let forwarded = ["system/v1/logs", rest.trim_start_matches('/')].join("/");
+    forward(&m, id, &forwarded, &headers, req).await
+}
+
+/// `/system/v1/agent/<id>/metrics/v0/<rest>`: the agent's dcos-metrics
+/// `/system/v1/metrics/v0/<rest>`.
+async fn agent_metrics(
+    State(m): State<Master>,
+    Path((id, rest)): Path<(String, String)>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let forwarded = ["system/v1/metrics/v0", rest.trim_start_matches('/')].join("/");
     forward(&m, id, &forwarded, &headers, req).await
 }
 

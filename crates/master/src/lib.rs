@@ -14,6 +14,7 @@ mod dcos;
 mod decide;
 mod dns;
 mod error;
+mod exposition;
 mod group_commit;
 mod history;
 mod http;
@@ -32,6 +33,7 @@ pub use crate::core::{Core, MasterConfig, State};
 pub use decide::LaunchUnit;
 pub use dns::DnsCursor;
 pub use error::MasterError;
+pub use exposition::{Exposition, Source as MetricsSource};
 pub use history::{HISTORY_HOUR, History};
 pub use http::{UI_ROOTS, normalize_uri, ui_redirect};
 pub use json_errors::json_errors;
@@ -56,6 +58,8 @@ pub struct Master {
     pub(crate) security: Security,
     /// Agents' status batches on their way to the group commit.
     pub(crate) statuses: tokio::sync::mpsc::UnboundedSender<group_commit::Pending>,
+    /// The Prometheus exposition's sources and latency histograms.
+    pub(crate) exposition: Exposition,
 }
 
 impl Master {
@@ -83,7 +87,13 @@ impl Master {
             http: reqwest::Client::new(),
             advertise,
             security: Security::default(),
+            exposition: Exposition::new(),
         })
+    }
+
+    /// Where the binary adds sources to the master's Prometheus text.
+    pub fn exposition(&self) -> &Exposition {
+        &self.exposition
     }
 
     /// Runs `f` with the state locked. Never call from within `f`.
@@ -100,6 +110,10 @@ impl Master {
             r = r.merge(s);
         }
         r.layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            exposition::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             self.security.clone(),
             security::authenticate,
         ))

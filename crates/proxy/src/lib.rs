@@ -6,4 +6,4 @@
 pub mod l4lb;
 pub mod service;
 
-pub use service::ServiceProxy;
+pub use service::{ProxyCounts, ServiceProxy};

@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use keel_routing::service::{Resolution, RouteTable, Scheme, Snapshot, Upstream};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -42,7 +42,27 @@ struct Inner {
     /// Woken on a miss, so a service that just started is found without waiting.
     wanted: Notify,
     next: AtomicUsize,
+    counts: [AtomicU64; 5],
 }
+
+/// What the proxy did with the requests it saw since it started (Prometheus counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyCounts {
+    /// Sent to an upstream (whatever it answered).
+    pub proxied: u64,
+    /// Redirected to add the trailing slash.
+    pub redirected: u64,
+    pub not_found: u64,
+    pub unavailable: u64,
+    /// Upstreams that could not be reached (502).
+    pub upstream_errors: u64,
+}
+
+const PROXIED: usize = 0;
+const REDIRECTED: usize = 1;
+const NOT_FOUND: usize = 2;
+const UNAVAILABLE: usize = 3;
+const UPSTREAM_ERRORS: usize = 4;
 
 impl Default for ServiceProxy {
     fn default() -> Self {
@@ -69,7 +89,24 @@ impl ServiceProxy {
                 client,
                 wanted: Notify::new(),
                 next: AtomicUsize::new(0),
+                counts: Default::default(),
             }),
+        }
+    }
+
+    fn count(&self, what: usize) {
+        self.inner.counts[what].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The request counters.
+    pub fn counts(&self) -> ProxyCounts {
+        let c = |i: usize| self.inner.counts[i].load(Ordering::Relaxed);
+        ProxyCounts {
+            proxied: c(PROXIED),
+            redirected: c(REDIRECTED),
+            not_found: c(NOT_FOUND),
+            unavailable: c(UNAVAILABLE),
+            upstream_errors: c(UPSTREAM_ERRORS),
         }
     }
 
@@ -124,9 +161,11 @@ impl ServiceProxy {
             Resolution::Found(svc) => {
                 let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
                 let up = &svc.upstreams[n % svc.upstreams.len()];
+                self.count(PROXIED);
                 self.forward(req, &svc, up).await
             }
             Resolution::AddSlash(to) => {
+                self.count(REDIRECTED);
                 let to = match req.uri().query() {
                     Some(q) => format!("{to}?{q}"),
                     None => to,
@@ -138,6 +177,7 @@ impl ServiceProxy {
                 r
             }
             Resolution::NotFound => {
+                self.count(NOT_FOUND);
                 self.inner.wanted.notify_one();
                 text(
                     StatusCode::NOT_FOUND,
@@ -145,6 +185,7 @@ impl ServiceProxy {
                 )
             }
             Resolution::Unavailable(why) => {
+                self.count(UNAVAILABLE);
                 self.inner.wanted.notify_one();
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -212,6 +253,7 @@ impl ServiceProxy {
         let mut resp = match self.inner.client.request(req).await {
             Ok(r) => r,
             Err(e) => {
+                self.count(UPSTREAM_ERRORS);
                 tracing::debug!(service = %svc.id, "upstream {}:{}: {e}", up.host, up.port);
                 return text(
                     StatusCode::BAD_GATEWAY,
