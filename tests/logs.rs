@@ -452,6 +452,13 @@ fn task_logs_outlive_their_sandbox_and_paths_stay_inside_it() {
         .args(&["--gc-delay", "2secs", "--disk-watch-interval", "1secs"])
         .start();
     let url = keel.url.clone();
+    wait_for(15, "an active agent", || {
+        let (_, v) = get(&format!("{url}/master/slaves"));
+        v["slaves"]
+            .as_array()
+            .filter(|s| s.iter().any(|a| a["active"] == true))
+            .map(|_| ())
+    });
     // A task that writes and ends; its sandbox is collected a moment later.
     let done = run_task(
         &url,
