@@ -165,18 +165,26 @@ pub(crate) fn job(id: &str, i: usize) -> Value {
 
 /// `keel dev` on simulated agents: sequential `POST /v2/apps` and `POST /v1/jobs`, then 32
 /// concurrent clients POSTing apps (one instance each; `KEEL_BENCH_WRITES_INSTANCES` to
-/// change) and jobs, alternating.
+/// change) and jobs, alternating. With `KEEL_BENCH_BEFORE=/path/to/an/older/keel`, that
+/// binary runs the same bench first, for before/after figures side by side in one run.
 pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
-    let bin = keel_bin(root)?;
+    if let Some(before) = std::env::var_os("KEEL_BENCH_BEFORE") {
+        let before = std::path::PathBuf::from(before);
+        writes_with(&before, &format!("before: {}", before.display()), smoke)?;
+    }
+    writes_with(&keel_bin(root)?, "this build", smoke)
+}
+
+fn writes_with(bin: &Path, label: &str, smoke: bool) -> anyhow::Result<()> {
     let instances: u32 = std::env::var("KEEL_BENCH_WRITES_INSTANCES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let dir = tempdir("writes");
-    let keel = start_simulated(&bin, &dir, 5, "cpus:200;mem:200000;ports:[31000-32000]")?;
+    let keel = start_simulated(bin, &dir, 5, "cpus:200;mem:200000;ports:[31000-32000]")?;
     let url = keel.url.clone();
     let floor = Floor::measure(&dir.join("data"), floor_rounds(smoke))?;
-    println!("writes through the API (keel dev, 5 simulated agents):");
+    println!("writes through the API (keel dev, 5 simulated agents; {label}):");
     floor.print("keel's data directory");
     let n = if smoke { 20 } else { 500 };
     let c = client();
