@@ -115,8 +115,22 @@ impl RedbBackend {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err(path, "create parent directory"))?;
         }
-        let db = Database::create(path).map_err(err(path, "open database"))?;
+        // A log without its redb file belongs to a store that was deleted: its records must
+        // not be replayed into (or mixed with the records of) a new one.
         let log_path = wal_path(path);
+        if !path.exists() {
+            match std::fs::remove_file(&log_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::backend(
+                        &log_path,
+                        "remove stale write-ahead log",
+                        e,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let db = Database::create(path).map_err(err(path, "open database"))?;
         let log =
             Wal::open(&log_path, WAL_BYTES).map_err(err(&log_path, "open write-ahead log"))?;
         let mut backend = Self {

@@ -365,7 +365,8 @@ fn replaying_a_log_into_an_empty_file_rebuilds_every_kind_of_mutation() {
     s.compact(3).unwrap();
     let txn = Txn::new().then(Op::put("/c", "3")).then(Op::put("/d", "4"));
     s.txn(txn).unwrap();
-    // The log as a crash would leave it, next to a redb file that never saw a commit.
+    // The log as a crash would leave it, next to a redb file that never saw a write.
+    drop(RedbStore::open(&b, clock()).unwrap());
     std::fs::copy(wal_path(&a), wal_path(&b)).unwrap();
     let r = RedbStore::open(&b, clock()).unwrap();
     assert!(r.replayed() > 0);
@@ -387,4 +388,22 @@ fn replaying_a_log_into_an_empty_file_rebuilds_every_kind_of_mutation() {
         "the lease's keys came back"
     );
     assert!(r.get("/l/moved").unwrap().is_some(), "detached by its put");
+}
+
+#[test]
+fn a_new_store_ignores_the_log_of_a_deleted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        s.put("/old", b"v", Expect::Any).unwrap();
+    }
+    // The log's records would replay into a fresh file (its checkpoint is 0).
+    let log = std::fs::read(wal_path(&path)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(wal_path(&path), log).unwrap();
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.replayed(), 0);
+    assert_eq!(s.get("/old").unwrap(), None);
+    assert_eq!(s.revision().unwrap(), 0);
 }
