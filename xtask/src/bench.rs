@@ -111,7 +111,7 @@ fn jobs(root: &Path, smoke: bool) -> anyhow::Result<()> {
         full.saturating_sub(idle) as f64 / 1024.0,
         created.as_secs_f64()
     );
-    floor.print("keel's data directory");
+    floor.print("keel's data directory, measured now");
     println!(
         "jobs: sequential POST /v1/jobs: {}   (goal p50 <= 4x)",
         floor.latencies(&mut lat)
@@ -627,7 +627,7 @@ fn marathon(root: &Path, smoke: bool) -> anyhow::Result<()> {
         posted.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
-    floor.print("keel's data directory");
+    floor.print("keel's data directory, measured now");
     println!(
         "marathon: sequential POST /v2/apps: {}   (goal p50 <= 4x)",
         floor.latencies(&mut lat)

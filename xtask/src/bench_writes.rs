@@ -43,6 +43,13 @@ impl Floor {
         Ok(Floor { each })
     }
 
+    /// The mean of two measurements.
+    pub(crate) fn mean(a: &Floor, b: &Floor) -> Floor {
+        Floor {
+            each: (a.each + b.each) / 2,
+        }
+    }
+
     pub(crate) fn rate(&self) -> f64 {
         1.0 / self.each.as_secs_f64().max(f64::MIN_POSITIVE)
     }
@@ -54,7 +61,7 @@ impl Floor {
     /// The line every durable-write bench prints first.
     pub(crate) fn print(&self, what: &str) {
         println!(
-            "  fdatasync floor ({what}, measured now): {:.3} ms each = {:.0}/s",
+            "  fdatasync floor ({what}): {:.3} ms each = {:.0}/s",
             self.ms(),
             self.rate()
         );
@@ -86,7 +93,7 @@ pub(crate) fn store(smoke: bool) -> anyhow::Result<()> {
     let dir = tempdir("store");
     let floor = Floor::measure(&dir, floor_rounds(smoke))?;
     println!("store (redb, 128-byte puts):");
-    floor.print("same directory");
+    floor.print("same directory, measured now");
     let clock = std::sync::Arc::new(keel_clock::SystemClock::new());
     let store = keel_store::RedbStore::open(&dir.join("s.redb"), clock)?;
     let n = if smoke { 50 } else { 2_000 };
@@ -165,19 +172,30 @@ pub(crate) fn job(id: &str, i: usize) -> Value {
 
 /// `keel dev` on simulated agents: sequential `POST /v2/apps` and `POST /v1/jobs`, then 32
 /// concurrent clients POSTing apps (one instance each; `KEEL_BENCH_WRITES_INSTANCES` to
-/// change) and jobs, alternating.
+/// change) and jobs, alternating. With `KEEL_BENCH_BEFORE=/path/to/an/older/keel`, that
+/// binary runs the same bench first, for before/after figures side by side in one run.
 pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
-    let bin = keel_bin(root)?;
+    if let Some(before) = std::env::var_os("KEEL_BENCH_BEFORE") {
+        let before = std::path::PathBuf::from(before);
+        writes_with(&before, &format!("before: {}", before.display()), smoke)?;
+    }
+    writes_with(&keel_bin(root)?, "this build", smoke)
+}
+
+fn writes_with(bin: &Path, label: &str, smoke: bool) -> anyhow::Result<()> {
     let instances: u32 = std::env::var("KEEL_BENCH_WRITES_INSTANCES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let dir = tempdir("writes");
-    let keel = start_simulated(&bin, &dir, 5, "cpus:200;mem:200000;ports:[31000-32000]")?;
+    let keel = start_simulated(bin, &dir, 5, "cpus:200;mem:200000;ports:[31000-32000]")?;
     let url = keel.url.clone();
-    let floor = Floor::measure(&dir.join("data"), floor_rounds(smoke))?;
-    println!("writes through the API (keel dev, 5 simulated agents):");
-    floor.print("keel's data directory");
+    // The disk may be shared and its speed drift: the floor is measured before and after
+    // each phase, and the phase is compared with the mean of the two.
+    let data = dir.join("data");
+    let floor0 = Floor::measure(&data, floor_rounds(smoke))?;
+    println!("writes through the API (keel dev, 5 simulated agents; {label}):");
+    floor0.print("keel's data directory, before the sequential writes");
     let n = if smoke { 20 } else { 500 };
     let c = client();
     let mut apps = Vec::with_capacity(n);
@@ -186,7 +204,7 @@ pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
         apps.push(timed_post(
             &c,
             &format!("{url}/v2/apps"),
-            &app(&format!("/seq/app-{i}"), 1),
+            &app(&format!("/seq/app-{i}"), instances),
         )?);
         jobs.push(timed_post(
             &c,
@@ -194,6 +212,9 @@ pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
             &job(&format!("seq.job-{i}"), i),
         )?);
     }
+    let floor1 = Floor::measure(&data, floor_rounds(smoke))?;
+    floor1.print("after them");
+    let floor = Floor::mean(&floor0, &floor1);
     println!(
         "  {n} sequential POST /v2/apps ({instances} instance(s) each): {}   (goal p50 <= 4x)",
         floor.latencies(&mut apps)
@@ -235,6 +256,9 @@ pub(crate) fn writes(root: &Path, smoke: bool) -> anyhow::Result<()> {
         lat.extend(r?);
     }
     let rate = lat.len() as f64 / secs;
+    let floor2 = Floor::measure(&data, floor_rounds(smoke))?;
+    floor2.print("after the concurrent writes");
+    let floor = Floor::mean(&floor1, &floor2);
     println!(
         "  {WRITERS} concurrent clients, {} POSTs (apps and jobs): {rate:.0} acknowledged writes/s = {:.0}% of the floor's rate (goal >= 50%); {}",
         lat.len(),

@@ -10,7 +10,8 @@
 //! - leases with a TTL, measured on an injected [`keel_clock::Clock`]; revoking or expiring a
 //!   lease deletes the keys attached to it.
 //!
-//! Backends: [`RedbStore`] (durable, the default) and [`MemStore`] (tests of other crates;
+//! Backends: [`RedbStore`] (durable, the default: a redb file behind a write-ahead log whose
+//! group commits each cost one `fdatasync`) and [`MemStore`] (tests of other crates;
 //! [`GatedStore`] wraps it with a gate that holds commits, a disk slow on demand).
 //! Both run the same write logic (`apply`) over a small table abstraction (`tables`), and both
 //! run the [`conformance`] suite.
@@ -34,8 +35,10 @@ mod kv;
 mod lease;
 mod mem;
 mod redb_store;
+mod redo;
 mod tables;
 mod txn;
+mod wal;
 mod watch;
 
 pub use bench::bench_commits;

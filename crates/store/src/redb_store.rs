@@ -1,15 +1,24 @@
-//! [`RedbStore`]: the durable backend, one redb file. Every acknowledged write has been
-//! committed with `Durability::Immediate` (fsync) before the call returns.
+//! [`RedbStore`]: the durable backend, one redb file behind a write-ahead log
+//! (`<file>.wal`, see `wal`). Every acknowledged write is durable before the call returns:
+//! its group commit's redo record (`redo`) was appended to the log and `fdatasync`ed, and
+//! only then committed to redb without an fsync of its own (`Durability::None`), so a reader
+//! never sees a write that a crash could take back. Every [`CHECKPOINT_EVERY`] group commits,
+//! or when the log is full, a group is committed to redb durably instead, with the seq of
+//! the last record it holds (`meta` key `wal_seq`), and the log starts over. Opening the
+//! store replays the records past that seq (redb itself comes back at its last durable
+//! commit after a crash) and checkpoints them.
 //!
 //! Tables: `kv` (key -> encoded value), `log` ((revision, seq) -> encoded event, the watch
-//! history that survives restarts), `meta` (revision, compacted, next_lease), `leases`
-//! (id -> TTL in nanoseconds) and `lease_keys` ((lease, key) -> ()).
+//! history that survives restarts), `meta` (revision, compacted, next_lease, wal_seq),
+//! `leases` (id -> TTL in nanoseconds) and `lease_keys` ((lease, key) -> ()).
 
 use crate::codec;
 use crate::engine::{Engine, forward_store};
 use crate::error::StoreError;
 use crate::kv::{KeyValue, LeaseId, Revision};
+use crate::redo;
 use crate::tables::{Backend, Meta, ReadTables, WriteTables};
+use crate::wal::Wal;
 use crate::watch::WatchEvent;
 use keel_clock::Clock;
 use redb::{
@@ -18,8 +27,8 @@ use redb::{
 };
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -31,15 +40,23 @@ const LEASE_KEYS: TableDefinition<(u64, &str), ()> = TableDefinition::new("lease
 const META_REVISION: &str = "revision";
 const META_COMPACTED: &str = "compacted";
 const META_NEXT_LEASE: &str = "next_lease";
+/// The seq of the last write-ahead log record the redb file holds.
+const META_WAL_SEQ: &str = "wal_seq";
 
-/// A durable [`Store`](crate::Store) in one redb file.
+/// Size of each store's write-ahead log file, zero-filled when it is created.
+const WAL_BYTES: u64 = 8 << 20;
+/// Group commits logged between two checkpoints (durable redb commits).
+pub(crate) const CHECKPOINT_EVERY: u64 = 1024;
+
+/// A durable [`Store`](crate::Store) in one redb file and its write-ahead log.
 pub struct RedbStore {
     engine: Engine<RedbBackend>,
 }
 
 impl RedbStore {
-    /// Opens the store at `path`, creating the file (and its parent directories) if missing.
-    /// Leases found in the file each start a fresh TTL on `clock`.
+    /// Opens the store at `path`, creating the file (and its parent directories) if missing,
+    /// and replays its write-ahead log (`path` + `.wal`). Leases found in the file each start
+    /// a fresh TTL on `clock`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let backend = RedbBackend::open(path)?;
         Ok(Self {
@@ -52,10 +69,16 @@ impl RedbStore {
         &self.engine.backend().path
     }
 
-    /// Durable commits (each one fsync) made since the store was opened. Concurrent writes
-    /// share commits, so this may be far below the number of writes.
+    /// Durable commits (each one fsync: a log append, or a checkpoint) made since the store
+    /// was opened. Concurrent writes share commits, so this may be far below the number of
+    /// writes.
     pub fn durable_commits(&self) -> u64 {
         self.engine.backend().commits.load(Ordering::Relaxed)
+    }
+
+    /// Write-ahead log records replayed when the store was opened.
+    pub fn replayed(&self) -> u64 {
+        self.engine.backend().replayed
     }
 }
 
@@ -65,6 +88,26 @@ struct RedbBackend {
     db: Database,
     path: PathBuf,
     commits: AtomicU64,
+    replayed: u64,
+    wal: Mutex<WalState>,
+}
+
+struct WalState {
+    log: Wal,
+    /// The seq of the last record written (or checkpointed).
+    seq: u64,
+    /// Records appended since the last checkpoint.
+    since_checkpoint: u64,
+    /// Set once the log or redb failed after a record was written: the store then refuses
+    /// writes, since what is durable and what redb holds may differ until a reopen replays.
+    failed: Option<String>,
+}
+
+/// The write-ahead log of the redb file at `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".wal");
+    path.with_file_name(name)
 }
 
 impl RedbBackend {
@@ -72,31 +115,113 @@ impl RedbBackend {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err(path, "create parent directory"))?;
         }
+        // A log without its redb file belongs to a store that was deleted: its records must
+        // not be replayed into (or mixed with the records of) a new one.
+        let log_path = wal_path(path);
+        if !path.exists() {
+            match std::fs::remove_file(&log_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::backend(
+                        &log_path,
+                        "remove stale write-ahead log",
+                        e,
+                    ));
+                }
+                _ => {}
+            }
+        }
         let db = Database::create(path).map_err(err(path, "open database"))?;
-        let backend = Self {
+        let log =
+            Wal::open(&log_path, WAL_BYTES).map_err(err(&log_path, "open write-ahead log"))?;
+        let mut backend = Self {
             db,
             path: path.to_path_buf(),
             commits: AtomicU64::new(0),
+            replayed: 0,
+            wal: Mutex::new(WalState {
+                log,
+                seq: 0,
+                since_checkpoint: 0,
+                failed: None,
+            }),
         };
         backend.create_tables()?;
+        backend.replayed = backend.replay()?;
         Ok(backend)
     }
 
     /// Creates every table, so read transactions can open them all.
     fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.begin_write()?;
+        let txn = self.begin_write(Durability::Immediate)?;
         drop(WriteSet::open(&txn, &self.path)?);
         txn.commit().map_err(err(&self.path, "commit"))
     }
 
-    fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+    fn begin_write(&self, durability: Durability) -> Result<WriteTransaction, StoreError> {
         let mut txn = self
             .db
             .begin_write()
             .map_err(err(&self.path, "begin write"))?;
-        txn.set_durability(Durability::Immediate)
+        txn.set_durability(durability)
             .map_err(err(&self.path, "set durability"))?;
         Ok(txn)
+    }
+
+    fn lock_wal(&self) -> MutexGuard<'_, WalState> {
+        self.wal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the log's records past the file's checkpoint again, in one durable commit, and
+    /// starts the log over; returns how many there were.
+    fn replay(&self) -> Result<u64, StoreError> {
+        let mut wal = self.lock_wal();
+        let log_path = wal.log.path().to_path_buf();
+        let checkpoint = {
+            let txn = self
+                .db
+                .begin_read()
+                .map_err(err(&self.path, "begin read"))?;
+            let meta = txn
+                .open_table(META)
+                .map_err(err(&self.path, "open table"))?;
+            let seq = meta
+                .get(META_WAL_SEQ)
+                .map_err(err(&self.path, "read meta"))?;
+            seq.map_or(0, |v| v.value())
+        };
+        let records = wal
+            .log
+            .records()
+            .map_err(err(&log_path, "read write-ahead log"))?;
+        let newer: Vec<_> = records
+            .into_iter()
+            .filter(|(s, _)| *s > checkpoint)
+            .collect();
+        if let Some((first, _)) = newer.first().filter(|(s, _)| *s != checkpoint + 1) {
+            return Err(StoreError::Corrupt {
+                key: format!("write-ahead log {}", log_path.display()),
+                reason: format!("the store holds record {checkpoint}, the log resumes at {first}"),
+            });
+        }
+        let last = newer.last().map_or(checkpoint, |(s, _)| *s);
+        if !newer.is_empty() {
+            let txn = self.begin_write(Durability::Immediate)?;
+            {
+                let mut tables = WriteSet::open(&txn, &self.path)?;
+                for (seq, record) in &newer {
+                    redo::replay(*seq, record, &mut tables)?;
+                }
+                tables
+                    .meta
+                    .insert(META_WAL_SEQ, last)
+                    .map_err(err(&self.path, "write meta"))?;
+            }
+            txn.commit()
+                .map_err(err(&self.path, "commit replayed log"))?;
+        }
+        wal.seq = last;
+        wal.log.restart();
+        Ok(newer.len() as u64)
     }
 }
 
@@ -116,24 +241,65 @@ impl Backend for RedbBackend {
         &self,
         f: impl FnOnce(&mut dyn WriteTables) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let txn = self.begin_write()?;
+        let mut wal = self.lock_wal();
+        if let Some(why) = &wal.failed {
+            return Err(StoreError::Backend(format!(
+                "{} refuses writes until it is reopened: {why}",
+                self.path.display()
+            )));
+        }
+        let mut txn = self.begin_write(Durability::None)?;
+        let seq = wal.seq + 1;
+        let mut record = Vec::new();
         let (result, dirty) = {
             let mut tables = WriteSet::open(&txn, &self.path)?;
-            let result = f(&mut tables);
-            (result, tables.dirty)
-        };
-        match result {
-            Ok(value) if dirty => {
-                txn.commit().map_err(err(&self.path, "commit"))?;
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                Ok(value)
+            let result = f(&mut redo::Recorder {
+                tables: &mut tables,
+                out: &mut record,
+            });
+            let dirty = tables.dirty;
+            if dirty && result.is_ok() {
+                tables
+                    .meta
+                    .insert(META_WAL_SEQ, seq)
+                    .map_err(err(&self.path, "write meta"))?;
             }
+            (result, dirty)
+        };
+        let value = match result {
+            Ok(value) if dirty => value,
             // Nothing changed, or `f` failed: leave the file alone (and skip the fsync).
             _ => {
                 txn.abort().map_err(err(&self.path, "abort"))?;
-                result
+                return result;
             }
+        };
+        if wal.since_checkpoint < CHECKPOINT_EVERY && wal.log.fits(record.len()) {
+            if let Err(e) = wal.log.append(seq, &record) {
+                let e = StoreError::backend(wal.log.path(), "append to write-ahead log", e);
+                wal.failed = Some(e.to_string());
+                return Err(e);
+            }
+            // The record is durable: from here the write happened, whatever redb says.
+            wal.seq = seq;
+            wal.since_checkpoint += 1;
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = txn.commit() {
+                let e = StoreError::backend(&self.path, "commit logged write", e);
+                wal.failed = Some(e.to_string());
+                return Err(e);
+            }
+        } else {
+            // A checkpoint: this group and every logged one before it become durable in redb.
+            txn.set_durability(Durability::Immediate)
+                .map_err(err(&self.path, "set durability"))?;
+            txn.commit().map_err(err(&self.path, "commit"))?;
+            wal.seq = seq;
+            wal.since_checkpoint = 0;
+            wal.log.restart();
+            self.commits.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(value)
     }
 }
 

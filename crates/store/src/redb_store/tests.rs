@@ -238,3 +238,172 @@ fn wait_until(cond: impl Fn() -> bool) {
     }
     panic!("condition not reached");
 }
+
+/// Env var naming the directory `crash_child_writes_until_killed` writes in.
+const CRASH_DIR: &str = "KEEL_STORE_CRASH_DIR";
+/// Acknowledged puts the parent waits for before it kills the child: past one checkpoint
+/// by count, with several by a full log on the way (every tenth value is large).
+const CRASH_AFTER: usize = CHECKPOINT_EVERY as usize + 300;
+const BIG: usize = 192 * 1024;
+
+fn crash_value(i: usize) -> Vec<u8> {
+    let len = if i % 10 == 9 { BIG } else { 16 };
+    vec![(i % 251) as u8; len]
+}
+
+/// The child half of `acknowledged_writes_survive_a_kill_9`: puts keys one after another and
+/// prints `acked N` once each put has returned, until it is killed (or a bound is reached).
+#[test]
+#[ignore = "run as a child process by acknowledged_writes_survive_a_kill_9"]
+fn crash_child_writes_until_killed() {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
+    let s = RedbStore::open(&Path::new(&dir).join("keel.redb"), clock()).unwrap();
+    let mut out = std::io::stdout();
+    for i in 0..CRASH_AFTER * 4 {
+        s.put(&format!("/crash/{i:06}"), &crash_value(i), Expect::Absent)
+            .unwrap();
+        writeln!(out, "acked {i}").unwrap();
+        out.flush().unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn acknowledged_writes_survive_a_kill_9() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "redb_store::tests::crash_child_writes_until_killed",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CRASH_DIR, dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acked = None;
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("acked ") {
+            let n: usize = n.parse().unwrap();
+            acked = Some(n);
+            if n >= CRASH_AFTER {
+                break;
+            }
+        }
+    }
+    // SIGKILL mid-stream: no destructor runs, redb is left at its last durable commit.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let acked = acked.expect("the child acknowledged writes");
+    assert!(acked >= CRASH_AFTER, "the child stopped early at {acked}");
+    let s = RedbStore::open(&dir.path().join("keel.redb"), clock()).unwrap();
+    for i in 0..=acked {
+        let kv = s.get(&format!("/crash/{i:06}")).unwrap();
+        assert_eq!(
+            kv.map(|kv| kv.value),
+            Some(crash_value(i)),
+            "acknowledged put {i} of {acked} survives"
+        );
+    }
+    assert!(s.revision().unwrap() > acked as u64);
+    assert!(s.replayed() > 0, "the kill left logged writes to replay");
+    let w = s.watch("/crash/", 1).unwrap();
+    let history = std::iter::from_fn(|| w.try_recv().unwrap()).count();
+    assert!(history > acked, "the watch history is replayed too");
+    // The replay was checkpointed: a second open has nothing left to replay.
+    drop(s);
+    let s = RedbStore::open(&dir.path().join("keel.redb"), clock()).unwrap();
+    assert_eq!(s.replayed(), 0);
+    assert!(s.get(&format!("/crash/{acked:06}")).unwrap().is_some());
+}
+
+#[test]
+fn a_clean_reopen_after_logged_writes_replays_nothing_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        for i in 0..10 {
+            s.put(&format!("/k/{i}"), b"v", Expect::Any).unwrap();
+        }
+        assert_eq!(s.durable_commits(), 10, "one logged fsync per put");
+    }
+    assert!(wal_path(&path).exists());
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.list("/k/").unwrap().len(), 10);
+    assert_eq!(s.revision().unwrap(), 10);
+}
+
+#[test]
+fn replaying_a_log_into_an_empty_file_rebuilds_every_kind_of_mutation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.redb"), dir.path().join("b.redb"));
+    let s = RedbStore::open(&a, clock()).unwrap();
+    let lease = s.grant_lease(10 * SEC).unwrap();
+    let gone = s.grant_lease(10 * SEC).unwrap();
+    s.put_with_lease("/l/kept", b"k", Expect::Any, lease)
+        .unwrap();
+    s.put_with_lease("/l/gone", b"g", Expect::Any, gone)
+        .unwrap();
+    s.put("/a", b"1", Expect::Absent).unwrap();
+    s.put("/a", b"2", Expect::Any).unwrap();
+    s.put("/b", b"x", Expect::Any).unwrap();
+    s.delete("/b", Expect::Any).unwrap();
+    s.put_with_lease("/l/moved", b"m", Expect::Any, gone)
+        .unwrap();
+    s.put("/l/moved", b"free", Expect::Any).unwrap();
+    s.revoke_lease(gone).unwrap();
+    s.compact(3).unwrap();
+    let txn = Txn::new().then(Op::put("/c", "3")).then(Op::put("/d", "4"));
+    s.txn(txn).unwrap();
+    // The log as a crash would leave it, next to a redb file that never saw a write.
+    drop(RedbStore::open(&b, clock()).unwrap());
+    std::fs::copy(wal_path(&a), wal_path(&b)).unwrap();
+    let r = RedbStore::open(&b, clock()).unwrap();
+    assert!(r.replayed() > 0);
+    assert_eq!(r.revision().unwrap(), s.revision().unwrap());
+    assert_eq!(r.list("").unwrap(), s.list("").unwrap());
+    assert!(matches!(r.watch("", 2), Err(StoreError::Compacted { .. })));
+    let history = |st: &RedbStore| {
+        let w = st.watch("", 3).unwrap();
+        std::iter::from_fn(|| w.try_recv().unwrap())
+            .map(|e| (e.revision, e.kind, e.kv.key))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(history(&r), history(&s));
+    assert_eq!(r.grant_lease(SEC).unwrap(), s.grant_lease(SEC).unwrap());
+    r.revoke_lease(lease).unwrap();
+    assert_eq!(
+        r.get("/l/kept").unwrap(),
+        None,
+        "the lease's keys came back"
+    );
+    assert!(r.get("/l/moved").unwrap().is_some(), "detached by its put");
+}
+
+#[test]
+fn a_new_store_ignores_the_log_of_a_deleted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.redb");
+    {
+        let s = RedbStore::open(&path, clock()).unwrap();
+        s.put("/old", b"v", Expect::Any).unwrap();
+    }
+    // The log's records would replay into a fresh file (its checkpoint is 0).
+    let log = std::fs::read(wal_path(&path)).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(wal_path(&path), log).unwrap();
+    let s = RedbStore::open(&path, clock()).unwrap();
+    assert_eq!(s.replayed(), 0);
+    assert_eq!(s.get("/old").unwrap(), None);
+    assert_eq!(s.revision().unwrap(), 0);
+}
