@@ -194,7 +194,25 @@ impl Dev {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        Proc::start_with_env(&args, &env)
+        let agents = self
+            .args
+            .iter()
+            .position(|a| a == "--agents")
+            .and_then(|i| self.args.get(i + 1))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(1);
+        let keel = Proc::start_with_env(&args, &env);
+        // A task run before its agent registered finds no agent: wait for them, as a user
+        // of `keel dev` would see them in `keel node list`.
+        let url = keel.url.clone();
+        wait_for(30, "keel dev's agents to register", || {
+            let (_, v) = get(&format!("{url}/master/slaves"));
+            let active = v["slaves"]
+                .as_array()
+                .map_or(0, |s| s.iter().filter(|a| a["active"] == true).count());
+            (active >= agents).then_some(())
+        });
+        keel
     }
 }
 
