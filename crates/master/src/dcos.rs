@@ -53,8 +53,10 @@ mod tests {
     fn capabilities_are_the_json_they_were() {
         assert_eq!(
             serde_json::to_string(&super::capabilities_body()).unwrap(),
-            serde_json::json!({"capabilities": [{"name": "METRONOME"}, {"name": "LOGGING_V2"}]})
-                .to_string()
+            serde_json::json!({"capabilities": [
+                {"name": "METRONOME"}, {"name": "LOGGING_V2"}, {"name": "SUPPORT_CLUSTER_REPORT"}
+            ]})
+            .to_string()
         );
     }
 }
