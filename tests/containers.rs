@@ -81,7 +81,21 @@ impl Cluster {
             &self.resources,
         ];
         args.extend_from_slice(extra);
-        Proc::start(&args)
+        let agent = Proc::start(&args);
+        // Tasks launched before the agent registered would find no agent.
+        let endpoint = agent.url.clone();
+        wait_for(30, "the agent to register", || {
+            let (_, v) = get(&format!("{master}/master/slaves"));
+            let slaves = v["slaves"].as_array()?.clone();
+            let port = endpoint.rsplit(':').next()?.to_string();
+            slaves
+                .iter()
+                .any(|a| {
+                    a["active"] == true && a["pid"].as_str().is_some_and(|p| p.ends_with(&port))
+                })
+                .then_some(())
+        });
+        agent
     }
 }
 
