@@ -822,7 +822,8 @@ fn signal_writes_its_report_to_a_file_only_when_asked() {
     let v: Value = wait_for(15, "a signal report with the agent", || {
         let v: Value = serde_json::from_slice(&std::fs::read(&report).ok()?).ok()?;
         let agent_in_both = v["events"][2]["properties"]["agents_active"] == 1
-            && v["events"][0]["properties"]["health-unit-dcos-mesos-slave-total"] == 1;
+            && v["events"][0]["properties"]["health-unit-dcos-mesos-slave-total"] == 1
+            && v["events"][0]["properties"]["health-unit-dcos-mesos-slave-unhealthy"] == 0;
         agent_in_both.then_some(v)
     });
     assert_eq!(v["sent"], false);
@@ -837,10 +838,7 @@ fn signal_writes_its_report_to_a_file_only_when_asked() {
         assert_eq!(e["anonymousId"], cluster, "{e}");
     }
     let health = &v["events"][0]["properties"];
-    assert_eq!(
-        health["health-unit-dcos-mesos-slave-unhealthy"], 0,
-        "{health}"
-    );
+    assert_eq!(health["health-unit-dcos-marathon-unhealthy"], 0, "{health}");
     drop(keel);
 
     // Without the flag: no report anywhere under the data dir.
