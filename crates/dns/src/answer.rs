@@ -23,6 +23,14 @@ pub enum Outcome {
 /// Answers `packet`. `udp` limits the response to 512 bytes or the EDNS payload size;
 /// `salt` varies the rotation of multi-record answers between queries.
 pub fn answer(set: &RecordSet, packet: &[u8], udp: bool, salt: u64) -> Outcome {
+    match crate::fast::answer_fast(set, packet, udp, salt) {
+        Some(b) => Outcome::Reply(b),
+        None => answer_general(set, packet, udp, salt),
+    }
+}
+
+/// [`answer`] for any packet, through hickory messages (the fast path's reference).
+pub(crate) fn answer_general(set: &RecordSet, packet: &[u8], udp: bool, salt: u64) -> Outcome {
     let req = match Message::from_vec(packet) {
         Ok(m) => m,
         Err(_) => return format_error(packet),
@@ -188,7 +196,7 @@ pub fn soa(z: &Zone) -> Record {
 }
 
 /// A cheap shuffle (xorshift seeded by `salt`): no global RNG, different per query.
-fn rotate<T>(v: &mut [T], salt: u64) {
+pub(crate) fn rotate<T>(v: &mut [T], salt: u64) {
     let mut x = salt | 1;
     for i in (1..v.len()).rev() {
         x ^= x << 13;

@@ -10,6 +10,9 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod follow;
 mod http;
 mod relay;
