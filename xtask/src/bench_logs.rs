@@ -138,6 +138,40 @@ fn agent_route(url: &str, agent: &str, id: &str) -> anyhow::Result<String> {
     bail!("no log route for task {id}")
 }
 
+/// Kills task `id` and waits (up to 60 s) until it is no longer live, so its executor does
+/// not outlive `keel dev`.
+fn kill_task(url: &str, id: &str) {
+    let _ = reqwest::blocking::Client::new()
+        .post(format!("{url}/internal/v1/tasks/{id}/kill"))
+        .send();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let live = get_json(&format!("{url}/master/tasks?limit=-1"))
+            .ok()
+            .and_then(|v| {
+                v["tasks"].as_array().map(|t| {
+                    t.iter().any(|t| {
+                        t["id"] == id
+                            && matches!(
+                                t["state"].as_str(),
+                                Some(
+                                    "TASK_STAGING"
+                                        | "TASK_STARTING"
+                                        | "TASK_RUNNING"
+                                        | "TASK_KILLING"
+                                )
+                            )
+                    })
+                })
+            })
+            .unwrap_or(true);
+        if !live {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
@@ -162,6 +196,7 @@ pub fn logs(root: &Path, smoke: bool) -> anyhow::Result<()> {
         ],
     )?;
     let url = keel.url.clone();
+    let mut launched: Option<String> = None;
     let result = (|| -> anyhow::Result<()> {
         wait_agents(&url, 1)?;
         let slaves = get_json(&format!("{url}/master/slaves"))?;
@@ -176,6 +211,7 @@ pub fn logs(root: &Path, smoke: bool) -> anyhow::Result<()> {
             &json!({"cmd": format!("{writer}; exec sleep 3600"), "cpus": 0.5, "mem": 64}),
         )?;
         let id = task["task_id"].as_str().context("task id")?.to_string();
+        launched = Some(id.clone());
         let route = agent_route(&url, &agent, &id)?;
         let stdout = route;
 
@@ -219,9 +255,6 @@ pub fn logs(root: &Path, smoke: bool) -> anyhow::Result<()> {
         };
         let range_t = Duration::from_secs_f64(range_s);
         let range_fb = first_byte_http(&format!("{stdout}?cursor=BEG"), "text/plain", 5)?;
-        let _ = reqwest::blocking::Client::new()
-            .post(format!("{url}/internal/v1/tasks/{id}/kill"))
-            .send();
 
         // The peers on a local file the same generator writes: tail -f while it is written,
         // then cat of the whole file (page cache warm, as the agent's files are).
@@ -284,6 +317,9 @@ pub fn logs(root: &Path, smoke: bool) -> anyhow::Result<()> {
         }
         Ok(())
     })();
+    if let Some(id) = launched {
+        kill_task(&url, &id);
+    }
     drop(keel);
     let _ = std::fs::remove_dir_all(&dir);
     result
