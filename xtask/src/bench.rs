@@ -1,6 +1,6 @@
 //! Benchmarks that print figures (never asserted): allocator cycle, store commits and API
 //! writes against the disk's fdatasync floor (`bench_writes`), submit-to-RUNNING latency against a bare fork+exec, idle RSS of `keel dev`, and agent
-//! restart re-adoption, and the metrics scrape's cost (`bench_metrics`). `--smoke` runs each at a tiny size so CI keeps them working.
+//! restart re-adoption, the metrics scrape's cost (`bench_metrics`), and task logs streamed and read against `tail -f` and `cat` (`bench_logs`). `--smoke` runs each at a tiny size so CI keeps them working.
 
 use anyhow::{Context, bail};
 use keel_allocator::bench as ab;
@@ -56,6 +56,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
     if all || which == "metrics" {
         crate::bench_metrics::metrics(root, smoke, args)?;
+    }
+    if all || which == "logs" {
+        crate::bench_logs::logs(root, smoke)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod bench;
 mod bench_containers;
 mod bench_dns;
 mod bench_http;
+mod bench_logs;
 mod bench_metrics;
 mod bench_net;
 mod bench_writes;
