@@ -25,9 +25,9 @@ pub async fn relay(
     upstream: SocketAddr,
     timeout: Duration,
 ) -> std::io::Result<SocketAddr> {
-    let udp = Arc::new(UdpSocket::bind(listen).await?);
+    let (udp, tcp) = bind_udp_tcp(listen).await?;
+    let udp = Arc::new(udp);
     let addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(addr).await?;
     let up = UdpSocket::bind(unspecified(upstream)).await?;
     up.connect(upstream).await?;
     let up = Arc::new(up);
@@ -37,6 +37,26 @@ pub async fn relay(
     tokio::spawn(expire(udp, table, timeout));
     tokio::spawn(tcp_loop(tcp, upstream, timeout));
     Ok(addr)
+}
+
+/// UDP and TCP on one address. With port 0 the UDP socket picks the port, and TCP may find
+/// it taken by another process's TCP socket: then both are tried again on a new port.
+pub(crate) async fn bind_udp_tcp(listen: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut tries = 0;
+    loop {
+        let udp = UdpSocket::bind(listen).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && listen.port() == 0
+                    && tries < 20 =>
+            {
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn unspecified(upstream: SocketAddr) -> SocketAddr {

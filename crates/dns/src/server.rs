@@ -41,9 +41,8 @@ impl Shared {
 /// Binds UDP and TCP on `config.listen` and serves until the runtime stops. Returns the
 /// bound address (the UDP and TCP ports are the same).
 pub async fn serve(config: DnsConfig, records: Records) -> std::io::Result<SocketAddr> {
-    let udp = UdpSocket::bind(config.listen).await?;
+    let (udp, tcp) = crate::relay::bind_udp_tcp(config.listen).await?;
     let addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(addr).await?;
     let shared = Arc::new(Shared {
         records,
         config,
